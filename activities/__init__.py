@@ -1,0 +1,1 @@
+"""Side effects, one module per external concern. Each activity is idempotent."""

@@ -1,0 +1,88 @@
+"""Meeting links for confirmed bookings. A failure here never touches the payment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import update
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.meeting_providers import MeetingProvider, MeetingProviderError
+from activities.timeline import record_event
+from core.db import SessionFactory
+from models.db import Booking
+from models.flow import Meeting, MeetingInput, MeetingRecordInput, MeetingStatus
+
+log = structlog.get_logger(__name__)
+
+MEETING_PROVIDER_ERROR = "MEETING_PROVIDER_ERROR"
+
+
+class MeetingActivities:
+    """Create meeting links through the resource's provider and record them."""
+
+    def __init__(self, sessions: SessionFactory, providers: Mapping[str, MeetingProvider]) -> None:
+        self._sessions = sessions
+        self._providers = providers
+
+    @activity.defn(name="create_meeting")
+    async def create_meeting(self, request: MeetingInput) -> Meeting:
+        """Create the link (providers make a retry return the same one) and mark it READY."""
+        provider = self._providers.get(request.provider)
+        if provider is None:
+            raise ApplicationError(
+                f"meeting provider {request.provider!r} is not configured",
+                type=MEETING_PROVIDER_ERROR,
+                non_retryable=True,
+            )
+        try:
+            meeting = await provider.create(request)
+        except MeetingProviderError as exc:
+            log.warning(
+                "meeting.create_failed",
+                booking_id=str(request.booking_id),
+                provider=request.provider,
+                attempt=activity.info().attempt,
+                retryable=exc.retryable,
+            )
+            raise ApplicationError(
+                str(exc), type=MEETING_PROVIDER_ERROR, non_retryable=not exc.retryable
+            ) from exc
+        async with self._sessions() as session:
+            await session.execute(
+                update(Booking)
+                .where(Booking.id == request.booking_id)
+                .values(
+                    meeting_status=MeetingStatus.READY.value,
+                    meeting_url=meeting.url,
+                    meeting_external_id=meeting.external_id,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+            await record_event(
+                session, request.booking_id, "meeting.ready", {"provider": request.provider}
+            )
+            await session.commit()
+        return meeting
+
+    @activity.defn(name="record_meeting_alert")
+    async def record_meeting_alert(self, request: MeetingRecordInput) -> None:
+        """Raise an operator alert: the link is still missing after the retry bound."""
+        async with self._sessions() as session:
+            await session.execute(
+                update(Booking)
+                .where(Booking.id == request.booking_id)
+                .values(meeting_status=request.status.value, updated_at=datetime.now(UTC))
+            )
+            await record_event(
+                session,
+                request.booking_id,
+                "meeting.alert",
+                {"message": request.alert or "meeting link creation keeps failing"},
+                step=f"meeting.alert:{activity.info().workflow_run_id}:{request.alert}",
+            )
+            await session.commit()
+        log.error("meeting.alert", booking_id=str(request.booking_id), alert=request.alert)

@@ -1,0 +1,156 @@
+"""Slot holds: the capacity counter and the overlap constraint decide, never a prior read."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio import activity
+
+from activities.timeline import record_event
+from core.db import EXCLUSION_VIOLATION, SessionFactory, pg_error
+from core.errors import ErrorCode, business_failure
+from models.db import Booking, Resource, Slot
+from models.flow import ACTIVE_STATUSES, BookingStatus, Hold, HoldInput, ReleaseInput
+
+log = structlog.get_logger(__name__)
+
+
+def _hold_of(booking: Booking) -> Hold:
+    return Hold(
+        booking_id=booking.id,
+        slot_id=booking.slot_id,
+        resource_id=booking.resource_id,
+        amount=booking.amount,
+        currency=booking.currency,
+        starts_at=booking.starts_at,
+        ends_at=booking.ends_at,
+        meeting_provider=booking.meeting_provider,
+    )
+
+
+class SlotActivities:
+    """Hold and release slot capacity for bookings."""
+
+    def __init__(self, sessions: SessionFactory) -> None:
+        self._sessions = sessions
+
+    @activity.defn(name="hold_slot")
+    async def hold_slot(self, request: HoldInput) -> Hold:
+        """Take one unit of the slot's capacity and write the booking as HELD.
+
+        Idempotent: a retry after the commit finds the booking and returns the
+        same hold (or the same failure). Losing the race records the booking as
+        FAILED with ``SLOT_UNAVAILABLE`` so the attempt stays visible.
+        """
+        async with self._sessions() as session:
+            existing = await session.get(Booking, request.booking_id)
+            if existing is not None:
+                if existing.status in ACTIVE_STATUSES:
+                    return _hold_of(existing)
+                raise business_failure(ErrorCode(existing.reason or ErrorCode.SLOT_UNAVAILABLE))
+
+            row = (
+                await session.execute(
+                    select(Slot, Resource).join(Resource).where(Slot.id == request.slot_id)
+                )
+            ).one_or_none()
+            if row is None:
+                raise business_failure(ErrorCode.SLOT_NOT_FOUND)
+            slot, resource = row
+            values = {
+                "id": request.booking_id,
+                "customer_id": request.customer_id,
+                "slot_id": slot.id,
+                "resource_id": resource.id,
+                "resource_seq": resource.seq,
+                "amount": slot.price_amount,
+                "currency": slot.currency,
+                "payment_method": request.payment.method,
+                "payment_provider": request.payment.provider,
+                "meeting_provider": resource.meeting_provider,
+                "contact": request.contact.model_dump() if request.contact else None,
+                "workflow_id": request.workflow_id,
+                "exclusive": slot.capacity == 1,
+                "starts_at": slot.starts_at,
+                "ends_at": slot.ends_at,
+            }
+
+            reason = await self._take_capacity(session, slot)
+            if reason is None:
+                await session.execute(
+                    insert(Booking).values(**values, status=BookingStatus.HELD.value)
+                )
+                await record_event(session, request.booking_id, "booking.held")
+                try:
+                    await session.commit()
+                except IntegrityError as exc:
+                    if pg_error(exc).sqlstate != EXCLUSION_VIOLATION:
+                        raise
+                    await session.rollback()
+                    reason = ErrorCode.SLOT_UNAVAILABLE
+                else:
+                    log.info("slot.held", booking_id=str(request.booking_id))
+                    booking = await session.get(Booking, request.booking_id)
+                    assert booking is not None
+                    return _hold_of(booking)
+
+            await session.execute(
+                insert(Booking)
+                .values(**values, status=BookingStatus.FAILED.value, reason=reason.value)
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+            await record_event(session, request.booking_id, "booking.failed", {"reason": reason})
+            await session.commit()
+            log.info("slot.hold_refused", booking_id=str(request.booking_id), reason=reason)
+            raise business_failure(reason)
+
+    @staticmethod
+    async def _take_capacity(session: AsyncSession, slot: Slot) -> ErrorCode | None:
+        # The conditional UPDATE is the decision: the row lock serialises racers
+        # and the CHECK on active_count backs it up.
+        if slot.starts_at <= datetime.now(UTC):
+            return ErrorCode.SLOT_UNAVAILABLE
+        taken = await session.execute(
+            update(Slot)
+            .where(Slot.id == slot.id, Slot.active_count < Slot.capacity)
+            .values(active_count=Slot.active_count + 1)
+            .returning(Slot.id)
+        )
+        return None if taken.first() is not None else ErrorCode.SLOT_UNAVAILABLE
+
+    @activity.defn(name="release_slot")
+    async def release_slot(self, request: ReleaseInput) -> None:
+        """Give the booking's capacity back and record its terminal status.
+
+        Idempotent: a booking already out of the active statuses is left as is.
+        """
+        async with self._sessions() as session:
+            booking = await session.get(Booking, request.booking_id, with_for_update=True)
+            if booking is None or booking.status not in ACTIVE_STATUSES:
+                return
+            booking.status = request.status.value
+            booking.reason = request.reason
+            booking.updated_at = datetime.now(UTC)
+            await session.execute(
+                update(Slot)
+                .where(Slot.id == booking.slot_id)
+                .values(active_count=Slot.active_count - 1)
+            )
+            await record_event(
+                session,
+                booking.id,
+                f"booking.{request.status.value.lower()}",
+                {"reason": request.reason} if request.reason else None,
+            )
+            await session.commit()
+            log.info(
+                "slot.released",
+                booking_id=str(booking.id),
+                status=request.status.value,
+                reason=request.reason,
+            )

@@ -1,0 +1,1 @@
+"""The HTTP API: starts and signals booking workflows, reads state from PostgreSQL."""

@@ -1,0 +1,45 @@
+"""The FastAPI application and its lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.deps import Services
+from api.errors import install_error_handling
+from api.metrics import install_metrics
+from api.routes import bookings, catalog, health, wallets
+from core.db import create_engine, session_factory
+from core.settings import Settings, get_settings
+from core.temporal import connect
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API. Dependencies connect lazily, so the API starts (and /readyz
+    reports) while PostgreSQL or Temporal are still down."""
+    settings = settings or get_settings()
+    settings.require_jwt_secret()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        temporal = await connect(settings, lazy=True)
+        app.state.services = Services(settings, engine, session_factory(engine), temporal)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Booking engine",
+        version="1",
+        summary="Durable bookings and payments; every booking is a Temporal workflow.",
+        lifespan=lifespan,
+    )
+    install_metrics(app)
+    install_error_handling(app)
+    for module in (catalog, bookings, wallets, health):
+        app.include_router(module.router)
+    return app

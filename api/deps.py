@@ -1,0 +1,88 @@
+"""Dependencies shared by the routes, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from temporalio.client import Client
+
+from core.auth import Principal, verify_token
+from core.db import SessionFactory
+from core.errors import BookingError, ErrorCode
+from core.settings import Settings
+
+
+@dataclass
+class Services:
+    """What the API process holds for its lifetime."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: SessionFactory
+    temporal: Client
+
+
+def get_services(request: Request) -> Services:
+    """The process's services (built in the app lifespan)."""
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
+    """A database session for one request."""
+    async with services.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def current_principal(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller, from a valid bearer token."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise BookingError(ErrorCode.UNAUTHENTICATED, "A bearer token is required.")
+    principal = verify_token(services.settings.require_jwt_secret(), credentials.credentials)
+    structlog.contextvars.bind_contextvars(customer_id=str(principal.sub))
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+def require_operator(user: CurrentUser) -> Principal:
+    """The caller, who must be an operator."""
+    if not user.is_operator:
+        raise BookingError(ErrorCode.FORBIDDEN, "Operators only.")
+    return user
+
+
+Operator = Annotated[Principal, Depends(require_operator)]
+
+
+def idempotency_key(
+    key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> str:
+    """The required ``Idempotency-Key`` header (1 to 255 printable characters)."""
+    if key is None or not (1 <= len(key) <= 255) or not key.isprintable():
+        raise BookingError(
+            ErrorCode.VALIDATION_ERROR,
+            "The Idempotency-Key header is required (1 to 255 printable characters).",
+        )
+    return key
+
+
+IdempotencyKey = Annotated[str, Depends(idempotency_key)]

@@ -1,0 +1,107 @@
+"""The one mapping from failures to the error envelope, and the request-id middleware."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError, RPCStatusCode
+
+from core.errors import HTTP_STATUS, BookingError, ErrorCode
+
+log = structlog.get_logger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_HTTP_CODES = {401: ErrorCode.UNAUTHENTICATED, 403: ErrorCode.FORBIDDEN, 404: ErrorCode.NOT_FOUND}
+_UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
+
+
+def request_id_of(request: Request) -> str:
+    """The id of this request, as echoed in ``X-Request-ID``."""
+    return str(getattr(request.state, "request_id", "")) or "unknown"
+
+
+def error_response(
+    request: Request, code: ErrorCode, message: str, status: int | None = None
+) -> JSONResponse:
+    """Render the documented envelope."""
+    request_id = request_id_of(request)
+    return JSONResponse(
+        {"error": {"code": code.value, "message": message, "request_id": request_id}},
+        status_code=status or HTTP_STATUS[code],
+        headers={REQUEST_ID_HEADER: request_id},
+    )
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "The request is not valid."
+
+
+def install_error_handling(app: FastAPI) -> None:
+    """Register the middleware and handlers that make every error an envelope."""
+
+    @app.middleware("http")
+    async def request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        rid = incoming if _SAFE_REQUEST_ID.match(incoming) else str(uuid.uuid4())
+        request.state.request_id = rid
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=rid)
+        try:
+            response = await call_next(request)
+        except Exception:
+            # Anything unhandled: log it with the stack, answer without one.
+            log.exception("request.unhandled", path=request.url.path)
+            response = error_response(request, ErrorCode.INTERNAL, "Internal error.")
+        response.headers[REQUEST_ID_HEADER] = rid
+        return response
+
+    @app.exception_handler(BookingError)
+    async def booking_error(request: Request, exc: BookingError) -> JSONResponse:
+        return error_response(request, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(request, ErrorCode.VALIDATION_ERROR, _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, ErrorCode.VALIDATION_ERROR)
+        if exc.status_code == 405:
+            return error_response(request, code, "Method not allowed.", 405)
+        return error_response(request, code, str(exc.detail), exc.status_code)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(OSError)
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("dependency.unavailable", dependency="postgres", error=type(exc).__name__)
+        return error_response(
+            request, ErrorCode.DEPENDENCY_UNAVAILABLE, "The database is unavailable; retry later."
+        )
+
+    @app.exception_handler(RPCError)
+    async def temporal_error(request: Request, exc: RPCError) -> JSONResponse:
+        if exc.status in _UNAVAILABLE:
+            log.warning("dependency.unavailable", dependency="temporal", status=exc.status.name)
+            return error_response(
+                request,
+                ErrorCode.DEPENDENCY_UNAVAILABLE,
+                "The workflow service is unavailable; retry later.",
+            )
+        log.error("temporal.rpc_error", status=exc.status.name)
+        return error_response(request, ErrorCode.INTERNAL, "Internal error.")

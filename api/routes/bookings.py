@@ -1,0 +1,63 @@
+"""Bookings."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import CurrentUser, IdempotencyKey, ServicesDep, SessionDep
+from api.errors import error_response
+from api.schemas import BookingCreate, BookingOut, BookingSummary, ErrorOut, Page
+from api.services import bookings
+from core.errors import ErrorCode
+from models.flow import BookingStatus
+
+router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=BookingOut,
+    responses={402: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+)
+async def create_booking(
+    request: Request,
+    body: BookingCreate,
+    user: CurrentUser,
+    key: IdempotencyKey,
+    services: ServicesDep,
+) -> JSONResponse:
+    """Hold the slot and pay from the wallet; answers CONFIRMED or an error with the slot free.
+
+    The same Idempotency-Key and body always get the same answer.
+    """
+    outcome = await bookings.create_booking(services, user, key, body)
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    if outcome.status >= 400:
+        err = outcome.body["error"]
+        response = error_response(request, ErrorCode(err["code"]), err["message"], outcome.status)
+        response.headers.update(headers)
+        return response
+    return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
+
+
+@router.get("/{booking_id}", response_model=BookingOut)
+async def get_booking(booking_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> BookingOut:
+    """One booking with payment, refunds, meeting and timeline (owner or operator)."""
+    return await bookings.get_booking(session, user, booking_id)
+
+
+@router.get("", response_model=Page[BookingSummary])
+async def list_bookings(
+    user: CurrentUser,
+    session: SessionDep,
+    status: BookingStatus | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[BookingSummary]:
+    """A customer's own bookings, or all of them for operators; newest first."""
+    return await bookings.list_bookings(session, user, status=status, cursor=cursor, limit=limit)

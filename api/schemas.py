@@ -1,0 +1,246 @@
+"""HTTP request and response shapes. Requests reject unknown fields; money is in minor units."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from models.flow import BookingStatus, MeetingStatus
+
+
+class Strict(BaseModel):
+    """Request bodies: unknown fields are a validation error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Money(Strict):
+    """An amount in minor units (paise, cents) and an ISO 4217 currency."""
+
+    amount: int = Field(ge=0, le=10**12, strict=True)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+
+
+class SignedMoney(BaseModel):
+    """A signed amount in minor units, as ledger entries carry (debits are negative)."""
+
+    amount: int
+    currency: str
+
+
+class RefundPolicy(Strict):
+    """Full refund until ``full_refund_hours_before`` the start, then a percentage, none after."""
+
+    full_refund_hours_before: int = Field(default=24, ge=0, le=24 * 365)
+    late_refund_percent: int = Field(default=50, ge=0, le=100)
+
+
+class ResourceCreate(Strict):
+    """Body of ``POST /v1/resources``."""
+
+    name: str = Field(min_length=1, max_length=200)
+    timezone: str = "UTC"
+    meeting_provider: Literal["jitsi", "google"] = "jitsi"
+    refund_policy: RefundPolicy = RefundPolicy()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+
+class ResourceOut(BaseModel):
+    """A bookable resource."""
+
+    id: uuid.UUID
+    name: str
+    timezone: str
+    meeting_provider: str
+    refund_policy: RefundPolicy
+    created_at: datetime
+
+
+class SlotCreate(Strict):
+    """One slot to create."""
+
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    price: Money
+    capacity: int = Field(default=1, ge=1, le=10_000)
+
+
+class SlotsCreate(Strict):
+    """Body of ``POST /v1/resources/{id}/slots``."""
+
+    slots: list[SlotCreate] = Field(min_length=1, max_length=500)
+
+
+class SlotOut(BaseModel):
+    """A slot with its remaining capacity."""
+
+    id: uuid.UUID
+    resource_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    price: Money
+    capacity: int
+    remaining_capacity: int
+
+
+class SlotsOut(BaseModel):
+    """Created slots."""
+
+    items: list[SlotOut]
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a cursor-paginated list; pass ``next_cursor`` back as ``cursor``."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+class PaymentIn(Strict):
+    """How the customer pays."""
+
+    method: Literal["wallet", "gateway"]
+    provider: str | None = Field(default=None, pattern=r"^[a-z]{1,32}$")
+
+
+class ContactIn(Strict):
+    """Where to send notifications (kept out of logs and search attributes)."""
+
+    email: EmailStr | None = None
+    name: str | None = Field(default=None, max_length=200)
+
+
+class BookingCreate(Strict):
+    """Body of ``POST /v1/bookings``. The price is never sent: the server takes it from the slot."""
+
+    slot_id: uuid.UUID
+    payment: PaymentIn
+    contact: ContactIn | None = None
+
+
+class PaymentOut(BaseModel):
+    """Payment state of a booking."""
+
+    method: str
+    provider: str | None
+    status: str
+    captured: Money
+
+
+class MeetingOut(BaseModel):
+    """Meeting link state, separate from the booking status."""
+
+    status: MeetingStatus
+    provider: str
+    url: str | None
+
+
+class EventOut(BaseModel):
+    """One timeline entry."""
+
+    type: str
+    at: datetime
+    data: dict[str, Any]
+
+
+class RefundOut(BaseModel):
+    """A refund of this booking."""
+
+    amount: Money
+    method: str
+    at: datetime
+
+
+class BookingOut(BaseModel):
+    """A booking as its owner and operators see it."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    status: BookingStatus
+    reason: str | None
+    slot_id: uuid.UUID
+    resource_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    amount: Money
+    payment: PaymentOut
+    refunds: list[RefundOut]
+    meeting: MeetingOut
+    hold_expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    timeline: list[EventOut]
+
+
+class BookingSummary(BaseModel):
+    """A booking in a list."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    status: BookingStatus
+    reason: str | None
+    slot_id: uuid.UUID
+    starts_at: datetime
+    amount: Money
+    created_at: datetime
+
+
+class WalletOut(BaseModel):
+    """A customer's balances, one per currency."""
+
+    customer_id: uuid.UUID
+    balances: list[Money]
+
+
+class LedgerEntryOut(BaseModel):
+    """One ledger entry; debits are negative."""
+
+    id: int
+    amount: SignedMoney
+    kind: str
+    booking_id: uuid.UUID | None
+    reason: str | None
+    created_at: datetime
+
+
+class CreditCreate(Strict):
+    """Body of ``POST /v1/wallets/{customer_id}/credits``."""
+
+    amount: Money
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class CreditOut(BaseModel):
+    """The credit's ledger entry and the balance after it."""
+
+    entry: LedgerEntryOut
+    balance: Money
+
+
+class ErrorBody(BaseModel):
+    """The error envelope's inner object."""
+
+    code: str
+    message: str
+    request_id: str
+
+
+class ErrorOut(BaseModel):
+    """Every error response: ``{"error": {...}}``."""
+
+    error: ErrorBody

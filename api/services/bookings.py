@@ -1,0 +1,223 @@
+"""Bookings: start the workflow with Update-with-Start, read state from PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from api.deps import Services
+from api.pagination import decode_cursor, encode_cursor
+from api.schemas import BookingCreate, BookingOut, BookingSummary, Page
+from api.services import idempotency
+from api.views import booking_view, summary_view
+from core.auth import Principal
+from core.errors import DEFAULT_MESSAGES, HTTP_STATUS, BookingError, ErrorCode
+from models.db import Booking, Slot
+from models.flow import (
+    BookingInput,
+    BookingPolicy,
+    BookingStatus,
+    Contact,
+    CreateResult,
+    PaymentSpec,
+)
+from workflows.booking import (
+    BOOKING_ID,
+    BOOKING_STATUS,
+    CUSTOMER_ID,
+    PAYMENT_PROVIDER,
+    RESOURCE_ID,
+    BookingWorkflow,
+)
+
+log = structlog.get_logger(__name__)
+
+CREATE_SCOPE = "booking.create"
+CREATE_UPDATE_ID = "create"
+
+
+def workflow_id_for(booking_id: uuid.UUID) -> str:
+    """Each booking is one workflow, whose id is derived from the booking id."""
+    return f"booking-{booking_id}"
+
+
+@dataclass(frozen=True)
+class CreateOutcome:
+    """What ``POST /v1/bookings`` answers: a status and a body (a booking or an error)."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool
+
+
+def _error_body(code: ErrorCode) -> dict[str, Any]:
+    return {"error": {"code": code.value, "message": DEFAULT_MESSAGES.get(code, code.value)}}
+
+
+async def create_booking(
+    services: Services, user: Principal, key: str, body: BookingCreate
+) -> CreateOutcome:
+    """Create a booking, idempotently per (customer, key).
+
+    The key's record gives every concurrent request the same booking id; the
+    workflow id derives from it and the update id is fixed, so Temporal runs
+    one workflow and one ``create`` update however many requests race. The
+    first answer is stored and replayed for the key's lifetime.
+    """
+    if body.payment.method == "gateway":
+        raise BookingError(
+            ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, "Gateway payments are not enabled yet."
+        )
+    async with services.sessions() as session:
+        slot = await session.get(Slot, body.slot_id)
+    if slot is None:
+        raise BookingError(ErrorCode.SLOT_NOT_FOUND)
+    principal = str(user.sub)
+    reservation = await idempotency.reserve(
+        services.sessions,
+        principal=principal,
+        scope=CREATE_SCOPE,
+        key=key,
+        body_hash=idempotency.request_hash(body.model_dump(mode="json")),
+        ttl_days=services.settings.idempotency_ttl_days,
+    )
+    if reservation.response_status is not None and reservation.response_body is not None:
+        return CreateOutcome(reservation.response_status, reservation.response_body, True)
+
+    booking_id = reservation.target_id
+    structlog.contextvars.bind_contextvars(
+        booking_id=str(booking_id), workflow_id=workflow_id_for(booking_id)
+    )
+    result = await _run_create_update(services, user, booking_id, body, slot.resource_id)
+    if result.status == BookingStatus.FAILED:
+        code = ErrorCode(result.reason or ErrorCode.INTERNAL)
+        status, payload = HTTP_STATUS[code], _error_body(code)
+    else:
+        async with services.sessions() as session:
+            view = await booking_view(session, booking_id)
+        assert view is not None
+        status, payload = 201, view.model_dump(mode="json")
+    status, payload = await idempotency.settle(
+        services.sessions,
+        principal=principal,
+        scope=CREATE_SCOPE,
+        key=key,
+        status=status,
+        body=payload,
+    )
+    log.info("booking.create_answered", status=status)
+    return CreateOutcome(status, payload, False)
+
+
+async def _run_create_update(
+    services: Services,
+    user: Principal,
+    booking_id: uuid.UUID,
+    body: BookingCreate,
+    resource_id: uuid.UUID,
+) -> CreateResult:
+    settings = services.settings
+    workflow_id = workflow_id_for(booking_id)
+    contact = Contact(**body.contact.model_dump()) if body.contact else None
+    start = WithStartWorkflowOperation(
+        BookingWorkflow.run,
+        BookingInput(
+            booking_id=booking_id,
+            customer_id=user.sub,
+            slot_id=body.slot_id,
+            payment=PaymentSpec(method=body.payment.method, provider=body.payment.provider),
+            contact=contact,
+            policy=BookingPolicy(
+                hold_ttl_seconds=settings.hold_ttl_seconds,
+                meeting_alert_after_seconds=settings.meeting_alert_after_seconds,
+            ),
+        ),
+        id=workflow_id,
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        # A finished booking is never started again under the same id.
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(BOOKING_ID, str(booking_id)),
+                SearchAttributePair(CUSTOMER_ID, str(user.sub)),
+                SearchAttributePair(RESOURCE_ID, str(resource_id)),
+                SearchAttributePair(PAYMENT_PROVIDER, body.payment.provider or body.payment.method),
+                SearchAttributePair(BOOKING_STATUS, BookingStatus.HELD.value),
+            ]
+        ),
+        static_summary=(
+            f"Booking {booking_id} of slot {body.slot_id}, paid by {body.payment.method}"
+        ),
+    )
+    try:
+        return await services.temporal.execute_update_with_start_workflow(
+            BookingWorkflow.create,
+            start_workflow_operation=start,
+            id=CREATE_UPDATE_ID,
+        )
+    except WorkflowAlreadyStartedError:
+        # The workflow already finished (a failed booking closes at once) before
+        # this request attached: its result carries the same decision.
+        handle = services.temporal.get_workflow_handle_for(BookingWorkflow.run, workflow_id)
+        return (await handle.result()).create
+    except WorkflowUpdateFailedError:
+        log.exception("booking.create_update_failed")
+        raise BookingError(ErrorCode.INTERNAL) from None
+
+
+async def get_booking(session: AsyncSession, user: Principal, booking_id: uuid.UUID) -> BookingOut:
+    """One booking; another customer's booking is reported as not found."""
+    booking = await session.get(Booking, booking_id)
+    if booking is None or (not user.is_operator and booking.customer_id != user.sub):
+        raise BookingError(ErrorCode.BOOKING_NOT_FOUND)
+    view = await booking_view(session, booking_id)
+    assert view is not None
+    return view
+
+
+async def list_bookings(
+    session: AsyncSession,
+    user: Principal,
+    *,
+    status: BookingStatus | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[BookingSummary]:
+    """Newest first: a customer's own bookings, or every booking for operators."""
+    query = select(Booking).order_by(Booking.created_at.desc(), Booking.id.desc()).limit(limit + 1)
+    if not user.is_operator:
+        query = query.where(Booking.customer_id == user.sub)
+    if status is not None:
+        query = query.where(Booking.status == status.value)
+    if cursor is not None:
+        created, last = decode_cursor(cursor, 2)
+        try:
+            created_at, last_id = datetime.fromisoformat(created), uuid.UUID(last)
+        except ValueError:
+            raise BookingError(ErrorCode.VALIDATION_ERROR, "cursor: not a valid cursor") from None
+        query = query.where(
+            or_(
+                Booking.created_at < created_at,
+                and_(Booking.created_at == created_at, Booking.id < last_id),
+            )
+        )
+    rows = list((await session.execute(query)).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1].created_at.isoformat(), rows[-1].id) if more else None
+    return Page[BookingSummary](items=[summary_view(b) for b in rows], next_cursor=next_cursor)

@@ -1,0 +1,116 @@
+"""Idempotency keys: a key names one request body; its first answer is the answer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from core.db import SessionFactory
+from core.errors import BookingError, ErrorCode
+from models.db import IdempotencyRecord
+
+
+def request_hash(body: dict[str, Any]) -> str:
+    """A digest of the parsed body, so formatting differences are the same request."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A key's record: the target it names, and its stored answer if it has one."""
+
+    target_id: uuid.UUID
+    response_status: int | None
+    response_body: dict[str, Any] | None
+
+
+async def reserve(
+    sessions: SessionFactory,
+    *,
+    principal: str,
+    scope: str,
+    key: str,
+    body_hash: str,
+    ttl_days: int,
+) -> Reservation:
+    """Claim ``key`` for this body, or find the claim an earlier request made.
+
+    Every concurrent request with the same key gets the same ``target_id``.
+
+    Raises:
+        BookingError: ``IDEMPOTENCY_KEY_REUSED`` when the key was used with another body.
+    """
+    async with sessions() as session:
+        await session.execute(
+            insert(IdempotencyRecord)
+            .values(
+                principal=principal,
+                scope=scope,
+                key=key,
+                request_hash=body_hash,
+                target_id=uuid.uuid4(),
+                expires_at=datetime.now(UTC) + timedelta(days=ttl_days),
+            )
+            .on_conflict_do_nothing()
+        )
+        record = (
+            await session.execute(
+                select(IdempotencyRecord).where(
+                    IdempotencyRecord.principal == principal,
+                    IdempotencyRecord.scope == scope,
+                    IdempotencyRecord.key == key,
+                )
+            )
+        ).scalar_one()
+        await session.commit()
+    if record.request_hash != body_hash:
+        raise BookingError(
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            "This Idempotency-Key was already used with a different request body.",
+        )
+    return Reservation(record.target_id, record.response_status, record.response_body)
+
+
+async def settle(
+    sessions: SessionFactory,
+    *,
+    principal: str,
+    scope: str,
+    key: str,
+    status: int,
+    body: dict[str, Any],
+) -> tuple[int, dict[str, Any]]:
+    """Store the key's answer unless one is stored already; return the stored one.
+
+    So concurrent requests that finish in any order all answer the first answer.
+    """
+    where = (
+        IdempotencyRecord.principal == principal,
+        IdempotencyRecord.scope == scope,
+        IdempotencyRecord.key == key,
+    )
+    async with sessions() as session:
+        await session.execute(
+            update(IdempotencyRecord)
+            .where(*where, IdempotencyRecord.response_body.is_(None))
+            .values(response_status=status, response_body=body)
+        )
+        stored = (
+            await session.execute(
+                select(IdempotencyRecord.response_status, IdempotencyRecord.response_body).where(
+                    *where
+                )
+            )
+        ).one()
+        await session.commit()
+    assert stored.response_status is not None
+    assert stored.response_body is not None
+    return stored.response_status, stored.response_body

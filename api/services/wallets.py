@@ -1,0 +1,120 @@
+"""Wallet reads and operator credits."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activities.wallet import append_ledger_entry
+from api.deps import Services
+from api.pagination import decode_cursor, encode_cursor
+from api.schemas import CreditCreate, CreditOut, LedgerEntryOut, Money, Page, WalletOut
+from api.services import idempotency
+from api.views import ledger_view
+from core.auth import Principal
+from core.errors import BookingError, ErrorCode
+from models.db import LedgerEntry, Wallet
+
+CREDIT_SCOPE = "wallet.credit"
+
+
+async def get_wallet(session: AsyncSession, customer_id: uuid.UUID) -> WalletOut:
+    """Balances per currency (none yet: an empty list)."""
+    wallets = (
+        await session.execute(
+            select(Wallet).where(Wallet.customer_id == customer_id).order_by(Wallet.currency)
+        )
+    ).scalars()
+    return WalletOut(
+        customer_id=customer_id,
+        balances=[Money(amount=w.balance, currency=w.currency) for w in wallets],
+    )
+
+
+async def list_ledger(
+    session: AsyncSession, customer_id: uuid.UUID, *, cursor: str | None, limit: int
+) -> Page[LedgerEntryOut]:
+    """Ledger entries, newest first."""
+    query = (
+        select(LedgerEntry)
+        .where(LedgerEntry.customer_id == customer_id)
+        .order_by(LedgerEntry.id.desc())
+        .limit(limit + 1)
+    )
+    if cursor is not None:
+        (last,) = decode_cursor(cursor, 1)
+        if not last.isdigit():
+            raise BookingError(ErrorCode.VALIDATION_ERROR, "cursor: not a valid cursor")
+        query = query.where(LedgerEntry.id < int(last))
+    rows = list((await session.execute(query)).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page[LedgerEntryOut](
+        items=[ledger_view(e) for e in rows],
+        next_cursor=encode_cursor(rows[-1].id) if more else None,
+    )
+
+
+async def credit_wallet(
+    services: Services,
+    operator: Principal,
+    customer_id: uuid.UUID,
+    key: str,
+    body: CreditCreate,
+) -> tuple[CreditOut, bool]:
+    """Top up a wallet once per Idempotency-Key (keys are per target wallet).
+
+    The ledger entry's key derives from the reservation, so even two requests
+    racing past ``reserve`` write one entry; the first answer is replayed.
+
+    Returns:
+        The entry and balance, and whether this answer is a replay.
+    """
+    if body.amount.amount == 0:
+        raise BookingError(ErrorCode.VALIDATION_ERROR, "amount.amount: must be positive")
+    reservation = await idempotency.reserve(
+        services.sessions,
+        principal=str(customer_id),
+        scope=CREDIT_SCOPE,
+        key=key,
+        body_hash=idempotency.request_hash(body.model_dump(mode="json")),
+        ttl_days=services.settings.idempotency_ttl_days,
+    )
+    if reservation.response_body is not None:
+        return CreditOut.model_validate(reservation.response_body), True
+    ledger_key = f"credit:{customer_id}:{reservation.target_id}"
+    async with services.sessions() as session:
+        await append_ledger_entry(
+            session,
+            customer_id=customer_id,
+            currency=body.amount.currency,
+            amount=body.amount.amount,
+            kind="credit",
+            idempotency_key=ledger_key,
+            reason=body.reason,
+            actor=f"operator:{operator.sub}",
+        )
+        await session.commit()
+        entry = (
+            await session.execute(
+                select(LedgerEntry).where(LedgerEntry.idempotency_key == ledger_key)
+            )
+        ).scalar_one()
+        wallet = await session.get(
+            Wallet, (customer_id, body.amount.currency), populate_existing=True
+        )
+        assert wallet is not None
+    out = CreditOut(
+        entry=ledger_view(entry), balance=Money(amount=wallet.balance, currency=wallet.currency)
+    )
+    _, stored = await idempotency.settle(
+        services.sessions,
+        principal=str(customer_id),
+        scope=CREDIT_SCOPE,
+        key=key,
+        status=201,
+        body=out.model_dump(mode="json"),
+    )
+    return CreditOut.model_validate(stored), False

@@ -1,0 +1,132 @@
+"""Turning rows into API shapes."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.schemas import (
+    BookingOut,
+    BookingSummary,
+    EventOut,
+    LedgerEntryOut,
+    MeetingOut,
+    Money,
+    PaymentOut,
+    RefundOut,
+    ResourceOut,
+    SignedMoney,
+    SlotOut,
+)
+from models.db import Booking, BookingEvent, LedgerEntry, Resource, Slot
+from models.flow import BookingStatus, MeetingStatus
+
+
+def resource_view(resource: Resource) -> ResourceOut:
+    """A resource row as the API shows it."""
+    return ResourceOut.model_validate(
+        {
+            "id": resource.id,
+            "name": resource.name,
+            "timezone": resource.timezone,
+            "meeting_provider": resource.meeting_provider,
+            "refund_policy": resource.refund_policy,
+            "created_at": resource.created_at,
+        }
+    )
+
+
+def slot_view(slot: Slot) -> SlotOut:
+    """A slot row with its remaining capacity."""
+    return SlotOut(
+        id=slot.id,
+        resource_id=slot.resource_id,
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        price=Money(amount=slot.price_amount, currency=slot.currency),
+        capacity=slot.capacity,
+        remaining_capacity=slot.capacity - slot.active_count,
+    )
+
+
+def summary_view(booking: Booking) -> BookingSummary:
+    """A booking in a list."""
+    return BookingSummary(
+        id=booking.id,
+        customer_id=booking.customer_id,
+        status=BookingStatus(booking.status),
+        reason=booking.reason,
+        slot_id=booking.slot_id,
+        starts_at=booking.starts_at,
+        amount=Money(amount=booking.amount, currency=booking.currency),
+        created_at=booking.created_at,
+    )
+
+
+async def booking_view(session: AsyncSession, booking_id: uuid.UUID) -> BookingOut | None:
+    """The full booking: payment, refunds, meeting and timeline."""
+    booking = await session.get(Booking, booking_id, populate_existing=True)
+    if booking is None:
+        return None
+    events = (
+        await session.execute(
+            select(BookingEvent)
+            .where(BookingEvent.booking_id == booking_id)
+            .order_by(BookingEvent.id)
+        )
+    ).scalars()
+    refunds = (
+        await session.execute(
+            select(LedgerEntry)
+            .where(LedgerEntry.booking_id == booking_id, LedgerEntry.kind == "refund")
+            .order_by(LedgerEntry.id)
+        )
+    ).scalars()
+    return BookingOut(
+        id=booking.id,
+        customer_id=booking.customer_id,
+        status=BookingStatus(booking.status),
+        reason=booking.reason,
+        slot_id=booking.slot_id,
+        resource_id=booking.resource_id,
+        starts_at=booking.starts_at,
+        ends_at=booking.ends_at,
+        amount=Money(amount=booking.amount, currency=booking.currency),
+        payment=PaymentOut(
+            method=booking.payment_method,
+            provider=booking.payment_provider,
+            status=booking.payment_status,
+            captured=Money(amount=booking.captured_amount, currency=booking.currency),
+        ),
+        refunds=[
+            RefundOut(
+                amount=Money(amount=r.amount, currency=r.currency),
+                method="wallet",
+                at=r.created_at,
+            )
+            for r in refunds
+        ],
+        meeting=MeetingOut(
+            status=MeetingStatus(booking.meeting_status),
+            provider=booking.meeting_provider,
+            url=booking.meeting_url,
+        ),
+        hold_expires_at=booking.hold_expires_at,
+        created_at=booking.created_at,
+        updated_at=booking.updated_at,
+        timeline=[EventOut(type=e.type, at=e.at, data=e.data) for e in events],
+    )
+
+
+def ledger_view(entry: LedgerEntry) -> LedgerEntryOut:
+    """A ledger entry as the API shows it."""
+    return LedgerEntryOut(
+        id=entry.id,
+        amount=SignedMoney(amount=entry.amount, currency=entry.currency),
+        kind=entry.kind,
+        booking_id=entry.booking_id,
+        reason=entry.reason,
+        created_at=entry.created_at,
+    )

@@ -1,0 +1,85 @@
+"""The ``booking-engine`` command: dev, api, worker, migrate, token."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import uuid
+
+from core.settings import get_settings
+
+
+def _api(_: argparse.Namespace) -> None:
+    import uvicorn
+
+    from api.app import create_app
+    from core.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+def _worker(_: argparse.Namespace) -> None:
+    from core.logging import configure_logging
+    from worker import run_worker
+
+    settings = get_settings()
+    configure_logging(settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_worker(settings))
+
+
+def _migrate(_: argparse.Namespace) -> None:
+    from core.migrate import upgrade
+
+    settings = get_settings()
+    if settings.database_url is None:
+        sys.exit("BOOKING_DATABASE_URL is not set")
+    upgrade(settings.database_url)
+    print("database is at the newest revision")
+
+
+def _token(args: argparse.Namespace) -> None:
+    from core.auth import issue_token
+    from core.devstack import dev_settings
+
+    settings = dev_settings()
+    print(issue_token(settings.require_jwt_secret(), args.sub, args.role, args.ttl))
+
+
+def _dev(_: argparse.Namespace) -> None:
+    from core.devstack import run_dev
+
+    run_dev()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script."""
+    parser = argparse.ArgumentParser(prog="booking-engine", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("dev", help="run the whole stack locally (Ctrl-C stops it)").set_defaults(
+        run=_dev
+    )
+    commands.add_parser("api", help="serve the HTTP API").set_defaults(run=_api)
+    commands.add_parser("worker", help="run a Temporal worker").set_defaults(run=_worker)
+    commands.add_parser("migrate", help="upgrade the database schema").set_defaults(run=_migrate)
+    token = commands.add_parser("token", help="print a signed JWT for local use")
+    token.add_argument("--sub", type=uuid.UUID, required=True, help="customer id (a UUID)")
+    token.add_argument("--role", choices=["customer", "operator"], default="customer")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    token.set_defaults(run=_token)
+    args = parser.parse_args(argv)
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""`make dev`: the whole stack in one command, with embedded servers and data under ``.data/``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import structlog
+
+from core.settings import Settings, generate_secret, get_settings
+
+log = structlog.get_logger(__name__)
+
+
+def _persistent_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = generate_secret()
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+    return secret
+
+
+def dev_settings() -> Settings:
+    """Settings for local use: the environment wins; gaps are filled with dev defaults."""
+    settings = get_settings()
+    given = settings.model_fields_set
+    updates: dict[str, object] = {}
+    if "env" not in given:
+        updates["env"] = "dev"
+    if "log_format" not in given:
+        updates["log_format"] = "console"
+    if settings.jwt_secret is None:
+        from pydantic import SecretStr
+
+        updates["jwt_secret"] = SecretStr(_persistent_secret(settings.data_dir / "jwt_secret"))
+    return settings.model_copy(update=updates)
+
+
+def banner(settings: Settings) -> str:
+    """What `make dev` prints once everything is up."""
+    api = f"http://127.0.0.1:{settings.api_port}"
+    ui = (
+        f"http://127.0.0.1:{settings.temporal_ui_port}"
+        if settings.temporal_address is None
+        else f"(external Temporal at {settings.temporal_target})"
+    )
+    return f"""
+Booking engine is running.
+  API           {api}   (docs: {api}/docs)
+  Temporal UI   {ui}
+  Temporal      {settings.temporal_target}  namespace={settings.temporal_namespace}
+  SMTP sink     127.0.0.1:{settings.smtp_port}  (messages in {settings.data_dir / "mail"})
+  Data          {settings.data_dir.resolve()}
+
+Get a token (in another terminal):
+  .venv/bin/booking-engine token --role operator \\
+      --sub $(python3 -c 'import uuid; print(uuid.uuid4())')
+Press Ctrl-C to stop.
+"""
+
+
+async def _serve(settings: Settings, stack: contextlib.AsyncExitStack) -> None:
+    import uvicorn
+
+    from api.app import create_app
+    from core.embedded import EmbeddedPostgres, TemporalDevServer
+    from core.mailsink import MailSink
+    from core.migrate import upgrade
+    from worker import run_worker
+
+    data = settings.data_dir.resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    if settings.database_url is None:
+        postgres = EmbeddedPostgres(data / "pg")
+        await asyncio.to_thread(postgres.start)
+        stack.callback(postgres.stop)
+        url = await asyncio.to_thread(postgres.url, "booking")
+        settings = settings.model_copy(update={"database_url": url})
+    await asyncio.to_thread(upgrade, str(settings.database_url))
+    log.info("dev.database_ready")
+
+    if settings.temporal_address is None:
+        temporal = TemporalDevServer(
+            port=settings.temporal_port,
+            ui_port=settings.temporal_ui_port,
+            db_file=data / "temporal.db",
+            namespace=settings.temporal_namespace,
+            log_file=data / "temporal.log",
+        )
+        stack.callback(temporal.stop)
+        await temporal.start()
+    log.info("dev.temporal_ready", address=settings.temporal_target)
+
+    sink = MailSink(data / "mail", settings.smtp_host, settings.smtp_port)
+    sink.start()
+    stack.callback(sink.stop)
+
+    worker = asyncio.create_task(run_worker(settings))
+
+    async def stop_worker() -> None:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+
+    stack.push_async_callback(stop_worker)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host=settings.api_host,
+            port=settings.api_port,
+            log_config=None,
+        )
+    )
+    print(banner(settings), flush=True)
+    await server.serve()
+
+
+async def _main(settings: Settings) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        await _serve(settings, stack)
+    print("Stopped. Data kept in", settings.data_dir.resolve(), flush=True)
+
+
+def run_dev() -> None:
+    """Start everything; Ctrl-C stops everything (in reverse order of start)."""
+    from core.logging import configure_logging
+
+    settings = dev_settings()
+    configure_logging(settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_main(settings))

@@ -1,0 +1,94 @@
+"""One error taxonomy for the whole engine.
+
+Business failures carry an :class:`ErrorCode`. Inside Temporal they travel as
+``ApplicationError(type=code.value, non_retryable=True)``; at the HTTP edge one
+table (:data:`HTTP_STATUS`) turns a code into a status. Nothing matches on
+message text.
+
+    BookingError            raised by services and the API layer
+    └── carries ErrorCode   the stable, documented code a client sees
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from temporalio.exceptions import ApplicationError
+
+
+class ErrorCode(StrEnum):
+    """Every documented error code."""
+
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    BOOKING_NOT_FOUND = "BOOKING_NOT_FOUND"
+    SLOT_NOT_FOUND = "SLOT_NOT_FOUND"
+    RESOURCE_NOT_FOUND = "RESOURCE_NOT_FOUND"
+    SLOT_UNAVAILABLE = "SLOT_UNAVAILABLE"
+    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+    BOOKING_NOT_CANCELLABLE = "BOOKING_NOT_CANCELLABLE"
+    INVALID_STATE = "INVALID_STATE"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    IDEMPOTENCY_KEY_IN_USE = "IDEMPOTENCY_KEY_IN_USE"
+    INVALID_SIGNATURE = "INVALID_SIGNATURE"
+    RATE_LIMITED = "RATE_LIMITED"
+    TOO_MANY_ACTIVE_HOLDS = "TOO_MANY_ACTIVE_HOLDS"
+    PAYMENT_PROVIDER_UNAVAILABLE = "PAYMENT_PROVIDER_UNAVAILABLE"
+    DEPENDENCY_UNAVAILABLE = "DEPENDENCY_UNAVAILABLE"
+    INTERNAL = "INTERNAL"
+
+
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.VALIDATION_ERROR: 422,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.BOOKING_NOT_FOUND: 404,
+    ErrorCode.SLOT_NOT_FOUND: 404,
+    ErrorCode.RESOURCE_NOT_FOUND: 404,
+    ErrorCode.SLOT_UNAVAILABLE: 409,
+    ErrorCode.INSUFFICIENT_FUNDS: 402,
+    ErrorCode.BOOKING_NOT_CANCELLABLE: 409,
+    ErrorCode.INVALID_STATE: 409,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
+    ErrorCode.IDEMPOTENCY_KEY_IN_USE: 409,
+    ErrorCode.INVALID_SIGNATURE: 400,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.TOO_MANY_ACTIVE_HOLDS: 429,
+    ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE: 503,
+    ErrorCode.DEPENDENCY_UNAVAILABLE: 503,
+    ErrorCode.INTERNAL: 500,
+}
+
+DEFAULT_MESSAGES: dict[ErrorCode, str] = {
+    ErrorCode.SLOT_UNAVAILABLE: "The slot has no remaining capacity.",
+    ErrorCode.INSUFFICIENT_FUNDS: "The wallet balance does not cover the price.",
+    ErrorCode.SLOT_NOT_FOUND: "No such slot.",
+    ErrorCode.BOOKING_NOT_FOUND: "No such booking.",
+    ErrorCode.RESOURCE_NOT_FOUND: "No such resource.",
+    ErrorCode.DEPENDENCY_UNAVAILABLE: "A dependency is unavailable; retry later.",
+    ErrorCode.INTERNAL: "Internal error.",
+}
+
+
+class BookingError(Exception):
+    """A failure with a documented code, safe to show to the caller."""
+
+    def __init__(self, code: ErrorCode, message: str | None = None) -> None:
+        self.code = code
+        self.message = message or DEFAULT_MESSAGES.get(code, code.value.replace("_", " ").lower())
+        super().__init__(f"{code.value}: {self.message}")
+
+    @property
+    def http_status(self) -> int:
+        """The HTTP status this error maps to."""
+        return HTTP_STATUS[self.code]
+
+
+def business_failure(code: ErrorCode, message: str | None = None) -> ApplicationError:
+    """A non-retryable Temporal failure for a business outcome (never retried)."""
+    return ApplicationError(
+        message or DEFAULT_MESSAGES.get(code, code.value), type=code.value, non_retryable=True
+    )

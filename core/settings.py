@@ -1,0 +1,109 @@
+"""The one settings object. Nothing else in the project reads ``os.environ``."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDER_SECRETS = {"changeme", "changethis", "secret", "dev", "test", ""}
+
+
+class Settings(BaseSettings):
+    """Every setting, from ``BOOKING_*`` environment variables or ``.env``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BOOKING_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    env: Literal["dev", "test", "production"] = "production"
+    data_dir: Path = Path(".data")
+
+    database_url: str | None = None
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=20, ge=0)
+
+    temporal_address: str | None = None
+    temporal_namespace: str = "default"
+    task_queue: str = "bookings"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+    sandbox_port: int = 8090
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    mail_from: str = "bookings@localhost"
+
+    jwt_secret: SecretStr | None = None
+    meeting_secret: SecretStr | None = None
+
+    hold_ttl_seconds: int = Field(default=600, ge=30)
+    idempotency_ttl_days: int = Field(default=7, ge=7)
+    create_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    meeting_provider: Literal["jitsi", "google"] = "jitsi"
+    jitsi_base_url: str = "https://meet.jit.si"
+    google_calendar_id: str = "primary"
+    google_access_token: SecretStr | None = None
+    google_api_base_url: str = "https://www.googleapis.com/calendar/v3"
+    meeting_alert_after_seconds: int = Field(default=1800, ge=1)
+
+    notification_max_attempts: int = Field(default=8, ge=1)
+
+    sandbox_webhook_secret: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    razorpay_webhook_secret: SecretStr | None = None
+    events_webhook_url: str | None = None
+
+    log_format: Literal["json", "console"] = "json"
+    log_level: str = "INFO"
+
+    @field_validator("jwt_secret", "meeting_secret")
+    @classmethod
+    def _reject_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        raw = value.get_secret_value()
+        if raw.lower() in _PLACEHOLDER_SECRETS or len(raw) < 32:
+            raise ValueError("must be a real secret of at least 32 characters")
+        return value
+
+    @property
+    def temporal_target(self) -> str:
+        """The Temporal frontend address, defaulting to the embedded dev server."""
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    def require_jwt_secret(self) -> str:
+        """Return the JWT signing secret, or fail loudly when none is configured."""
+        if self.jwt_secret is None:
+            raise RuntimeError(
+                "BOOKING_JWT_SECRET is required (make dev generates one in the data dir)"
+            )
+        return self.jwt_secret.get_secret_value()
+
+    def meeting_key(self) -> bytes:
+        """Key for meeting room names: its own secret, else one derived from the JWT secret."""
+        if self.meeting_secret is not None:
+            return self.meeting_secret.get_secret_value().encode()
+        return hmac.new(
+            self.require_jwt_secret().encode(), b"meeting-room-names", hashlib.sha256
+        ).digest()
+
+
+def generate_secret() -> str:
+    """A fresh random secret suitable for ``BOOKING_JWT_SECRET``."""
+    return secrets.token_urlsafe(48)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,170 @@
+"""ORM tables. The authoritative DDL, with constraints and triggers, is the migrations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Integer,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every table."""
+
+    type_annotation_map = {dict[str, Any]: JSONB, uuid.UUID: UUID(as_uuid=True)}
+
+
+def _now_column() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class Resource(Base):
+    """Something bookable: a room, a tutor, a clinician."""
+
+    __tablename__ = "resources"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    # Dense integer key used by the overlap exclusion constraint on bookings.
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    timezone: Mapped[str] = mapped_column(Text)
+    meeting_provider: Mapped[str] = mapped_column(String(32))
+    refund_policy: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = _now_column()
+
+
+class Slot(Base):
+    """A bookable time range of a resource with a price and a capacity."""
+
+    __tablename__ = "slots"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    resource_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("resources.id"))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    price_amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    capacity: Mapped[int] = mapped_column(Integer)
+    # Active bookings on this slot; CHECK (0 <= active_count <= capacity).
+    active_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = _now_column()
+
+
+class Booking(Base):
+    """The read model of one booking workflow, kept current by activities."""
+
+    __tablename__ = "bookings"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    customer_id: Mapped[uuid.UUID]
+    slot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("slots.id"))
+    resource_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("resources.id"))
+    resource_seq: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    payment_method: Mapped[str] = mapped_column(String(16))
+    payment_provider: Mapped[str | None] = mapped_column(String(32))
+    payment_status: Mapped[str] = mapped_column(String(32), default="PENDING")
+    captured_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    meeting_status: Mapped[str] = mapped_column(String(16), default="PENDING")
+    meeting_url: Mapped[str | None] = mapped_column(Text)
+    meeting_provider: Mapped[str] = mapped_column(String(32))
+    meeting_external_id: Mapped[str | None] = mapped_column(Text)
+    contact: Mapped[dict[str, Any] | None]
+    workflow_id: Mapped[str] = mapped_column(Text)
+    exclusive: Mapped[bool] = mapped_column(Boolean)
+    hold_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = _now_column()
+
+
+class BookingEvent(Base):
+    """One entry of a booking's timeline; ``key`` makes retried writes no-ops."""
+
+    __tablename__ = "booking_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id"))
+    key: Mapped[str] = mapped_column(Text, unique=True)
+    type: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]]
+    at: Mapped[datetime] = _now_column()
+
+
+class Wallet(Base):
+    """A customer's balance in one currency; moved only by ledger inserts."""
+
+    __tablename__ = "wallets"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = _now_column()
+
+
+class LedgerEntry(Base):
+    """Append-only money movement. A trigger applies it to the wallet balance."""
+
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    customer_id: Mapped[uuid.UUID]
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"))
+    idempotency_key: Mapped[str] = mapped_column(Text, unique=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now_column()
+
+
+class IdempotencyRecord(Base):
+    """A client's idempotency key: which request it named and what it answered."""
+
+    __tablename__ = "idempotency_records"
+
+    principal: Mapped[str] = mapped_column(Text, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    target_id: Mapped[uuid.UUID]
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = _now_column()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Notification(Base):
+    """Outbox of customer notifications with their delivery status."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str] = mapped_column(Text, unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now_column()
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,193 @@
+"""Inputs and results of the booking workflow and its activities.
+
+Small frozen pydantic models carried by the pydantic data converter. Each
+workflow, activity and update has its own ``<Verb>Input`` so fields can be
+added compatibly. ORM objects never cross into Temporal.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Frozen(BaseModel):
+    """Base for every Temporal payload: immutable, unknown fields ignored on decode."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class BookingStatus(StrEnum):
+    """Lifecycle statuses of a booking."""
+
+    HELD = "HELD"
+    AWAITING_PAYMENT = "AWAITING_PAYMENT"
+    CONFIRMED = "CONFIRMED"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
+
+
+ACTIVE_STATUSES = frozenset(
+    {BookingStatus.HELD, BookingStatus.AWAITING_PAYMENT, BookingStatus.CONFIRMED}
+)
+
+
+class MeetingStatus(StrEnum):
+    """State of a booking's meeting link, separate from the booking status."""
+
+    PENDING = "PENDING"
+    READY = "READY"
+    FAILED = "FAILED"
+
+
+class Contact(Frozen):
+    """Where to notify the customer. PII: never logged, never a search attribute."""
+
+    email: str | None = None
+    name: str | None = None
+
+
+class PaymentSpec(Frozen):
+    """How the customer pays."""
+
+    method: Literal["wallet", "gateway"]
+    provider: str | None = None
+
+
+class BookingPolicy(Frozen):
+    """Operator-tunable bounds, fixed when the booking starts (workflows read no settings)."""
+
+    hold_ttl_seconds: int = 600
+    meeting_alert_after_seconds: int = 1800
+
+
+class BookingInput(Frozen):
+    """Start input of :class:`workflows.booking.BookingWorkflow`."""
+
+    booking_id: uuid.UUID
+    customer_id: uuid.UUID
+    slot_id: uuid.UUID
+    payment: PaymentSpec
+    contact: Contact | None = None
+    policy: BookingPolicy = BookingPolicy()
+
+
+class CreateResult(Frozen):
+    """Answer of the ``create`` update: the hold (and, for wallets, payment) decision."""
+
+    booking_id: uuid.UUID
+    status: BookingStatus
+    reason: str | None = None
+
+
+class BookingResult(Frozen):
+    """What a finished booking workflow returns."""
+
+    booking_id: uuid.UUID
+    status: BookingStatus
+    reason: str | None = None
+    create: CreateResult
+
+
+class HoldInput(Frozen):
+    """Hold one unit of a slot's capacity for a booking."""
+
+    booking_id: uuid.UUID
+    customer_id: uuid.UUID
+    slot_id: uuid.UUID
+    workflow_id: str
+    payment: PaymentSpec
+    contact: Contact | None = None
+
+
+class Hold(Frozen):
+    """A held slot, with the server-side price."""
+
+    booking_id: uuid.UUID
+    slot_id: uuid.UUID
+    resource_id: uuid.UUID
+    amount: int
+    currency: str
+    starts_at: datetime
+    ends_at: datetime
+    meeting_provider: str
+
+
+class ChargeWalletInput(Frozen):
+    """Debit the customer's wallet for a held booking and confirm it."""
+
+    booking_id: uuid.UUID
+    customer_id: uuid.UUID
+    amount: int
+    currency: str
+
+
+class ReleaseInput(Frozen):
+    """Release a booking's hold and record its terminal status."""
+
+    booking_id: uuid.UUID
+    status: BookingStatus
+    reason: str | None = None
+
+
+class MeetingInput(Frozen):
+    """Create (or find again) the meeting link of a confirmed booking."""
+
+    booking_id: uuid.UUID
+    provider: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+class Meeting(Frozen):
+    """A created meeting."""
+
+    url: str
+    external_id: str
+
+
+class MeetingRecordInput(Frozen):
+    """Record a meeting's state on the booking."""
+
+    booking_id: uuid.UUID
+    status: MeetingStatus
+    meeting: Meeting | None = None
+    alert: str | None = None
+
+
+class RefundWalletInput(Frozen):
+    """Give back what a booking's wallet debit took (nothing when there was no debit)."""
+
+    booking_id: uuid.UUID
+
+
+class BookingState(Frozen):
+    """What the workflow knows now; answered by the ``state`` query."""
+
+    booking_id: uuid.UUID
+    status: BookingStatus | None
+    reason: str | None
+    meeting_status: MeetingStatus
+
+
+NotificationKind = Literal[
+    "booking_confirmed", "booking_failed", "booking_expired", "booking_cancelled"
+]
+
+
+class NotifyInput(Frozen):
+    """Send one notification about a booking; ``kind`` names the template."""
+
+    booking_id: uuid.UUID
+    kind: NotificationKind
+
+
+class NotifyResult(Frozen):
+    """Delivery status of one notification."""
+
+    status: Literal["SENT", "FAILED", "SKIPPED"]

@@ -1,0 +1,187 @@
+"""Session-wide real servers: embedded PostgreSQL, the Temporal dev server, an SMTP sink.
+
+Every test of the database, the workflows and the API runs against these;
+nothing of our own storage or of Temporal is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from api.app import create_app
+from core.db import SessionFactory, create_engine, session_factory
+from core.embedded import EmbeddedPostgres, TemporalDevServer, free_port
+from core.mailsink import MailSink
+from core.migrate import upgrade
+from core.settings import Settings
+from core.temporal import connect
+from worker import build_worker
+
+from support import JWT_SECRET
+
+
+@pytest.fixture(scope="session")
+def workdir() -> Iterator[Path]:
+    """A scratch directory the embedded servers (which drop root) can use."""
+    path = Path(tempfile.mkdtemp(prefix="booking-tests-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def database_url(workdir: Path) -> Iterator[str]:
+    """A migrated database on an embedded PostgreSQL (or ``BOOKING_TEST_DATABASE_URL``)."""
+    external = os.environ.get("BOOKING_TEST_DATABASE_URL")
+    if external:
+        upgrade(external)
+        yield external
+        return
+    postgres = EmbeddedPostgres(workdir / "pg")
+    postgres.start()
+    url = postgres.url(f"booking_test_{uuid.uuid4().hex[:8]}")
+    upgrade(url)
+    yield url
+    postgres.stop()
+
+
+@pytest.fixture(scope="session")
+async def temporal_server(workdir: Path) -> AsyncIterator[TemporalDevServer]:
+    """A real Temporal dev server, headless, with the engine's search attributes."""
+    server = TemporalDevServer(
+        port=free_port(), ui_port=None, db_file=None, log_file=workdir / "temporal.log"
+    )
+    await server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mail_sink(workdir: Path) -> Iterator[MailSink]:
+    """A local SMTP server that keeps every message."""
+    sink = MailSink(workdir / "mail", "127.0.0.1", free_port())
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(
+    database_url: str, temporal_server: TemporalDevServer, mail_sink: MailSink
+) -> Settings:
+    """Settings pointing at the session's servers."""
+    return Settings(
+        env="test",
+        database_url=database_url,
+        temporal_address=temporal_server.address,
+        task_queue=f"bookings-{uuid.uuid4().hex[:8]}",
+        jwt_secret=SecretStr(JWT_SECRET),
+        smtp_port=mail_sink.port,
+        log_format="console",
+        notification_max_attempts=2,
+        meeting_alert_after_seconds=5,
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """The test session's connection pool."""
+    engine = create_engine(settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessions(engine: AsyncEngine) -> SessionFactory:
+    """Session factory on the test database."""
+    return session_factory(engine)
+
+
+@pytest.fixture(scope="session")
+async def temporal(settings: Settings) -> Client:
+    """A client with the pydantic data converter, like every client of the engine."""
+    return await connect(settings)
+
+
+@pytest.fixture(scope="session")
+async def http_for_providers() -> AsyncIterator[httpx.AsyncClient]:
+    """Outbound HTTP for activities; tests that reach third parties fake them per test."""
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def engine_worker(
+    temporal: Client,
+    settings: Settings,
+    sessions: SessionFactory,
+    http_for_providers: httpx.AsyncClient,
+) -> AsyncIterator[Worker]:
+    """The real worker, on the settings' task queue, for API tests."""
+    worker = build_worker(temporal, settings, sessions, http_for_providers)
+    async with worker:
+        yield worker
+
+
+@pytest.fixture(scope="session")
+async def api(settings: Settings, engine_worker: Worker) -> AsyncIterator[httpx.AsyncClient]:
+    """The API app (lifespan entered) behind an in-process HTTP client."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://api.test", timeout=60
+        ) as client:
+            yield client
+
+
+@pytest.fixture(autouse=True)
+async def invariants(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """After every test that touched the database: money and capacity still add up."""
+    yield
+    if "sessions" not in request.fixturenames:
+        return
+    factory: SessionFactory = request.getfixturevalue("sessions")
+    async with factory() as session:
+        drift = (
+            await session.execute(
+                text(
+                    """
+                    SELECT w.customer_id, w.currency, w.balance, COALESCE(SUM(l.amount), 0) AS sum
+                      FROM wallets w LEFT JOIN ledger_entries l
+                        ON l.customer_id = w.customer_id AND l.currency = w.currency
+                     GROUP BY w.customer_id, w.currency, w.balance
+                    HAVING w.balance <> COALESCE(SUM(l.amount), 0)
+                    """
+                )
+            )
+        ).all()
+        assert drift == [], f"wallet balance differs from its ledger: {drift}"
+        overbooked = (
+            await session.execute(
+                text(
+                    """
+                    SELECT s.id, s.active_count, COUNT(b.id) AS active
+                      FROM slots s LEFT JOIN bookings b
+                        ON b.slot_id = s.id
+                       AND b.status IN ('HELD', 'AWAITING_PAYMENT', 'CONFIRMED')
+                     GROUP BY s.id, s.active_count, s.capacity
+                    HAVING s.active_count <> COUNT(b.id) OR COUNT(b.id) > s.capacity
+                    """
+                )
+            )
+        ).all()
+        assert overbooked == [], f"slot counters disagree with bookings: {overbooked}"

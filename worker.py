@@ -1,0 +1,100 @@
+"""The worker process: the only place that builds activity classes and their clients."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.meeting_providers import MeetingProvider, build_provider
+from activities.meetings import MeetingActivities
+from activities.notifications import NotificationActivities
+from activities.slots import SlotActivities
+from activities.wallet import WalletActivities
+from core.db import SessionFactory, create_engine, session_factory
+from core.settings import Settings
+from core.temporal import connect
+from workflows.booking import BookingWorkflow
+
+log = structlog.get_logger(__name__)
+
+# Data models are immutable and deterministic: load them once, outside the sandbox.
+SANDBOX = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(
+        "pydantic", "pydantic_core", "annotated_types", "models", "core", "activities"
+    )
+)
+
+
+def meeting_providers(settings: Settings, http: httpx.AsyncClient) -> dict[str, MeetingProvider]:
+    """Every meeting provider that the settings allow."""
+    providers = {"jitsi": build_provider("jitsi", settings, http)}
+    if settings.google_access_token is not None:
+        providers["google"] = build_provider("google", settings, http)
+    return providers
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    sessions: SessionFactory,
+    http: httpx.AsyncClient,
+    *,
+    task_queue: str | None = None,
+) -> Worker:
+    """A worker for booking workflows and all their activities."""
+    slots = SlotActivities(sessions)
+    wallet = WalletActivities(sessions)
+    meetings = MeetingActivities(sessions, meeting_providers(settings, http))
+    notifications = NotificationActivities(sessions, settings)
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=[BookingWorkflow],
+        activities=[
+            slots.hold_slot,
+            slots.release_slot,
+            wallet.charge_wallet,
+            wallet.refund_wallet,
+            meetings.create_meeting,
+            meetings.record_meeting_alert,
+            notifications.send_notification,
+        ],
+        workflow_runner=SANDBOX,
+    )
+
+
+@asynccontextmanager
+async def worker_resources(
+    settings: Settings,
+) -> AsyncIterator[tuple[SessionFactory, httpx.AsyncClient]]:
+    """The database pool and HTTP client a worker's activities share."""
+    engine = create_engine(settings)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(15.0)) as http:
+        try:
+            yield session_factory(engine), http
+        finally:
+            await engine.dispose()
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run a worker until cancelled."""
+    client = await connect(settings)
+    async with worker_resources(settings) as (sessions, http):
+        worker = build_worker(client, settings, sessions, http)
+        log.info("worker.started", task_queue=settings.task_queue)
+        await worker.run()
+
+
+if __name__ == "__main__":
+    from core.logging import configure_logging
+    from core.settings import get_settings
+
+    configure_logging(get_settings())
+    asyncio.run(run_worker(get_settings()))
