@@ -82,11 +82,12 @@ class SlotActivities:
 
             reason = await self._take_capacity(session, slot)
             if reason is None:
-                await session.execute(
-                    insert(Booking).values(**values, status=BookingStatus.HELD.value)
-                )
-                await record_event(session, request.booking_id, "booking.held")
                 try:
+                    # The exclusion constraint is not deferred: the INSERT itself raises.
+                    await session.execute(
+                        insert(Booking).values(**values, status=BookingStatus.HELD.value)
+                    )
+                    await record_event(session, request.booking_id, "booking.held")
                     await session.commit()
                 except IntegrityError as exc:
                     if pg_error(exc).sqlstate != EXCLUSION_VIOLATION:

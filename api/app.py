@@ -13,7 +13,7 @@ from api.metrics import install_metrics
 from api.routes import bookings, catalog, health, wallets
 from core.db import create_engine, session_factory
 from core.settings import Settings, get_settings
-from core.temporal import connect
+from core.temporal import TemporalConnection
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -25,8 +25,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
-        temporal = await connect(settings, lazy=True)
-        app.state.services = Services(settings, engine, session_factory(engine), temporal)
+        app.state.services = Services(
+            settings, engine, session_factory(engine), TemporalConnection(settings)
+        )
         try:
             yield
         finally:

@@ -10,12 +10,12 @@ import structlog
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from temporalio.client import Client
 
 from core.auth import Principal, verify_token
 from core.db import SessionFactory
 from core.errors import BookingError, ErrorCode
 from core.settings import Settings
+from core.temporal import TemporalConnection
 
 
 @dataclass
@@ -25,7 +25,7 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     sessions: SessionFactory
-    temporal: Client
+    temporal: TemporalConnection
 
 
 def get_services(request: Request) -> Services:

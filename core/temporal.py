@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from core.errors import BookingError, ErrorCode
 from core.settings import Settings
 
 # Registered by `make dev`, the test session and the compose init step.
@@ -18,11 +21,38 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
 }
 
 
-async def connect(settings: Settings, *, lazy: bool = False) -> Client:
+async def connect(settings: Settings) -> Client:
     """A client using the pydantic data converter, as every client of the engine must."""
     return await Client.connect(
         settings.temporal_target,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
-        lazy=lazy,
     )
+
+
+class TemporalConnection:
+    """Connects on first use and keeps the client, so the API starts while Temporal is down."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: Client | None = None
+        self._lock = asyncio.Lock()
+
+    async def client(self) -> Client:
+        """The connected client.
+
+        Raises:
+            BookingError: ``DEPENDENCY_UNAVAILABLE`` when Temporal cannot be reached.
+        """
+        if self._client is None:
+            async with self._lock:
+                if self._client is None:
+                    try:
+                        self._client = await connect(self._settings)
+                    except Exception as exc:
+                        # Any failure to connect means the dependency is unavailable.
+                        raise BookingError(
+                            ErrorCode.DEPENDENCY_UNAVAILABLE,
+                            "The workflow service is unavailable; retry later.",
+                        ) from exc
+        return self._client

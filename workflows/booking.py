@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from activities.meetings import MeetingActivities
@@ -58,10 +58,20 @@ NOTIFY_RETRY = RetryPolicy(
 )
 
 
-def failure_reason(err: ActivityError) -> ErrorCode:
+# Remote activities fail with ActivityError wrapping the cause; local
+# activities surface the cause (ApplicationError, TimeoutError) directly.
+ActivityFailure = (ActivityError, ApplicationError, TimeoutError)
+
+
+def _application_error(err: BaseException) -> ApplicationError | None:
+    cause = err.cause if isinstance(err, ActivityError) else err
+    return cause if isinstance(cause, ApplicationError) else None
+
+
+def failure_reason(err: BaseException) -> ErrorCode:
     """The business reason carried by an activity failure, or DEPENDENCY_UNAVAILABLE."""
-    cause = err.cause
-    if isinstance(cause, ApplicationError) and cause.non_retryable:
+    cause = _application_error(err)
+    if cause is not None and cause.non_retryable:
         try:
             return ErrorCode(cause.type or "")
         except ValueError:
@@ -69,10 +79,10 @@ def failure_reason(err: ActivityError) -> ErrorCode:
     return ErrorCode.DEPENDENCY_UNAVAILABLE
 
 
-def is_business_failure(err: ActivityError) -> bool:
+def is_business_failure(err: BaseException) -> bool:
     """Whether the activity refused for a business reason (so it changed nothing)."""
-    cause = err.cause
-    return isinstance(cause, ApplicationError) and cause.non_retryable
+    cause = _application_error(err)
+    return cause is not None and cause.non_retryable
 
 
 @workflow.defn
@@ -113,7 +123,7 @@ class BookingWorkflow:
                 schedule_to_close_timeout=DECISION_TIMEOUT,
                 retry_policy=DECISION_RETRY,
             )
-        except ActivityError as err:
+        except ActivityFailure as err:
             if not is_business_failure(err):
                 # The hold may have committed before the attempt timed out.
                 await self._release(BookingStatus.FAILED, failure_reason(err))
@@ -134,7 +144,7 @@ class BookingWorkflow:
                 schedule_to_close_timeout=DECISION_TIMEOUT,
                 retry_policy=DECISION_RETRY,
             )
-        except ActivityError as err:
+        except ActivityFailure as err:
             reason = failure_reason(err)
             # Release first: it moves the booking out of HELD, so a late charge
             # attempt can no longer debit; then refund whatever did get debited.
@@ -153,7 +163,7 @@ class BookingWorkflow:
         await self._create_meeting(hold)
         await self._notify("booking_confirmed")
         await self._wait_until_slot_ends(hold)
-        return self._result()
+        return await self._result()
 
     @workflow.update
     async def create(self) -> CreateResult:
@@ -201,7 +211,7 @@ class BookingWorkflow:
         workflow.set_current_details(f"failed: {reason.value}")
         if notify:
             await self._notify("booking_failed")
-        return self._result()
+        return await self._result()
 
     async def _create_meeting(self, hold: Hold) -> None:
         workflow.set_current_details(f"creating the {hold.meeting_provider} meeting link")
@@ -260,7 +270,10 @@ class BookingWorkflow:
                 await self._create_meeting(hold)
         workflow.set_current_details(f"completed: {self._status}")
 
-    def _result(self) -> BookingResult:
+    async def _result(self) -> BookingResult:
+        # The create update must answer before the run returns, or Temporal
+        # fails it with "workflow completed before the update completed".
+        await workflow.wait_condition(workflow.all_handlers_finished)
         assert self._decision is not None
         assert self._status is not None
         return BookingResult(

@@ -33,9 +33,8 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         return "ok"
 
     async def temporal() -> str:
-        await services.temporal.service_client.check_health(
-            timeout=timedelta(seconds=CHECK_TIMEOUT)
-        )
+        client = await services.temporal.client()
+        await client.service_client.check_health(timeout=timedelta(seconds=CHECK_TIMEOUT))
         return "ok"
 
     checks = {}

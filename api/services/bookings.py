@@ -164,8 +164,9 @@ async def _run_create_update(
             f"Booking {booking_id} of slot {body.slot_id}, paid by {body.payment.method}"
         ),
     )
+    temporal = await services.temporal.client()
     try:
-        return await services.temporal.execute_update_with_start_workflow(
+        return await temporal.execute_update_with_start_workflow(
             BookingWorkflow.create,
             start_workflow_operation=start,
             id=CREATE_UPDATE_ID,
@@ -173,7 +174,7 @@ async def _run_create_update(
     except WorkflowAlreadyStartedError:
         # The workflow already finished (a failed booking closes at once) before
         # this request attached: its result carries the same decision.
-        handle = services.temporal.get_workflow_handle_for(BookingWorkflow.run, workflow_id)
+        handle = temporal.get_workflow_handle_for(BookingWorkflow.run, workflow_id)
         return (await handle.result()).create
     except WorkflowUpdateFailedError:
         log.exception("booking.create_update_failed")

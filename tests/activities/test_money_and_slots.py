@@ -1,0 +1,602 @@
+"""Money and capacity invariants, enforced by the database and honoured by the activities.
+
+Each test builds its own resource, slots and customers with fresh ids, so it
+shares the session database with every other test without interference. The
+autouse ``invariants`` fixture then checks balances against ledger sums and
+slot counters against active bookings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.slots import SlotActivities
+from activities.wallet import WalletActivities, append_ledger_entry
+from core.db import SessionFactory
+from models.db import Booking, BookingEvent, LedgerEntry, Resource, Slot, Wallet
+from models.flow import (
+    BookingStatus,
+    ChargeWalletInput,
+    Hold,
+    HoldInput,
+    PaymentSpec,
+    RefundWalletInput,
+    ReleaseInput,
+)
+
+CURRENCY = "INR"
+PRICE = 50_000
+
+
+async def make_resource(sessions: SessionFactory) -> Resource:
+    """A fresh resource, written directly through the ORM."""
+    async with sessions() as session:
+        resource = Resource(
+            id=uuid.uuid4(),
+            name="Dr. Rao",
+            timezone="Asia/Kolkata",
+            meeting_provider="jitsi",
+            refund_policy={},
+        )
+        session.add(resource)
+        await session.commit()
+        return resource
+
+
+async def make_slot(
+    sessions: SessionFactory,
+    resource: Resource | None = None,
+    *,
+    capacity: int = 1,
+    starts_in: timedelta = timedelta(days=2),
+    length: timedelta = timedelta(hours=1),
+    price: int = PRICE,
+) -> Slot:
+    """A slot on ``resource`` (a fresh one when omitted) starting ``starts_in`` from now."""
+    if resource is None:
+        resource = await make_resource(sessions)
+    starts = datetime.now(UTC).replace(microsecond=0) + starts_in
+    async with sessions() as session:
+        slot = Slot(
+            id=uuid.uuid4(),
+            resource_id=resource.id,
+            starts_at=starts,
+            ends_at=starts + length,
+            price_amount=price,
+            currency=CURRENCY,
+            capacity=capacity,
+            active_count=0,
+        )
+        session.add(slot)
+        await session.commit()
+        return slot
+
+
+def hold_input(
+    slot: Slot, booking_id: uuid.UUID | None = None, customer_id: uuid.UUID | None = None
+) -> HoldInput:
+    """A wallet-paid hold request for ``slot``."""
+    booking_id = booking_id or uuid.uuid4()
+    return HoldInput(
+        booking_id=booking_id,
+        customer_id=customer_id or uuid.uuid4(),
+        slot_id=slot.id,
+        workflow_id=f"booking-{booking_id}",
+        payment=PaymentSpec(method="wallet"),
+    )
+
+
+async def hold(sessions: SessionFactory, request: HoldInput) -> Hold:
+    """Run the ``hold_slot`` activity."""
+    result: Hold = await ActivityEnvironment().run(SlotActivities(sessions).hold_slot, request)
+    return result
+
+
+async def release(sessions: SessionFactory, request: ReleaseInput) -> None:
+    """Run the ``release_slot`` activity."""
+    await ActivityEnvironment().run(SlotActivities(sessions).release_slot, request)
+
+
+async def charge(sessions: SessionFactory, request: ChargeWalletInput) -> None:
+    """Run the ``charge_wallet`` activity."""
+    await ActivityEnvironment().run(WalletActivities(sessions).charge_wallet, request)
+
+
+async def refund(sessions: SessionFactory, booking_id: uuid.UUID) -> int:
+    """Run the ``refund_wallet`` activity."""
+    refunded: int = await ActivityEnvironment().run(
+        WalletActivities(sessions).refund_wallet, RefundWalletInput(booking_id=booking_id)
+    )
+    return refunded
+
+
+async def credit(sessions: SessionFactory, customer_id: uuid.UUID, amount: int) -> None:
+    """Top up a wallet with one credit ledger entry."""
+    async with sessions() as session:
+        written = await append_ledger_entry(
+            session,
+            customer_id=customer_id,
+            currency=CURRENCY,
+            amount=amount,
+            kind="credit",
+            idempotency_key=f"test-credit:{uuid.uuid4()}",
+            reason="test top-up",
+        )
+        await session.commit()
+    assert written
+
+
+async def balance_of(sessions: SessionFactory, customer_id: uuid.UUID) -> int | None:
+    """The wallet balance, or None when the wallet does not exist."""
+    async with sessions() as session:
+        balance: int | None = await session.scalar(
+            select(Wallet.balance).where(
+                Wallet.customer_id == customer_id, Wallet.currency == CURRENCY
+            )
+        )
+        return balance
+
+
+async def ledger_of(sessions: SessionFactory, customer_id: uuid.UUID) -> list[LedgerEntry]:
+    """The customer's ledger entries, oldest first."""
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(LedgerEntry)
+            .where(LedgerEntry.customer_id == customer_id)
+            .order_by(LedgerEntry.id)
+        )
+        return list(rows)
+
+
+async def booking_of(sessions: SessionFactory, booking_id: uuid.UUID) -> Booking:
+    """The booking row (which must exist)."""
+    async with sessions() as session:
+        booking = await session.get(Booking, booking_id)
+        assert booking is not None, f"booking {booking_id} was not recorded"
+        return booking
+
+
+async def active_count_of(sessions: SessionFactory, slot_id: uuid.UUID) -> int:
+    """The slot's capacity counter."""
+    async with sessions() as session:
+        count: int | None = await session.scalar(
+            select(Slot.active_count).where(Slot.id == slot_id)
+        )
+        assert count is not None
+        return count
+
+
+def failure_type(exc_info: pytest.ExceptionInfo[ApplicationError]) -> str | None:
+    """The business code carried by a raised ApplicationError."""
+    return exc_info.value.type
+
+
+# --- ledger ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE ledger_entries SET amount = 1000000 WHERE customer_id = :customer",
+        "DELETE FROM ledger_entries WHERE customer_id = :customer",
+        "TRUNCATE ledger_entries",
+    ],
+    ids=["update", "delete", "truncate"],
+)
+async def test_ledger_entries_cannot_be_updated_or_deleted(
+    sessions: SessionFactory, statement: str
+) -> None:
+    """The database refuses to change or remove a written ledger entry, even by raw SQL."""
+    customer = uuid.uuid4()
+    await credit(sessions, customer, 1_000)
+
+    async with sessions() as session:
+        with pytest.raises(DBAPIError, match="append-only"):
+            await session.execute(text(statement), {"customer": customer})
+        await session.rollback()
+
+    entries = await ledger_of(sessions, customer)
+    assert [(e.kind, e.amount) for e in entries] == [("credit", 1_000)]
+    assert await balance_of(sessions, customer) == 1_000
+
+
+async def test_overdrawing_debit_is_refused_and_balance_tracks_ledger_sum(
+    sessions: SessionFactory,
+) -> None:
+    """A debit larger than the balance is refused by the database; the balance is the ledger sum."""
+    customer = uuid.uuid4()
+    await credit(sessions, customer, 700)
+    await credit(sessions, customer, 300)
+    async with sessions() as session:
+        assert await append_ledger_entry(
+            session,
+            customer_id=customer,
+            currency=CURRENCY,
+            amount=-400,
+            kind="debit",
+            idempotency_key=f"test-debit:{uuid.uuid4()}",
+        )
+        await session.commit()
+    assert await balance_of(sessions, customer) == 600
+
+    async with sessions() as session:
+        with pytest.raises(IntegrityError, match="wallets_balance_not_negative"):
+            await session.execute(
+                text(
+                    "INSERT INTO ledger_entries (customer_id, currency, amount, kind,"
+                    " idempotency_key) VALUES (:customer, :currency, -601, 'debit', :key)"
+                ),
+                {"customer": customer, "currency": CURRENCY, "key": f"overdraw:{uuid.uuid4()}"},
+            )
+        await session.rollback()
+
+    assert await balance_of(sessions, customer) == 600
+    entries = await ledger_of(sessions, customer)
+    assert [e.amount for e in entries] == [700, 300, -400]
+    assert sum(e.amount for e in entries) == 600
+
+
+async def test_ledger_idempotency_key_is_written_once(sessions: SessionFactory) -> None:
+    """A ledger idempotency key is unique: the helper skips a reuse and raw SQL cannot write it."""
+    customer = uuid.uuid4()
+    key = f"test-credit:{uuid.uuid4()}"
+    results = []
+    for _ in range(2):
+        async with sessions() as session:
+            results.append(
+                await append_ledger_entry(
+                    session,
+                    customer_id=customer,
+                    currency=CURRENCY,
+                    amount=250,
+                    kind="credit",
+                    idempotency_key=key,
+                )
+            )
+            await session.commit()
+    assert results == [True, False]
+
+    async with sessions() as session:
+        with pytest.raises(IntegrityError, match="idempotency_key"):
+            await session.execute(
+                text(
+                    "INSERT INTO ledger_entries (customer_id, currency, amount, kind,"
+                    " idempotency_key) VALUES (:customer, :currency, 250, 'credit', :key)"
+                ),
+                {"customer": customer, "currency": CURRENCY, "key": key},
+            )
+        await session.rollback()
+
+    assert [e.amount for e in await ledger_of(sessions, customer)] == [250]
+    assert await balance_of(sessions, customer) == 250
+
+
+# --- wallet activities ------------------------------------------------------------------
+
+
+async def test_charge_wallet_retried_after_commit_debits_once(sessions: SessionFactory) -> None:
+    """Running charge_wallet twice for one booking writes one debit and moves the balance once."""
+    customer = uuid.uuid4()
+    await credit(sessions, customer, 80_000)
+    slot = await make_slot(sessions)
+    held = await hold(sessions, hold_input(slot, customer_id=customer))
+    request = ChargeWalletInput(
+        booking_id=held.booking_id, customer_id=customer, amount=held.amount, currency=CURRENCY
+    )
+
+    await charge(sessions, request)
+    await charge(sessions, request)
+
+    debits = [e for e in await ledger_of(sessions, customer) if e.kind == "debit"]
+    assert [(e.amount, e.idempotency_key) for e in debits] == [(-PRICE, f"{held.booking_id}:debit")]
+    assert await balance_of(sessions, customer) == 80_000 - PRICE
+    booking = await booking_of(sessions, held.booking_id)
+    assert (booking.status, booking.payment_status, booking.captured_amount) == (
+        BookingStatus.CONFIRMED,
+        "CAPTURED",
+        PRICE,
+    )
+
+
+async def test_refund_wallet_twice_credits_back_once(sessions: SessionFactory) -> None:
+    """Running refund_wallet twice writes one refund entry and restores the balance once."""
+    customer = uuid.uuid4()
+    await credit(sessions, customer, 60_000)
+    slot = await make_slot(sessions)
+    held = await hold(sessions, hold_input(slot, customer_id=customer))
+    await charge(
+        sessions,
+        ChargeWalletInput(
+            booking_id=held.booking_id, customer_id=customer, amount=PRICE, currency=CURRENCY
+        ),
+    )
+    assert await balance_of(sessions, customer) == 60_000 - PRICE
+
+    assert await refund(sessions, held.booking_id) == PRICE
+    assert await refund(sessions, held.booking_id) == PRICE
+
+    refunds = [e for e in await ledger_of(sessions, customer) if e.kind == "refund"]
+    assert [(e.amount, e.idempotency_key) for e in refunds] == [
+        (PRICE, f"{held.booking_id}:refund")
+    ]
+    assert await balance_of(sessions, customer) == 60_000
+    assert (await booking_of(sessions, held.booking_id)).payment_status == "REFUNDED"
+
+
+async def test_refund_without_debit_returns_zero_and_writes_nothing(
+    sessions: SessionFactory,
+) -> None:
+    """refund_wallet for a booking that was never charged refunds 0 and leaves no ledger row."""
+    customer = uuid.uuid4()
+    await credit(sessions, customer, 10_000)
+    slot = await make_slot(sessions)
+    held = await hold(sessions, hold_input(slot, customer_id=customer))
+
+    assert await refund(sessions, held.booking_id) == 0
+    assert await refund(sessions, uuid.uuid4()) == 0
+
+    async with sessions() as session:
+        rows = await session.scalar(
+            select(func.count())
+            .select_from(LedgerEntry)
+            .where(LedgerEntry.booking_id == held.booking_id)
+        )
+    assert rows == 0
+    assert await balance_of(sessions, customer) == 10_000
+    assert (await booking_of(sessions, held.booking_id)).payment_status == "PENDING"
+
+
+async def test_charge_wallet_with_insufficient_funds_fails_without_moving_money(
+    sessions: SessionFactory,
+) -> None:
+    """An overdrawing charge fails non-retryably with INSUFFICIENT_FUNDS and changes nothing."""
+    customer = uuid.uuid4()
+    await credit(sessions, customer, PRICE - 1)
+    slot = await make_slot(sessions)
+    held = await hold(sessions, hold_input(slot, customer_id=customer))
+
+    with pytest.raises(ApplicationError) as raised:
+        await charge(
+            sessions,
+            ChargeWalletInput(
+                booking_id=held.booking_id, customer_id=customer, amount=PRICE, currency=CURRENCY
+            ),
+        )
+
+    assert failure_type(raised) == "INSUFFICIENT_FUNDS"
+    assert raised.value.non_retryable
+    assert [e.kind for e in await ledger_of(sessions, customer)] == ["credit"]
+    assert await balance_of(sessions, customer) == PRICE - 1
+    booking = await booking_of(sessions, held.booking_id)
+    assert (booking.status, booking.payment_status, booking.captured_amount) == (
+        BookingStatus.HELD,
+        "PENDING",
+        0,
+    )
+    async with sessions() as session:
+        events = await session.scalars(
+            select(BookingEvent.type).where(BookingEvent.booking_id == held.booking_id)
+        )
+        assert list(events) == ["booking.held"]
+
+
+async def test_charge_wallet_without_a_wallet_fails_and_creates_none(
+    sessions: SessionFactory,
+) -> None:
+    """Charging a customer who never had a wallet is INSUFFICIENT_FUNDS and leaves no wallet row."""
+    customer = uuid.uuid4()
+    slot = await make_slot(sessions)
+    held = await hold(sessions, hold_input(slot, customer_id=customer))
+
+    with pytest.raises(ApplicationError) as raised:
+        await charge(
+            sessions,
+            ChargeWalletInput(
+                booking_id=held.booking_id, customer_id=customer, amount=PRICE, currency=CURRENCY
+            ),
+        )
+
+    assert failure_type(raised) == "INSUFFICIENT_FUNDS"
+    assert await balance_of(sessions, customer) is None
+    assert (await booking_of(sessions, held.booking_id)).status == BookingStatus.HELD
+
+
+# --- slot holds -------------------------------------------------------------------------
+
+
+async def test_hold_slot_retried_returns_same_hold_and_takes_capacity_once(
+    sessions: SessionFactory,
+) -> None:
+    """hold_slot twice for one booking id returns the same hold and counts one unit of capacity."""
+    slot = await make_slot(sessions, capacity=2)
+    request = hold_input(slot)
+
+    first = await hold(sessions, request)
+    second = await hold(sessions, request)
+
+    assert first == second
+    assert first.booking_id == request.booking_id
+    assert (first.amount, first.currency) == (PRICE, CURRENCY)
+    assert await active_count_of(sessions, slot.id) == 1
+    async with sessions() as session:
+        bookings = await session.scalar(
+            select(func.count()).select_from(Booking).where(Booking.slot_id == slot.id)
+        )
+    assert bookings == 1
+
+
+async def test_second_booking_on_full_slot_fails_and_is_recorded(
+    sessions: SessionFactory,
+) -> None:
+    """A hold on a full capacity-1 slot raises SLOT_UNAVAILABLE and records the booking FAILED."""
+    slot = await make_slot(sessions, capacity=1)
+    await hold(sessions, hold_input(slot))
+    loser = hold_input(slot)
+
+    with pytest.raises(ApplicationError) as raised:
+        await hold(sessions, loser)
+
+    assert failure_type(raised) == "SLOT_UNAVAILABLE"
+    assert raised.value.non_retryable
+    booking = await booking_of(sessions, loser.booking_id)
+    assert (booking.status, booking.reason) == (BookingStatus.FAILED, "SLOT_UNAVAILABLE")
+    assert await active_count_of(sessions, slot.id) == 1
+
+    # A retry of the refused hold answers the same failure and takes nothing.
+    with pytest.raises(ApplicationError) as retried:
+        await hold(sessions, loser)
+    assert failure_type(retried) == "SLOT_UNAVAILABLE"
+    assert await active_count_of(sessions, slot.id) == 1
+
+
+async def test_overlapping_slots_of_capacity_one_cannot_both_be_held(
+    sessions: SessionFactory,
+) -> None:
+    """A hold overlapping an active capacity-1 hold on the same resource fails SLOT_UNAVAILABLE."""
+    resource = await make_resource(sessions)
+    first = await make_slot(sessions, resource, capacity=1, starts_in=timedelta(days=3))
+    overlapping = await make_slot(
+        sessions, resource, capacity=1, starts_in=timedelta(days=3, minutes=30)
+    )
+    held = await hold(sessions, hold_input(first))
+    assert (await booking_of(sessions, held.booking_id)).exclusive is True
+    loser = hold_input(overlapping)
+
+    with pytest.raises(ApplicationError) as raised:
+        await hold(sessions, loser)
+
+    assert failure_type(raised) == "SLOT_UNAVAILABLE"
+    booking = await booking_of(sessions, loser.booking_id)
+    assert (booking.status, booking.reason) == (BookingStatus.FAILED, "SLOT_UNAVAILABLE")
+    assert await active_count_of(sessions, first.id) == 1
+    assert await active_count_of(sessions, overlapping.id) == 0
+
+
+async def test_adjacent_slots_of_capacity_one_can_both_be_held(sessions: SessionFactory) -> None:
+    """Back-to-back capacity-1 slots (end == next start) do not overlap, so both holds succeed."""
+    resource = await make_resource(sessions)
+    morning = await make_slot(sessions, resource, capacity=1, starts_in=timedelta(days=4))
+    next_hour = await make_slot(
+        sessions, resource, capacity=1, starts_in=timedelta(days=4, hours=1)
+    )
+
+    await hold(sessions, hold_input(morning))
+    await hold(sessions, hold_input(next_hour))
+
+    assert await active_count_of(sessions, morning.id) == 1
+    assert await active_count_of(sessions, next_hour.id) == 1
+
+
+async def test_overlapping_slots_with_capacity_two_can_both_be_held(
+    sessions: SessionFactory,
+) -> None:
+    """Overlapping capacity-2 slots are not exclusive, so holds on both succeed."""
+    resource = await make_resource(sessions)
+    first = await make_slot(sessions, resource, capacity=2, starts_in=timedelta(days=3))
+    overlapping = await make_slot(
+        sessions, resource, capacity=2, starts_in=timedelta(days=3, minutes=30)
+    )
+
+    a = await hold(sessions, hold_input(first))
+    b = await hold(sessions, hold_input(overlapping))
+
+    for held in (a, b):
+        booking = await booking_of(sessions, held.booking_id)
+        assert (booking.status, booking.exclusive) == (BookingStatus.HELD, False)
+    assert await active_count_of(sessions, first.id) == 1
+    assert await active_count_of(sessions, overlapping.id) == 1
+
+
+async def test_concurrent_holds_never_exceed_capacity(sessions: SessionFactory) -> None:
+    """Ten concurrent holds on a capacity-3 slot: exactly three succeed, the rest are refused."""
+    slot = await make_slot(sessions, capacity=3)
+    requests = [hold_input(slot) for _ in range(10)]
+
+    results = await asyncio.gather(
+        *(hold(sessions, request) for request in requests), return_exceptions=True
+    )
+
+    held = [r for r in results if isinstance(r, Hold)]
+    refused = [r for r in results if isinstance(r, ApplicationError)]
+    assert len(held) == 3, results
+    assert len(refused) == 7, results
+    assert {r.type for r in refused} == {"SLOT_UNAVAILABLE"}
+    assert await active_count_of(sessions, slot.id) == 3
+    async with sessions() as session:
+        statuses = await session.scalars(select(Booking.status).where(Booking.slot_id == slot.id))
+        assert sorted(statuses) == ["FAILED"] * 7 + ["HELD"] * 3
+
+
+@pytest.mark.parametrize("status", [BookingStatus.FAILED, BookingStatus.EXPIRED])
+async def test_release_slot_twice_frees_capacity_once(
+    sessions: SessionFactory, status: BookingStatus
+) -> None:
+    """release_slot run twice gives back one unit of capacity and records the requested status."""
+    slot = await make_slot(sessions, capacity=2)
+    other = await hold(sessions, hold_input(slot))
+    held = await hold(sessions, hold_input(slot))
+    assert await active_count_of(sessions, slot.id) == 2
+    request = ReleaseInput(booking_id=held.booking_id, status=status, reason="HOLD_TIMEOUT")
+
+    await release(sessions, request)
+    await release(sessions, request)
+
+    assert await active_count_of(sessions, slot.id) == 1
+    booking = await booking_of(sessions, held.booking_id)
+    assert (booking.status, booking.reason) == (status, "HOLD_TIMEOUT")
+    assert (await booking_of(sessions, other.booking_id)).status == BookingStatus.HELD
+
+    # The released booking's own slot drains to zero, never below.
+    await release(sessions, ReleaseInput(booking_id=other.booking_id, status=status))
+    await release(sessions, ReleaseInput(booking_id=other.booking_id, status=status))
+    assert await active_count_of(sessions, slot.id) == 0
+
+
+async def test_release_frees_capacity_for_a_new_hold(sessions: SessionFactory) -> None:
+    """After a release, a full capacity-1 slot can be held again by another booking."""
+    slot = await make_slot(sessions, capacity=1)
+    first = await hold(sessions, hold_input(slot))
+    await release(sessions, ReleaseInput(booking_id=first.booking_id, status=BookingStatus.EXPIRED))
+
+    second = await hold(sessions, hold_input(slot))
+
+    assert (await booking_of(sessions, second.booking_id)).status == BookingStatus.HELD
+    assert await active_count_of(sessions, slot.id) == 1
+
+
+async def test_slot_in_the_past_cannot_be_held(sessions: SessionFactory) -> None:
+    """A slot that has already started refuses holds with SLOT_UNAVAILABLE and takes no capacity."""
+    slot = await make_slot(sessions, capacity=5, starts_in=-timedelta(minutes=5))
+    request = hold_input(slot)
+
+    with pytest.raises(ApplicationError) as raised:
+        await hold(sessions, request)
+
+    assert failure_type(raised) == "SLOT_UNAVAILABLE"
+    booking = await booking_of(sessions, request.booking_id)
+    assert (booking.status, booking.reason) == (BookingStatus.FAILED, "SLOT_UNAVAILABLE")
+    assert await active_count_of(sessions, slot.id) == 0
+
+
+async def test_slot_capacity_counter_cannot_exceed_capacity_or_go_negative(
+    sessions: SessionFactory,
+) -> None:
+    """The CHECK on slots.active_count refuses values outside 0..capacity, even by raw SQL."""
+    slot = await make_slot(sessions, capacity=2)
+    for value in (3, -1):
+        async with sessions() as session:
+            with pytest.raises(IntegrityError, match="slots_capacity_not_exceeded"):
+                await session.execute(
+                    text("UPDATE slots SET active_count = :value WHERE id = :id"),
+                    {"value": value, "id": slot.id},
+                )
+            await session.rollback()
+    assert await active_count_of(sessions, slot.id) == 0

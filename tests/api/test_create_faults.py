@@ -1,0 +1,268 @@
+"""Create-booking under contention, retries, bad input and missing dependencies."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+
+import httpx
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from activities.wallet import append_ledger_entry
+from api.app import create_app
+from core.db import SessionFactory
+from core.settings import Settings
+from models.db import Booking, IdempotencyRecord, LedgerEntry
+
+from support import JWT_SECRET, OPERATOR, bearer, book, fund, make_slot
+
+
+async def _fund_directly(sessions: SessionFactory, customers: list[uuid.UUID], amount: int) -> None:
+    async with sessions() as session:
+        for customer in customers:
+            await append_ledger_entry(
+                session,
+                customer_id=customer,
+                currency="INR",
+                amount=amount,
+                kind="credit",
+                idempotency_key=f"test-credit:{customer}",
+            )
+        await session.commit()
+
+
+async def _debits_for_slot(sessions: SessionFactory, slot_id: str) -> int:
+    async with sessions() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(LedgerEntry)
+            .join(Booking, LedgerEntry.booking_id == Booking.id)
+            .where(Booking.slot_id == uuid.UUID(slot_id), LedgerEntry.kind == "debit")
+        )
+    return int(count or 0)
+
+
+async def test_two_hundred_racers_for_one_seat_get_one_booking(
+    api: httpx.AsyncClient, sessions: SessionFactory
+) -> None:
+    """200 funded customers racing for a capacity-1 slot: one CONFIRMED, 199 409s, one debit."""
+    slot = await make_slot(api, price=10_000)
+    customers = [uuid.uuid4() for _ in range(200)]
+    await _fund_directly(sessions, customers, 10_000)
+
+    responses = await asyncio.gather(*(book(api, c, slot["id"]) for c in customers))
+
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {201: 1, 409: 199}, statuses
+    winners = [r.json() for r in responses if r.status_code == 201]
+    assert winners[0]["status"] == "CONFIRMED"
+    losers = {r.json()["error"]["code"] for r in responses if r.status_code == 409}
+    assert losers == {"SLOT_UNAVAILABLE"}
+    assert await _debits_for_slot(sessions, slot["id"]) == 1
+
+
+async def test_same_key_twenty_times_at_once_is_one_booking(
+    api: httpx.AsyncClient, sessions: SessionFactory
+) -> None:
+    """20 concurrent requests with one key: one booking, one debit, identical answers."""
+    customer = uuid.uuid4()
+    slot = await make_slot(api, price=7_000, capacity=5)
+    await fund(api, customer, 50_000)
+    key = str(uuid.uuid4())
+
+    responses = await asyncio.gather(*(book(api, customer, slot["id"], key=key) for _ in range(20)))
+
+    assert {r.status_code for r in responses} == {201}
+    bodies = [r.json() for r in responses]
+    assert all(body == bodies[0] for body in bodies)
+    assert await _debits_for_slot(sessions, slot["id"]) == 1
+    wallet = (await api.get("/v1/wallets/me", headers=bearer(customer))).json()
+    assert wallet["balances"] == [{"amount": 43_000, "currency": "INR"}]
+
+    replay = await book(api, customer, slot["id"], key=key)
+    assert replay.status_code == 201
+    assert replay.json() == bodies[0]
+    assert replay.headers["Idempotent-Replayed"] == "true"
+
+
+async def test_same_key_with_another_body_is_refused(api: httpx.AsyncClient) -> None:
+    """Reusing a key for a different slot answers 422 IDEMPOTENCY_KEY_REUSED and books nothing."""
+    customer = uuid.uuid4()
+    first, second = await make_slot(api, price=100), await make_slot(api, price=100)
+    await fund(api, customer, 1_000)
+    key = str(uuid.uuid4())
+    assert (await book(api, customer, first["id"], key=key)).status_code == 201
+
+    reused = await book(api, customer, second["id"], key=key)
+
+    assert reused.status_code == 422
+    assert reused.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    untouched = (await api.get(f"/v1/slots/{second['id']}", headers=bearer(customer))).json()
+    assert untouched["remaining_capacity"] == 1
+
+
+async def test_insufficient_funds_is_402_and_frees_the_slot_at_once(
+    api: httpx.AsyncClient,
+) -> None:
+    """A customer short of funds gets 402; the slot is bookable again when the answer arrives."""
+    poor, rich = uuid.uuid4(), uuid.uuid4()
+    slot = await make_slot(api, price=90_000)
+    await fund(api, poor, 1_000)
+    await fund(api, rich, 90_000)
+
+    refused = await book(api, poor, slot["id"])
+
+    assert refused.status_code == 402
+    assert refused.json()["error"]["code"] == "INSUFFICIENT_FUNDS"
+    freed = (await api.get(f"/v1/slots/{slot['id']}", headers=bearer(poor))).json()
+    assert freed["remaining_capacity"] == 1
+    poor_wallet = (await api.get("/v1/wallets/me", headers=bearer(poor))).json()
+    assert poor_wallet["balances"] == [{"amount": 1_000, "currency": "INR"}]
+    assert (await book(api, rich, slot["id"])).status_code == 201
+
+
+async def test_failed_booking_is_recorded_with_its_reason(api: httpx.AsyncClient) -> None:
+    """The refused attempt stays visible to operators as FAILED with its reason code."""
+    customer = uuid.uuid4()
+    slot = await make_slot(api, price=5_000)
+    assert (await book(api, customer, slot["id"])).status_code == 402
+
+    listed = await api.get("/v1/bookings?status=FAILED&limit=200", headers=bearer(customer))
+
+    assert listed.status_code == 200
+    mine = [b for b in listed.json()["items"] if b["slot_id"] == slot["id"]]
+    assert [(b["status"], b["reason"]) for b in mine] == [("FAILED", "INSUFFICIENT_FUNDS")]
+
+
+async def test_unknown_slot_is_404(api: httpx.AsyncClient) -> None:
+    """Booking a slot that does not exist answers SLOT_NOT_FOUND."""
+    response = await book(api, uuid.uuid4(), str(uuid.uuid4()))
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "SLOT_NOT_FOUND"
+
+
+async def test_client_cannot_send_a_price(api: httpx.AsyncClient) -> None:
+    """Unknown body fields, such as a client-chosen amount, are rejected with 422."""
+    slot = await make_slot(api)
+    response = await api.post(
+        "/v1/bookings",
+        json={"slot_id": slot["id"], "payment": {"method": "wallet"}, "amount": 1},
+        headers={**bearer(uuid.uuid4()), "Idempotency-Key": "k-price"},
+    )
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert "amount" in error["message"]
+    assert error["request_id"] == response.headers["X-Request-ID"]
+
+
+async def test_booking_needs_an_idempotency_key(api: httpx.AsyncClient) -> None:
+    """A create call without Idempotency-Key is a validation error."""
+    slot = await make_slot(api)
+    response = await api.post(
+        "/v1/bookings",
+        json={"slot_id": slot["id"], "payment": {"method": "wallet"}},
+        headers=bearer(uuid.uuid4()),
+    )
+    assert response.status_code == 422
+    assert "Idempotency-Key" in response.json()["error"]["message"]
+
+
+async def test_money_must_be_integer_minor_units(api: httpx.AsyncClient) -> None:
+    """A fractional or string amount is refused, never rounded."""
+    for amount in (10.5, "100", -5):
+        response = await api.post(
+            f"/v1/wallets/{uuid.uuid4()}/credits",
+            json={"amount": {"amount": amount, "currency": "INR"}, "reason": "x"},
+            headers={**OPERATOR, "Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert response.status_code == 422, amount
+        assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+def _unreachable_settings(settings: Settings, *, database: bool, temporal: bool) -> Settings:
+    updates: dict[str, object] = {"jwt_secret": SecretStr(JWT_SECRET)}
+    if database:
+        updates["database_url"] = "postgresql+asyncpg://nobody@127.0.0.1:9/nowhere"
+    if temporal:
+        updates["temporal_address"] = "127.0.0.1:9"
+    return settings.model_copy(update=updates)
+
+
+async def _client_for(settings: Settings) -> tuple[httpx.AsyncClient, object]:
+    app = create_app(settings)
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+    return client, lifespan
+
+
+async def test_readyz_names_each_unreachable_dependency(settings: Settings) -> None:
+    """With PostgreSQL and Temporal down, /readyz is 503 and says which is down."""
+    client, lifespan = await _client_for(
+        _unreachable_settings(settings, database=True, temporal=True)
+    )
+    try:
+        response = await client.get("/readyz")
+    finally:
+        await client.aclose()
+        await lifespan.__aexit__(None, None, None)  # type: ignore[attr-defined]
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["database"].startswith("unavailable")
+    assert checks["temporal"].startswith("unavailable")
+
+
+async def test_readyz_is_ok_when_both_are_up(api: httpx.AsyncClient) -> None:
+    """With both dependencies reachable, /readyz answers 200."""
+    response = await api.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "temporal": "ok"}
+
+
+async def test_database_down_means_503_and_nothing_written(settings: Settings) -> None:
+    """A create call while PostgreSQL is unreachable answers 503 DEPENDENCY_UNAVAILABLE."""
+    client, lifespan = await _client_for(
+        _unreachable_settings(settings, database=True, temporal=False)
+    )
+    try:
+        response = await book(client, uuid.uuid4(), str(uuid.uuid4()))
+    finally:
+        await client.aclose()
+        await lifespan.__aexit__(None, None, None)  # type: ignore[attr-defined]
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "DEPENDENCY_UNAVAILABLE"
+
+
+async def test_temporal_down_means_503_then_the_same_key_succeeds(
+    settings: Settings, api: httpx.AsyncClient, sessions: SessionFactory
+) -> None:
+    """Temporal unreachable: 503, no booking row, no debit; retrying the key later books once."""
+    customer = uuid.uuid4()
+    slot = await make_slot(api, price=2_000)
+    await fund(api, customer, 2_000)
+    key = str(uuid.uuid4())
+    client, lifespan = await _client_for(
+        _unreachable_settings(settings, database=False, temporal=True)
+    )
+    try:
+        down = await book(client, customer, slot["id"], key=key)
+    finally:
+        await client.aclose()
+        await lifespan.__aexit__(None, None, None)  # type: ignore[attr-defined]
+
+    assert down.status_code == 503
+    assert down.json()["error"]["code"] == "DEPENDENCY_UNAVAILABLE"
+    async with sessions() as session:
+        record = await session.get(IdempotencyRecord, (str(customer), "booking.create", key))
+        assert record is not None
+        assert record.response_body is None
+        assert await session.get(Booking, record.target_id) is None
+    assert await _debits_for_slot(sessions, slot["id"]) == 0
+
+    retried = await book(api, customer, slot["id"], key=key)
+    assert retried.status_code == 201
+    assert retried.json()["id"] == str(record.target_id)
+    assert await _debits_for_slot(sessions, slot["id"]) == 1
