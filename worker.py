@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import structlog
@@ -40,32 +41,38 @@ def meeting_providers(settings: Settings, http: httpx.AsyncClient) -> dict[str, 
     return providers
 
 
-def build_worker(
-    client: Client,
-    settings: Settings,
-    sessions: SessionFactory,
-    http: httpx.AsyncClient,
-    *,
-    task_queue: str | None = None,
-) -> Worker:
-    """A worker for booking workflows and all their activities."""
+def engine_activities(
+    settings: Settings, sessions: SessionFactory, http: httpx.AsyncClient
+) -> list[Callable[..., Any]]:
+    """Every activity of the engine, bound to its clients."""
     slots = SlotActivities(sessions)
     wallet = WalletActivities(sessions)
     meetings = MeetingActivities(sessions, meeting_providers(settings, http))
     notifications = NotificationActivities(sessions, settings)
+    return [
+        slots.hold_slot,
+        slots.release_slot,
+        wallet.charge_wallet,
+        wallet.refund_wallet,
+        meetings.create_meeting,
+        meetings.record_meeting_alert,
+        notifications.send_notification,
+    ]
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    activities: Sequence[Callable[..., Any]],
+    *,
+    task_queue: str | None = None,
+) -> Worker:
+    """A worker for booking workflows and the given activities."""
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=[BookingWorkflow],
-        activities=[
-            slots.hold_slot,
-            slots.release_slot,
-            wallet.charge_wallet,
-            wallet.refund_wallet,
-            meetings.create_meeting,
-            meetings.record_meeting_alert,
-            notifications.send_notification,
-        ],
+        activities=activities,
         workflow_runner=SANDBOX,
     )
 
@@ -87,7 +94,7 @@ async def run_worker(settings: Settings) -> None:
     """Run a worker until cancelled."""
     client = await connect(settings)
     async with worker_resources(settings) as (sessions, http):
-        worker = build_worker(client, settings, sessions, http)
+        worker = build_worker(client, settings, engine_activities(settings, sessions, http))
         log.info("worker.started", task_queue=settings.task_queue)
         await worker.run()
 

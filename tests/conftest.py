@@ -28,7 +28,7 @@ from core.mailsink import MailSink
 from core.migrate import upgrade
 from core.settings import Settings
 from core.temporal import connect
-from worker import build_worker
+from worker import build_worker, engine_activities
 
 from support import JWT_SECRET
 
@@ -131,7 +131,9 @@ async def engine_worker(
     http_for_providers: httpx.AsyncClient,
 ) -> AsyncIterator[Worker]:
     """The real worker, on the settings' task queue, for API tests."""
-    worker = build_worker(temporal, settings, sessions, http_for_providers)
+    worker = build_worker(
+        temporal, settings, engine_activities(settings, sessions, http_for_providers)
+    )
     async with worker:
         yield worker
 

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from activities.meetings import MeetingActivities
@@ -60,7 +61,7 @@ NOTIFY_RETRY = RetryPolicy(
 
 # Remote activities fail with ActivityError wrapping the cause; local
 # activities surface the cause (ApplicationError, TimeoutError) directly.
-ActivityFailure = (ActivityError, ApplicationError, TimeoutError)
+ActivityFailure = (ActivityError, ApplicationError, ActivityTimeoutError)
 
 
 def _application_error(err: BaseException) -> ApplicationError | None:

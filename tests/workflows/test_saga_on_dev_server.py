@@ -1,0 +1,141 @@
+"""The booking saga on the real dev server with real activities: crashes, retries, completion."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import func, select
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from activities.slots import SlotActivities
+from activities.wallet import WalletActivities
+from core.db import SessionFactory
+from core.mailsink import MailSink
+from core.settings import Settings
+from models.db import Booking, BookingEvent, LedgerEntry, Notification, Slot
+from models.flow import ChargeWalletInput, Hold, HoldInput
+from worker import SANDBOX, engine_activities
+from workflows.booking import BOOKING_STATUS, RESOURCE_ID, BookingWorkflow
+
+from support import book, engine_on_queue, fund, make_slot, replace_activity
+
+
+class CrashAfterCommit:
+    """Activities that do their real work, then die before reporting it on the first attempt."""
+
+    def __init__(self, sessions: SessionFactory) -> None:
+        self.slots = SlotActivities(sessions)
+        self.wallet = WalletActivities(sessions)
+        self.attempts: dict[str, int] = {}
+
+    def _crash_first_time(self, name: str) -> None:
+        self.attempts[name] = activity.info().attempt
+        if activity.info().attempt == 1:
+            raise RuntimeError(f"worker died after {name} committed")
+
+    @activity.defn(name="hold_slot")
+    async def hold_slot(self, request: HoldInput) -> Hold:
+        hold = await self.slots.hold_slot(request)
+        self._crash_first_time("hold_slot")
+        return hold
+
+    @activity.defn(name="charge_wallet")
+    async def charge_wallet(self, request: ChargeWalletInput) -> None:
+        await self.wallet.charge_wallet(request)
+        self._crash_first_time("charge_wallet")
+
+
+async def test_retry_after_commit_holds_and_debits_once(
+    temporal: Client,
+    settings: Settings,
+    sessions: SessionFactory,
+    http_for_providers: httpx.AsyncClient,
+) -> None:
+    """Hold and debit each crash after committing; Temporal retries; one hold, one debit."""
+    crashing = CrashAfterCommit(sessions)
+    activities = engine_activities(settings, sessions, http_for_providers)
+    activities = replace_activity(activities, crashing.hold_slot)
+    activities = replace_activity(activities, crashing.charge_wallet)
+    customer = uuid.uuid4()
+
+    async with engine_on_queue(temporal, settings, activities) as api:
+        slot = await make_slot(api, price=4_000, capacity=3)
+        await fund(api, customer, 10_000)
+        response = await book(api, customer, slot["id"])
+
+    assert response.status_code == 201, response.text
+    assert response.json()["status"] == "CONFIRMED"
+    assert crashing.attempts == {"hold_slot": 2, "charge_wallet": 2}
+    booking_id = uuid.UUID(response.json()["id"])
+    async with sessions() as session:
+        debits = await session.scalar(
+            select(func.count())
+            .select_from(LedgerEntry)
+            .where(LedgerEntry.booking_id == booking_id, LedgerEntry.kind == "debit")
+        )
+        held = await session.scalar(select(Slot.active_count).where(Slot.id == slot["id"]))
+    assert debits == 1
+    assert held == 1
+
+
+async def test_confirmed_booking_gets_meeting_email_and_completes_after_its_slot(
+    temporal: Client,
+    api: httpx.AsyncClient,
+    sessions: SessionFactory,
+    mail_sink: MailSink,
+) -> None:
+    """A short slot: CONFIRMED, READY Jitsi link, one email, search attributes, then completion."""
+    customer = uuid.uuid4()
+    slot = await make_slot(
+        api, price=1_500, starts_in=timedelta(seconds=3), length=timedelta(seconds=1)
+    )
+    await fund(api, customer, 1_500)
+
+    response = await book(api, customer, slot["id"], contact={"email": "asha@example.com"})
+    assert response.status_code == 201, response.text
+    booking_id = response.json()["id"]
+    handle = temporal.get_workflow_handle_for(BookingWorkflow.run, f"booking-{booking_id}")
+
+    described = await handle.describe()
+    assert described.typed_search_attributes.get(BOOKING_STATUS) == "CONFIRMED"
+    assert described.typed_search_attributes.get(RESOURCE_ID) is not None
+    result = await handle.result()
+
+    assert result.status == "CONFIRMED"
+    async with sessions() as session:
+        booking = await session.get(Booking, uuid.UUID(booking_id))
+        assert booking is not None
+        assert booking.meeting_status == "READY"
+        assert booking.meeting_url is not None
+        assert booking.meeting_url.startswith("https://meet.jit.si/booking-")
+        notification = (
+            await session.execute(select(Notification).where(Notification.booking_id == booking.id))
+        ).scalar_one()
+        events = list(
+            (
+                await session.execute(
+                    select(BookingEvent.type)
+                    .where(BookingEvent.booking_id == booking.id)
+                    .order_by(BookingEvent.id)
+                )
+            ).scalars()
+        )
+    assert notification.status == "SENT"
+    assert events == ["booking.held", "payment.captured", "booking.confirmed", "meeting.ready"]
+    mails = [m for m in mail_sink.messages() if booking_id in m.get_content()]
+    assert len(mails) == 1
+    assert mails[0]["To"] == "asha@example.com"
+    assert booking.meeting_url in mails[0].get_content()
+
+    # The history this run produced replays against the current code.
+    history = await handle.fetch_history()
+    await Replayer(
+        workflows=[BookingWorkflow],
+        data_converter=pydantic_data_converter,
+        workflow_runner=SANDBOX,
+    ).replay_workflow(history)
