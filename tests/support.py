@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from api.app import create_app
 from core.auth import Role, issue_token
@@ -134,3 +137,15 @@ def replace_activity(
 def activity_name(fn: Callable[..., Any]) -> str:
     """The activity's name (the engine registers each under its method name)."""
     return str(fn.__name__)
+
+
+HISTORIES = Path(__file__).parent / "replay" / "histories"
+
+
+async def record_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
+    """With BOOKING_RECORD_HISTORIES set, keep this run's history for the replay tests."""
+    if os.environ.get("BOOKING_RECORD_HISTORIES"):
+        history = await handle.fetch_history()
+        HISTORIES.mkdir(parents=True, exist_ok=True)
+        pretty = json.dumps(json.loads(history.to_json()), indent=1)
+        (HISTORIES / f"{name}.json").write_text(pretty + "\n")

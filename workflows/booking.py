@@ -70,20 +70,21 @@ def _application_error(err: BaseException) -> ApplicationError | None:
 
 
 def failure_reason(err: BaseException) -> ErrorCode:
-    """The business reason carried by an activity failure, or DEPENDENCY_UNAVAILABLE."""
+    """The reason an activity failure gives the booking.
+
+    A documented business refusal keeps its code; anything else non-retryable
+    is INTERNAL; retries exhausted or timed out mean a dependency is down.
+    """
     cause = _application_error(err)
-    if cause is not None and cause.non_retryable:
-        try:
-            return ErrorCode(cause.type or "")
-        except ValueError:
-            pass
-    return ErrorCode.DEPENDENCY_UNAVAILABLE
+    if cause is None or not cause.non_retryable:
+        return ErrorCode.DEPENDENCY_UNAVAILABLE
+    return ErrorCode.__members__.get(cause.type or "", ErrorCode.INTERNAL)
 
 
 def is_business_failure(err: BaseException) -> bool:
-    """Whether the activity refused for a business reason (so it changed nothing)."""
+    """Whether the activity refused for a documented business reason (so it changed nothing)."""
     cause = _application_error(err)
-    return cause is not None and cause.non_retryable
+    return cause is not None and cause.non_retryable and cause.type in ErrorCode.__members__
 
 
 @workflow.defn

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import CurrentUser, IdempotencyKey, ServicesDep, SessionDep
 from api.errors import error_response
+from api.metrics import BOOKING_DECISIONS
 from api.schemas import BookingCreate, BookingOut, BookingSummary, ErrorOut, Page
 from api.services import bookings
 from core.errors import ErrorCode
@@ -36,6 +37,7 @@ async def create_booking(
     The same Idempotency-Key and body always get the same answer.
     """
     outcome = await bookings.create_booking(services, user, key, body)
+    BOOKING_DECISIONS.labels(str(outcome.status)).inc()
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     if outcome.status >= 400:
         err = outcome.body["error"]

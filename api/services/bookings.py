@@ -183,11 +183,9 @@ async def _run_create_update(
 
 async def get_booking(session: AsyncSession, user: Principal, booking_id: uuid.UUID) -> BookingOut:
     """One booking; another customer's booking is reported as not found."""
-    booking = await session.get(Booking, booking_id)
-    if booking is None or (not user.is_operator and booking.customer_id != user.sub):
-        raise BookingError(ErrorCode.BOOKING_NOT_FOUND)
     view = await booking_view(session, booking_id)
-    assert view is not None
+    if view is None or (not user.is_operator and view.customer_id != user.sub):
+        raise BookingError(ErrorCode.BOOKING_NOT_FOUND)
     return view
 
 

@@ -22,7 +22,7 @@ from models.flow import ChargeWalletInput, Hold, HoldInput
 from worker import SANDBOX, engine_activities
 from workflows.booking import BOOKING_STATUS, RESOURCE_ID, BookingWorkflow
 
-from support import book, engine_on_queue, fund, make_slot, replace_activity
+from support import book, engine_on_queue, fund, make_slot, record_history, replace_activity
 
 
 class CrashAfterCommit:
@@ -133,9 +133,32 @@ async def test_confirmed_booking_gets_meeting_email_and_completes_after_its_slot
     assert booking.meeting_url in mails[0].get_content()
 
     # The history this run produced replays against the current code.
+    await record_history(handle, "wallet_confirmed_update_with_start")
     history = await handle.fetch_history()
     await Replayer(
         workflows=[BookingWorkflow],
         data_converter=pydantic_data_converter,
         workflow_runner=SANDBOX,
     ).replay_workflow(history)
+
+
+async def test_refused_booking_workflow_completes_failed_with_its_reason(
+    temporal: Client, api: httpx.AsyncClient, sessions: SessionFactory
+) -> None:
+    """Insufficient funds: the workflow ends FAILED with the reason, its booking row likewise."""
+    slot = await make_slot(api, price=3_000)
+    response = await book(api, uuid.uuid4(), slot["id"])
+    assert response.status_code == 402
+    async with sessions() as session:
+        booking = (
+            await session.execute(select(Booking).where(Booking.slot_id == uuid.UUID(slot["id"])))
+        ).scalar_one()
+    handle = temporal.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
+
+    result = await handle.result()
+
+    assert (result.status, result.reason) == ("FAILED", "INSUFFICIENT_FUNDS")
+    assert (booking.status, booking.reason) == ("FAILED", "INSUFFICIENT_FUNDS")
+    described = await handle.describe()
+    assert described.typed_search_attributes.get(BOOKING_STATUS) == "FAILED"
+    await record_history(handle, "wallet_insufficient_funds_update_with_start")

@@ -1,0 +1,188 @@
+"""Authentication, authorisation, the error envelope, and the read endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import jwt
+import pytest
+
+from support import JWT_SECRET, OPERATOR, bearer, book, fund, make_slot
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer not-a-jwt"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        bearer(uuid.uuid4(), ttl=-10),
+        {
+            "Authorization": "Bearer "
+            + jwt.encode({"sub": str(uuid.uuid4()), "exp": 9999999999}, "another-secret-" * 3)
+        },
+        {"Authorization": "Bearer " + jwt.encode({"sub": "alice", "exp": 9999999999}, JWT_SECRET)},
+    ],
+    ids=["none", "garbage", "basic", "expired", "wrong-secret", "sub-not-uuid"],
+)
+async def test_bad_or_missing_token_is_401(api: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    """Every kind of bad credential answers 401 UNAUTHENTICATED in the envelope."""
+    response = await api.get("/v1/wallets/me", headers=headers)
+    assert response.status_code == 401
+    body = response.json()
+    assert body["error"]["code"] == "UNAUTHENTICATED"
+    assert body["error"]["request_id"] == response.headers["X-Request-ID"]
+
+
+async def test_customer_cannot_use_operator_endpoints(api: httpx.AsyncClient) -> None:
+    """Creating resources and crediting wallets is 403 for customers."""
+    customer = bearer(uuid.uuid4())
+    created = await api.post("/v1/resources", json={"name": "x"}, headers=customer)
+    credited = await api.post(
+        f"/v1/wallets/{uuid.uuid4()}/credits",
+        json={"amount": {"amount": 100, "currency": "INR"}, "reason": "gift"},
+        headers={**customer, "Idempotency-Key": "k"},
+    )
+    assert (created.status_code, created.json()["error"]["code"]) == (403, "FORBIDDEN")
+    assert (credited.status_code, credited.json()["error"]["code"]) == (403, "FORBIDDEN")
+
+
+async def test_another_customers_booking_is_404(api: httpx.AsyncClient) -> None:
+    """A booking is visible to its owner and operators; to anyone else it does not exist."""
+    owner, stranger = uuid.uuid4(), uuid.uuid4()
+    slot = await make_slot(api, price=100)
+    await fund(api, owner, 100)
+    booking_id = (await book(api, owner, slot["id"])).json()["id"]
+
+    as_stranger = await api.get(f"/v1/bookings/{booking_id}", headers=bearer(stranger))
+    as_owner = await api.get(f"/v1/bookings/{booking_id}", headers=bearer(owner))
+    as_operator = await api.get(f"/v1/bookings/{booking_id}", headers=OPERATOR)
+
+    assert as_stranger.status_code == 404
+    assert as_stranger.json()["error"]["code"] == "BOOKING_NOT_FOUND"
+    assert as_owner.status_code == 200
+    assert as_operator.status_code == 200
+    stranger_list = await api.get("/v1/bookings", headers=bearer(stranger))
+    assert stranger_list.json()["items"] == []
+
+
+async def test_request_id_is_echoed_when_given(api: httpx.AsyncClient) -> None:
+    """A caller's X-Request-ID comes back in the header and in the error body."""
+    response = await api.get(
+        "/v1/slots/not-a-uuid", headers={**OPERATOR, "X-Request-ID": "abc-123"}
+    )
+    assert response.status_code == 422
+    assert response.headers["X-Request-ID"] == "abc-123"
+    assert response.json()["error"]["request_id"] == "abc-123"
+
+
+async def test_unknown_route_is_an_enveloped_404(api: httpx.AsyncClient) -> None:
+    """Even an unknown path answers with the error envelope."""
+    response = await api.get("/v1/nothing-here")
+    assert response.status_code == 404
+    assert set(response.json()["error"]) == {"code", "message", "request_id"}
+
+
+async def test_slots_are_listed_by_resource_availability_and_cursor(
+    api: httpx.AsyncClient,
+) -> None:
+    """Slots list in start order, filter by availability, and page with a cursor."""
+    resource = (
+        await api.post("/v1/resources", json={"name": "Tutor", "timezone": "UTC"}, headers=OPERATOR)
+    ).json()
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    specs = [
+        {
+            "starts_at": (start + timedelta(hours=i)).isoformat(),
+            "ends_at": (start + timedelta(hours=i, minutes=45)).isoformat(),
+            "price": {"amount": 1_000, "currency": "INR"},
+            "capacity": 1,
+        }
+        for i in range(5)
+    ]
+    created = await api.post(
+        f"/v1/resources/{resource['id']}/slots", json={"slots": specs}, headers=OPERATOR
+    )
+    ids = [s["id"] for s in created.json()["items"]]
+    customer = uuid.uuid4()
+    await fund(api, customer, 1_000)
+    assert (await book(api, customer, ids[1])).status_code == 201
+
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"resource_id": resource["id"], "limit": "2"}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await api.get("/v1/slots", params=params, headers=OPERATOR)).json()
+        seen += [s["id"] for s in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    available = await api.get(
+        "/v1/slots",
+        params={"resource_id": resource["id"], "available": "true"},
+        headers=OPERATOR,
+    )
+
+    assert seen == ids
+    assert [s["id"] for s in available.json()["items"]] == [ids[0], *ids[2:]]
+
+
+async def test_slot_with_end_before_start_is_refused_whole(api: httpx.AsyncClient) -> None:
+    """A bulk create with one bad slot creates none of them."""
+    resource = (await api.post("/v1/resources", json={"name": "Room"}, headers=OPERATOR)).json()
+    start = datetime.now(UTC) + timedelta(days=1)
+    good = {
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=1)).isoformat(),
+        "price": {"amount": 1, "currency": "INR"},
+    }
+    bad = {**good, "ends_at": (start - timedelta(hours=1)).isoformat()}
+    response = await api.post(
+        f"/v1/resources/{resource['id']}/slots", json={"slots": [good, bad]}, headers=OPERATOR
+    )
+    listed = await api.get("/v1/slots", params={"resource_id": resource["id"]}, headers=OPERATOR)
+    assert response.status_code == 422
+    assert "slots.1" in response.json()["error"]["message"]
+    assert listed.json()["items"] == []
+
+
+async def test_resource_with_unknown_timezone_is_refused(api: httpx.AsyncClient) -> None:
+    """Time zones must be IANA names."""
+    response = await api.post(
+        "/v1/resources", json={"name": "x", "timezone": "Mars/Olympus"}, headers=OPERATOR
+    )
+    assert response.status_code == 422
+    assert "timezone" in response.json()["error"]["message"]
+
+
+async def test_operator_credit_is_idempotent_per_key(api: httpx.AsyncClient) -> None:
+    """The same credit sent twice with one key moves money once; another body is 422."""
+    customer = uuid.uuid4()
+    body = {"amount": {"amount": 2_500, "currency": "INR"}, "reason": "goodwill"}
+    headers = {**OPERATOR, "Idempotency-Key": str(uuid.uuid4())}
+    first = await api.post(f"/v1/wallets/{customer}/credits", json=body, headers=headers)
+    again = await api.post(f"/v1/wallets/{customer}/credits", json=body, headers=headers)
+    other = await api.post(
+        f"/v1/wallets/{customer}/credits",
+        json={**body, "amount": {"amount": 9_999, "currency": "INR"}},
+        headers=headers,
+    )
+    wallet = (await api.get("/v1/wallets/me", headers=bearer(customer))).json()
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert other.status_code == 422
+    assert wallet["balances"] == [{"amount": 2_500, "currency": "INR"}]
+
+
+async def test_health_and_metrics(api: httpx.AsyncClient) -> None:
+    """Liveness answers ok and metrics expose request counters by route template."""
+    assert (await api.get("/healthz")).json() == {"status": "ok"}
+    metrics = await api.get("/metrics")
+    assert metrics.status_code == 200
+    assert 'route="/healthz"' in metrics.text
+    assert "booking_http_requests_total" in metrics.text

@@ -1,0 +1,48 @@
+"""Recorded booking histories replay against the current workflow code without nondeterminism.
+
+Regenerate after an intended, versioned change with:
+``BOOKING_RECORD_HISTORIES=1 .venv/bin/pytest tests/workflows``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from worker import SANDBOX
+from workflows.booking import BookingWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
+EXPECTED = {
+    "wallet_confirmed",
+    "wallet_confirmed_update_with_start",
+    "wallet_insufficient_funds",
+    "wallet_insufficient_funds_update_with_start",
+    "meeting_alert_then_retry",
+}
+
+
+def test_every_path_has_a_recorded_history() -> None:
+    """The happy, refused and meeting-alert paths each have a history on file."""
+    assert {p.stem for p in HISTORIES.glob("*.json")} >= EXPECTED
+
+
+@pytest.mark.parametrize(
+    ("name", "recorded"),
+    [(p.stem, p.read_text()) for p in sorted(HISTORIES.glob("*.json"))],
+    ids=lambda value: value if len(value) < 80 else "",
+)
+async def test_history_replays(name: str, recorded: str) -> None:
+    """Replaying the recorded history with today's code raises no nondeterminism error."""
+    history = WorkflowHistory.from_json(f"replay-{name}", recorded)
+    replayer = Replayer(
+        workflows=[BookingWorkflow],
+        data_converter=pydantic_data_converter,
+        workflow_runner=SANDBOX,
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure

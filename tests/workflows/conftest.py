@@ -1,0 +1,38 @@
+"""The time-skipping test server (``temporal-test-server`` from PyPI) for timer-driven tests."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from core.temporal import SEARCH_ATTRIBUTES
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One time-skipping environment for the session; tests use fresh task queues."""
+    binary = shutil.which("temporal-test-server") or str(
+        Path(sys.executable).parent / "temporal-test-server"
+    )
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=binary
+    )
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={
+                name: getattr(IndexedValueType, f"INDEXED_VALUE_TYPE_{kind.upper()}")
+                for name, kind in SEARCH_ATTRIBUTES.items()
+            },
+        )
+    )
+    yield env
+    await env.shutdown()
