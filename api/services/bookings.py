@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -102,7 +106,20 @@ async def create_booking(
     structlog.contextvars.bind_contextvars(
         booking_id=str(booking_id), workflow_id=workflow_id_for(booking_id)
     )
-    result = await _run_create_update(services, user, booking_id, body, slot.resource_id)
+    try:
+        result = await _run_create_update(services, user, booking_id, body, slot.resource_id)
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        # The workflow keeps going; the same key later gets its answer.
+        log.warning("booking.create_timed_out", first_request=reservation.first)
+        if reservation.first:
+            raise BookingError(
+                ErrorCode.DEPENDENCY_UNAVAILABLE,
+                "The booking is taking longer than expected; retry with the same key.",
+            ) from None
+        raise BookingError(
+            ErrorCode.IDEMPOTENCY_KEY_IN_USE,
+            "A request with this Idempotency-Key is still in progress; retry later.",
+        ) from None
     if result.status == BookingStatus.FAILED:
         code = ErrorCode(result.reason or ErrorCode.INTERNAL)
         status, payload = HTTP_STATUS[code], _error_body(code)
@@ -170,6 +187,7 @@ async def _run_create_update(
             BookingWorkflow.create,
             start_workflow_operation=start,
             id=CREATE_UPDATE_ID,
+            rpc_timeout=timedelta(seconds=settings.create_timeout_seconds),
         )
     except WorkflowAlreadyStartedError:
         # The workflow already finished (a failed booking closes at once) before

@@ -30,6 +30,7 @@ class Reservation:
     target_id: uuid.UUID
     response_status: int | None
     response_body: dict[str, Any] | None
+    first: bool
 
 
 async def reserve(
@@ -43,13 +44,14 @@ async def reserve(
 ) -> Reservation:
     """Claim ``key`` for this body, or find the claim an earlier request made.
 
-    Every concurrent request with the same key gets the same ``target_id``.
+    Every concurrent request with the same key gets the same ``target_id``;
+    ``first`` says whether this request made the claim.
 
     Raises:
         BookingError: ``IDEMPOTENCY_KEY_REUSED`` when the key was used with another body.
     """
     async with sessions() as session:
-        await session.execute(
+        inserted = await session.execute(
             insert(IdempotencyRecord)
             .values(
                 principal=principal,
@@ -60,7 +62,9 @@ async def reserve(
                 expires_at=datetime.now(UTC) + timedelta(days=ttl_days),
             )
             .on_conflict_do_nothing()
+            .returning(IdempotencyRecord.key)
         )
+        first = inserted.first() is not None
         record = (
             await session.execute(
                 select(IdempotencyRecord).where(
@@ -76,7 +80,7 @@ async def reserve(
             ErrorCode.IDEMPOTENCY_KEY_REUSED,
             "This Idempotency-Key was already used with a different request body.",
         )
-    return Reservation(record.target_id, record.response_status, record.response_body)
+    return Reservation(record.target_id, record.response_status, record.response_body, first)
 
 
 async def settle(

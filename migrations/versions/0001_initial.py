@@ -170,7 +170,8 @@ SCHEMA = """
             request_hash varchar(64) NOT NULL,
             target_id uuid NOT NULL,
             response_status integer,
-            response_body jsonb,
+            -- json, not jsonb: a replayed answer keeps its key order byte for byte.
+            response_body json,
             created_at timestamptz NOT NULL DEFAULT now(),
             expires_at timestamptz NOT NULL,
             PRIMARY KEY (principal, scope, key)

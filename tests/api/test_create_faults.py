@@ -16,7 +16,7 @@ from core.db import SessionFactory
 from core.settings import Settings
 from models.db import Booking, IdempotencyRecord, LedgerEntry
 
-from support import JWT_SECRET, OPERATOR, bearer, book, fund, make_slot
+from support import JWT_SECRET, OPERATOR, api_client, bearer, book, fund, make_slot
 
 
 async def _fund_directly(sessions: SessionFactory, customers: list[uuid.UUID], amount: int) -> None:
@@ -266,3 +266,23 @@ async def test_temporal_down_means_503_then_the_same_key_succeeds(
     assert retried.status_code == 201
     assert retried.json()["id"] == str(record.target_id)
     assert await _debits_for_slot(sessions, slot["id"]) == 1
+
+
+async def test_undecided_booking_answers_503_then_key_in_use(
+    settings: Settings, api: httpx.AsyncClient
+) -> None:
+    """No worker to decide: the first call times out with 503, a repeat of the key gets 409."""
+    customer = uuid.uuid4()
+    slot = await make_slot(api)
+    stalled = settings.model_copy(
+        update={"task_queue": f"unpolled-{uuid.uuid4().hex[:8]}", "create_timeout_seconds": 0.5}
+    )
+    key = str(uuid.uuid4())
+    async with api_client(stalled) as client:
+        first = await book(client, customer, slot["id"], key=key)
+        repeat = await book(client, customer, slot["id"], key=key)
+
+    assert first.status_code == 503
+    assert first.json()["error"]["code"] == "DEPENDENCY_UNAVAILABLE"
+    assert repeat.status_code == 409
+    assert repeat.json()["error"]["code"] == "IDEMPOTENCY_KEY_IN_USE"
