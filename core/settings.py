@@ -58,7 +58,16 @@ class Settings(BaseSettings):
 
     notification_max_attempts: int = Field(default=8, ge=1)
 
+    sandbox_url: str | None = None
+    sandbox_api_key: SecretStr | None = None
+    sandbox_webhook_url: str | None = None
     sandbox_webhook_secret: SecretStr | None = None
+    stripe_api_key: SecretStr | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+    razorpay_key_id: str | None = None
+    razorpay_key_secret: SecretStr | None = None
+    razorpay_api_base: str = "https://api.razorpay.com"
+    gateway_max_attempts: int = Field(default=5, ge=1)
     stripe_webhook_secret: SecretStr | None = None
     razorpay_webhook_secret: SecretStr | None = None
     events_webhook_url: str | None = None
@@ -75,6 +84,16 @@ class Settings(BaseSettings):
         if raw.lower() in _PLACEHOLDER_SECRETS or len(raw) < 32:
             raise ValueError("must be a real secret of at least 32 characters")
         return value
+
+    @property
+    def sandbox_base_url(self) -> str:
+        """Where the engine reaches the sandbox gateway."""
+        return self.sandbox_url or f"http://127.0.0.1:{self.sandbox_port}"
+
+    @property
+    def sandbox_webhook_target(self) -> str:
+        """Where the sandbox gateway delivers its webhooks (the engine's API)."""
+        return self.sandbox_webhook_url or f"http://127.0.0.1:{self.api_port}/v1/webhooks/sandbox"
 
     @property
     def temporal_target(self) -> str:
