@@ -43,10 +43,6 @@ class GatewayError(Exception):
         self.status_code = status_code
 
 
-class InvalidSignature(Exception):
-    """A webhook's signature is missing, malformed, stale or does not match."""
-
-
 @dataclass(frozen=True)
 class GatewayOrder:
     """An order (Stripe: a PaymentIntent) the customer pays at ``checkout_url``."""
