@@ -13,9 +13,11 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.gateways.registry import build_gateways
 from activities.meeting_providers import MeetingProvider, build_provider
 from activities.meetings import MeetingActivities
 from activities.notifications import NotificationActivities
+from activities.payments import PaymentActivities
 from activities.slots import SlotActivities
 from activities.wallet import WalletActivities
 from core.db import SessionFactory, create_engine, session_factory
@@ -49,6 +51,7 @@ def engine_activities(
     wallet = WalletActivities(sessions)
     meetings = MeetingActivities(sessions, meeting_providers(settings, http))
     notifications = NotificationActivities(sessions, settings)
+    payments = PaymentActivities(sessions, build_gateways(settings, http))
     return [
         slots.hold_slot,
         slots.release_slot,
@@ -57,6 +60,12 @@ def engine_activities(
         meetings.create_meeting,
         meetings.record_meeting_alert,
         notifications.send_notification,
+        payments.create_order,
+        payments.confirm_payment,
+        payments.refund_payment,
+        payments.mark_refund_processed,
+        payments.cancel_order,
+        payments.flag_booking,
     ]
 
 

@@ -159,6 +159,8 @@ class WalletActivities:
                 booking_id=request.booking_id,
                 reason="booking compensation",
             )
+            if written:
+                booking.refunded_amount += -debit.amount
             booking.payment_status = "REFUNDED"
             booking.updated_at = datetime.now(UTC)
             await record_event(

@@ -7,10 +7,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from activities.gateways.registry import build_verifiers
 from api.deps import Services
 from api.errors import install_error_handling
 from api.metrics import install_metrics
-from api.routes import bookings, catalog, health, wallets
+from api.routes import bookings, catalog, health, wallets, webhooks
 from core.db import create_engine, session_factory
 from core.settings import Settings, get_settings
 from core.temporal import TemporalConnection
@@ -26,7 +27,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
         app.state.services = Services(
-            settings, engine, session_factory(engine), TemporalConnection(settings)
+            settings,
+            engine,
+            session_factory(engine),
+            TemporalConnection(settings),
+            build_verifiers(settings),
         )
         try:
             yield
@@ -41,6 +46,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_metrics(app)
     install_error_handling(app)
-    for module in (catalog, bookings, wallets, health):
+    for module in (catalog, bookings, wallets, webhooks, health):
         app.include_router(module.router)
     return app

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import structlog
@@ -11,6 +11,7 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from activities.gateways.base import WebhookVerifier
 from core.auth import Principal, verify_token
 from core.db import SessionFactory
 from core.errors import BookingError, ErrorCode
@@ -26,6 +27,7 @@ class Services:
     engine: AsyncEngine
     sessions: SessionFactory
     temporal: TemporalConnection
+    verifiers: Mapping[str, WebhookVerifier] = field(default_factory=dict)
 
 
 def get_services(request: Request) -> Services:
@@ -35,6 +37,14 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_verifiers(services: ServicesDep) -> Mapping[str, WebhookVerifier]:
+    """Webhook verifiers of the configured providers."""
+    return services.verifiers
+
+
+VerifiersDep = Annotated[Mapping[str, WebhookVerifier], Depends(get_verifiers)]
 
 
 async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:

@@ -134,12 +134,15 @@ class BookingCreate(Strict):
 
 
 class PaymentOut(BaseModel):
-    """Payment state of a booking."""
+    """Payment state of a booking; gateway bookings carry their order and checkout page."""
 
     method: str
     provider: str | None
     status: str
     captured: Money
+    refunded: Money
+    order_id: str | None
+    checkout_url: str | None
 
 
 class MeetingOut(BaseModel):
@@ -159,10 +162,12 @@ class EventOut(BaseModel):
 
 
 class RefundOut(BaseModel):
-    """A refund of this booking."""
+    """A refund of this booking (gateway refunds may still be PENDING)."""
 
     amount: Money
     method: str
+    status: str
+    reason: str | None
     at: datetime
 
 
@@ -182,6 +187,8 @@ class BookingOut(BaseModel):
     refunds: list[RefundOut]
     meeting: MeetingOut
     hold_expires_at: datetime | None
+    needs_attention: bool
+    attention_reason: str | None
     created_at: datetime
     updated_at: datetime
     timeline: list[EventOut]
@@ -244,3 +251,10 @@ class ErrorOut(BaseModel):
     """Every error response: ``{"error": {...}}``."""
 
     error: ErrorBody
+
+
+class WebhookReceipt(BaseModel):
+    """The engine's answer to a gateway: the event is stored (and where it went)."""
+
+    event_id: str
+    status: str

@@ -20,7 +20,7 @@ from api.schemas import (
     SignedMoney,
     SlotOut,
 )
-from models.db import Booking, BookingEvent, LedgerEntry, Resource, Slot
+from models.db import Booking, BookingEvent, GatewayTransaction, LedgerEntry, Resource, Slot
 from models.flow import BookingStatus, MeetingStatus
 
 
@@ -82,13 +82,39 @@ async def booking_view(session: AsyncSession, booking_id: uuid.UUID) -> BookingO
             .order_by(BookingEvent.id)
         )
     ).scalars()
-    refunds = (
+    wallet_refunds = (
         await session.execute(
             select(LedgerEntry)
             .where(LedgerEntry.booking_id == booking_id, LedgerEntry.kind == "refund")
             .order_by(LedgerEntry.id)
         )
     ).scalars()
+    gateway_refunds = (
+        await session.execute(
+            select(GatewayTransaction)
+            .where(GatewayTransaction.booking_id == booking_id, GatewayTransaction.kind == "refund")
+            .order_by(GatewayTransaction.id)
+        )
+    ).scalars()
+    refunds = [
+        RefundOut(
+            amount=Money(amount=r.amount, currency=r.currency),
+            method="wallet",
+            status="PROCESSED",
+            reason=r.reason,
+            at=r.created_at,
+        )
+        for r in wallet_refunds
+    ] + [
+        RefundOut(
+            amount=Money(amount=r.amount, currency=r.currency),
+            method=r.provider,
+            status=r.status,
+            reason=r.reason,
+            at=r.created_at,
+        )
+        for r in gateway_refunds
+    ]
     return BookingOut(
         id=booking.id,
         customer_id=booking.customer_id,
@@ -104,21 +130,19 @@ async def booking_view(session: AsyncSession, booking_id: uuid.UUID) -> BookingO
             provider=booking.payment_provider,
             status=booking.payment_status,
             captured=Money(amount=booking.captured_amount, currency=booking.currency),
+            refunded=Money(amount=booking.refunded_amount, currency=booking.currency),
+            order_id=booking.payment_order_id,
+            checkout_url=booking.checkout_url,
         ),
-        refunds=[
-            RefundOut(
-                amount=Money(amount=r.amount, currency=r.currency),
-                method="wallet",
-                at=r.created_at,
-            )
-            for r in refunds
-        ],
+        refunds=refunds,
         meeting=MeetingOut(
             status=MeetingStatus(booking.meeting_status),
             provider=booking.meeting_provider,
             url=booking.meeting_url,
         ),
         hold_expires_at=booking.hold_expires_at,
+        needs_attention=booking.needs_attention,
+        attention_reason=booking.attention_reason,
         created_at=booking.created_at,
         updated_at=booking.updated_at,
         timeline=[EventOut(type=e.type, at=e.at, data=e.data) for e in events],

@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     TOO_MANY_ACTIVE_HOLDS = "TOO_MANY_ACTIVE_HOLDS"
     PAYMENT_PROVIDER_UNAVAILABLE = "PAYMENT_PROVIDER_UNAVAILABLE"
+    PAYMENT_MISMATCH = "PAYMENT_MISMATCH"
     DEPENDENCY_UNAVAILABLE = "DEPENDENCY_UNAVAILABLE"
     INTERNAL = "INTERNAL"
 
@@ -58,6 +59,8 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.TOO_MANY_ACTIVE_HOLDS: 429,
     ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE: 503,
+    # A reason on a FAILED booking (paid the wrong amount), never an HTTP answer.
+    ErrorCode.PAYMENT_MISMATCH: 409,
     ErrorCode.DEPENDENCY_UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
 }
@@ -69,6 +72,7 @@ DEFAULT_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.BOOKING_NOT_FOUND: "No such booking.",
     ErrorCode.RESOURCE_NOT_FOUND: "No such resource.",
     ErrorCode.DEPENDENCY_UNAVAILABLE: "A dependency is unavailable; retry later.",
+    ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE: "The payment provider is unavailable; retry later.",
     ErrorCode.INTERNAL: "Internal error.",
 }
 

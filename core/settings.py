@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     razorpay_key_secret: SecretStr | None = None
     razorpay_api_base: str = "https://api.razorpay.com"
     gateway_max_attempts: int = Field(default=5, ge=1)
+    late_payment_window_seconds: int = Field(default=7 * 86400, ge=0)
     stripe_webhook_secret: SecretStr | None = None
     razorpay_webhook_secret: SecretStr | None = None
     events_webhook_url: str | None = None
@@ -84,6 +85,17 @@ class Settings(BaseSettings):
         if raw.lower() in _PLACEHOLDER_SECRETS or len(raw) < 32:
             raise ValueError("must be a real secret of at least 32 characters")
         return value
+
+    def enabled_gateways(self) -> set[str]:
+        """Payment providers with credentials configured."""
+        enabled = set()
+        if self.sandbox_api_key is not None:
+            enabled.add("sandbox")
+        if self.stripe_api_key is not None:
+            enabled.add("stripe")
+        if self.razorpay_key_id and self.razorpay_key_secret is not None:
+            enabled.add("razorpay")
+        return enabled
 
     @property
     def sandbox_base_url(self) -> str:

@@ -82,6 +82,12 @@ class Booking(Base):
     payment_provider: Mapped[str | None] = mapped_column(String(32))
     payment_status: Mapped[str] = mapped_column(String(32), default="PENDING")
     captured_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    # CHECK (refunded_amount <= captured_amount): refunds never exceed the capture.
+    refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    payment_order_id: Mapped[str | None] = mapped_column(Text)
+    checkout_url: Mapped[str | None] = mapped_column(Text)
+    needs_attention: Mapped[bool] = mapped_column(Boolean, default=False)
+    attention_reason: Mapped[str | None] = mapped_column(Text)
     meeting_status: Mapped[str] = mapped_column(String(16), default="PENDING")
     meeting_url: Mapped[str | None] = mapped_column(Text)
     meeting_provider: Mapped[str] = mapped_column(String(32))
@@ -169,3 +175,44 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now_column()
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookEvent(Base):
+    """A verified gateway webhook, stored before it is acted on; unique per provider event."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(32))
+    raw_type: Mapped[str] = mapped_column(Text)
+    order_id: Mapped[str | None] = mapped_column(Text)
+    payment_id: Mapped[str | None] = mapped_column(Text)
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    body: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime] = _now_column()
+
+
+class GatewayTransaction(Base):
+    """A capture or refund at a gateway, one row per idempotency key."""
+
+    __tablename__ = "gateway_transactions"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id"))
+    provider: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    order_id: Mapped[str | None] = mapped_column(Text)
+    payment_id: Mapped[str] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str] = mapped_column(Text, unique=True)
+    created_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = _now_column()

@@ -64,6 +64,9 @@ class BookingPolicy(Frozen):
 
     hold_ttl_seconds: int = 600
     meeting_alert_after_seconds: int = 1800
+    gateway_max_attempts: int = 5
+    # How long a closed gateway booking keeps listening for late payments to refund.
+    late_payment_window_seconds: int = 7 * 86400
 
 
 class BookingInput(Frozen):
@@ -176,7 +179,11 @@ class BookingState(Frozen):
 
 
 NotificationKind = Literal[
-    "booking_confirmed", "booking_failed", "booking_expired", "booking_cancelled"
+    "booking_confirmed",
+    "booking_failed",
+    "booking_expired",
+    "booking_cancelled",
+    "payment_refunded",
 ]
 
 
@@ -191,3 +198,86 @@ class NotifyResult(Frozen):
     """Delivery status of one notification."""
 
     status: Literal["SENT", "FAILED", "SKIPPED"]
+
+
+class CreateOrderInput(Frozen):
+    """Create the gateway order a customer pays for a held booking."""
+
+    booking_id: uuid.UUID
+    provider: str
+    amount: int
+    currency: str
+    expires_at: datetime
+
+
+class OrderInfo(Frozen):
+    """The created order and where the customer pays it."""
+
+    order_id: str
+    checkout_url: str
+
+
+class PaymentEvent(Frozen):
+    """A verified gateway webhook, as signalled to the booking's workflow."""
+
+    provider: str
+    event_id: str
+    type: Literal["payment.captured", "payment.failed", "refund.processed", "other"]
+    order_id: str | None = None
+    payment_id: str | None = None
+    amount: int | None = None
+    currency: str | None = None
+
+
+class ConfirmPaymentInput(Frozen):
+    """Record a captured gateway payment and confirm the booking."""
+
+    booking_id: uuid.UUID
+    provider: str
+    order_id: str
+    payment_id: str
+    amount: int
+    currency: str
+
+
+class RefundPaymentInput(Frozen):
+    """Refund a captured gateway payment once (late, duplicate or mismatched)."""
+
+    booking_id: uuid.UUID
+    provider: str
+    order_id: str | None
+    payment_id: str
+    amount: int
+    currency: str
+    reason: str
+
+
+class RefundOutcome(Frozen):
+    """What the gateway said of a refund."""
+
+    refund_id: str | None
+    status: str
+    amount: int
+
+
+class CancelOrderInput(Frozen):
+    """Stop an unpaid order where the gateway allows it."""
+
+    booking_id: uuid.UUID
+    provider: str
+    order_id: str
+
+
+class RefundProcessedInput(Frozen):
+    """A gateway reported a refund of this booking as processed."""
+
+    booking_id: uuid.UUID
+    provider: str
+    payment_id: str | None
+
+
+class FlagInput(Frozen):
+    """Put a booking in front of operators, with the reason in words."""
+
+    booking_id: uuid.UUID
+    reason: str

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import contextlib
+from collections import deque
+from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.exceptions import TimeoutError as ActivityTimeoutError
+
+from workflows.common import (
+    BOOKING_STATUS,
+    COMPENSATION_RETRY,
+    DECISION_ATTEMPT_TIMEOUT,
+    DECISION_RETRY,
+    DECISION_TIMEOUT,
+    MEETING_RETRY,
+    NOTIFY_RETRY,
+    PAYMENT_DEADLINE,
+    RESOURCE_ID,
+    STEP_TIMEOUT,
+    ActivityFailure,
+    failure_reason,
+    gateway_retry,
+    is_business_failure,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.meetings import MeetingActivities
     from activities.notifications import NotificationActivities
+    from activities.payments import PaymentActivities
     from activities.slots import SlotActivities
     from activities.wallet import WalletActivities
     from core.errors import ErrorCode
@@ -20,8 +37,12 @@ with workflow.unsafe.imports_passed_through():
         BookingResult,
         BookingState,
         BookingStatus,
+        CancelOrderInput,
         ChargeWalletInput,
+        ConfirmPaymentInput,
+        CreateOrderInput,
         CreateResult,
+        FlagInput,
         Hold,
         HoldInput,
         MeetingInput,
@@ -29,72 +50,24 @@ with workflow.unsafe.imports_passed_through():
         MeetingStatus,
         NotificationKind,
         NotifyInput,
+        PaymentEvent,
+        RefundPaymentInput,
+        RefundProcessedInput,
         RefundWalletInput,
         ReleaseInput,
     )
 
-BOOKING_STATUS = SearchAttributeKey.for_keyword("BookingStatus")
-BOOKING_ID = SearchAttributeKey.for_keyword("BookingId")
-CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
-RESOURCE_ID = SearchAttributeKey.for_keyword("ResourceId")
-PAYMENT_PROVIDER = SearchAttributeKey.for_keyword("PaymentProvider")
-PAYMENT_DEADLINE = SearchAttributeKey.for_datetime("PaymentDeadline")
-
-# The hold and the wallet debit decide what the caller hears, so they run as
-# local activities: no task-queue round trip while the create call waits.
-DECISION_ATTEMPT_TIMEOUT = timedelta(seconds=10)
-DECISION_TIMEOUT = timedelta(seconds=30)
-DECISION_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=100), maximum_interval=timedelta(seconds=2)
-)
-# Compensations must eventually happen, so they retry without a bound.
-COMPENSATION_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
-)
-MEETING_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=2)
-)
-NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=5)
-)
-
-
-# Remote activities fail with ActivityError wrapping the cause; local
-# activities surface the cause (ApplicationError, TimeoutError) directly.
-ActivityFailure = (ActivityError, ApplicationError, ActivityTimeoutError)
-
-
-def _application_error(err: BaseException) -> ApplicationError | None:
-    cause = err.cause if isinstance(err, ActivityError) else err
-    return cause if isinstance(cause, ApplicationError) else None
-
-
-def failure_reason(err: BaseException) -> ErrorCode:
-    """The reason an activity failure gives the booking.
-
-    A documented business refusal keeps its code; anything else non-retryable
-    is INTERNAL; retries exhausted or timed out mean a dependency is down.
-    """
-    cause = _application_error(err)
-    if cause is None or not cause.non_retryable:
-        return ErrorCode.DEPENDENCY_UNAVAILABLE
-    return ErrorCode.__members__.get(cause.type or "", ErrorCode.INTERNAL)
-
-
-def is_business_failure(err: BaseException) -> bool:
-    """Whether the activity refused for a documented business reason (so it changed nothing)."""
-    cause = _application_error(err)
-    return cause is not None and cause.non_retryable and cause.type in ErrorCode.__members__
-
 
 @workflow.defn
 class BookingWorkflow:
-    """One booking, from hold to the end of its slot.
+    """One booking, from hold to the end of its slot (or of its late-payment window).
 
     The ``create`` update (sent with Update-with-Start) returns as soon as the
-    hold and payment are decided; the rest (meeting link, notification) runs
-    after the caller has its answer. The workflow stays open until the slot
-    ends so operators can retry a missing meeting link.
+    hold and payment are decided: CONFIRMED or FAILED for wallets,
+    AWAITING_PAYMENT once a gateway order exists. Gateway results arrive as
+    ``payment_event`` signals. The workflow stays open after the decision so
+    operators can retry a missing meeting link and money that arrives late
+    is refunded exactly once.
     """
 
     @workflow.init
@@ -105,10 +78,66 @@ class BookingWorkflow:
         self._decision: CreateResult | None = None
         self._meeting_status = MeetingStatus.PENDING
         self._meeting_retry_requested = False
+        self._events: deque[PaymentEvent] = deque()
+        self._seen_events: set[str] = set()
+        self._order_id: str | None = None
+        self._deadline: datetime | None = None
+        self._captured_payment: str | None = None
 
     @workflow.run
     async def run(self, request: BookingInput) -> BookingResult:
         """Drive the booking through its lifecycle."""
+        hold = await self._place_hold()
+        if hold is None:
+            return await self._result()
+        if request.payment.method == "wallet":
+            confirmed = await self._charge_wallet(hold)
+        else:
+            confirmed = await self._take_gateway_payment(hold)
+        if confirmed:
+            await self._create_meeting(hold)
+            await self._notify("booking_confirmed")
+            await self._linger(hold, until=hold.ends_at)
+        elif request.payment.method == "gateway":
+            window = timedelta(seconds=request.policy.late_payment_window_seconds)
+            await self._linger(hold, until=workflow.now() + window)
+        workflow.set_current_details(f"completed: {self._status}")
+        return await self._result()
+
+    @workflow.update
+    async def create(self) -> CreateResult:
+        """Answer the creating caller once the hold and payment step are decided."""
+        await workflow.wait_condition(lambda: self._decision is not None)
+        assert self._decision is not None
+        return self._decision
+
+    @workflow.signal
+    def payment_event(self, event: PaymentEvent) -> None:
+        """A verified gateway webhook for this booking (duplicates are ignored)."""
+        if event.event_id in self._seen_events:
+            return
+        self._seen_events.add(event.event_id)
+        self._events.append(event)
+
+    @workflow.signal
+    def retry_meeting(self) -> None:
+        """Operator asks to try creating the meeting link again."""
+        self._meeting_retry_requested = True
+
+    @workflow.query
+    def state(self) -> BookingState:
+        """The booking as this workflow sees it now."""
+        return BookingState(
+            booking_id=self._request.booking_id,
+            status=self._status,
+            reason=self._reason,
+            meeting_status=self._meeting_status,
+        )
+
+    # -- steps ----------------------------------------------------------------
+
+    async def _place_hold(self) -> Hold | None:
+        request = self._request
         workflow.set_current_details("placing a hold on the slot")
         try:
             hold = await workflow.execute_local_activity_method(
@@ -129,16 +158,19 @@ class BookingWorkflow:
             if not is_business_failure(err):
                 # The hold may have committed before the attempt timed out.
                 await self._release(BookingStatus.FAILED, failure_reason(err))
-            return await self._fail(failure_reason(err), notify=False)
-
+            await self._fail(failure_reason(err), notify=False)
+            return None
         self._set_status(BookingStatus.HELD, resource=hold)
+        return hold
+
+    async def _charge_wallet(self, hold: Hold) -> bool:
         workflow.set_current_details(f"charging wallet {hold.amount} {hold.currency} (minor units)")
         try:
             await workflow.execute_local_activity_method(
                 WalletActivities.charge_wallet,
                 ChargeWalletInput(
-                    booking_id=request.booking_id,
-                    customer_id=request.customer_id,
+                    booking_id=hold.booking_id,
+                    customer_id=self._request.customer_id,
                     amount=hold.amount,
                     currency=hold.currency,
                 ),
@@ -154,40 +186,176 @@ class BookingWorkflow:
             if not is_business_failure(err):
                 await workflow.execute_activity_method(
                     WalletActivities.refund_wallet,
-                    RefundWalletInput(booking_id=request.booking_id),
-                    start_to_close_timeout=timedelta(seconds=30),
+                    RefundWalletInput(booking_id=hold.booking_id),
+                    start_to_close_timeout=STEP_TIMEOUT,
                     retry_policy=COMPENSATION_RETRY,
                 )
-            return await self._fail(reason, notify=True)
-
+            await self._fail(reason, notify=True)
+            return False
         self._set_status(BookingStatus.CONFIRMED)
-        self._decision = CreateResult(booking_id=request.booking_id, status=BookingStatus.CONFIRMED)
-        await self._create_meeting(hold)
-        await self._notify("booking_confirmed")
-        await self._wait_until_slot_ends(hold)
-        return await self._result()
+        self._decision = CreateResult(booking_id=hold.booking_id, status=BookingStatus.CONFIRMED)
+        return True
 
-    @workflow.update
-    async def create(self) -> CreateResult:
-        """Answer the creating caller once the hold (and wallet payment) is decided."""
-        await workflow.wait_condition(lambda: self._decision is not None)
-        assert self._decision is not None
-        return self._decision
-
-    @workflow.signal
-    def retry_meeting(self) -> None:
-        """Operator asks to try creating the meeting link again."""
-        self._meeting_retry_requested = True
-
-    @workflow.query
-    def state(self) -> BookingState:
-        """The booking as this workflow sees it now."""
-        return BookingState(
-            booking_id=self._request.booking_id,
-            status=self._status,
-            reason=self._reason,
-            meeting_status=self._meeting_status,
+    async def _take_gateway_payment(self, hold: Hold) -> bool:
+        policy = self._request.policy
+        provider = self._request.payment.provider or "sandbox"
+        deadline = workflow.now() + timedelta(seconds=policy.hold_ttl_seconds)
+        workflow.set_current_details(f"creating a {provider} order")
+        try:
+            order = await workflow.execute_activity_method(
+                PaymentActivities.create_order,
+                CreateOrderInput(
+                    booking_id=hold.booking_id,
+                    provider=provider,
+                    amount=hold.amount,
+                    currency=hold.currency,
+                    expires_at=deadline,
+                ),
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=gateway_retry(policy.gateway_max_attempts),
+            )
+        except ActivityFailure:
+            await self._release(BookingStatus.FAILED, ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE)
+            await self._fail(ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, notify=True)
+            return False
+        self._order_id, self._deadline = order.order_id, deadline
+        self._status = BookingStatus.AWAITING_PAYMENT
+        workflow.upsert_search_attributes(
+            [
+                BOOKING_STATUS.value_set(BookingStatus.AWAITING_PAYMENT.value),
+                PAYMENT_DEADLINE.value_set(deadline),
+            ]
         )
+        self._await_details(provider)
+        self._decision = CreateResult(
+            booking_id=hold.booking_id, status=BookingStatus.AWAITING_PAYMENT
+        )
+        while self._status == BookingStatus.AWAITING_PAYMENT:
+            event = await self._next_event(deadline)
+            if event is None:
+                await self._expire(hold, provider, order.order_id)
+                return False
+            await self._on_payment_event(event, hold)
+        return self._status == BookingStatus.CONFIRMED
+
+    def _await_details(self, provider: str, note: str = "") -> None:
+        assert self._deadline is not None
+        workflow.set_current_details(
+            f"waiting for {provider} payment for order {self._order_id} until "
+            f"{self._deadline:%Y-%m-%d %H:%M:%S} UTC{note}"
+        )
+
+    async def _next_event(self, deadline: datetime) -> PaymentEvent | None:
+        if not self._events:
+            remaining = deadline - workflow.now()
+            if remaining <= timedelta(0):
+                return None
+            try:
+                await workflow.wait_condition(lambda: bool(self._events), timeout=remaining)
+            except TimeoutError:
+                return None
+        return self._events.popleft()
+
+    async def _on_payment_event(self, event: PaymentEvent, hold: Hold) -> None:
+        if event.type == "payment.captured" and event.payment_id:
+            await self._on_capture(event, hold)
+        elif event.type == "payment.failed" and self._status == BookingStatus.AWAITING_PAYMENT:
+            self._await_details(event.provider, "; the last attempt failed, the customer may retry")
+        elif event.type == "refund.processed":
+            await workflow.execute_activity_method(
+                PaymentActivities.mark_refund_processed,
+                RefundProcessedInput(
+                    booking_id=hold.booking_id, provider=event.provider, payment_id=event.payment_id
+                ),
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=COMPENSATION_RETRY,
+            )
+
+    async def _on_capture(self, event: PaymentEvent, hold: Hold) -> None:
+        assert event.payment_id is not None
+        if event.payment_id == self._captured_payment:
+            return
+        awaiting = self._status == BookingStatus.AWAITING_PAYMENT
+        if awaiting and (event.amount, (event.currency or "").upper()) != (
+            hold.amount,
+            hold.currency,
+        ):
+            # Never confirm on a payment that does not match the order.
+            await self._refund(event, "amount or currency differs from the order")
+            await self._flag(
+                f"payment {event.payment_id} of {event.amount} {event.currency} did not match "
+                f"the order ({hold.amount} {hold.currency}); it was refunded"
+            )
+            await self._release(BookingStatus.FAILED, ErrorCode.PAYMENT_MISMATCH)
+            await self._fail(ErrorCode.PAYMENT_MISMATCH, notify=True)
+            return
+        if awaiting:
+            await workflow.execute_activity_method(
+                PaymentActivities.confirm_payment,
+                ConfirmPaymentInput(
+                    booking_id=hold.booking_id,
+                    provider=event.provider,
+                    order_id=event.order_id or self._order_id or "",
+                    payment_id=event.payment_id,
+                    amount=hold.amount,
+                    currency=hold.currency,
+                ),
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=COMPENSATION_RETRY,
+            )
+            self._captured_payment = event.payment_id
+            self._set_status(BookingStatus.CONFIRMED)
+            return
+        # Money for a booking that is no longer waiting for it: give it back.
+        late = self._status != BookingStatus.CONFIRMED
+        await self._refund(
+            event,
+            f"payment after the booking was {self._status}"
+            if late
+            else "second payment for a confirmed booking",
+        )
+        await self._notify("payment_refunded")
+
+    async def _refund(self, event: PaymentEvent, reason: str) -> None:
+        assert event.payment_id is not None
+        try:
+            await workflow.execute_activity_method(
+                PaymentActivities.refund_payment,
+                RefundPaymentInput(
+                    booking_id=self._request.booking_id,
+                    provider=event.provider,
+                    order_id=event.order_id,
+                    payment_id=event.payment_id,
+                    amount=event.amount or 0,
+                    currency=(event.currency or "").upper(),
+                    reason=reason,
+                ),
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=gateway_retry(2 * self._request.policy.gateway_max_attempts),
+            )
+        except ActivityFailure as err:
+            # The refund request is recorded; what is owed stays visible to operators.
+            await self._flag(
+                f"refund of {event.amount} {event.currency} for payment {event.payment_id} "
+                f"failed ({failure_reason(err).value}); the money is owed to the customer"
+            )
+
+    async def _expire(self, hold: Hold, provider: str, order_id: str) -> None:
+        try:
+            await workflow.execute_activity_method(
+                PaymentActivities.cancel_order,
+                CancelOrderInput(booking_id=hold.booking_id, provider=provider, order_id=order_id),
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=gateway_retry(3),
+            )
+        except ActivityFailure:
+            workflow.logger.warning("order could not be cancelled; late payments get refunded")
+        await self._release(BookingStatus.EXPIRED, None)
+        self._set_status(BookingStatus.EXPIRED)
+        workflow.set_current_details("expired: no payment before the deadline")
+        await self._notify("booking_expired")
+
+    # -- shared -----------------------------------------------------------------
 
     def _set_status(self, status: BookingStatus, resource: Hold | None = None) -> None:
         self._status = status
@@ -196,24 +364,32 @@ class BookingWorkflow:
             updates.append(RESOURCE_ID.value_set(str(resource.resource_id)))
         workflow.upsert_search_attributes(updates)
 
-    async def _release(self, status: BookingStatus, reason: ErrorCode) -> None:
+    async def _release(self, status: BookingStatus, reason: ErrorCode | None) -> None:
         await workflow.execute_activity_method(
             SlotActivities.release_slot,
             ReleaseInput(booking_id=self._request.booking_id, status=status, reason=reason),
-            start_to_close_timeout=timedelta(seconds=30),
+            start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=COMPENSATION_RETRY,
         )
 
-    async def _fail(self, reason: ErrorCode, *, notify: bool) -> BookingResult:
+    async def _fail(self, reason: ErrorCode, *, notify: bool) -> None:
         self._reason = reason.value
         self._set_status(BookingStatus.FAILED)
-        self._decision = CreateResult(
-            booking_id=self._request.booking_id, status=BookingStatus.FAILED, reason=reason
-        )
+        if self._decision is None:
+            self._decision = CreateResult(
+                booking_id=self._request.booking_id, status=BookingStatus.FAILED, reason=reason
+            )
         workflow.set_current_details(f"failed: {reason.value}")
         if notify:
             await self._notify("booking_failed")
-        return await self._result()
+
+    async def _flag(self, reason: str) -> None:
+        await workflow.execute_activity_method(
+            PaymentActivities.flag_booking,
+            FlagInput(booking_id=self._request.booking_id, reason=reason),
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=COMPENSATION_RETRY,
+        )
 
     async def _create_meeting(self, hold: Hold) -> None:
         workflow.set_current_details(f"creating the {hold.meeting_provider} meeting link")
@@ -227,11 +403,11 @@ class BookingWorkflow:
                     starts_at=hold.starts_at,
                     ends_at=hold.ends_at,
                 ),
-                start_to_close_timeout=timedelta(seconds=30),
+                start_to_close_timeout=STEP_TIMEOUT,
                 schedule_to_close_timeout=bound,
                 retry_policy=MEETING_RETRY,
             )
-        except ActivityError as err:
+        except ActivityFailure as err:
             # Never refund a paid booking over a meeting link: keep it PENDING,
             # alert operators, and wait for their retry signal.
             alert = f"meeting link still missing after {bound}: {err.cause or err}"
@@ -240,7 +416,7 @@ class BookingWorkflow:
                 MeetingRecordInput(
                     booking_id=hold.booking_id, status=MeetingStatus.PENDING, alert=alert[:300]
                 ),
-                start_to_close_timeout=timedelta(seconds=30),
+                start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=COMPENSATION_RETRY,
             )
             workflow.set_current_details(
@@ -255,22 +431,29 @@ class BookingWorkflow:
         await workflow.execute_activity_method(
             NotificationActivities.send_notification,
             NotifyInput(booking_id=self._request.booking_id, kind=kind),
-            start_to_close_timeout=timedelta(seconds=30),
+            start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=NOTIFY_RETRY,
         )
 
-    async def _wait_until_slot_ends(self, hold: Hold) -> None:
-        while (remaining := hold.ends_at - workflow.now()) > timedelta(0):
-            try:
-                await workflow.wait_condition(
-                    lambda: self._meeting_retry_requested, timeout=remaining
-                )
-            except TimeoutError:
-                break
-            self._meeting_retry_requested = False
-            if self._meeting_status != MeetingStatus.READY:
-                await self._create_meeting(hold)
-        workflow.set_current_details(f"completed: {self._status}")
+    async def _linger(self, hold: Hold, *, until: datetime) -> None:
+        """Until ``until``: refund stray payments and serve operator meeting retries."""
+        while True:
+            remaining = until - workflow.now()
+            if remaining > timedelta(0) and not self._events:
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(
+                        lambda: bool(self._events) or self._meeting_retry_requested,
+                        timeout=remaining,
+                    )
+            while self._events:
+                await self._on_payment_event(self._events.popleft(), hold)
+            if self._meeting_retry_requested:
+                self._meeting_retry_requested = False
+                confirmed = self._status == BookingStatus.CONFIRMED
+                if confirmed and self._meeting_status != MeetingStatus.READY:
+                    await self._create_meeting(hold)
+            if until <= workflow.now() and not self._events:
+                return
 
     async def _result(self) -> BookingResult:
         # The create update must answer before the run returns, or Temporal

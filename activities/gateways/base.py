@@ -78,6 +78,8 @@ class GatewayEvent:
     amount: int | None
     currency: str | None
     occurred_at: datetime | None
+    # The merchant reference the order was created with (our booking id), if the event has it.
+    reference: str | None = None
 
 
 class PaymentGateway(Protocol):

@@ -39,14 +39,8 @@ from models.flow import (
     CreateResult,
     PaymentSpec,
 )
-from workflows.booking import (
-    BOOKING_ID,
-    BOOKING_STATUS,
-    CUSTOMER_ID,
-    PAYMENT_PROVIDER,
-    RESOURCE_ID,
-    BookingWorkflow,
-)
+from workflows.booking import BookingWorkflow
+from workflows.common import BOOKING_ID, BOOKING_STATUS, CUSTOMER_ID, PAYMENT_PROVIDER, RESOURCE_ID
 
 log = structlog.get_logger(__name__)
 
@@ -83,8 +77,15 @@ async def create_booking(
     first answer is stored and replayed for the key's lifetime.
     """
     if body.payment.method == "gateway":
+        enabled = services.settings.enabled_gateways()
+        if body.payment.provider not in enabled:
+            raise BookingError(
+                ErrorCode.VALIDATION_ERROR,
+                f"payment.provider: must be one of {sorted(enabled) or 'none configured'}",
+            )
+    elif body.payment.provider is not None:
         raise BookingError(
-            ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, "Gateway payments are not enabled yet."
+            ErrorCode.VALIDATION_ERROR, "payment.provider: only for gateway payments"
         )
     async with services.sessions() as session:
         slot = await session.get(Slot, body.slot_id)
@@ -161,6 +162,8 @@ async def _run_create_update(
             policy=BookingPolicy(
                 hold_ttl_seconds=settings.hold_ttl_seconds,
                 meeting_alert_after_seconds=settings.meeting_alert_after_seconds,
+                gateway_max_attempts=settings.gateway_max_attempts,
+                late_payment_window_seconds=settings.late_payment_window_seconds,
             ),
         ),
         id=workflow_id,

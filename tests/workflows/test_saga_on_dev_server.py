@@ -20,7 +20,8 @@ from core.settings import Settings
 from models.db import Booking, BookingEvent, LedgerEntry, Notification, Slot
 from models.flow import ChargeWalletInput, Hold, HoldInput
 from worker import SANDBOX, engine_activities
-from workflows.booking import BOOKING_STATUS, RESOURCE_ID, BookingWorkflow
+from workflows.booking import BookingWorkflow
+from workflows.common import BOOKING_STATUS, RESOURCE_ID
 
 from support import book, engine_on_queue, fund, make_slot, record_history, replace_activity
 

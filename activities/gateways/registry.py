@@ -1,0 +1,72 @@
+"""The configured gateways and webhook verifiers, built from settings.
+
+A gateway is available when its API credentials are set; a webhook verifier when
+its webhook secret is (several, comma-separated, during a rotation). A secret
+set to blank counts as unset.
+"""
+
+from __future__ import annotations
+
+import httpx
+from pydantic import SecretStr
+
+from activities.gateways.base import PaymentGateway, WebhookVerifier, secrets_list
+from activities.gateways.razorpay import RazorpayGateway, RazorpayVerifier
+from activities.gateways.sandbox import SandboxGateway, SandboxVerifier
+from activities.gateways.stripe import StripeGateway, StripeVerifier
+from core.settings import Settings
+
+__all__ = ["build_gateways", "build_verifiers"]
+
+
+def build_gateways(settings: Settings, client: httpx.AsyncClient) -> dict[str, PaymentGateway]:
+    """Every gateway whose credentials are configured, by name.
+
+    Args:
+        settings: Where URLs and API keys come from.
+        client: The HTTP client every gateway calls through.
+
+    Returns:
+        ``sandbox`` when ``sandbox_api_key`` is set, ``stripe`` when
+        ``stripe_api_key`` is, ``razorpay`` when both its key id and secret are.
+    """
+    gateways: dict[str, PaymentGateway] = {}
+    sandbox_key = _secret(settings.sandbox_api_key)
+    if sandbox_key:
+        gateways["sandbox"] = SandboxGateway(client, settings.sandbox_base_url, sandbox_key)
+    stripe_key = _secret(settings.stripe_api_key)
+    if stripe_key:
+        gateways["stripe"] = StripeGateway(client, settings.stripe_api_base, stripe_key)
+    razorpay_secret = _secret(settings.razorpay_key_secret)
+    if settings.razorpay_key_id and razorpay_secret:
+        gateways["razorpay"] = RazorpayGateway(
+            client, settings.razorpay_api_base, settings.razorpay_key_id, razorpay_secret
+        )
+    return gateways
+
+
+def build_verifiers(settings: Settings) -> dict[str, WebhookVerifier]:
+    """A webhook verifier for every provider whose webhook secret is configured, by provider.
+
+    Args:
+        settings: Where the webhook secrets come from.
+
+    Returns:
+        Verifiers keyed by provider name (the ``{provider}`` of the webhook route).
+    """
+    verifiers: dict[str, WebhookVerifier] = {}
+    sandbox = secrets_list(_secret(settings.sandbox_webhook_secret))
+    if sandbox:
+        verifiers["sandbox"] = SandboxVerifier(sandbox)
+    stripe = secrets_list(_secret(settings.stripe_webhook_secret))
+    if stripe:
+        verifiers["stripe"] = StripeVerifier(stripe)
+    razorpay = secrets_list(_secret(settings.razorpay_webhook_secret))
+    if razorpay:
+        verifiers["razorpay"] = RazorpayVerifier(razorpay)
+    return verifiers
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    raw = value.get_secret_value().strip() if value is not None else ""
+    return raw or None

@@ -1,0 +1,348 @@
+"""Stripe: PaymentIntents and refunds over the REST API, and ``Stripe-Signature`` webhooks.
+
+    StripeGateway   form-encoded calls with ``Idempotency-Key`` on every create
+    StripeVerifier  Stripe's documented ``t=…,v1=…`` scheme (core.signing), events
+                    mapped to the engine's
+
+The order is a PaymentIntent. A bare PaymentIntent has no hosted page: the
+customer pays in the frontend, which confirms the intent with Stripe.js using the
+intent's client secret. That secret must not be logged or put in URLs, so it is
+not returned here; ``checkout_url`` is the opaque reference
+``stripe:payment_intent:{id}`` (see :func:`checkout_reference`), from which the
+frontend's backend fetches the client secret to confirm with.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from activities.gateways.base import (
+    EventType,
+    GatewayError,
+    GatewayEvent,
+    GatewayOrder,
+    GatewayRefund,
+)
+from core.signing import TOLERANCE_SECONDS, verify_header
+
+__all__ = ["SIGNATURE_HEADER", "StripeGateway", "StripeVerifier", "checkout_reference"]
+
+SIGNATURE_HEADER = "Stripe-Signature"
+
+_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+
+
+def checkout_reference(payment_intent_id: str) -> str:
+    """What a Stripe order carries as ``checkout_url``: not a page, the intent to confirm.
+
+    Args:
+        payment_intent_id: The PaymentIntent id (``pi_…``).
+
+    Returns:
+        ``"stripe:payment_intent:"`` followed by the id.
+    """
+    return f"stripe:payment_intent:{payment_intent_id}"
+
+
+class StripeGateway:
+    """PaymentIntents and refunds, authenticated with the secret key as a Bearer token."""
+
+    name = "stripe"
+
+    def __init__(self, client: httpx.AsyncClient, api_base: str, api_key: str) -> None:
+        self._client = client
+        self._api_base = api_base.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {api_key}"}
+
+    async def create_order(
+        self,
+        *,
+        booking_id: uuid.UUID,
+        amount: int,
+        currency: str,
+        idempotency_key: str,
+        expires_at: datetime,
+    ) -> GatewayOrder:
+        """Create the booking's PaymentIntent; a retry with the same key gets the same one.
+
+        Args:
+            booking_id: Recorded as ``metadata[booking_id]``.
+            amount: Minor units.
+            currency: ISO 4217 code (sent lowercased, as Stripe expects).
+            idempotency_key: Sent as ``Idempotency-Key`` (Stripe keeps keys 24 hours).
+            expires_at: Unused: PaymentIntents do not expire; the booking cancels the
+                intent when its payment window closes.
+
+        Returns:
+            The order, with :func:`checkout_reference` as its ``checkout_url``.
+
+        Raises:
+            GatewayError: The call failed.
+        """
+        form = {
+            "amount": str(amount),
+            "currency": currency.lower(),
+            "metadata[booking_id]": str(booking_id),
+            "automatic_payment_methods[enabled]": "true",
+        }
+        response = await self._post("create_order", "/v1/payment_intents", form, idempotency_key)
+        _raise_for_status(response, "create_order")
+        intent = _json_object(response, "create_order")
+        intent_id, status = _text(intent, "id"), _text(intent, "status")
+        got_amount, got_currency = _integer(intent, "amount"), _text(intent, "currency")
+        if intent_id is None or status is None or got_amount is None or got_currency is None:
+            raise GatewayError("stripe create_order answered without an intent", retryable=True)
+        return GatewayOrder(
+            provider=self.name,
+            order_id=intent_id,
+            amount=got_amount,
+            currency=got_currency.upper(),
+            checkout_url=checkout_reference(intent_id),
+            status=status,
+        )
+
+    async def cancel_order(self, order_id: str) -> bool:
+        """Cancel the PaymentIntent so it can no longer be paid.
+
+        Args:
+            order_id: The PaymentIntent id.
+
+        Returns:
+            True when the intent is (now or already) canceled; False when Stripe
+            refuses because it has succeeded or is processing, so payment may arrive.
+
+        Raises:
+            GatewayError: The call failed for another reason.
+        """
+        path = f"/v1/payment_intents/{quote(order_id, safe='')}/cancel"
+        response = await self._post("cancel_order", path, {}, None)
+        if response.status_code == 400:
+            error = _error(response)
+            if error.get("code") == "payment_intent_unexpected_state":
+                # Stripe's error carries the intent: a retry after a lost answer finds
+                # it canceled, which is the outcome we wanted.
+                intent = error.get("payment_intent")
+                return isinstance(intent, dict) and intent.get("status") == "canceled"
+        _raise_for_status(response, "cancel_order")
+        return True
+
+    async def refund(
+        self,
+        *,
+        order_id: str,
+        payment_id: str,
+        amount: int,
+        currency: str,
+        idempotency_key: str,
+    ) -> GatewayRefund:
+        """Refund ``amount`` of the PaymentIntent's charge, once per ``idempotency_key``.
+
+        Args:
+            order_id: The PaymentIntent id, sent as ``payment_intent``.
+            payment_id: The charge (unused: Stripe finds it from the intent).
+            amount: Minor units.
+            currency: ISO 4217 code (the charge's; not sent).
+            idempotency_key: Sent as ``Idempotency-Key``.
+
+        Returns:
+            The refund; Stripe's status may be ``pending`` before ``succeeded``.
+
+        Raises:
+            GatewayError: The call failed.
+        """
+        form = {"payment_intent": order_id, "amount": str(amount)}
+        response = await self._post("refund", "/v1/refunds", form, idempotency_key)
+        _raise_for_status(response, "refund")
+        refund = _json_object(response, "refund")
+        refund_id, got_amount = _text(refund, "id"), _integer(refund, "amount")
+        got_currency, status = _text(refund, "currency"), _text(refund, "status")
+        if refund_id is None or got_amount is None or got_currency is None or status is None:
+            raise GatewayError("stripe refund answered without a refund", retryable=True)
+        return GatewayRefund(
+            refund_id=refund_id, amount=got_amount, currency=got_currency.upper(), status=status
+        )
+
+    async def _post(
+        self, operation: str, path: str, form: dict[str, str], idempotency_key: str | None
+    ) -> httpx.Response:
+        headers = dict(self._headers)
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        try:
+            return await self._client.post(f"{self._api_base}{path}", data=form, headers=headers)
+        except httpx.RequestError as exc:
+            raise GatewayError(
+                f"stripe {operation} failed: {type(exc).__name__}", retryable=True
+            ) from None
+
+
+class StripeVerifier:
+    """Verifies ``Stripe-Signature`` against any endpoint secret; maps Stripe events."""
+
+    provider = "stripe"
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        if not secrets:
+            raise ValueError("the stripe webhook verifier needs at least one secret")
+        self._secrets = tuple(secrets)
+
+    def verify(self, body: bytes, headers: Mapping[str, str], *, now: float) -> None:
+        """Raise InvalidSignature unless a ``v1`` matches and ``t`` is within 300 s of now.
+
+        Args:
+            body: The raw request body.
+            headers: The request headers (looked up case-insensitively).
+            now: The current unix time.
+        """
+        verify_header(
+            _header(headers, SIGNATURE_HEADER),
+            body,
+            self._secrets,
+            now=now,
+            tolerance=TOLERANCE_SECONDS,
+        )
+
+    def parse(self, body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
+        """The engine's event for a verified Stripe event.
+
+        ``payment_intent.succeeded`` is a capture (payment id: the intent's
+        ``latest_charge``, else the intent id; amount: ``amount_received``);
+        ``payment_intent.payment_failed`` a failure; ``charge.refunded`` (amount: the
+        charge's ``amount_refunded``, a running total) and ``refund.updated`` with
+        status ``succeeded`` a refund. Everything else is ``"other"``.
+
+        Args:
+            body: The raw, verified body.
+            headers: The request headers (unused).
+
+        Returns:
+            The event.
+
+        Raises:
+            ValueError: The body is not an event, or a mapped event lacks its fields.
+        """
+        event = json.loads(body)
+        if not isinstance(event, dict):
+            raise ValueError("stripe webhook body is not an object")
+        event_id, raw_type = _text(event, "id"), _text(event, "type")
+        if event_id is None or raw_type is None:
+            raise ValueError("stripe webhook has no event id or type")
+        created = _integer(event, "created")
+        occurred = datetime.fromtimestamp(created, tz=UTC) if created is not None else None
+        data = event.get("data")
+        obj = data.get("object") if isinstance(data, dict) else None
+        if not isinstance(obj, dict):
+            raise ValueError("stripe webhook has no data.object")
+
+        kind, order_id, payment_id, amount = _mapped(raw_type, obj)
+        currency = _text(obj, "currency")
+        if kind == "other":
+            order_id = payment_id = currency = None
+            amount = None
+        elif order_id is None or amount is None or currency is None:
+            raise ValueError(f"stripe {raw_type} event lacks an id, amount or currency")
+        return GatewayEvent(
+            provider=self.provider,
+            event_id=event_id,
+            type=kind,
+            raw_type=raw_type,
+            order_id=order_id,
+            payment_id=payment_id,
+            amount=amount,
+            currency=currency.upper() if currency else None,
+            occurred_at=occurred,
+        )
+
+
+def _mapped(
+    raw_type: str, obj: Mapping[str, Any]
+) -> tuple[EventType, str | None, str | None, int | None]:
+    """The engine's type, order id, payment id and amount for a Stripe event's object."""
+    if raw_type in ("payment_intent.succeeded", "payment_intent.payment_failed"):
+        intent_id = _text(obj, "id")
+        payment_id = _text(obj, "latest_charge") or intent_id
+        if raw_type == "payment_intent.succeeded":
+            return "payment.captured", intent_id, payment_id, _integer(obj, "amount_received")
+        return "payment.failed", intent_id, payment_id, _integer(obj, "amount")
+    if raw_type == "charge.refunded":
+        return (
+            "refund.processed",
+            _text(obj, "payment_intent"),
+            _text(obj, "id"),
+            _integer(obj, "amount_refunded"),
+        )
+    if raw_type == "refund.updated" and obj.get("status") == "succeeded":
+        return (
+            "refund.processed",
+            _text(obj, "payment_intent"),
+            _text(obj, "charge"),
+            _integer(obj, "amount"),
+        )
+    return "other", None, None, None
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        wanted = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
+    return value
+
+
+def _text(obj: Mapping[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def _integer(obj: Mapping[str, Any], key: str) -> int | None:
+    value = obj.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _error(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _raise_for_status(response: httpx.Response, operation: str) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    error = _error(response)
+    code = next(
+        (
+            value
+            for value in (error.get("code"), error.get("type"))
+            if isinstance(value, str) and _CODE.fullmatch(value)
+        ),
+        None,
+    )
+    # 409: another request with the same Idempotency-Key is still in flight; Stripe's
+    # own libraries retry it.
+    raise GatewayError(
+        f"stripe {operation} answered {status} ({code or 'no code'})",
+        retryable=status in (409, 429) or status >= 500,
+        status_code=status,
+    )
+
+
+def _json_object(response: httpx.Response, operation: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise GatewayError(f"stripe {operation} answered without JSON", retryable=True)
+    return body

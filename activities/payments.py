@@ -1,0 +1,332 @@
+"""Gateway payments: orders, captures, refunds. Money rows and booking state commit together."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.gateways.base import GatewayError, PaymentGateway
+from activities.timeline import record_event
+from core.db import SessionFactory
+from core.errors import ErrorCode, business_failure
+from models.db import Booking, GatewayTransaction
+from models.flow import (
+    BookingStatus,
+    CancelOrderInput,
+    ConfirmPaymentInput,
+    CreateOrderInput,
+    FlagInput,
+    OrderInfo,
+    RefundOutcome,
+    RefundPaymentInput,
+    RefundProcessedInput,
+)
+
+log = structlog.get_logger(__name__)
+
+
+def _gateway_failure(exc: GatewayError, provider: str) -> Exception:
+    """Retryable gateway errors stay retryable; refusals end the attempt for good."""
+    if exc.retryable:
+        return ApplicationError(f"{provider}: {exc}", type="GATEWAY_UNAVAILABLE")
+    return business_failure(ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, f"{provider}: {exc}")
+
+
+async def _capture_row(
+    session: AsyncSession,
+    booking: Booking,
+    provider: str,
+    order_id: str | None,
+    payment_id: str,
+    amount: int,
+    currency: str,
+) -> bool:
+    """Record a capture once; the booking's captured amount grows with it."""
+    written = await session.execute(
+        insert(GatewayTransaction)
+        .values(
+            booking_id=booking.id,
+            provider=provider,
+            kind="capture",
+            amount=amount,
+            currency=currency,
+            order_id=order_id,
+            payment_id=payment_id,
+            status="CAPTURED",
+            idempotency_key=f"{booking.id}:capture:{payment_id}",
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(GatewayTransaction.id)
+    )
+    if written.first() is None:
+        return False
+    booking.captured_amount += amount
+    return True
+
+
+class PaymentActivities:
+    """Talk to payment gateways and keep the gateway ledger and bookings in step."""
+
+    def __init__(self, sessions: SessionFactory, gateways: Mapping[str, PaymentGateway]) -> None:
+        self._sessions = sessions
+        self._gateways = gateways
+
+    def _gateway(self, provider: str) -> PaymentGateway:
+        gateway = self._gateways.get(provider)
+        if gateway is None:
+            raise business_failure(
+                ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, f"provider {provider!r} is not configured"
+            )
+        return gateway
+
+    @activity.defn(name="create_order")
+    async def create_order(self, request: CreateOrderInput) -> OrderInfo:
+        """Create the order (idempotent per booking) and set the booking AWAITING_PAYMENT."""
+        gateway = self._gateway(request.provider)
+        try:
+            order = await gateway.create_order(
+                booking_id=request.booking_id,
+                amount=request.amount,
+                currency=request.currency,
+                idempotency_key=f"{request.booking_id}:order",
+                expires_at=request.expires_at,
+            )
+        except GatewayError as exc:
+            log.warning(
+                "payment.order_failed",
+                booking_id=str(request.booking_id),
+                provider=request.provider,
+                retryable=exc.retryable,
+                attempt=activity.info().attempt,
+            )
+            raise _gateway_failure(exc, request.provider) from None
+        async with self._sessions() as session:
+            booking = await session.get(Booking, request.booking_id, with_for_update=True)
+            if booking is None:
+                raise business_failure(ErrorCode.BOOKING_NOT_FOUND)
+            if booking.status == BookingStatus.HELD.value:
+                booking.status = BookingStatus.AWAITING_PAYMENT.value
+            booking.payment_order_id = order.order_id
+            booking.checkout_url = order.checkout_url
+            booking.hold_expires_at = request.expires_at
+            booking.updated_at = datetime.now(UTC)
+            await record_event(
+                session,
+                booking.id,
+                "payment.order_created",
+                {"provider": request.provider, "order_id": order.order_id},
+            )
+            await session.commit()
+        return OrderInfo(order_id=order.order_id, checkout_url=order.checkout_url)
+
+    @activity.defn(name="confirm_payment")
+    async def confirm_payment(self, request: ConfirmPaymentInput) -> None:
+        """Record the capture and confirm the booking in one transaction (idempotent)."""
+        async with self._sessions() as session:
+            booking = await session.get(Booking, request.booking_id, with_for_update=True)
+            if booking is None:
+                raise business_failure(ErrorCode.BOOKING_NOT_FOUND)
+            if booking.status == BookingStatus.CONFIRMED.value:
+                return
+            if booking.status != BookingStatus.AWAITING_PAYMENT.value:
+                raise business_failure(ErrorCode.INVALID_STATE, f"booking is {booking.status}")
+            await _capture_row(
+                session,
+                booking,
+                request.provider,
+                request.order_id,
+                request.payment_id,
+                request.amount,
+                request.currency,
+            )
+            booking.status = BookingStatus.CONFIRMED.value
+            booking.payment_status = "CAPTURED"
+            booking.updated_at = datetime.now(UTC)
+            await record_event(
+                session,
+                booking.id,
+                "payment.captured",
+                {
+                    "provider": request.provider,
+                    "amount": request.amount,
+                    "currency": request.currency,
+                    "payment_id": request.payment_id,
+                },
+            )
+            await record_event(session, booking.id, "booking.confirmed")
+            await session.commit()
+        log.info("payment.confirmed", booking_id=str(request.booking_id))
+
+    @activity.defn(name="refund_payment")
+    async def refund_payment(self, request: RefundPaymentInput) -> RefundOutcome:
+        """Refund one captured payment, exactly once (key ``{booking_id}:refund:{payment_id}``).
+
+        The capture and the refund request are written first, in one
+        transaction, under the refund-never-exceeds-capture constraint; then
+        the gateway is asked with the same key, so a retry after a crash
+        neither refunds twice at the gateway nor counts twice here.
+        """
+        key = f"{request.booking_id}:refund:{request.payment_id}"
+        async with self._sessions() as session:
+            booking = await session.get(Booking, request.booking_id, with_for_update=True)
+            if booking is None:
+                raise business_failure(ErrorCode.BOOKING_NOT_FOUND)
+            await _capture_row(
+                session,
+                booking,
+                request.provider,
+                request.order_id,
+                request.payment_id,
+                request.amount,
+                request.currency,
+            )
+            requested = await session.execute(
+                insert(GatewayTransaction)
+                .values(
+                    booking_id=booking.id,
+                    provider=request.provider,
+                    kind="refund",
+                    amount=request.amount,
+                    currency=request.currency,
+                    order_id=request.order_id,
+                    payment_id=request.payment_id,
+                    status="REQUESTED",
+                    reason=request.reason,
+                    idempotency_key=key,
+                )
+                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                .returning(GatewayTransaction.id)
+            )
+            if requested.first() is not None:
+                booking.refunded_amount += request.amount
+                booking.payment_status = "REFUNDED"
+                booking.updated_at = datetime.now(UTC)
+                await record_event(
+                    session,
+                    booking.id,
+                    "payment.refund_requested",
+                    {
+                        "provider": request.provider,
+                        "amount": request.amount,
+                        "payment_id": request.payment_id,
+                        "reason": request.reason,
+                    },
+                    step=f"payment.refund_requested:{request.payment_id}",
+                )
+            await session.commit()
+
+        gateway = self._gateway(request.provider)
+        try:
+            refund = await gateway.refund(
+                order_id=request.order_id or "",
+                payment_id=request.payment_id,
+                amount=request.amount,
+                currency=request.currency,
+                idempotency_key=key,
+            )
+        except GatewayError as exc:
+            log.warning(
+                "payment.refund_failed",
+                booking_id=str(request.booking_id),
+                provider=request.provider,
+                retryable=exc.retryable,
+                attempt=activity.info().attempt,
+            )
+            raise _gateway_failure(exc, request.provider) from None
+        status = "PROCESSED" if refund.status in ("processed", "succeeded") else "PENDING"
+        async with self._sessions() as session:
+            await session.execute(
+                update(GatewayTransaction)
+                .where(
+                    GatewayTransaction.idempotency_key == key,
+                    GatewayTransaction.status.in_(("REQUESTED", "PENDING")),
+                )
+                .values(external_id=refund.refund_id, status=status, updated_at=datetime.now(UTC))
+            )
+            await record_event(
+                session,
+                request.booking_id,
+                "payment.refunded",
+                {
+                    "provider": request.provider,
+                    "amount": request.amount,
+                    "payment_id": request.payment_id,
+                    "status": status,
+                },
+                step=f"payment.refunded:{request.payment_id}",
+            )
+            await session.commit()
+        log.info("payment.refunded", booking_id=str(request.booking_id), status=status)
+        return RefundOutcome(refund_id=refund.refund_id, status=status, amount=request.amount)
+
+    @activity.defn(name="mark_refund_processed")
+    async def mark_refund_processed(self, request: RefundProcessedInput) -> None:
+        """A refund.processed webhook: the pending refund is now settled."""
+        async with self._sessions() as session:
+            query = update(GatewayTransaction).where(
+                GatewayTransaction.booking_id == request.booking_id,
+                GatewayTransaction.kind == "refund",
+                GatewayTransaction.status.in_(("REQUESTED", "PENDING")),
+            )
+            if request.payment_id is not None:
+                query = query.where(GatewayTransaction.payment_id == request.payment_id)
+            await session.execute(query.values(status="PROCESSED", updated_at=datetime.now(UTC)))
+            await session.commit()
+
+    @activity.defn(name="cancel_order")
+    async def cancel_order(self, request: CancelOrderInput) -> bool:
+        """Stop an unpaid order where the gateway allows it; False where it cannot."""
+        try:
+            cancelled = await self._gateway(request.provider).cancel_order(request.order_id)
+        except GatewayError as exc:
+            raise _gateway_failure(exc, request.provider) from None
+        async with self._sessions() as session:
+            await record_event(
+                session,
+                request.booking_id,
+                "payment.order_cancelled" if cancelled else "payment.order_left_open",
+                {"provider": request.provider, "order_id": request.order_id},
+            )
+            await session.commit()
+        return cancelled
+
+    @activity.defn(name="flag_booking")
+    async def flag_booking(self, request: FlagInput) -> None:
+        """Mark a booking for operators (money owed, mismatched payment...)."""
+        async with self._sessions() as session:
+            booking = await session.get(Booking, request.booking_id, with_for_update=True)
+            if booking is None:
+                return
+            booking.needs_attention = True
+            booking.attention_reason = request.reason[:500]
+            await record_event(
+                session,
+                booking.id,
+                "operator.attention",
+                {"reason": request.reason[:500]},
+                step=f"operator.attention:{request.reason[:80]}",
+            )
+            await session.commit()
+        log.error("booking.needs_attention", booking_id=str(request.booking_id))
+
+
+async def booking_for_order(
+    session: AsyncSession, provider: str, order_id: str | None
+) -> Booking | None:
+    """The booking whose order this is, if any."""
+    if order_id is None:
+        return None
+    return (
+        await session.execute(
+            select(Booking).where(
+                Booking.payment_provider == provider, Booking.payment_order_id == order_id
+            )
+        )
+    ).scalar_one_or_none()

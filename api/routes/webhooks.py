@@ -1,0 +1,30 @@
+"""Gateway webhooks in."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+
+from api.deps import ServicesDep, VerifiersDep
+from api.schemas import ErrorOut, WebhookReceipt
+from api.services.webhooks import receive_webhook
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+
+@router.post(
+    "/{provider}",
+    response_model=WebhookReceipt,
+    responses={400: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+)
+async def webhook(
+    request: Request,
+    provider: Annotated[str, Path(pattern=r"^[a-z]{1,32}$")],
+    services: ServicesDep,
+    verifiers: VerifiersDep,
+) -> WebhookReceipt:
+    """Verify the raw body's signature, store the event once, signal the booking."""
+    body = await request.body()
+    receipt = await receive_webhook(services, verifiers, provider, body, request.headers)
+    return WebhookReceipt(event_id=receipt.event_id, status=receipt.status)

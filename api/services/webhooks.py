@@ -1,0 +1,164 @@
+"""Gateway webhooks: verify over the raw body, store once, then signal the booking's workflow."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.gateways.base import GatewayEvent, InvalidSignature, WebhookVerifier
+from activities.payments import booking_for_order
+from activities.timeline import record_event
+from api.deps import Services
+from core.errors import BookingError, ErrorCode
+from models.db import Booking, WebhookEvent
+from models.flow import PaymentEvent
+from workflows.booking import BookingWorkflow
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the endpoint answers the gateway (always 2xx once stored)."""
+
+    event_id: str
+    status: str
+
+
+async def _store(
+    services: Services, provider: str, event: GatewayEvent, payload: dict[str, object]
+) -> tuple[WebhookEvent, Booking | None, bool]:
+    async with services.sessions() as session:
+        booking = await booking_for_order(session, provider, event.order_id)
+        if booking is None and event.reference:
+            # The webhook may beat the order id into our database: fall back to
+            # the booking reference the order was created with.
+            try:
+                candidate = await session.get(Booking, uuid.UUID(event.reference))
+            except ValueError:
+                candidate = None
+            if candidate is not None and candidate.payment_provider == provider:
+                booking = candidate
+        inserted = await session.execute(
+            insert(WebhookEvent)
+            .values(
+                provider=provider,
+                event_id=event.event_id,
+                type=event.type,
+                raw_type=event.raw_type,
+                order_id=event.order_id,
+                payment_id=event.payment_id,
+                amount=event.amount,
+                currency=event.currency,
+                booking_id=booking.id if booking else None,
+                status="RECEIVED" if booking else "UNMATCHED",
+                body=payload,
+            )
+            .on_conflict_do_nothing(constraint="webhook_events_once")
+            .returning(WebhookEvent.id)
+        )
+        first = inserted.first() is not None
+        if first and booking is not None:
+            await record_event(
+                session,
+                booking.id,
+                f"webhook.{event.type}",
+                {"provider": provider, "event_id": event.event_id, "amount": event.amount},
+                step=f"webhook:{provider}:{event.event_id}",
+            )
+        stored = (
+            await session.execute(
+                select(WebhookEvent).where(
+                    WebhookEvent.provider == provider, WebhookEvent.event_id == event.event_id
+                )
+            )
+        ).scalar_one()
+        await session.commit()
+    return stored, booking, first
+
+
+async def _mark(services: Services, stored_id: int, status: str) -> None:
+    async with services.sessions() as session:
+        await session.execute(
+            update(WebhookEvent).where(WebhookEvent.id == stored_id).values(status=status)
+        )
+        await session.commit()
+
+
+async def receive_webhook(
+    services: Services,
+    verifiers: Mapping[str, WebhookVerifier],
+    provider: str,
+    body: bytes,
+    headers: Mapping[str, str],
+) -> Receipt:
+    """Verify, store (once per provider event id), and signal the booking's workflow.
+
+    A replayed event changes nothing. An event stored but not yet signalled
+    (a crash, Temporal down) is signalled again on the gateway's retry, and
+    the workflow ignores event ids it has seen.
+
+    Raises:
+        BookingError: INVALID_SIGNATURE (nothing stored), VALIDATION_ERROR, or
+            DEPENDENCY_UNAVAILABLE so the gateway retries.
+    """
+    verifier = verifiers.get(provider)
+    if verifier is None:
+        log.warning("webhook.rejected", provider=provider, why="no verifier configured")
+        raise BookingError(ErrorCode.INVALID_SIGNATURE, "Unknown or unconfigured provider.")
+    try:
+        verifier.verify(body, headers, now=time.time())
+    except InvalidSignature as exc:
+        log.warning("webhook.invalid_signature", provider=provider, why=str(exc))
+        raise BookingError(ErrorCode.INVALID_SIGNATURE, "The signature is not valid.") from None
+    try:
+        event = verifier.parse(body, headers)
+        payload = json.loads(body)
+    except (ValueError, KeyError, TypeError):
+        raise BookingError(ErrorCode.VALIDATION_ERROR, "The event has no usable shape.") from None
+
+    stored, booking, first = await _store(services, provider, event, payload)
+    log.info(
+        "webhook.stored",
+        provider=provider,
+        event_id=event.event_id,
+        type=event.type,
+        first=first,
+        booking_id=str(booking.id) if booking else None,
+    )
+    if booking is None or stored.status in ("SIGNALLED", "WORKFLOW_CLOSED"):
+        return Receipt(event.event_id, stored.status)
+
+    client = await services.temporal.client()
+    handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
+    try:
+        await handle.signal(
+            BookingWorkflow.payment_event,
+            PaymentEvent(
+                provider=provider,
+                event_id=event.event_id,
+                type=event.type,
+                order_id=event.order_id,
+                payment_id=event.payment_id,
+                amount=event.amount,
+                currency=event.currency,
+            ),
+        )
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        # The booking's workflow has finished (past its late-payment window):
+        # keep the event for operators instead of losing it.
+        log.error("webhook.workflow_closed", provider=provider, booking_id=str(booking.id))
+        await _mark(services, stored.id, "WORKFLOW_CLOSED")
+        return Receipt(event.event_id, "WORKFLOW_CLOSED")
+    await _mark(services, stored.id, "SIGNALLED")
+    return Receipt(event.event_id, "SIGNALLED")

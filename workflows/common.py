@@ -1,0 +1,76 @@
+"""Search attribute keys, retry policies and failure classification shared by workflows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as ActivityTimeoutError
+
+with workflow.unsafe.imports_passed_through():
+    from core.errors import ErrorCode
+
+BOOKING_STATUS = SearchAttributeKey.for_keyword("BookingStatus")
+BOOKING_ID = SearchAttributeKey.for_keyword("BookingId")
+CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
+RESOURCE_ID = SearchAttributeKey.for_keyword("ResourceId")
+PAYMENT_PROVIDER = SearchAttributeKey.for_keyword("PaymentProvider")
+PAYMENT_DEADLINE = SearchAttributeKey.for_datetime("PaymentDeadline")
+
+# The hold and the wallet debit decide what the caller hears, so they run as
+# local activities: no task-queue round trip while the create call waits.
+DECISION_ATTEMPT_TIMEOUT = timedelta(seconds=10)
+DECISION_TIMEOUT = timedelta(seconds=30)
+DECISION_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=100), maximum_interval=timedelta(seconds=2)
+)
+# Compensations must eventually happen, so they retry without a bound.
+COMPENSATION_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+)
+MEETING_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=2)
+)
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=5)
+)
+STEP_TIMEOUT = timedelta(seconds=30)
+
+
+def gateway_retry(max_attempts: int) -> RetryPolicy:
+    """Backoff for gateway calls, bounded so an outage ends in a clear failure."""
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        maximum_interval=timedelta(seconds=20),
+        maximum_attempts=max_attempts,
+    )
+
+
+# Remote activities fail with ActivityError wrapping the cause; local
+# activities surface the cause (ApplicationError, TimeoutError) directly.
+ActivityFailure = (ActivityError, ApplicationError, ActivityTimeoutError)
+
+
+def _application_error(err: BaseException) -> ApplicationError | None:
+    cause = err.cause if isinstance(err, ActivityError) else err
+    return cause if isinstance(cause, ApplicationError) else None
+
+
+def failure_reason(err: BaseException) -> ErrorCode:
+    """The reason an activity failure gives the booking.
+
+    A documented business refusal keeps its code; anything else non-retryable
+    is INTERNAL; retries exhausted or timed out mean a dependency is down.
+    """
+    cause = _application_error(err)
+    if cause is None or not cause.non_retryable:
+        return ErrorCode.DEPENDENCY_UNAVAILABLE
+    return ErrorCode.__members__.get(cause.type or "", ErrorCode.INTERNAL)
+
+
+def is_business_failure(err: BaseException) -> bool:
+    """Whether the activity refused for a documented business reason (so it changed nothing)."""
+    cause = _application_error(err)
+    return cause is not None and cause.non_retryable and cause.type in ErrorCode.__members__
