@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 PaymentStatus = Literal["captured", "failed"]
 OrderStatus = Literal["created", "paid"]
@@ -44,7 +44,7 @@ class Faults(BaseModel):
         reorder: Buffer an order's events for ``delay_ms`` and send the newest first.
     """
 
-    model_config = {"frozen": True}
+    model_config = ConfigDict(frozen=True)
 
     duplicate: int = Field(default=0, ge=0, le=20, strict=True)
     delay_ms: int = Field(default=0, ge=0, le=600_000, strict=True)

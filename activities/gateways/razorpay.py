@@ -265,7 +265,9 @@ class RazorpayVerifier:
         ``payment.captured`` and ``payment.failed`` come from ``payload.payment.entity``;
         ``refund.processed`` from ``payload.refund.entity`` (order id from the payment
         entity Razorpay sends alongside). ``order.paid`` is ``"other"``: it accompanies
-        ``payment.captured`` and would count the same payment twice.
+        ``payment.captured`` and would count the same payment twice. The reference is
+        the order's receipt where the payload has the order, else the payment's
+        ``notes.booking_id`` if checkout set it.
 
         Args:
             body: The raw, verified body.
@@ -292,6 +294,10 @@ class RazorpayVerifier:
         payload = event.get("payload")
         payload = payload if isinstance(payload, dict) else {}
         payment = _entity(payload, "payment")
+        notes = payment.get("notes")
+        reference = _text(_entity(payload, "order"), "receipt") or (
+            _text(notes, "booking_id") if isinstance(notes, dict) else None
+        )
         kind: EventType
         order_id = payment_id = currency = None
         amount = None
@@ -322,6 +328,7 @@ class RazorpayVerifier:
             amount=amount,
             currency=currency.upper() if currency else None,
             occurred_at=occurred,
+            reference=reference,
         )
 
 

@@ -1,8 +1,8 @@
 """The configured gateways and webhook verifiers, built from settings.
 
-A gateway is available when its API credentials are set; a webhook verifier when
-its webhook secret is (several, comma-separated, during a rotation). A secret
-set to blank counts as unset.
+A gateway is available when its API credentials are set (the same rule as
+``Settings.enabled_gateways``); a webhook verifier when its webhook secret holds
+at least one secret (several, comma-separated, during a rotation).
 """
 
 from __future__ import annotations
@@ -31,16 +31,20 @@ def build_gateways(settings: Settings, client: httpx.AsyncClient) -> dict[str, P
         ``stripe_api_key`` is, ``razorpay`` when both its key id and secret are.
     """
     gateways: dict[str, PaymentGateway] = {}
-    sandbox_key = _secret(settings.sandbox_api_key)
-    if sandbox_key:
-        gateways["sandbox"] = SandboxGateway(client, settings.sandbox_base_url, sandbox_key)
-    stripe_key = _secret(settings.stripe_api_key)
-    if stripe_key:
-        gateways["stripe"] = StripeGateway(client, settings.stripe_api_base, stripe_key)
-    razorpay_secret = _secret(settings.razorpay_key_secret)
-    if settings.razorpay_key_id and razorpay_secret:
+    if settings.sandbox_api_key is not None:
+        gateways["sandbox"] = SandboxGateway(
+            client, settings.sandbox_base_url, settings.sandbox_api_key.get_secret_value()
+        )
+    if settings.stripe_api_key is not None:
+        gateways["stripe"] = StripeGateway(
+            client, settings.stripe_api_base, settings.stripe_api_key.get_secret_value()
+        )
+    if settings.razorpay_key_id and settings.razorpay_key_secret is not None:
         gateways["razorpay"] = RazorpayGateway(
-            client, settings.razorpay_api_base, settings.razorpay_key_id, razorpay_secret
+            client,
+            settings.razorpay_api_base,
+            settings.razorpay_key_id,
+            settings.razorpay_key_secret.get_secret_value(),
         )
     return gateways
 
@@ -68,5 +72,4 @@ def build_verifiers(settings: Settings) -> dict[str, WebhookVerifier]:
 
 
 def _secret(value: SecretStr | None) -> str | None:
-    raw = value.get_secret_value().strip() if value is not None else ""
-    return raw or None
+    return value.get_secret_value() if value is not None else None

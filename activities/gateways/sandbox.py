@@ -82,7 +82,7 @@ class SandboxGateway:
             raise GatewayError("order expiry must be timezone-aware", retryable=False)
         body = {
             "amount": amount,
-            "currency": currency,
+            "currency": currency.upper(),
             "receipt": str(booking_id),
             "expires_at": expires_at.isoformat(),
         }
@@ -223,8 +223,9 @@ class SandboxVerifier:
             headers: The request headers (unused: everything is in the body).
 
         Returns:
-            The event; types other than the three the engine acts on become ``"other"``
-            with no order, payment or amount.
+            The event, with the order's receipt (the booking id) as its reference;
+            types other than the three the engine acts on become ``"other"`` with no
+            order, payment or amount.
 
         Raises:
             ValueError: The body is not an event, or a known event lacks its fields.
@@ -237,6 +238,8 @@ class SandboxVerifier:
             raise ValueError("sandbox webhook has no event id or type")
         created = _integer(event, "created")
         occurred_at = datetime.fromtimestamp(created, tz=UTC) if created is not None else None
+        data = event.get("data")
+        reference = _text(data, "receipt") if isinstance(data, dict) else None
         kind = _EVENT_TYPES.get(raw_type)
         if kind is None:
             return GatewayEvent(
@@ -249,8 +252,8 @@ class SandboxVerifier:
                 amount=None,
                 currency=None,
                 occurred_at=occurred_at,
+                reference=reference,
             )
-        data = event.get("data")
         if not isinstance(data, dict):
             raise ValueError(f"sandbox {raw_type} event has no data")
         order_id, payment_id = _text(data, "order_id"), _text(data, "payment_id")
@@ -269,6 +272,7 @@ class SandboxVerifier:
             amount=amount,
             currency=currency.upper() if currency else None,
             occurred_at=occurred_at,
+            reference=reference,
         )
 
 

@@ -217,7 +217,9 @@ class StripeVerifier:
         ``latest_charge``, else the intent id; amount: ``amount_received``);
         ``payment_intent.payment_failed`` a failure; ``charge.refunded`` (amount: the
         charge's ``amount_refunded``, a running total) and ``refund.updated`` with
-        status ``succeeded`` a refund. Everything else is ``"other"``.
+        status ``succeeded`` a refund. Everything else is ``"other"``. The reference is
+        the object's ``metadata.booking_id`` (PaymentIntents carry it; charges and
+        refunds only if it was copied there).
 
         Args:
             body: The raw, verified body.
@@ -242,6 +244,8 @@ class StripeVerifier:
         if not isinstance(obj, dict):
             raise ValueError("stripe webhook has no data.object")
 
+        metadata = obj.get("metadata")
+        reference = _text(metadata, "booking_id") if isinstance(metadata, dict) else None
         kind, order_id, payment_id, amount = _mapped(raw_type, obj)
         currency = _text(obj, "currency")
         if kind == "other":
@@ -259,6 +263,7 @@ class StripeVerifier:
             amount=amount,
             currency=currency.upper() if currency else None,
             occurred_at=occurred,
+            reference=reference,
         )
 
 

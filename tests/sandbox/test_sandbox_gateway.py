@@ -92,7 +92,9 @@ async def running(receiver: Receiver | None = None, **config: Any) -> AsyncItera
         app = create_app(settings, webhook_client=out, clock=clock)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as api:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://sandbox.test"
+            ) as api:
                 yield Harness(api, app.state.sandbox, receiver, clock)
 
 
@@ -157,25 +159,24 @@ async def test_unknown_order_is_not_found(gw: Harness) -> None:
     "headers",
     [{}, {"Authorization": "Bearer wrong"}, {"Authorization": API_KEY}, {"Authorization": ""}],
 )
-async def test_merchant_endpoints_require_the_api_key(
-    gw: Harness, headers: dict[str, str]
-) -> None:
+async def test_merchant_endpoints_require_the_api_key(gw: Harness, headers: dict[str, str]) -> None:
     """Every merchant endpoint answers 401 UNAUTHENTICATED without ``Bearer <api_key>``."""
-    calls = [
-        gw.api.post("/v1/orders", json={"amount": 1, "currency": "INR", "receipt": "x"}),
-        gw.api.get("/v1/orders/order_x"),
-        gw.api.get("/v1/payments"),
-        gw.api.post("/v1/refunds", json={"payment_id": "p", "amount": 1}),
-        gw.api.get("/v1/sandbox/events"),
-        gw.api.get("/v1/sandbox/deliveries"),
-        gw.api.get("/v1/sandbox/faults"),
-        gw.api.put("/v1/sandbox/faults", json={}),
+    calls: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("POST", "/v1/orders", {"amount": 1, "currency": "INR", "receipt": "x"}),
+        ("GET", "/v1/orders/order_x", None),
+        ("GET", "/v1/payments", None),
+        ("POST", "/v1/refunds", {"payment_id": "p", "amount": 1}),
+        ("GET", "/v1/sandbox/events", None),
+        ("GET", "/v1/sandbox/deliveries", None),
+        ("GET", "/v1/sandbox/faults", None),
+        ("PUT", "/v1/sandbox/faults", {"duplicate": 3}),
     ]
-    for call in calls:
-        response = await call
-        assert response.status_code == 401, response.request.url
+    for method, path, body in calls:
+        response = await gw.api.request(method, path, json=body, headers=headers)
+        assert response.status_code == 401, path
         assert response.json()["error"]["code"] == "UNAUTHENTICATED"
-    assert gw.sandbox.store.payments_since(None) == []
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert gw.sandbox.deliverer.faults.duplicate == 0
 
 
 async def test_captured_payment_sends_a_signed_webhook(gw: Harness) -> None:
@@ -427,12 +428,15 @@ async def test_delay_fault_holds_each_delivery(gw: Harness) -> None:
     await gw.api.put("/v1/sandbox/faults", json={"delay_ms": 300}, headers=AUTH)
     order = await gw.order()
 
+    started = time.monotonic()
     await gw.pay(order["id"])
     held = list(gw.receiver.requests)
     await gw.sandbox.drain()
+    elapsed = time.monotonic() - started
 
     assert held == []
     assert [e["type"] for e in gw.receiver.events()] == ["payment.captured"]
+    assert elapsed >= 0.29  # the hold itself; the loop's clock may round a hair early
 
 
 async def test_reorder_fault_delivers_an_orders_events_newest_first(gw: Harness) -> None:
@@ -451,7 +455,11 @@ async def test_reorder_fault_delivers_an_orders_events_newest_first(gw: Harness)
         "payment.failed",
     ]
     emitted = (await gw.api.get("/v1/sandbox/events", headers=AUTH)).json()["items"]
-    assert [e["type"] for e in emitted] == ["payment.failed", "payment.captured", "refund.processed"]
+    assert [e["type"] for e in emitted] == [
+        "payment.failed",
+        "payment.captured",
+        "refund.processed",
+    ]
 
 
 async def test_checkout_page_shows_amount_and_buttons(gw: Harness) -> None:
@@ -500,7 +508,12 @@ async def test_checkout_page_escapes_the_receipt(gw: Harness) -> None:
 
 @pytest.mark.parametrize(
     ("minor", "currency", "shown"),
-    [(123_450, "INR", "1,234.50"), (5, "USD", "0.05"), (1_500, "JPY", "1,500"), (1, "KWD", "0.001")],
+    [
+        (123_450, "INR", "1,234.50"),
+        (5, "USD", "0.05"),
+        (1_500, "JPY", "1,500"),
+        (1, "KWD", "0.001"),
+    ],
 )
 def test_amounts_are_formatted_from_minor_units(minor: int, currency: str, shown: str) -> None:
     """Minor units become major units with the currency's number of decimals."""

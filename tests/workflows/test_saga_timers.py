@@ -3,145 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from temporalio import activity
-from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from models.flow import (
-    BookingInput,
-    BookingPolicy,
-    BookingResult,
-    ChargeWalletInput,
-    Hold,
-    HoldInput,
-    Meeting,
-    MeetingInput,
-    MeetingRecordInput,
-    NotifyInput,
-    NotifyResult,
-    PaymentSpec,
-    RefundWalletInput,
-    ReleaseInput,
-)
-from worker import SANDBOX
+from models.flow import BookingPolicy
 from workflows.booking import BookingWorkflow
 
+from fakes import FakeSteps, fake_worker, start_booking
 from support import record_history
-
-
-@dataclass
-class FakeSteps:
-    """Stand-ins for the engine's activities that record what the workflow asked for."""
-
-    clock: datetime = field(default_factory=lambda: datetime.now(UTC))
-    charge_error: Exception | None = None
-    meeting_works: bool = True
-    calls: list[str] = field(default_factory=list)
-    releases: list[ReleaseInput] = field(default_factory=list)
-    alerted: asyncio.Event = field(default_factory=asyncio.Event)
-    meeting_ready: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def activities(self) -> list[object]:
-        @activity.defn(name="hold_slot")
-        async def hold_slot(request: HoldInput) -> Hold:
-            self.calls.append("hold_slot")
-            # The server's clock, which earlier tests have skipped ahead.
-            starts = self.clock + timedelta(days=1)
-            return Hold(
-                booking_id=request.booking_id,
-                slot_id=request.slot_id,
-                resource_id=uuid.uuid4(),
-                amount=5_000,
-                currency="INR",
-                starts_at=starts,
-                ends_at=starts + timedelta(hours=1),
-                meeting_provider="jitsi",
-            )
-
-        @activity.defn(name="charge_wallet")
-        async def charge_wallet(request: ChargeWalletInput) -> None:
-            self.calls.append("charge_wallet")
-            if self.charge_error is not None:
-                raise self.charge_error
-
-        @activity.defn(name="release_slot")
-        async def release_slot(request: ReleaseInput) -> None:
-            self.calls.append("release_slot")
-            self.releases.append(request)
-
-        @activity.defn(name="refund_wallet")
-        async def refund_wallet(request: RefundWalletInput) -> int:
-            self.calls.append("refund_wallet")
-            return 0
-
-        @activity.defn(name="create_meeting")
-        async def create_meeting(request: MeetingInput) -> Meeting:
-            self.calls.append("create_meeting")
-            if not self.meeting_works:
-                raise ApplicationError("provider answered 503")
-            self.meeting_ready.set()
-            return Meeting(url="https://meet.example/room", external_id="room")
-
-        @activity.defn(name="record_meeting_alert")
-        async def record_meeting_alert(request: MeetingRecordInput) -> None:
-            self.calls.append("record_meeting_alert")
-            self.alerted.set()
-
-        @activity.defn(name="send_notification")
-        async def send_notification(request: NotifyInput) -> NotifyResult:
-            self.calls.append(f"send_notification:{request.kind}")
-            return NotifyResult(status="SENT")
-
-        return [
-            hold_slot,
-            charge_wallet,
-            release_slot,
-            refund_wallet,
-            create_meeting,
-            record_meeting_alert,
-            send_notification,
-        ]
-
-
-async def _start(
-    env: WorkflowEnvironment, queue: str, steps: FakeSteps, *, alert_after: int = 1800
-) -> tuple[WorkflowHandle[BookingWorkflow, BookingResult], str]:
-    # The time-skipping server has no Update-with-Start; the API's path is covered
-    # on the dev server. Here: start, then the same update.
-    booking_id = uuid.uuid4()
-    steps.clock = await env.get_current_time()
-    handle = await env.client.start_workflow(
-        BookingWorkflow.run,
-        BookingInput(
-            booking_id=booking_id,
-            customer_id=uuid.uuid4(),
-            slot_id=uuid.uuid4(),
-            payment=PaymentSpec(method="wallet"),
-            policy=BookingPolicy(meeting_alert_after_seconds=alert_after),
-        ),
-        id=f"booking-{booking_id}",
-        task_queue=queue,
-    )
-    decision = await handle.execute_update(BookingWorkflow.create, id="create")
-    return handle, decision.status.value + ":" + str(decision.reason)
-
-
-def _worker(env: WorkflowEnvironment, steps: FakeSteps) -> tuple[Worker, str]:
-    queue = f"q-{uuid.uuid4().hex[:10]}"
-    worker = Worker(
-        env.client,
-        task_queue=queue,
-        workflows=[BookingWorkflow],
-        activities=steps.activities(),
-        workflow_runner=SANDBOX,
-    )
-    return worker, queue
 
 
 async def test_confirmed_booking_stays_open_until_its_slot_ends(
@@ -149,9 +20,10 @@ async def test_confirmed_booking_stays_open_until_its_slot_ends(
 ) -> None:
     """After CONFIRMED the workflow waits out the slot (a day, skipped) and completes CONFIRMED."""
     steps = FakeSteps()
-    worker, queue = _worker(time_env, steps)
+    worker, queue = fake_worker(time_env, steps)
     async with worker:
-        handle, decision = await _start(time_env, queue, steps)
+        handle, created = await start_booking(time_env, queue, steps)
+        decision = f"{created.status}:{created.reason}"
         result = await handle.result()
         await record_history(handle, "wallet_confirmed")
 
@@ -170,9 +42,10 @@ async def test_insufficient_funds_releases_without_refund(time_env: WorkflowEnvi
     steps = FakeSteps(
         charge_error=ApplicationError("short", type="INSUFFICIENT_FUNDS", non_retryable=True)
     )
-    worker, queue = _worker(time_env, steps)
+    worker, queue = fake_worker(time_env, steps)
     async with worker:
-        handle, decision = await _start(time_env, queue, steps)
+        handle, created = await start_booking(time_env, queue, steps)
+        decision = f"{created.status}:{created.reason}"
         result = await handle.result()
         await record_history(handle, "wallet_insufficient_funds")
 
@@ -188,9 +61,10 @@ async def test_unexplained_debit_failure_releases_then_refunds(
 ) -> None:
     """A debit failing for no business reason may have committed: release first, then refund."""
     steps = FakeSteps(charge_error=ApplicationError("?", type="Unexpected", non_retryable=True))
-    worker, queue = _worker(time_env, steps)
+    worker, queue = fake_worker(time_env, steps)
     async with worker:
-        handle, decision = await _start(time_env, queue, steps)
+        handle, created = await start_booking(time_env, queue, steps)
+        decision = f"{created.status}:{created.reason}"
         result = await handle.result()
 
     assert decision == "FAILED:INTERNAL"
@@ -203,9 +77,12 @@ async def test_meeting_failure_alerts_keeps_payment_and_operator_retry_fixes_it(
 ) -> None:
     """A provider down past the bound: alert, no refund, PENDING; a retry signal makes it READY."""
     steps = FakeSteps(meeting_works=False)
-    worker, queue = _worker(time_env, steps)
+    worker, queue = fake_worker(time_env, steps)
     async with worker:
-        handle, decision = await _start(time_env, queue, steps, alert_after=600)
+        handle, created = await start_booking(
+            time_env, queue, steps, policy=BookingPolicy(meeting_alert_after_seconds=600)
+        )
+        decision = f"{created.status}:{created.reason}"
         # Time skips only while the test waits on the server: skip past the bound.
         await time_env.sleep(timedelta(seconds=650))
         await asyncio.wait_for(steps.alerted.wait(), timeout=30)

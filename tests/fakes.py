@@ -1,0 +1,213 @@
+"""Stand-ins for the engine's activities, registered under the same names, for workflow tests."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from temporalio import activity
+from temporalio.client import WorkflowHandle
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from models.flow import (
+    BookingInput,
+    BookingPolicy,
+    BookingResult,
+    CancelOrderInput,
+    ChargeWalletInput,
+    ConfirmPaymentInput,
+    CreateOrderInput,
+    CreateResult,
+    FlagInput,
+    Hold,
+    HoldInput,
+    Meeting,
+    MeetingInput,
+    MeetingRecordInput,
+    NotifyInput,
+    NotifyResult,
+    OrderInfo,
+    PaymentSpec,
+    RefundOutcome,
+    RefundPaymentInput,
+    RefundProcessedInput,
+    RefundWalletInput,
+    ReleaseInput,
+)
+from worker import SANDBOX
+from workflows.booking import BookingWorkflow
+
+
+@dataclass
+class FakeSteps:
+    """Records what the workflow asked for; knobs make steps fail."""
+
+    clock: datetime = field(default_factory=lambda: datetime.now(UTC))
+    amount: int = 5_000
+    charge_error: Exception | None = None
+    order_error: Exception | None = None
+    meeting_works: bool = True
+    calls: list[str] = field(default_factory=list)
+    releases: list[ReleaseInput] = field(default_factory=list)
+    refunds: list[RefundPaymentInput] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    release_times: list[datetime] = field(default_factory=list)
+    alerted: asyncio.Event = field(default_factory=asyncio.Event)
+    meeting_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    confirmed: asyncio.Event = field(default_factory=asyncio.Event)
+    refunded: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def activities(self) -> list[Callable[..., Any]]:
+        """One fake per engine activity, each registered under the real activity's name."""
+
+        @activity.defn(name="hold_slot")
+        async def hold_slot(request: HoldInput) -> Hold:
+            self.calls.append("hold_slot")
+            # The server's clock, which earlier tests have skipped ahead.
+            starts = self.clock + timedelta(days=1)
+            return Hold(
+                booking_id=request.booking_id,
+                slot_id=request.slot_id,
+                resource_id=uuid.uuid4(),
+                amount=self.amount,
+                currency="INR",
+                starts_at=starts,
+                ends_at=starts + timedelta(hours=1),
+                meeting_provider="jitsi",
+            )
+
+        @activity.defn(name="charge_wallet")
+        async def charge_wallet(request: ChargeWalletInput) -> None:
+            self.calls.append("charge_wallet")
+            if self.charge_error is not None:
+                raise self.charge_error
+
+        @activity.defn(name="release_slot")
+        async def release_slot(request: ReleaseInput) -> None:
+            self.calls.append("release_slot")
+            self.releases.append(request)
+            self.release_times.append(activity.info().scheduled_time)
+            self.released.set()
+
+        @activity.defn(name="refund_wallet")
+        async def refund_wallet(request: RefundWalletInput) -> int:
+            self.calls.append("refund_wallet")
+            return 0
+
+        @activity.defn(name="create_meeting")
+        async def create_meeting(request: MeetingInput) -> Meeting:
+            self.calls.append("create_meeting")
+            if not self.meeting_works:
+                raise ApplicationError("provider answered 503")
+            self.meeting_ready.set()
+            return Meeting(url="https://meet.example/room", external_id="room")
+
+        @activity.defn(name="record_meeting_alert")
+        async def record_meeting_alert(request: MeetingRecordInput) -> None:
+            self.calls.append("record_meeting_alert")
+            self.alerted.set()
+
+        @activity.defn(name="send_notification")
+        async def send_notification(request: NotifyInput) -> NotifyResult:
+            self.calls.append(f"send_notification:{request.kind}")
+            return NotifyResult(status="SENT")
+
+        @activity.defn(name="create_order")
+        async def create_order(request: CreateOrderInput) -> OrderInfo:
+            self.calls.append("create_order")
+            if self.order_error is not None:
+                raise self.order_error
+            return OrderInfo(order_id="order_1", checkout_url="https://pay.example/order_1")
+
+        @activity.defn(name="confirm_payment")
+        async def confirm_payment(request: ConfirmPaymentInput) -> None:
+            self.calls.append("confirm_payment")
+            self.confirmed.set()
+
+        @activity.defn(name="refund_payment")
+        async def refund_payment(request: RefundPaymentInput) -> RefundOutcome:
+            self.calls.append("refund_payment")
+            self.refunds.append(request)
+            self.refunded.set()
+            return RefundOutcome(refund_id="rfnd_1", status="PROCESSED", amount=request.amount)
+
+        @activity.defn(name="mark_refund_processed")
+        async def mark_refund_processed(request: RefundProcessedInput) -> None:
+            self.calls.append("mark_refund_processed")
+
+        @activity.defn(name="cancel_order")
+        async def cancel_order(request: CancelOrderInput) -> bool:
+            self.calls.append("cancel_order")
+            return False
+
+        @activity.defn(name="flag_booking")
+        async def flag_booking(request: FlagInput) -> None:
+            self.calls.append("flag_booking")
+            self.flags.append(request.reason)
+
+        return [
+            hold_slot,
+            charge_wallet,
+            release_slot,
+            refund_wallet,
+            create_meeting,
+            record_meeting_alert,
+            send_notification,
+            create_order,
+            confirm_payment,
+            refund_payment,
+            mark_refund_processed,
+            cancel_order,
+            flag_booking,
+        ]
+
+
+def fake_worker(env: WorkflowEnvironment, steps: FakeSteps) -> tuple[Worker, str]:
+    """A worker running the real workflow with ``steps`` on a fresh task queue."""
+    queue = f"q-{uuid.uuid4().hex[:10]}"
+    worker = Worker(
+        env.client,
+        task_queue=queue,
+        workflows=[BookingWorkflow],
+        activities=steps.activities(),
+        workflow_runner=SANDBOX,
+    )
+    return worker, queue
+
+
+async def start_booking(
+    env: WorkflowEnvironment,
+    queue: str,
+    steps: FakeSteps,
+    *,
+    payment: PaymentSpec | None = None,
+    policy: BookingPolicy | None = None,
+) -> tuple[WorkflowHandle[BookingWorkflow, BookingResult], CreateResult]:
+    """Start a booking and send its ``create`` update.
+
+    The time-skipping server has no Update-with-Start; the API's path is
+    covered on the dev server. Here: start, then the same update.
+    """
+    booking_id = uuid.uuid4()
+    steps.clock = await env.get_current_time()
+    handle = await env.client.start_workflow(
+        BookingWorkflow.run,
+        BookingInput(
+            booking_id=booking_id,
+            customer_id=uuid.uuid4(),
+            slot_id=uuid.uuid4(),
+            payment=payment or PaymentSpec(method="wallet"),
+            policy=policy or BookingPolicy(),
+        ),
+        id=f"booking-{booking_id}",
+        task_queue=queue,
+    )
+    decision = await handle.execute_update(BookingWorkflow.create, id="create")
+    return handle, decision

@@ -1,0 +1,179 @@
+"""The gateway path on the time-skipping server: payment window, late money, mismatches."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from models.flow import BookingPolicy, PaymentEvent, PaymentSpec
+from workflows.booking import BookingWorkflow
+
+from fakes import FakeSteps, fake_worker, start_booking
+from support import record_history
+
+SANDBOX = PaymentSpec(method="gateway", provider="sandbox")
+TTL = 600
+
+
+def captured(
+    event_id: str, payment_id: str, amount: int = 5_000, currency: str = "INR"
+) -> PaymentEvent:
+    """A payment.captured event as the webhook endpoint signals it."""
+    return PaymentEvent(
+        provider="sandbox",
+        event_id=event_id,
+        type="payment.captured",
+        order_id="order_1",
+        payment_id=payment_id,
+        amount=amount,
+        currency=currency,
+    )
+
+
+def failed(event_id: str, payment_id: str) -> PaymentEvent:
+    """A payment.failed event."""
+    return PaymentEvent(
+        provider="sandbox",
+        event_id=event_id,
+        type="payment.failed",
+        order_id="order_1",
+        payment_id=payment_id,
+    )
+
+
+async def test_unpaid_booking_expires_exactly_at_its_deadline(
+    time_env: WorkflowEnvironment,
+) -> None:
+    """No payment: nothing before hold_expires_at, then release as EXPIRED at that instant."""
+    steps = FakeSteps()
+    worker, queue = fake_worker(time_env, steps)
+    async with worker:
+        started = await time_env.get_current_time()
+        handle, created = await start_booking(
+            time_env, queue, steps, payment=SANDBOX, policy=BookingPolicy(hold_ttl_seconds=TTL)
+        )
+        await time_env.sleep(timedelta(seconds=TTL - 5))
+        released_early = steps.released.is_set()
+        await time_env.sleep(timedelta(seconds=10))
+        await asyncio.wait_for(steps.released.wait(), timeout=30)
+        # Finish the run (its late-payment window is skipped too): an open
+        # workflow without a worker would stall time skipping for later tests.
+        result = await handle.result()
+        await record_history(handle, "gateway_expired")
+
+    assert created.status == "AWAITING_PAYMENT"
+    assert result.status == "EXPIRED"
+    assert released_early is False
+    assert [(r.status, r.reason) for r in steps.releases] == [("EXPIRED", None)]
+    expired_at = steps.release_times[0] - started
+    assert timedelta(seconds=TTL) <= expired_at < timedelta(seconds=TTL + 3)
+    assert "cancel_order" in steps.calls
+    assert "send_notification:booking_expired" in steps.calls
+
+
+@pytest.mark.parametrize(
+    "late_by", [timedelta(seconds=1), timedelta(hours=1), timedelta(days=2)], ids=str
+)
+async def test_success_after_expiry_is_refunded_exactly_once(
+    time_env: WorkflowEnvironment, late_by: timedelta
+) -> None:
+    """A capture after EXPIRED, delivered twice, is refunded once and never confirms."""
+    steps = FakeSteps()
+    worker, queue = fake_worker(time_env, steps)
+    async with worker:
+        handle, _ = await start_booking(
+            time_env, queue, steps, payment=SANDBOX, policy=BookingPolicy(hold_ttl_seconds=TTL)
+        )
+        await time_env.sleep(timedelta(seconds=TTL + 1))
+        await asyncio.wait_for(steps.released.wait(), timeout=30)
+        await time_env.sleep(late_by)
+        await handle.signal(BookingWorkflow.payment_event, captured("evt_late", "pay_late"))
+        await handle.signal(BookingWorkflow.payment_event, captured("evt_late", "pay_late"))
+        result = await handle.result()
+
+    assert result.status == "EXPIRED"
+    assert [(r.payment_id, r.amount) for r in steps.refunds] == [("pay_late", 5_000)]
+    assert "confirm_payment" not in steps.calls
+    assert "send_notification:payment_refunded" in steps.calls
+
+
+async def test_failed_attempt_then_success_confirms(time_env: WorkflowEnvironment) -> None:
+    """A declined attempt keeps the window open; the customer's retry confirms the booking."""
+    steps = FakeSteps()
+    worker, queue = fake_worker(time_env, steps)
+    async with worker:
+        handle, _ = await start_booking(time_env, queue, steps, payment=SANDBOX)
+        await handle.signal(BookingWorkflow.payment_event, failed("evt_1", "pay_1"))
+        await handle.signal(BookingWorkflow.payment_event, captured("evt_2", "pay_2"))
+        result = await handle.result()
+        await record_history(handle, "gateway_failed_then_confirmed")
+
+    assert result.status == "CONFIRMED"
+    assert steps.calls.count("confirm_payment") == 1
+    assert steps.refunds == []
+    assert steps.releases == []
+
+
+async def test_second_payment_for_a_confirmed_booking_is_refunded(
+    time_env: WorkflowEnvironment,
+) -> None:
+    """Paid twice (two payments): the booking keeps the first, the second is refunded once."""
+    steps = FakeSteps()
+    worker, queue = fake_worker(time_env, steps)
+    async with worker:
+        handle, _ = await start_booking(time_env, queue, steps, payment=SANDBOX)
+        for event in (
+            captured("evt_1", "pay_1"),
+            captured("evt_2", "pay_2"),
+            captured("evt_1", "pay_1"),
+        ):
+            await handle.signal(BookingWorkflow.payment_event, event)
+        await asyncio.wait_for(steps.refunded.wait(), timeout=30)
+        result = await handle.result()
+
+    assert result.status == "CONFIRMED"
+    assert [r.payment_id for r in steps.refunds] == ["pay_2"]
+    assert steps.calls.count("confirm_payment") == 1
+
+
+async def test_amount_mismatch_never_confirms_refunds_and_flags(
+    time_env: WorkflowEnvironment,
+) -> None:
+    """A capture for another amount is refunded, flagged for operators, and fails the booking."""
+    steps = FakeSteps()
+    worker, queue = fake_worker(time_env, steps)
+    async with worker:
+        handle, _ = await start_booking(time_env, queue, steps, payment=SANDBOX)
+        await handle.signal(BookingWorkflow.payment_event, captured("evt_1", "pay_1", amount=4_999))
+        result = await handle.result()
+
+    assert (result.status, result.reason) == ("FAILED", "PAYMENT_MISMATCH")
+    assert "confirm_payment" not in steps.calls
+    assert [r.payment_id for r in steps.refunds] == ["pay_1"]
+    assert len(steps.flags) == 1
+    assert "did not match" in steps.flags[0]
+    assert [(r.status, r.reason) for r in steps.releases] == [("FAILED", "PAYMENT_MISMATCH")]
+
+
+async def test_gateway_down_past_the_bound_releases_and_answers_unavailable(
+    time_env: WorkflowEnvironment,
+) -> None:
+    """Order creation keeps failing: retried to the bound, then FAILED and the slot released."""
+    steps = FakeSteps(order_error=ApplicationError("503 from gateway", type="GATEWAY_UNAVAILABLE"))
+    worker, queue = fake_worker(time_env, steps)
+    async with worker:
+        handle, created = await start_booking(
+            time_env, queue, steps, payment=SANDBOX, policy=BookingPolicy(gateway_max_attempts=2)
+        )
+        result = await handle.result()
+
+    assert (created.status, created.reason) == ("FAILED", "PAYMENT_PROVIDER_UNAVAILABLE")
+    assert steps.calls.count("create_order") == 2
+    assert [(r.status, r.reason) for r in steps.releases] == [
+        ("FAILED", "PAYMENT_PROVIDER_UNAVAILABLE")
+    ]
+    assert result.status == "FAILED"
