@@ -1,4 +1,4 @@
-"""The ``booking-engine`` command: dev, api, worker, migrate, token."""
+"""The ``booking-engine`` command: dev, api, worker, sandbox, migrate, token."""
 
 from __future__ import annotations
 
@@ -38,6 +38,23 @@ def _worker(_: argparse.Namespace) -> None:
         asyncio.run(run_worker(settings))
 
 
+def _sandbox(_: argparse.Namespace) -> None:
+    import uvicorn
+
+    from core.logging import configure_logging
+    from sandbox.app import create_app
+    from sandbox.from_settings import sandbox_config
+
+    settings = get_settings()
+    configure_logging(settings)
+    uvicorn.run(
+        create_app(sandbox_config(settings)),
+        host=settings.api_host,
+        port=settings.sandbox_port,
+        log_config=None,
+    )
+
+
 def _migrate(_: argparse.Namespace) -> None:
     from core.migrate import upgrade
 
@@ -72,6 +89,9 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("api", help="serve the HTTP API").set_defaults(run=_api)
     commands.add_parser("worker", help="run a Temporal worker").set_defaults(run=_worker)
     commands.add_parser("migrate", help="upgrade the database schema").set_defaults(run=_migrate)
+    commands.add_parser("sandbox", help="serve the sandbox payment gateway").set_defaults(
+        run=_sandbox
+    )
     token = commands.add_parser("token", help="print a signed JWT for local use")
     token.add_argument("--sub", type=uuid.UUID, required=True, help="customer id (a UUID)")
     token.add_argument("--role", choices=["customer", "operator"], default="customer")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import structlog
+import uvicorn
+from pydantic import SecretStr
 
 from core.settings import Settings, generate_secret, get_settings
 
@@ -32,10 +35,14 @@ def dev_settings() -> Settings:
         updates["env"] = "dev"
     if "log_format" not in given:
         updates["log_format"] = "console"
-    if settings.jwt_secret is None:
-        from pydantic import SecretStr
-
-        updates["jwt_secret"] = SecretStr(_persistent_secret(settings.data_dir / "jwt_secret"))
+    generated = {
+        "jwt_secret": settings.jwt_secret,
+        "sandbox_api_key": settings.sandbox_api_key,
+        "sandbox_webhook_secret": settings.sandbox_webhook_secret,
+    }
+    for name, value in generated.items():
+        if value is None:
+            updates[name] = SecretStr(_persistent_secret(settings.data_dir / name))
     return settings.model_copy(update=updates)
 
 
@@ -62,13 +69,21 @@ Press Ctrl-C to stop.
 """
 
 
-async def _serve(settings: Settings, stack: contextlib.AsyncExitStack) -> None:
-    import uvicorn
+class _SecondaryServer(uvicorn.Server):
+    """A uvicorn server that leaves Ctrl-C to the API server, which stops the whole stack."""
 
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _serve(settings: Settings, stack: contextlib.AsyncExitStack) -> None:
     from api.app import create_app
     from core.embedded import EmbeddedPostgres, TemporalDevServer
     from core.mailsink import MailSink
     from core.migrate import upgrade
+    from sandbox.app import create_app as create_sandbox
+    from sandbox.from_settings import sandbox_config
     from worker import run_worker
 
     data = settings.data_dir.resolve()
@@ -108,12 +123,24 @@ async def _serve(settings: Settings, stack: contextlib.AsyncExitStack) -> None:
     stack.push_async_callback(stop_worker)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings),
+            create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
+        )
+    )
+    gateway = _SecondaryServer(
+        uvicorn.Config(
+            create_sandbox(sandbox_config(settings)),
             host=settings.api_host,
-            port=settings.api_port,
+            port=settings.sandbox_port,
             log_config=None,
         )
     )
+    gateway_task = asyncio.create_task(gateway.serve())
+
+    async def stop_gateway() -> None:
+        gateway.should_exit = True
+        await gateway_task
+
+    stack.push_async_callback(stop_gateway)
     print(banner(settings), flush=True)
     await server.serve()
 

@@ -11,10 +11,12 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,9 +30,11 @@ from core.mailsink import MailSink
 from core.migrate import upgrade
 from core.settings import Settings
 from core.temporal import connect
+from sandbox.app import create_app as create_sandbox
+from sandbox.from_settings import sandbox_config
 from worker import build_worker, engine_activities
 
-from support import JWT_SECRET
+from support import API_URL, JWT_SECRET, SANDBOX_URL, SANDBOX_WEBHOOK_SECRET
 
 
 @pytest.fixture(scope="session")
@@ -93,6 +97,11 @@ def settings(
         log_format="console",
         notification_max_attempts=2,
         meeting_alert_after_seconds=5,
+        sandbox_url=SANDBOX_URL,
+        sandbox_api_key=SecretStr("sandbox-test-key"),
+        sandbox_webhook_secret=SecretStr(SANDBOX_WEBHOOK_SECRET),
+        sandbox_webhook_url=f"{API_URL}/v1/webhooks/sandbox",
+        gateway_max_attempts=2,
     )
 
 
@@ -117,9 +126,31 @@ async def temporal(settings: Settings) -> Client:
 
 
 @pytest.fixture(scope="session")
-async def http_for_providers() -> AsyncIterator[httpx.AsyncClient]:
-    """Outbound HTTP for activities; tests that reach third parties fake them per test."""
-    async with httpx.AsyncClient() as client:
+async def api_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The engine's API app, lifespan entered."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def sandbox_app(api_app: FastAPI, settings: Settings) -> AsyncIterator[FastAPI]:
+    """The sandbox gateway, delivering its signed webhooks to the engine app over HTTP (ASGI)."""
+    webhooks = httpx.AsyncClient(transport=httpx.ASGITransport(app=api_app), base_url=API_URL)
+    app = create_sandbox(
+        replace(sandbox_config(settings), initial_backoff=0.05, max_backoff=0.2),
+        webhook_client=webhooks,
+    )
+    async with webhooks, app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def http_for_providers(sandbox_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Outbound HTTP of the activities: gateway calls reach the in-process sandbox."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=sandbox_app), base_url=SANDBOX_URL
+    ) as client:
         yield client
 
 
@@ -139,15 +170,21 @@ async def engine_worker(
 
 
 @pytest.fixture(scope="session")
-async def api(settings: Settings, engine_worker: Worker) -> AsyncIterator[httpx.AsyncClient]:
-    """The API app (lifespan entered) behind an in-process HTTP client."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://api.test", timeout=60
-        ) as client:
-            yield client
+async def api(api_app: FastAPI, engine_worker: Worker) -> AsyncIterator[httpx.AsyncClient]:
+    """The API app behind an in-process HTTP client, with the worker running."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api_app), base_url=API_URL, timeout=60
+    ) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def sandbox(sandbox_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the sandbox gateway (tests play the customer through it)."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=sandbox_app), base_url=SANDBOX_URL, timeout=60
+    ) as client:
+        yield client
 
 
 @pytest.fixture(autouse=True)

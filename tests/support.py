@@ -20,6 +20,9 @@ from core.settings import Settings
 from worker import build_worker
 
 JWT_SECRET = "test-secret-" + "x" * 40
+SANDBOX_WEBHOOK_SECRET = "whsec-test-" + "y" * 32
+API_URL = "http://api.test"
+SANDBOX_URL = "http://sandbox.test"
 
 
 def bearer(sub: uuid.UUID, role: Role = "customer", ttl: int = 3600) -> dict[str, str]:
