@@ -1,7 +1,7 @@
 """Recorded booking histories replay against the current workflow code without nondeterminism.
 
 Regenerate after an intended, versioned change with:
-``BOOKING_RECORD_HISTORIES=1 .venv/bin/pytest tests/workflows``.
+``BOOKING_RECORD_HISTORIES=1 .venv/bin/pytest tests/workflows tests/api``.
 """
 
 from __future__ import annotations
@@ -23,11 +23,14 @@ EXPECTED = {
     "wallet_insufficient_funds",
     "wallet_insufficient_funds_update_with_start",
     "meeting_alert_then_retry",
+    "gateway_expired",
+    "gateway_failed_then_confirmed",
+    "gateway_confirmed_update_with_start",
 }
 
 
 def test_every_path_has_a_recorded_history() -> None:
-    """The happy, refused and meeting-alert paths each have a history on file."""
+    """The wallet, gateway, refused, expired and meeting-alert paths each have a history."""
     assert {p.stem for p in HISTORIES.glob("*.json")} >= EXPECTED
 
 

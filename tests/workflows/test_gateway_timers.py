@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -177,3 +178,37 @@ async def test_gateway_down_past_the_bound_releases_and_answers_unavailable(
         ("FAILED", "PAYMENT_PROVIDER_UNAVAILABLE")
     ]
     assert result.status == "FAILED"
+
+
+def refund_processed(event_id: str, payment_id: str) -> PaymentEvent:
+    """A refund.processed event."""
+    return PaymentEvent(
+        provider="sandbox",
+        event_id=event_id,
+        type="refund.processed",
+        order_id="order_1",
+        payment_id=payment_id,
+    )
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))), ids=str)
+async def test_events_in_any_order_reach_the_same_final_state(
+    time_env: WorkflowEnvironment, order: tuple[int, ...]
+) -> None:
+    """A declined attempt, a capture and a second capture, delivered in any order: CONFIRMED,
+    one payment kept, the other refunded once, the decline ignored."""
+    steps = FakeSteps()
+    events = [failed("evt_f", "pay_0"), captured("evt_a", "pay_a"), captured("evt_b", "pay_b")]
+    worker, queue = fake_worker(time_env, steps)
+    async with worker:
+        handle, _ = await start_booking(time_env, queue, steps, payment=SANDBOX)
+        for index in order:
+            await handle.signal(BookingWorkflow.payment_event, events[index])
+        await handle.signal(BookingWorkflow.payment_event, refund_processed("evt_r", "pay_b"))
+        result = await handle.result()
+
+    assert result.status == "CONFIRMED"
+    assert steps.calls.count("confirm_payment") == 1
+    assert len(steps.refunds) == 1
+    assert steps.refunds[0].payment_id in {"pay_a", "pay_b"}
+    assert steps.releases == []

@@ -1,0 +1,284 @@
+"""Gateway-paid bookings through the API, the real sandbox gateway and verified webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from temporalio import activity
+from temporalio.client import Client
+
+from core.db import SessionFactory
+from core.settings import Settings
+from core.signing import sign_header
+from models.db import GatewayTransaction, WebhookEvent
+from models.flow import CreateOrderInput, OrderInfo
+from worker import engine_activities
+from workflows.booking import BookingWorkflow
+
+from support import (
+    SANDBOX_WEBHOOK_SECRET,
+    bearer,
+    engine_on_queue,
+    make_slot,
+    record_history,
+    replace_activity,
+)
+
+
+async def book_gateway(
+    api: httpx.AsyncClient, customer: uuid.UUID, slot_id: str, key: str | None = None
+) -> httpx.Response:
+    """Create a sandbox-paid booking."""
+    return await api.post(
+        "/v1/bookings",
+        json={"slot_id": slot_id, "payment": {"method": "gateway", "provider": "sandbox"}},
+        headers={**bearer(customer), "Idempotency-Key": key or str(uuid.uuid4())},
+    )
+
+
+def signed(
+    event: dict[str, Any], *, secret: str = SANDBOX_WEBHOOK_SECRET, at: float | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """A sandbox-style webhook body and its signature header."""
+    body = json.dumps(event).encode()
+    header = sign_header([secret], int(at if at is not None else time.time()), body)
+    return body, {"Sandbox-Signature": header, "Content-Type": "application/json"}
+
+
+def captured_event(order_id: str, amount: int, event_id: str = "evt_1") -> dict[str, Any]:
+    """The sandbox's payment.captured payload."""
+    return {
+        "id": event_id,
+        "type": "payment.captured",
+        "created": int(time.time()),
+        "data": {
+            "order_id": order_id,
+            "payment_id": "pay_" + event_id,
+            "amount": amount,
+            "currency": "INR",
+            "status": "captured",
+        },
+    }
+
+
+async def _stored_events(sessions: SessionFactory, event_id: str) -> int:
+    async with sessions() as session:
+        return int(
+            await session.scalar(
+                select(func.count())
+                .select_from(WebhookEvent)
+                .where(WebhookEvent.event_id == event_id)
+            )
+            or 0
+        )
+
+
+async def test_checkout_payment_confirms_the_booking(
+    api: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    sandbox_app: FastAPI,
+    temporal: Client,
+    sessions: SessionFactory,
+) -> None:
+    """AWAITING_PAYMENT with an order and checkout page; paying there confirms via the webhook."""
+    customer = uuid.uuid4()
+    slot = await make_slot(
+        api, price=42_000, starts_in=timedelta(seconds=4), length=timedelta(seconds=1)
+    )
+
+    created = await book_gateway(api, customer, slot["id"])
+
+    assert created.status_code == 201, created.text
+    booking = created.json()
+    assert booking["status"] == "AWAITING_PAYMENT"
+    assert booking["payment"]["provider"] == "sandbox"
+    assert booking["payment"]["checkout_url"].endswith(booking["payment"]["order_id"])
+    assert booking["hold_expires_at"] is not None
+    page = await sandbox.get(f"/checkout/{booking['payment']['order_id']}")
+    assert page.status_code == 200
+    assert "420.00" in page.text
+
+    paid = await sandbox.post(
+        f"/v1/orders/{booking['payment']['order_id']}/pay", json={"outcome": "success"}
+    )
+    assert paid.status_code == 200
+    await sandbox_app.state.sandbox.drain()
+    handle = temporal.get_workflow_handle_for(BookingWorkflow.run, f"booking-{booking['id']}")
+    result = await handle.result()
+    await record_history(handle, "gateway_confirmed_update_with_start")
+
+    assert result.status == "CONFIRMED"
+    final = (await api.get(f"/v1/bookings/{booking['id']}", headers=bearer(customer))).json()
+    assert final["status"] == "CONFIRMED"
+    assert final["payment"]["captured"] == {"amount": 42_000, "currency": "INR"}
+    assert final["meeting"]["status"] == "READY"
+    assert "webhook.payment.captured" in [e["type"] for e in final["timeline"]]
+
+
+async def test_one_captured_webhook_delivered_a_hundred_times_changes_state_once(
+    api: httpx.AsyncClient, sessions: SessionFactory, temporal: Client
+) -> None:
+    """100 deliveries, 20 at a time: every one 2xx, one stored event, one capture."""
+    slot = await make_slot(
+        api, price=9_000, starts_in=timedelta(seconds=4), length=timedelta(seconds=1)
+    )
+    booking = (await book_gateway(api, uuid.uuid4(), slot["id"])).json()
+    event_id = f"evt_{uuid.uuid4().hex}"
+    body, headers = signed(captured_event(booking["payment"]["order_id"], 9_000, event_id))
+
+    answers: list[int] = []
+    for _ in range(5):
+        batch = await asyncio.gather(
+            *(api.post("/v1/webhooks/sandbox", content=body, headers=headers) for _ in range(20))
+        )
+        answers += [r.status_code for r in batch]
+    result = await temporal.get_workflow_handle_for(
+        BookingWorkflow.run, f"booking-{booking['id']}"
+    ).result()
+
+    assert answers == [200] * 100
+    assert result.status == "CONFIRMED"
+    assert await _stored_events(sessions, event_id) == 1
+    async with sessions() as session:
+        captures = await session.scalar(
+            select(func.count())
+            .select_from(GatewayTransaction)
+            .where(
+                GatewayTransaction.booking_id == uuid.UUID(booking["id"]),
+                GatewayTransaction.kind == "capture",
+            )
+        )
+    assert captures == 1
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["forged", "wrong-secret", "one-byte", "stale", "ahead", "missing"],
+)
+async def test_bad_signatures_are_400_and_change_nothing(
+    api: httpx.AsyncClient, sessions: SessionFactory, tamper: str
+) -> None:
+    """Forged, wrong secret, altered body, 301 s old or ahead, or no header: 400, nothing stored."""
+    slot = await make_slot(api, price=1_000)
+    customer = uuid.uuid4()
+    booking = (await book_gateway(api, customer, slot["id"])).json()
+    event_id = f"evt_{uuid.uuid4().hex}"
+    event = captured_event(booking["payment"]["order_id"], 1_000, event_id)
+    body, headers = signed(event)
+    if tamper == "forged":
+        headers["Sandbox-Signature"] = f"t={int(time.time())},v1={'0' * 64}"
+    elif tamper == "wrong-secret":
+        body, headers = signed(event, secret="not-the-secret-" * 3)
+    elif tamper == "one-byte":
+        body = body.replace(b"1000", b"1001")
+    elif tamper == "stale":
+        body, headers = signed(event, at=time.time() - 301)
+    elif tamper == "ahead":
+        body, headers = signed(event, at=time.time() + 301)
+    else:
+        del headers["Sandbox-Signature"]
+
+    response = await api.post("/v1/webhooks/sandbox", content=body, headers=headers)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "INVALID_SIGNATURE"
+    assert await _stored_events(sessions, event_id) == 0
+    after = (await api.get(f"/v1/bookings/{booking['id']}", headers=bearer(customer))).json()
+    assert after["status"] == "AWAITING_PAYMENT"
+
+
+async def test_event_for_an_unknown_order_is_kept_for_operators(
+    api: httpx.AsyncClient, sessions: SessionFactory
+) -> None:
+    """A valid webhook about an order we do not know: 200, stored as UNMATCHED."""
+    event_id = f"evt_{uuid.uuid4().hex}"
+    body, headers = signed(captured_event("order_nobody_knows", 500, event_id))
+
+    response = await api.post("/v1/webhooks/sandbox", content=body, headers=headers)
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "UNMATCHED"
+    async with sessions() as session:
+        stored = (
+            await session.execute(select(WebhookEvent).where(WebhookEvent.event_id == event_id))
+        ).scalar_one()
+    assert (stored.status, stored.booking_id) == ("UNMATCHED", None)
+
+
+async def test_payment_arriving_before_the_create_call_returns_still_confirms(
+    temporal: Client,
+    settings: Settings,
+    sessions: SessionFactory,
+    http_for_providers: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    sandbox_app: FastAPI,
+) -> None:
+    """The customer pays (and the webhook lands) while the create call is still running."""
+    activities = engine_activities(settings, sessions, http_for_providers)
+    real_create_order = next(a for a in activities if a.__name__ == "create_order")
+
+    @activity.defn(name="create_order")
+    async def create_order(request: CreateOrderInput) -> OrderInfo:
+        order: OrderInfo = await real_create_order(request)
+        await sandbox.post(f"/v1/orders/{order.order_id}/pay", json={"outcome": "success"})
+        await sandbox_app.state.sandbox.drain()
+        return order
+
+    async with engine_on_queue(
+        temporal, settings, replace_activity(activities, create_order)
+    ) as api:
+        slot = await make_slot(
+            api, price=3_000, starts_in=timedelta(seconds=4), length=timedelta(seconds=1)
+        )
+        created = await book_gateway(api, uuid.uuid4(), slot["id"])
+        assert created.status_code == 201, created.text
+        result = await temporal.get_workflow_handle_for(
+            BookingWorkflow.run, f"booking-{created.json()['id']}"
+        ).result()
+
+    assert created.json()["status"] == "AWAITING_PAYMENT"
+    assert result.status == "CONFIRMED"
+
+
+async def test_gateway_down_answers_503_and_frees_the_slot(
+    temporal: Client, settings: Settings, sessions: SessionFactory
+) -> None:
+    """Order creation gets 503s: retried to the bound, then 503 and the slot is free again."""
+    calls: list[str] = []
+
+    def always_503(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return httpx.Response(503, json={"error": {"code": "UNAVAILABLE"}})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(always_503)) as down:
+        activities = engine_activities(settings, sessions, down)
+        async with engine_on_queue(temporal, settings, activities) as api:
+            slot = await make_slot(api, price=3_000)
+            response = await book_gateway(api, uuid.uuid4(), slot["id"])
+            after = (await api.get(f"/v1/slots/{slot['id']}", headers=bearer(uuid.uuid4()))).json()
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "PAYMENT_PROVIDER_UNAVAILABLE"
+    assert calls == ["/v1/orders"] * settings.gateway_max_attempts
+    assert after["remaining_capacity"] == 1
+
+
+async def test_unknown_provider_is_a_validation_error(api: httpx.AsyncClient) -> None:
+    """Only configured gateways can be chosen."""
+    slot = await make_slot(api)
+    response = await api.post(
+        "/v1/bookings",
+        json={"slot_id": slot["id"], "payment": {"method": "gateway", "provider": "paypal"}},
+        headers={**bearer(uuid.uuid4()), "Idempotency-Key": "k-paypal"},
+    )
+    assert response.status_code == 422
+    assert "payment.provider" in response.json()["error"]["message"]
