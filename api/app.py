@@ -11,7 +11,7 @@ from activities.gateways.registry import build_verifiers
 from api.deps import Services
 from api.errors import install_error_handling
 from api.metrics import install_metrics
-from api.routes import bookings, catalog, health, wallets, webhooks
+from api.routes import bookings, catalog, health, ops, wallets, webhooks
 from core.db import create_engine, session_factory
 from core.settings import Settings, get_settings
 from core.temporal import TemporalConnection
@@ -46,6 +46,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_metrics(app)
     install_error_handling(app)
-    for module in (catalog, bookings, wallets, webhooks, health):
+    for module in (catalog, bookings, wallets, webhooks, ops, health):
         app.include_router(module.router)
     return app

@@ -258,3 +258,19 @@ class WebhookReceipt(BaseModel):
 
     event_id: str
     status: str
+
+
+class WebhookEventOut(BaseModel):
+    """A stored gateway event, as operators see it (the raw body stays in the database)."""
+
+    provider: str
+    event_id: str
+    type: str
+    raw_type: str
+    order_id: str | None
+    payment_id: str | None
+    amount: int | None
+    currency: str | None
+    booking_id: uuid.UUID | None
+    status: str
+    received_at: datetime

@@ -58,8 +58,15 @@ async def list_bookings(
     user: CurrentUser,
     session: SessionDep,
     status: BookingStatus | None = None,
+    needs_attention: bool | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[BookingSummary]:
-    """A customer's own bookings, or all of them for operators; newest first."""
-    return await bookings.list_bookings(session, user, status=status, cursor=cursor, limit=limit)
+    """A customer's own bookings, or all of them for operators; newest first.
+
+    ``needs_attention=true`` lists bookings flagged for operators (money owed,
+    mismatched payments).
+    """
+    return await bookings.list_bookings(
+        session, user, status=status, needs_attention=needs_attention, cursor=cursor, limit=limit
+    )

@@ -217,6 +217,7 @@ async def list_bookings(
     status: BookingStatus | None,
     cursor: str | None,
     limit: int,
+    needs_attention: bool | None = None,
 ) -> Page[BookingSummary]:
     """Newest first: a customer's own bookings, or every booking for operators."""
     query = select(Booking).order_by(Booking.created_at.desc(), Booking.id.desc()).limit(limit + 1)
@@ -224,6 +225,8 @@ async def list_bookings(
         query = query.where(Booking.customer_id == user.sub)
     if status is not None:
         query = query.where(Booking.status == status.value)
+    if needs_attention is not None:
+        query = query.where(Booking.needs_attention.is_(needs_attention))
     if cursor is not None:
         created, last = decode_cursor(cursor, 2)
         try:

@@ -25,7 +25,9 @@ from worker import engine_activities
 from workflows.booking import BookingWorkflow
 
 from support import (
+    OPERATOR,
     SANDBOX_WEBHOOK_SECRET,
+    api_client,
     bearer,
     engine_on_queue,
     make_slot,
@@ -212,6 +214,22 @@ async def test_event_for_an_unknown_order_is_kept_for_operators(
             await session.execute(select(WebhookEvent).where(WebhookEvent.event_id == event_id))
         ).scalar_one()
     assert (stored.status, stored.booking_id) == ("UNMATCHED", None)
+    listed = await api.get(
+        "/v1/ops/webhook-events", params={"status": "UNMATCHED", "limit": 200}, headers=OPERATOR
+    )
+    assert event_id in [e["event_id"] for e in listed.json()["items"]]
+
+
+async def test_webhook_that_cannot_be_stored_gets_a_5xx(settings: Settings) -> None:
+    """PostgreSQL unreachable: a valid webhook is answered 503 so the gateway retries it."""
+    broken = settings.model_copy(
+        update={"database_url": "postgresql+asyncpg://nobody@127.0.0.1:9/nowhere"}
+    )
+    body, headers = signed(captured_event("order_x", 500, f"evt_{uuid.uuid4().hex}"))
+    async with api_client(broken) as client:
+        response = await client.post("/v1/webhooks/sandbox", content=body, headers=headers)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "DEPENDENCY_UNAVAILABLE"
 
 
 async def test_payment_arriving_before_the_create_call_returns_still_confirms(
