@@ -59,6 +59,7 @@ Booking engine is running.
   API           {api}   (docs: {api}/docs)
   Temporal UI   {ui}
   Temporal      {settings.temporal_target}  namespace={settings.temporal_namespace}
+  Sandbox       {settings.sandbox_base_url}  (payment gateway: checkout pages, webhooks)
   SMTP sink     127.0.0.1:{settings.smtp_port}  (messages in {settings.data_dir / "mail"})
   Data          {settings.data_dir.resolve()}
 
