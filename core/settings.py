@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     notification_max_attempts: int = Field(default=8, ge=1)
 
     sandbox_url: str | None = None
+    # What a customer's browser uses for checkout pages, when it differs from sandbox_url.
+    sandbox_public_url: str | None = None
     sandbox_api_key: SecretStr | None = None
     sandbox_webhook_url: str | None = None
     sandbox_webhook_secret: SecretStr | None = None

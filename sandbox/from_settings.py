@@ -18,5 +18,5 @@ def sandbox_config(settings: Settings) -> SandboxConfig:
         api_key=settings.sandbox_api_key.get_secret_value(),
         webhook_url=settings.sandbox_webhook_target,
         webhook_secrets=list(secrets_list(settings.sandbox_webhook_secret.get_secret_value())),
-        public_base_url=settings.sandbox_base_url,
+        public_base_url=settings.sandbox_public_url or settings.sandbox_base_url,
     )
