@@ -13,6 +13,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.audit import AuditActivities
 from activities.gateways.registry import build_gateways
 from activities.meeting_providers import MeetingProvider, build_provider
 from activities.meetings import MeetingActivities
@@ -52,6 +53,7 @@ def engine_activities(
     meetings = MeetingActivities(sessions, meeting_providers(settings, http))
     notifications = NotificationActivities(sessions, settings)
     payments = PaymentActivities(sessions, build_gateways(settings, http))
+    audit = AuditActivities(sessions)
     return [
         slots.hold_slot,
         slots.release_slot,
@@ -59,6 +61,7 @@ def engine_activities(
         wallet.refund_wallet,
         meetings.create_meeting,
         meetings.record_meeting_alert,
+        meetings.cancel_meeting,
         notifications.send_notification,
         payments.create_order,
         payments.confirm_payment,
@@ -66,6 +69,7 @@ def engine_activities(
         payments.mark_refund_processed,
         payments.cancel_order,
         payments.flag_booking,
+        audit.record_audit,
     ]
 
 

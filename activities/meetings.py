@@ -14,7 +14,13 @@ from activities.meeting_providers import MeetingProvider, MeetingProviderError
 from activities.timeline import record_event
 from core.db import SessionFactory
 from models.db import Booking
-from models.flow import Meeting, MeetingInput, MeetingRecordInput, MeetingStatus
+from models.flow import (
+    CancelMeetingInput,
+    Meeting,
+    MeetingInput,
+    MeetingRecordInput,
+    MeetingStatus,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -86,3 +92,23 @@ class MeetingActivities:
             )
             await session.commit()
         log.error("meeting.alert", booking_id=str(request.booking_id), alert=request.alert)
+
+    @activity.defn(name="cancel_meeting")
+    async def cancel_meeting(self, request: CancelMeetingInput) -> None:
+        """Cancel the booking's meeting at its provider (a no-op when it has none)."""
+        async with self._sessions() as session:
+            booking = await session.get(Booking, request.booking_id)
+            if booking is None or booking.meeting_external_id is None:
+                return
+            provider = self._providers.get(booking.meeting_provider)
+            if provider is not None:
+                try:
+                    await provider.cancel(booking.meeting_external_id)
+                except MeetingProviderError as exc:
+                    raise ApplicationError(
+                        str(exc), type=MEETING_PROVIDER_ERROR, non_retryable=not exc.retryable
+                    ) from exc
+            await record_event(
+                session, booking.id, "meeting.cancelled", {"provider": booking.meeting_provider}
+            )
+            await session.commit()

@@ -16,11 +16,12 @@ from core.db import EXCLUSION_VIOLATION, SessionFactory, pg_error
 from core.errors import ErrorCode, business_failure
 from models.db import Booking, Resource, Slot
 from models.flow import ACTIVE_STATUSES, BookingStatus, Hold, HoldInput, ReleaseInput
+from models.refund_policy import RefundPolicy
 
 log = structlog.get_logger(__name__)
 
 
-def _hold_of(booking: Booking) -> Hold:
+def _hold_of(booking: Booking, policy: dict[str, object]) -> Hold:
     return Hold(
         booking_id=booking.id,
         slot_id=booking.slot_id,
@@ -30,6 +31,7 @@ def _hold_of(booking: Booking) -> Hold:
         starts_at=booking.starts_at,
         ends_at=booking.ends_at,
         meeting_provider=booking.meeting_provider,
+        refund_policy=RefundPolicy.model_validate(policy),
     )
 
 
@@ -51,7 +53,9 @@ class SlotActivities:
             existing = await session.get(Booking, request.booking_id)
             if existing is not None:
                 if existing.status in ACTIVE_STATUSES:
-                    return _hold_of(existing)
+                    owner = await session.get(Resource, existing.resource_id)
+                    assert owner is not None
+                    return _hold_of(existing, owner.refund_policy)
                 raise business_failure(ErrorCode(existing.reason or ErrorCode.SLOT_UNAVAILABLE))
 
             row = (
@@ -98,7 +102,7 @@ class SlotActivities:
                     log.info("slot.held", booking_id=str(request.booking_id))
                     booking = await session.get(Booking, request.booking_id)
                     assert booking is not None
-                    return _hold_of(booking)
+                    return _hold_of(booking, resource.refund_policy)
 
             await session.execute(
                 insert(Booking)

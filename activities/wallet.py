@@ -133,8 +133,12 @@ class WalletActivities:
     async def refund_wallet(self, request: RefundWalletInput) -> int:
         """Credit back a booking's wallet debit, once (key ``{booking_id}:refund``).
 
+        The whole debit by default, or the amount a refund policy grants. A
+        retry after the commit writes nothing; the refunded-not-above-captured
+        check on the booking backs the amount up.
+
         Returns:
-            The amount refunded by this call or an earlier one; 0 when nothing was debited.
+            The amount of this refund; 0 when nothing was debited.
         """
         async with self._sessions() as session:
             booking = await session.get(Booking, request.booking_id, with_for_update=True)
@@ -149,27 +153,30 @@ class WalletActivities:
             ).scalar_one_or_none()
             if debit is None:
                 return 0
+            amount = -debit.amount if request.amount is None else request.amount
+            if amount <= 0:
+                return 0
             written = await append_ledger_entry(
                 session,
                 customer_id=debit.customer_id,
                 currency=debit.currency,
-                amount=-debit.amount,
+                amount=amount,
                 kind="refund",
                 idempotency_key=f"{request.booking_id}:refund",
                 booking_id=request.booking_id,
-                reason="booking compensation",
+                reason=request.reason,
             )
             if written:
-                booking.refunded_amount += -debit.amount
+                booking.refunded_amount += amount
             booking.payment_status = "REFUNDED"
             booking.updated_at = datetime.now(UTC)
             await record_event(
                 session,
                 booking.id,
                 "payment.refunded",
-                {"method": "wallet", "amount": -debit.amount, "currency": debit.currency},
+                {"method": "wallet", "amount": amount, "currency": debit.currency},
             )
             await session.commit()
         if written:
-            log.info("wallet.refunded", booking_id=str(request.booking_id), amount=-debit.amount)
-        return -debit.amount
+            log.info("wallet.refunded", booking_id=str(request.booking_id), amount=amount)
+        return amount

@@ -274,3 +274,25 @@ class WebhookEventOut(BaseModel):
     booking_id: uuid.UUID | None
     status: str
     received_at: datetime
+
+
+class CancelIn(Strict):
+    """Body of ``POST /v1/bookings/{id}/cancel`` (optional); operators should give a reason."""
+
+    reason: str | None = Field(default=None, min_length=1, max_length=500)
+
+
+class CancelRefundOut(BaseModel):
+    """The refund a cancellation made; a gateway refund may still be PENDING."""
+
+    amount: Money
+    method: str
+    status: str
+
+
+class CancelOut(BaseModel):
+    """The cancelled booking's status and its refund (none when the policy grants none)."""
+
+    id: uuid.UUID
+    status: BookingStatus
+    refund: CancelRefundOut | None

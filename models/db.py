@@ -216,3 +216,17 @@ class GatewayTransaction(Base):
     idempotency_key: Mapped[str] = mapped_column(Text, unique=True)
     created_at: Mapped[datetime] = _now_column()
     updated_at: Mapped[datetime] = _now_column()
+
+
+class AuditRecord(Base):
+    """Who did what to which booking, when and why; ``key`` makes a retried write a no-op."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    actor: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(64))
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(Text, unique=True)
+    at: Mapped[datetime] = _now_column()

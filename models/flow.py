@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from models.refund_policy import RefundPolicy
+
 
 class Frozen(BaseModel):
     """Base for every Temporal payload: immutable, unknown fields ignored on decode."""
@@ -119,6 +121,7 @@ class Hold(Frozen):
     starts_at: datetime
     ends_at: datetime
     meeting_provider: str
+    refund_policy: RefundPolicy = RefundPolicy()
 
 
 class ChargeWalletInput(Frozen):
@@ -167,6 +170,9 @@ class RefundWalletInput(Frozen):
     """Give back what a booking's wallet debit took (nothing when there was no debit)."""
 
     booking_id: uuid.UUID
+    # None: the whole debit (compensation); otherwise what the refund policy grants.
+    amount: int | None = None
+    reason: str = "booking compensation"
 
 
 class BookingState(Frozen):
@@ -281,3 +287,43 @@ class FlagInput(Frozen):
 
     booking_id: uuid.UUID
     reason: str
+
+
+class CancelInput(Frozen):
+    """Cancel a booking: who asks, and (operators) why."""
+
+    actor: str
+    by_operator: bool = False
+    reason: str | None = None
+
+
+class RefundInfo(Frozen):
+    """A refund a cancellation made (gateway refunds may still be PENDING)."""
+
+    amount: int
+    currency: str
+    method: str
+    status: str
+
+
+class CancelResult(Frozen):
+    """Answer of the ``cancel`` update; the same for every caller of one cancellation."""
+
+    booking_id: uuid.UUID
+    status: BookingStatus
+    refund: RefundInfo | None = None
+
+
+class CancelMeetingInput(Frozen):
+    """Cancel a booking's meeting at its provider."""
+
+    booking_id: uuid.UUID
+
+
+class AuditInput(Frozen):
+    """One audit record: who did what to which booking, and why."""
+
+    booking_id: uuid.UUID
+    actor: str
+    action: str
+    reason: str | None = None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 from collections import deque
 from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 from workflows.common import (
     BOOKING_STATUS,
@@ -26,6 +29,7 @@ from workflows.common import (
 )
 
 with workflow.unsafe.imports_passed_through():
+    from activities.audit import AuditActivities
     from activities.meetings import MeetingActivities
     from activities.notifications import NotificationActivities
     from activities.payments import PaymentActivities
@@ -33,11 +37,16 @@ with workflow.unsafe.imports_passed_through():
     from activities.wallet import WalletActivities
     from core.errors import ErrorCode
     from models.flow import (
+        ACTIVE_STATUSES,
+        AuditInput,
         BookingInput,
         BookingResult,
         BookingState,
         BookingStatus,
+        CancelInput,
+        CancelMeetingInput,
         CancelOrderInput,
+        CancelResult,
         ChargeWalletInput,
         ConfirmPaymentInput,
         CreateOrderInput,
@@ -51,11 +60,17 @@ with workflow.unsafe.imports_passed_through():
         NotificationKind,
         NotifyInput,
         PaymentEvent,
+        RefundInfo,
+        RefundOutcome,
         RefundPaymentInput,
         RefundProcessedInput,
         RefundWalletInput,
         ReleaseInput,
     )
+    from models.refund_policy import refund_amount
+
+
+TERMINAL = frozenset({BookingStatus.FAILED, BookingStatus.EXPIRED, BookingStatus.CANCELLED})
 
 
 @workflow.defn
@@ -83,6 +98,11 @@ class BookingWorkflow:
         self._order_id: str | None = None
         self._deadline: datetime | None = None
         self._captured_payment: str | None = None
+        self._hold: Hold | None = None
+        self._cancelling = False
+        self._cancel_result: CancelResult | None = None
+        self._cancel_lock = asyncio.Lock()
+        self._linger_until: datetime | None = None
 
     @workflow.run
     async def run(self, request: BookingInput) -> BookingResult:
@@ -90,6 +110,7 @@ class BookingWorkflow:
         hold = await self._place_hold()
         if hold is None:
             return await self._result()
+        self._hold = hold
         if request.payment.method == "wallet":
             confirmed = await self._charge_wallet(hold)
         else:
@@ -110,6 +131,33 @@ class BookingWorkflow:
         await workflow.wait_condition(lambda: self._decision is not None)
         assert self._decision is not None
         return self._decision
+
+    @workflow.update
+    async def cancel(self, request: CancelInput) -> CancelResult:
+        """Cancel: compensations in reverse (meeting, refund per policy, slot), then notify.
+
+        Concurrent and repeated cancels get the first one's answer: one refund.
+        """
+        async with self._cancel_lock:
+            if self._cancel_result is None:
+                await workflow.wait_condition(lambda: self._decision is not None)
+                if self._status not in ACTIVE_STATUSES:
+                    raise ApplicationError(
+                        f"the booking is {self._status}",
+                        type=ErrorCode.BOOKING_NOT_CANCELLABLE.value,
+                        non_retryable=True,
+                    )
+                self._cancel_result = await self._cancel(request)
+            return self._cancel_result
+
+    @cancel.validator
+    def _accept_cancel(self, request: CancelInput) -> None:
+        if self._cancel_result is None and self._status in TERMINAL:
+            raise ApplicationError(
+                f"the booking is {self._status}",
+                type=ErrorCode.BOOKING_NOT_CANCELLABLE.value,
+                non_retryable=True,
+            )
 
     @workflow.signal
     def payment_event(self, event: PaymentEvent) -> None:
@@ -230,12 +278,17 @@ class BookingWorkflow:
         self._decision = CreateResult(
             booking_id=hold.booking_id, status=BookingStatus.AWAITING_PAYMENT
         )
-        while self._status == BookingStatus.AWAITING_PAYMENT:
+        while self._status == BookingStatus.AWAITING_PAYMENT and not self._cancelling:
             event = await self._next_event(deadline)
+            if self._cancelling:
+                break
             if event is None:
                 await self._expire(hold, provider, order.order_id)
                 return False
             await self._on_payment_event(event, hold)
+        if self._cancelling:
+            # The cancel update finishes the booking; queued events stay for _linger.
+            await workflow.wait_condition(lambda: self._status == BookingStatus.CANCELLED)
         return self._status == BookingStatus.CONFIRMED
 
     def _await_details(self, provider: str, note: str = "") -> None:
@@ -251,9 +304,13 @@ class BookingWorkflow:
             if remaining <= timedelta(0):
                 return None
             try:
-                await workflow.wait_condition(lambda: bool(self._events), timeout=remaining)
+                await workflow.wait_condition(
+                    lambda: bool(self._events) or self._cancelling, timeout=remaining
+                )
             except TimeoutError:
                 return None
+        if self._cancelling:
+            return None
         return self._events.popleft()
 
     async def _on_payment_event(self, event: PaymentEvent, hold: Hold) -> None:
@@ -275,7 +332,7 @@ class BookingWorkflow:
         assert event.payment_id is not None
         if event.payment_id == self._captured_payment:
             return
-        awaiting = self._status == BookingStatus.AWAITING_PAYMENT
+        awaiting = self._status == BookingStatus.AWAITING_PAYMENT and not self._cancelling
         if awaiting and (event.amount, (event.currency or "").upper()) != (
             hold.amount,
             hold.currency,
@@ -316,18 +373,37 @@ class BookingWorkflow:
         )
         await self._notify("payment_refunded")
 
-    async def _refund(self, event: PaymentEvent, reason: str) -> None:
+    async def _refund(self, event: PaymentEvent, reason: str) -> RefundOutcome | None:
         assert event.payment_id is not None
+        return await self._refund_gateway(
+            provider=event.provider,
+            order_id=event.order_id,
+            payment_id=event.payment_id,
+            amount=event.amount or 0,
+            currency=(event.currency or "").upper(),
+            reason=reason,
+        )
+
+    async def _refund_gateway(
+        self,
+        *,
+        provider: str,
+        order_id: str | None,
+        payment_id: str,
+        amount: int,
+        currency: str,
+        reason: str,
+    ) -> RefundOutcome | None:
         try:
-            await workflow.execute_activity_method(
+            return await workflow.execute_activity_method(
                 PaymentActivities.refund_payment,
                 RefundPaymentInput(
                     booking_id=self._request.booking_id,
-                    provider=event.provider,
-                    order_id=event.order_id,
-                    payment_id=event.payment_id,
-                    amount=event.amount or 0,
-                    currency=(event.currency or "").upper(),
+                    provider=provider,
+                    order_id=order_id,
+                    payment_id=payment_id,
+                    amount=amount,
+                    currency=currency,
                     reason=reason,
                 ),
                 start_to_close_timeout=STEP_TIMEOUT,
@@ -336,20 +412,113 @@ class BookingWorkflow:
         except ActivityFailure as err:
             # The refund request is recorded; what is owed stays visible to operators.
             await self._flag(
-                f"refund of {event.amount} {event.currency} for payment {event.payment_id} "
-                f"failed ({failure_reason(err).value}); the money is owed to the customer"
+                f"refund of {amount} {currency} for payment {payment_id} failed "
+                f"({failure_reason(err).value}); the money is owed to the customer"
+            )
+            return None
+
+    async def _cancel(self, request: CancelInput) -> CancelResult:
+        hold = self._hold
+        assert hold is not None
+        self._cancelling = True
+        was = self._status
+        who = "an operator" if request.by_operator else "the customer"
+        workflow.set_current_details(f"cancelling at the request of {who}")
+        await workflow.execute_activity_method(
+            AuditActivities.record_audit,
+            AuditInput(
+                booking_id=hold.booking_id,
+                actor=request.actor,
+                action="booking.cancel_requested",
+                reason=request.reason,
+            ),
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=COMPENSATION_RETRY,
+        )
+        refund: RefundInfo | None = None
+        if was == BookingStatus.CONFIRMED:
+            await self._cancel_meeting(hold)
+            refund = await self._refund_for_cancellation(hold)
+        elif was == BookingStatus.AWAITING_PAYMENT and self._order_id is not None:
+            await self._cancel_order(hold, self._request.payment.provider or "sandbox")
+        await self._release(BookingStatus.CANCELLED, None)
+        self._set_status(BookingStatus.CANCELLED)
+        # Wallet money cannot arrive late; gateway money can, for a while.
+        window = 0
+        if self._request.payment.method == "gateway":
+            window = self._request.policy.late_payment_window_seconds
+        self._linger_until = workflow.now() + timedelta(seconds=window)
+        workflow.set_current_details(f"cancelled by {who}")
+        await self._notify("booking_cancelled")
+        return CancelResult(
+            booking_id=hold.booking_id, status=BookingStatus.CANCELLED, refund=refund
+        )
+
+    async def _refund_for_cancellation(self, hold: Hold) -> RefundInfo | None:
+        amount = refund_amount(
+            hold.refund_policy,
+            captured=hold.amount,
+            starts_at=hold.starts_at,
+            cancelled_at=workflow.now(),
+        )
+        if amount <= 0:
+            return None
+        if self._request.payment.method == "wallet":
+            await workflow.execute_activity_method(
+                WalletActivities.refund_wallet,
+                RefundWalletInput(booking_id=hold.booking_id, amount=amount, reason="cancellation"),
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=COMPENSATION_RETRY,
+            )
+            return RefundInfo(
+                amount=amount, currency=hold.currency, method="wallet", status="PROCESSED"
+            )
+        provider = self._request.payment.provider or "sandbox"
+        assert self._captured_payment is not None
+        outcome = await self._refund_gateway(
+            provider=provider,
+            order_id=self._order_id,
+            payment_id=self._captured_payment,
+            amount=amount,
+            currency=hold.currency,
+            reason="cancellation",
+        )
+        return RefundInfo(
+            amount=amount,
+            currency=hold.currency,
+            method=provider,
+            status=outcome.status if outcome is not None else "OWED",
+        )
+
+    async def _cancel_meeting(self, hold: Hold) -> None:
+        try:
+            await workflow.execute_activity_method(
+                MeetingActivities.cancel_meeting,
+                CancelMeetingInput(booking_id=hold.booking_id),
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=gateway_retry(5),
+            )
+        except ActivityFailure:
+            workflow.logger.warning(
+                "meeting could not be cancelled; the booking is cancelled anyway"
             )
 
-    async def _expire(self, hold: Hold, provider: str, order_id: str) -> None:
+    async def _cancel_order(self, hold: Hold, provider: str) -> None:
+        assert self._order_id is not None
         try:
             await workflow.execute_activity_method(
                 PaymentActivities.cancel_order,
-                CancelOrderInput(booking_id=hold.booking_id, provider=provider, order_id=order_id),
+                CancelOrderInput(
+                    booking_id=hold.booking_id, provider=provider, order_id=self._order_id
+                ),
                 start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=gateway_retry(3),
             )
         except ActivityFailure:
             workflow.logger.warning("order could not be cancelled; late payments get refunded")
+
+    async def _expire(self, hold: Hold, provider: str, order_id: str) -> None:
+        await self._cancel_order(hold, provider)
         await self._release(BookingStatus.EXPIRED, None)
         self._set_status(BookingStatus.EXPIRED)
         workflow.set_current_details("expired: no payment before the deadline")
@@ -435,16 +604,25 @@ class BookingWorkflow:
             retry_policy=NOTIFY_RETRY,
         )
 
+    def _linger_interrupted(self, until: datetime) -> bool:
+        return bool(self._events) or self._meeting_retry_requested or self._linger_until != until
+
     async def _linger(self, hold: Hold, *, until: datetime) -> None:
-        """Until ``until``: refund stray payments and serve operator meeting retries."""
+        """Until ``until``: refund stray payments and serve operator meeting retries.
+
+        A cancellation moves ``until`` to the end of its late-payment window.
+        """
+        self._linger_until = min(until, self._linger_until or until)
         while True:
+            until = self._linger_until
             remaining = until - workflow.now()
             if remaining > timedelta(0) and not self._events:
                 with contextlib.suppress(TimeoutError):
                     await workflow.wait_condition(
-                        lambda: bool(self._events) or self._meeting_retry_requested,
-                        timeout=remaining,
+                        functools.partial(self._linger_interrupted, until), timeout=remaining
                     )
+                if self._linger_until != until:
+                    continue
             while self._events:
                 await self._on_payment_event(self._events.popleft(), hold)
             if self._meeting_retry_requested:
@@ -452,7 +630,7 @@ class BookingWorkflow:
                 confirmed = self._status == BookingStatus.CONFIRMED
                 if confirmed and self._meeting_status != MeetingStatus.READY:
                     await self._create_meeting(hold)
-            if until <= workflow.now() and not self._events:
+            if self._linger_until <= workflow.now() and not self._events:
                 return
 
     async def _result(self) -> BookingResult:

@@ -26,16 +26,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import re
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from activities.gateways._common import (
+    call_json,
+    error_object,
+    event_object,
+    header,
+    integer,
+    refund_from,
+    require_secrets,
+    safe_code,
+    text,
+    unix_time,
+)
 from activities.gateways.base import (
     EventType,
     GatewayError,
@@ -57,7 +67,6 @@ SIGNATURE_HEADER = "X-Razorpay-Signature"
 EVENT_ID_HEADER = "X-Razorpay-Event-Id"
 # Razorpay's documented maximum receipt length.
 _RECEIPT_MAX = 40
-_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
 def checkout_reference(order_id: str) -> str:
@@ -118,7 +127,7 @@ class RazorpayGateway:
             if (
                 isinstance(item, dict)
                 and item.get("receipt") == receipt
-                and _integer(item, "amount") == amount
+                and integer(item, "amount") == amount
                 and item.get("currency") == currency
             ):
                 return self._order(item)
@@ -169,17 +178,11 @@ class RazorpayGateway:
             json={"amount": amount},
             headers={"X-Refund-Idempotency": idempotency_key},
         )
-        refund_id, got_amount = _text(refund, "id"), _integer(refund, "amount")
-        got_currency, status = _text(refund, "currency"), _text(refund, "status")
-        if refund_id is None or got_amount is None or got_currency is None or status is None:
-            raise GatewayError("razorpay refund answered without a refund", retryable=True)
-        return GatewayRefund(
-            refund_id=refund_id, amount=got_amount, currency=got_currency.upper(), status=status
-        )
+        return refund_from(refund, self.name)
 
     def _order(self, order: Mapping[str, Any]) -> GatewayOrder:
-        order_id, status = _text(order, "id"), _text(order, "status")
-        amount, currency = _integer(order, "amount"), _text(order, "currency")
+        order_id, status = text(order, "id"), text(order, "status")
+        amount, currency = integer(order, "amount"), text(order, "currency")
         if order_id is None or status is None or amount is None or currency is None:
             raise GatewayError("razorpay create_order answered without an order", retryable=True)
         return GatewayOrder(
@@ -201,33 +204,15 @@ class RazorpayGateway:
         json: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        try:
-            response = await self._client.request(
-                method,
-                f"{self._api_base}{path}",
-                params=params,
-                json=json,
-                headers=headers,
-                auth=self._auth,
-            )
-        except httpx.RequestError as exc:
-            raise GatewayError(
-                f"razorpay {operation} failed: {type(exc).__name__}", retryable=True
-            ) from None
-        status = response.status_code
-        if status >= 400:
-            raise GatewayError(
-                f"razorpay {operation} answered {status} ({_error_code(response)})",
-                retryable=status == 429 or status >= 500,
-                status_code=status,
-            )
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
-            raise GatewayError(f"razorpay {operation} answered without JSON", retryable=True)
-        return answer
+        request = self._client.request(
+            method,
+            f"{self._api_base}{path}",
+            params=params,
+            json=json,
+            headers=headers,
+            auth=self._auth,
+        )
+        return await call_json(self.name, operation, request, _error_code)
 
 
 class RazorpayVerifier:
@@ -236,9 +221,7 @@ class RazorpayVerifier:
     provider = "razorpay"
 
     def __init__(self, secrets: Sequence[str]) -> None:
-        if not secrets:
-            raise ValueError("the razorpay webhook verifier needs at least one secret")
-        self._secrets = tuple(secret.encode() for secret in secrets)
+        self._secrets = tuple(secret.encode() for secret in require_secrets(self.provider, secrets))
 
     def verify(self, body: bytes, headers: Mapping[str, str], *, now: float) -> None:
         """Raise InvalidSignature unless the header is the body's HMAC under some secret.
@@ -248,7 +231,7 @@ class RazorpayVerifier:
             headers: The request headers (looked up case-insensitively).
             now: Unused: the scheme has no timestamp (see the module docstring).
         """
-        signature = (_header(headers, SIGNATURE_HEADER) or "").strip()
+        signature = (header(headers, SIGNATURE_HEADER) or "").strip()
         if not signature:
             raise InvalidSignature("missing signature")
         matched = False
@@ -280,38 +263,35 @@ class RazorpayVerifier:
             ValueError: No event id header, the body is not an event, or a mapped
                 event lacks its fields.
         """
-        event_id = (_header(headers, EVENT_ID_HEADER) or "").strip()
+        event_id = (header(headers, EVENT_ID_HEADER) or "").strip()
         if not event_id:
             raise ValueError("razorpay webhook has no X-Razorpay-Event-Id")
-        event = json.loads(body)
-        if not isinstance(event, dict):
-            raise ValueError("razorpay webhook body is not an object")
-        raw_type = _text(event, "event")
+        event = event_object(body, self.provider)
+        raw_type = text(event, "event")
         if raw_type is None:
             raise ValueError("razorpay webhook has no event type")
-        created = _integer(event, "created_at")
-        occurred = datetime.fromtimestamp(created, tz=UTC) if created is not None else None
+        occurred = unix_time(event, "created_at")
         payload = event.get("payload")
         payload = payload if isinstance(payload, dict) else {}
         payment = _entity(payload, "payment")
         notes = payment.get("notes")
-        reference = _text(_entity(payload, "order"), "receipt") or (
-            _text(notes, "booking_id") if isinstance(notes, dict) else None
+        reference = text(_entity(payload, "order"), "receipt") or (
+            text(notes, "booking_id") if isinstance(notes, dict) else None
         )
         kind: EventType
         order_id = payment_id = currency = None
         amount = None
         if raw_type in ("payment.captured", "payment.failed"):
             kind = "payment.captured" if raw_type == "payment.captured" else "payment.failed"
-            order_id, payment_id = _text(payment, "order_id"), _text(payment, "id")
-            amount, currency = _integer(payment, "amount"), _text(payment, "currency")
+            order_id, payment_id = text(payment, "order_id"), text(payment, "id")
+            amount, currency = integer(payment, "amount"), text(payment, "currency")
             if order_id is None or payment_id is None:
                 raise ValueError(f"razorpay {raw_type} event lacks its order or payment id")
         elif raw_type == "refund.processed":
             kind = "refund.processed"
             refund = _entity(payload, "refund")
-            order_id, payment_id = _text(payment, "order_id"), _text(refund, "payment_id")
-            amount, currency = _integer(refund, "amount"), _text(refund, "currency")
+            order_id, payment_id = text(payment, "order_id"), text(refund, "payment_id")
+            amount, currency = integer(refund, "amount"), text(refund, "currency")
             if payment_id is None:
                 raise ValueError("razorpay refund.processed event lacks its payment id")
         else:
@@ -338,36 +318,10 @@ def _entity(payload: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return entity if isinstance(entity, dict) else {}
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        wanted = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
-    return value
-
-
-def _text(obj: Mapping[str, Any], key: str) -> str | None:
-    value = obj.get(key)
-    return value if isinstance(value, str) and value else None
-
-
-def _integer(obj: Mapping[str, Any], key: str) -> int | None:
-    value = obj.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _error_code(response: httpx.Response) -> str:
+def _error_code(response: httpx.Response) -> str | None:
     """``code/reason`` from Razorpay's error body; never its description, which can quote input."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return "no code"
+    error = error_object(response)
     parts = [
-        value
-        for value in (error.get("code"), error.get("reason"))
-        if isinstance(value, str) and _CODE.fullmatch(value)
+        code for code in (safe_code(error.get("code")), safe_code(error.get("reason"))) if code
     ]
-    return "/".join(parts) or "no code"
+    return "/".join(parts) or None

@@ -10,15 +10,24 @@ cancelled; they expire at ``expires_at``.
 
 from __future__ import annotations
 
-import json
-import re
 import uuid
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import httpx
 
+from activities.gateways._common import (
+    TimestampedVerifier,
+    call_json,
+    decoded,
+    event_object,
+    integer,
+    refund_from,
+    safe_code,
+    text,
+    unix_time,
+)
 from activities.gateways.base import (
     EventType,
     GatewayError,
@@ -26,7 +35,6 @@ from activities.gateways.base import (
     GatewayOrder,
     GatewayRefund,
 )
-from core.signing import TOLERANCE_SECONDS, verify_header
 
 __all__ = ["REFUND_REASON", "SIGNATURE_HEADER", "SandboxGateway", "SandboxVerifier"]
 
@@ -39,8 +47,6 @@ _EVENT_TYPES: dict[str, EventType] = {
     "payment.failed": "payment.failed",
     "refund.processed": "refund.processed",
 }
-# A machine-readable error code; anything else from the gateway stays out of messages.
-_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
 class SandboxGateway:
@@ -87,9 +93,9 @@ class SandboxGateway:
             "expires_at": expires_at.isoformat(),
         }
         order = await self._post("create_order", "/v1/orders", body)
-        order_id, status = _text(order, "id"), _text(order, "status")
-        checkout_url = _text(order, "checkout_url")
-        got_amount, got_currency = _integer(order, "amount"), _text(order, "currency")
+        order_id, status = text(order, "id"), text(order, "status")
+        checkout_url = text(order, "checkout_url")
+        got_amount, got_currency = integer(order, "amount"), text(order, "currency")
         if (
             order_id is None
             or status is None
@@ -148,13 +154,7 @@ class SandboxGateway:
         refund = await self._post(
             "refund", "/v1/refunds", body, headers={"Idempotency-Key": idempotency_key}
         )
-        refund_id, got_amount = _text(refund, "id"), _integer(refund, "amount")
-        got_currency, status = _text(refund, "currency"), _text(refund, "status")
-        if refund_id is None or got_amount is None or got_currency is None or status is None:
-            raise GatewayError("sandbox refund answered without a refund", retryable=True)
-        return GatewayRefund(
-            refund_id=refund_id, amount=got_amount, currency=got_currency.upper(), status=status
-        )
+        return refund_from(refund, self.name)
 
     async def _post(
         self,
@@ -164,56 +164,17 @@ class SandboxGateway:
         *,
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        try:
-            response = await self._client.post(
-                f"{self._base_url}{path}", json=body, headers={**self._headers, **(headers or {})}
-            )
-        except httpx.RequestError as exc:
-            # The class name only: an exception's text can carry the request.
-            raise GatewayError(
-                f"sandbox {operation} failed: {type(exc).__name__}", retryable=True
-            ) from None
-        status = response.status_code
-        if status >= 400:
-            raise GatewayError(
-                f"sandbox {operation} answered {status} ({_error_code(response) or 'no code'})",
-                retryable=status == 429 or status >= 500,
-                status_code=status,
-            )
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
-            raise GatewayError(f"sandbox {operation} answered without JSON", retryable=True)
-        return answer
+        request = self._client.post(
+            f"{self._base_url}{path}", json=body, headers={**self._headers, **(headers or {})}
+        )
+        return await call_json(self.name, operation, request, _error_code)
 
 
-class SandboxVerifier:
+class SandboxVerifier(TimestampedVerifier):
     """Verifies ``Sandbox-Signature`` against any current secret; parses sandbox events."""
 
     provider = "sandbox"
-
-    def __init__(self, secrets: Sequence[str]) -> None:
-        if not secrets:
-            raise ValueError("the sandbox webhook verifier needs at least one secret")
-        self._secrets = tuple(secrets)
-
-    def verify(self, body: bytes, headers: Mapping[str, str], *, now: float) -> None:
-        """Raise InvalidSignature unless a ``v1`` matches and ``t`` is within 300 s of now.
-
-        Args:
-            body: The raw request body.
-            headers: The request headers (looked up case-insensitively).
-            now: The current unix time.
-        """
-        verify_header(
-            _header(headers, SIGNATURE_HEADER),
-            body,
-            self._secrets,
-            now=now,
-            tolerance=TOLERANCE_SECONDS,
-        )
+    signature_header = SIGNATURE_HEADER
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
         """The event in a verified body.
@@ -230,16 +191,13 @@ class SandboxVerifier:
         Raises:
             ValueError: The body is not an event, or a known event lacks its fields.
         """
-        event = json.loads(body)
-        if not isinstance(event, dict):
-            raise ValueError("sandbox webhook body is not an object")
-        event_id, raw_type = _text(event, "id"), _text(event, "type")
+        event = event_object(body, self.provider)
+        event_id, raw_type = text(event, "id"), text(event, "type")
         if event_id is None or raw_type is None:
             raise ValueError("sandbox webhook has no event id or type")
-        created = _integer(event, "created")
-        occurred_at = datetime.fromtimestamp(created, tz=UTC) if created is not None else None
+        occurred_at = unix_time(event, "created")
         data = event.get("data")
-        reference = _text(data, "receipt") if isinstance(data, dict) else None
+        reference = text(data, "receipt") if isinstance(data, dict) else None
         kind = _EVENT_TYPES.get(raw_type)
         if kind is None:
             return GatewayEvent(
@@ -256,8 +214,8 @@ class SandboxVerifier:
             )
         if not isinstance(data, dict):
             raise ValueError(f"sandbox {raw_type} event has no data")
-        order_id, payment_id = _text(data, "order_id"), _text(data, "payment_id")
-        amount, currency = _integer(data, "amount"), _text(data, "currency")
+        order_id, payment_id = text(data, "order_id"), text(data, "payment_id")
+        amount, currency = integer(data, "amount"), text(data, "currency")
         if order_id is None:
             raise ValueError(f"sandbox {raw_type} event has no order id")
         if kind != "payment.failed" and (payment_id is None or amount is None or currency is None):
@@ -276,33 +234,13 @@ class SandboxVerifier:
         )
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        wanted = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
-    return value
-
-
-def _text(obj: Mapping[str, Any], key: str) -> str | None:
-    value = obj.get(key)
-    return value if isinstance(value, str) and value else None
-
-
-def _integer(obj: Mapping[str, Any], key: str) -> int | None:
-    value = obj.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def _error_code(response: httpx.Response) -> str | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
+    """The sandbox's error code: ``error.code``, a string ``error``, or a top-level ``code``."""
+    body = decoded(response)
     if not isinstance(body, dict):
         return None
     error = body.get("error")
     code = error.get("code") if isinstance(error, dict) else error
     if code is None:
         code = body.get("code")
-    return code if isinstance(code, str) and _CODE.fullmatch(code) else None
+    return safe_code(code)

@@ -14,16 +14,27 @@ frontend's backend fetches the client secret to confirm with.
 
 from __future__ import annotations
 
-import json
-import re
 import uuid
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from activities.gateways._common import (
+    TimestampedVerifier,
+    error_object,
+    event_object,
+    integer,
+    json_object,
+    raise_for_status,
+    refund_from,
+    safe_code,
+    send,
+    text,
+    unix_time,
+)
 from activities.gateways.base import (
     EventType,
     GatewayError,
@@ -31,13 +42,10 @@ from activities.gateways.base import (
     GatewayOrder,
     GatewayRefund,
 )
-from core.signing import TOLERANCE_SECONDS, verify_header
 
 __all__ = ["SIGNATURE_HEADER", "StripeGateway", "StripeVerifier", "checkout_reference"]
 
 SIGNATURE_HEADER = "Stripe-Signature"
-
-_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
 def checkout_reference(payment_intent_id: str) -> str:
@@ -95,9 +103,9 @@ class StripeGateway:
         }
         response = await self._post("create_order", "/v1/payment_intents", form, idempotency_key)
         _raise_for_status(response, "create_order")
-        intent = _json_object(response, "create_order")
-        intent_id, status = _text(intent, "id"), _text(intent, "status")
-        got_amount, got_currency = _integer(intent, "amount"), _text(intent, "currency")
+        intent = json_object(response, self.name, "create_order")
+        intent_id, status = text(intent, "id"), text(intent, "status")
+        got_amount, got_currency = integer(intent, "amount"), text(intent, "currency")
         if intent_id is None or status is None or got_amount is None or got_currency is None:
             raise GatewayError("stripe create_order answered without an intent", retryable=True)
         return GatewayOrder(
@@ -125,7 +133,7 @@ class StripeGateway:
         path = f"/v1/payment_intents/{quote(order_id, safe='')}/cancel"
         response = await self._post("cancel_order", path, {}, None)
         if response.status_code == 400:
-            error = _error(response)
+            error = error_object(response)
             if error.get("code") == "payment_intent_unexpected_state":
                 # Stripe's error carries the intent: a retry after a lost answer finds
                 # it canceled, which is the outcome we wanted.
@@ -161,14 +169,7 @@ class StripeGateway:
         form = {"payment_intent": order_id, "amount": str(amount)}
         response = await self._post("refund", "/v1/refunds", form, idempotency_key)
         _raise_for_status(response, "refund")
-        refund = _json_object(response, "refund")
-        refund_id, got_amount = _text(refund, "id"), _integer(refund, "amount")
-        got_currency, status = _text(refund, "currency"), _text(refund, "status")
-        if refund_id is None or got_amount is None or got_currency is None or status is None:
-            raise GatewayError("stripe refund answered without a refund", retryable=True)
-        return GatewayRefund(
-            refund_id=refund_id, amount=got_amount, currency=got_currency.upper(), status=status
-        )
+        return refund_from(json_object(response, self.name, "refund"), self.name)
 
     async def _post(
         self, operation: str, path: str, form: dict[str, str], idempotency_key: str | None
@@ -176,39 +177,15 @@ class StripeGateway:
         headers = dict(self._headers)
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
-        try:
-            return await self._client.post(f"{self._api_base}{path}", data=form, headers=headers)
-        except httpx.RequestError as exc:
-            raise GatewayError(
-                f"stripe {operation} failed: {type(exc).__name__}", retryable=True
-            ) from None
+        request = self._client.post(f"{self._api_base}{path}", data=form, headers=headers)
+        return await send(self.name, operation, request)
 
 
-class StripeVerifier:
+class StripeVerifier(TimestampedVerifier):
     """Verifies ``Stripe-Signature`` against any endpoint secret; maps Stripe events."""
 
     provider = "stripe"
-
-    def __init__(self, secrets: Sequence[str]) -> None:
-        if not secrets:
-            raise ValueError("the stripe webhook verifier needs at least one secret")
-        self._secrets = tuple(secrets)
-
-    def verify(self, body: bytes, headers: Mapping[str, str], *, now: float) -> None:
-        """Raise InvalidSignature unless a ``v1`` matches and ``t`` is within 300 s of now.
-
-        Args:
-            body: The raw request body.
-            headers: The request headers (looked up case-insensitively).
-            now: The current unix time.
-        """
-        verify_header(
-            _header(headers, SIGNATURE_HEADER),
-            body,
-            self._secrets,
-            now=now,
-            tolerance=TOLERANCE_SECONDS,
-        )
+    signature_header = SIGNATURE_HEADER
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
         """The engine's event for a verified Stripe event.
@@ -231,23 +208,20 @@ class StripeVerifier:
         Raises:
             ValueError: The body is not an event, or a mapped event lacks its fields.
         """
-        event = json.loads(body)
-        if not isinstance(event, dict):
-            raise ValueError("stripe webhook body is not an object")
-        event_id, raw_type = _text(event, "id"), _text(event, "type")
+        event = event_object(body, self.provider)
+        event_id, raw_type = text(event, "id"), text(event, "type")
         if event_id is None or raw_type is None:
             raise ValueError("stripe webhook has no event id or type")
-        created = _integer(event, "created")
-        occurred = datetime.fromtimestamp(created, tz=UTC) if created is not None else None
+        occurred = unix_time(event, "created")
         data = event.get("data")
         obj = data.get("object") if isinstance(data, dict) else None
         if not isinstance(obj, dict):
             raise ValueError("stripe webhook has no data.object")
 
         metadata = obj.get("metadata")
-        reference = _text(metadata, "booking_id") if isinstance(metadata, dict) else None
+        reference = text(metadata, "booking_id") if isinstance(metadata, dict) else None
         kind, order_id, payment_id, amount = _mapped(raw_type, obj)
-        currency = _text(obj, "currency")
+        currency = text(obj, "currency")
         if kind == "other":
             order_id = payment_id = currency = None
             amount = None
@@ -272,82 +246,35 @@ def _mapped(
 ) -> tuple[EventType, str | None, str | None, int | None]:
     """The engine's type, order id, payment id and amount for a Stripe event's object."""
     if raw_type in ("payment_intent.succeeded", "payment_intent.payment_failed"):
-        intent_id = _text(obj, "id")
-        payment_id = _text(obj, "latest_charge") or intent_id
+        intent_id = text(obj, "id")
+        payment_id = text(obj, "latest_charge") or intent_id
         if raw_type == "payment_intent.succeeded":
-            return "payment.captured", intent_id, payment_id, _integer(obj, "amount_received")
-        return "payment.failed", intent_id, payment_id, _integer(obj, "amount")
+            return "payment.captured", intent_id, payment_id, integer(obj, "amount_received")
+        return "payment.failed", intent_id, payment_id, integer(obj, "amount")
     if raw_type == "charge.refunded":
         return (
             "refund.processed",
-            _text(obj, "payment_intent"),
-            _text(obj, "id"),
-            _integer(obj, "amount_refunded"),
+            text(obj, "payment_intent"),
+            text(obj, "id"),
+            integer(obj, "amount_refunded"),
         )
     if raw_type == "refund.updated" and obj.get("status") == "succeeded":
         return (
             "refund.processed",
-            _text(obj, "payment_intent"),
-            _text(obj, "charge"),
-            _integer(obj, "amount"),
+            text(obj, "payment_intent"),
+            text(obj, "charge"),
+            integer(obj, "amount"),
         )
     return "other", None, None, None
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        wanted = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
-    return value
-
-
-def _text(obj: Mapping[str, Any], key: str) -> str | None:
-    value = obj.get(key)
-    return value if isinstance(value, str) and value else None
-
-
-def _integer(obj: Mapping[str, Any], key: str) -> int | None:
-    value = obj.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _error(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, dict) else {}
-
-
 def _raise_for_status(response: httpx.Response, operation: str) -> None:
-    status = response.status_code
-    if status < 400:
-        return
-    error = _error(response)
-    code = next(
-        (
-            value
-            for value in (error.get("code"), error.get("type"))
-            if isinstance(value, str) and _CODE.fullmatch(value)
-        ),
-        None,
-    )
     # 409: another request with the same Idempotency-Key is still in flight; Stripe's
     # own libraries retry it.
-    raise GatewayError(
-        f"stripe {operation} answered {status} ({code or 'no code'})",
-        retryable=status in (409, 429) or status >= 500,
-        status_code=status,
-    )
+    raise_for_status(response, "stripe", operation, _error_code, also_retryable=(409,))
 
 
-def _json_object(response: httpx.Response, operation: str) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise GatewayError(f"stripe {operation} answered without JSON", retryable=True)
-    return body
+def _error_code(response: httpx.Response) -> str | None:
+    """The first safe one of Stripe's ``error.code`` and ``error.type``."""
+    error = error_object(response)
+    return safe_code(error.get("code")) or safe_code(error.get("type"))

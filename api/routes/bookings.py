@@ -11,7 +11,15 @@ from fastapi.responses import JSONResponse
 from api.deps import CurrentUser, IdempotencyKey, ServicesDep, SessionDep
 from api.errors import error_response
 from api.metrics import BOOKING_DECISIONS
-from api.schemas import BookingCreate, BookingOut, BookingSummary, ErrorOut, Page
+from api.schemas import (
+    BookingCreate,
+    BookingOut,
+    BookingSummary,
+    CancelIn,
+    CancelOut,
+    ErrorOut,
+    Page,
+)
 from api.services import bookings
 from core.errors import ErrorCode
 from models.flow import BookingStatus
@@ -70,3 +78,21 @@ async def list_bookings(
     return await bookings.list_bookings(
         session, user, status=status, needs_attention=needs_attention, cursor=cursor, limit=limit
     )
+
+
+@router.post(
+    "/{booking_id}/cancel",
+    response_model=CancelOut,
+    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+)
+async def cancel_booking(
+    booking_id: uuid.UUID,
+    user: CurrentUser,
+    services: ServicesDep,
+    body: CancelIn | None = None,
+) -> CancelOut:
+    """Cancel (owner or operator): meeting cancelled, refund per the resource's policy, slot freed.
+
+    Cancelling again answers the same result; a FAILED or EXPIRED booking is 409.
+    """
+    return await bookings.cancel_booking(services, user, booking_id, body or CancelIn())

@@ -21,20 +21,31 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Services
 from api.pagination import decode_cursor, encode_cursor
-from api.schemas import BookingCreate, BookingOut, BookingSummary, Page
+from api.schemas import (
+    BookingCreate,
+    BookingOut,
+    BookingSummary,
+    CancelIn,
+    CancelOut,
+    CancelRefundOut,
+    Money,
+    Page,
+)
 from api.services import idempotency
 from api.views import booking_view, summary_view
 from core.auth import Principal
 from core.errors import DEFAULT_MESSAGES, HTTP_STATUS, BookingError, ErrorCode
-from models.db import Booking, Slot
+from models.db import Booking, GatewayTransaction, LedgerEntry, Slot
 from models.flow import (
     BookingInput,
     BookingPolicy,
     BookingStatus,
+    CancelInput,
     Contact,
     CreateResult,
     PaymentSpec,
@@ -244,3 +255,91 @@ async def list_bookings(
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1].created_at.isoformat(), rows[-1].id) if more else None
     return Page[BookingSummary](items=[summary_view(b) for b in rows], next_cursor=next_cursor)
+
+
+async def cancel_booking(
+    services: Services, user: Principal, booking_id: uuid.UUID, body: CancelIn
+) -> CancelOut:
+    """Cancel through the booking's workflow (its ``cancel`` update runs the compensations)."""
+    async with services.sessions() as session:
+        booking = await session.get(Booking, booking_id)
+    if booking is None or (not user.is_operator and booking.customer_id != user.sub):
+        raise BookingError(ErrorCode.BOOKING_NOT_FOUND)
+    structlog.contextvars.bind_contextvars(
+        booking_id=str(booking_id), workflow_id=booking.workflow_id
+    )
+    client = await services.temporal.client()
+    handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
+    try:
+        result = await handle.execute_update(
+            BookingWorkflow.cancel,
+            CancelInput(
+                actor=f"{user.role}:{user.sub}", by_operator=user.is_operator, reason=body.reason
+            ),
+        )
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if not (isinstance(cause, ApplicationError) and cause.type == "BOOKING_NOT_CANCELLABLE"):
+            log.exception("booking.cancel_failed")
+            raise BookingError(ErrorCode.INTERNAL) from None
+        return await _already_cancelled(services, booking_id)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        # The workflow has finished: the booking is terminal.
+        return await _already_cancelled(services, booking_id)
+    refund = result.refund
+    return CancelOut(
+        id=result.booking_id,
+        status=result.status,
+        refund=CancelRefundOut(
+            amount=Money(amount=refund.amount, currency=refund.currency),
+            method=refund.method,
+            status=refund.status,
+        )
+        if refund is not None
+        else None,
+    )
+
+
+async def _already_cancelled(services: Services, booking_id: uuid.UUID) -> CancelOut:
+    """A repeated cancel of a CANCELLED booking gets its answer again; others are 409."""
+    async with services.sessions() as session:
+        booking = await session.get(Booking, booking_id)
+        assert booking is not None
+        if booking.status != BookingStatus.CANCELLED.value:
+            raise BookingError(
+                ErrorCode.BOOKING_NOT_CANCELLABLE, f"The booking is {booking.status}."
+            )
+        wallet = (
+            await session.execute(
+                select(LedgerEntry).where(
+                    LedgerEntry.booking_id == booking_id,
+                    LedgerEntry.kind == "refund",
+                    LedgerEntry.reason == "cancellation",
+                )
+            )
+        ).scalar_one_or_none()
+        gateway = (
+            await session.execute(
+                select(GatewayTransaction).where(
+                    GatewayTransaction.booking_id == booking_id,
+                    GatewayTransaction.kind == "refund",
+                    GatewayTransaction.reason == "cancellation",
+                )
+            )
+        ).scalar_one_or_none()
+    refund = None
+    if wallet is not None:
+        refund = CancelRefundOut(
+            amount=Money(amount=wallet.amount, currency=wallet.currency),
+            method="wallet",
+            status="PROCESSED",
+        )
+    elif gateway is not None:
+        refund = CancelRefundOut(
+            amount=Money(amount=gateway.amount, currency=gateway.currency),
+            method=gateway.provider,
+            status=gateway.status,
+        )
+    return CancelOut(id=booking_id, status=BookingStatus.CANCELLED, refund=refund)

@@ -1,0 +1,223 @@
+"""What the gateway adapters share: HTTP calls and their errors, JSON getters, webhooks.
+
+    send / raise_for_status / json_object   one call, split so an adapter can look
+    call_json                               at an answer before it becomes an error
+    text / integer / unix_time              typed reads from decoded JSON
+    header                                  a request header, looked up case-insensitively
+    safe_code / decoded / error_object      pieces for a provider's error-code extraction
+    refund_from                             a refund answer as a GatewayRefund
+    require_secrets                         a verifier's secrets, at least one
+    TimestampedVerifier                     core.signing's ``t=…,v1=…`` header check
+
+Error messages name the provider, the operation, the HTTP status and a
+machine-readable code at most: never an exception's text, a description from the
+gateway, a secret or anything about the customer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from activities.gateways.base import GatewayError, GatewayRefund
+from core.signing import TOLERANCE_SECONDS, verify_header
+
+# A machine-readable error code; anything else from a gateway stays out of messages.
+_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+
+
+async def send(provider: str, operation: str, request: Awaitable[httpx.Response]) -> httpx.Response:
+    """Await an HTTP call, turning a transport failure into a retryable GatewayError.
+
+    Args:
+        provider: The gateway's name, for the message.
+        operation: The interface method making the call, for the message.
+        request: The not yet awaited call, e.g. ``client.post(...)``.
+
+    Returns:
+        The response, whatever its status.
+
+    Raises:
+        GatewayError: The call failed before an answer (retryable; the message has
+            the exception's class name only, as its text can carry the request).
+    """
+    try:
+        return await request
+    except httpx.RequestError as exc:
+        raise GatewayError(
+            f"{provider} {operation} failed: {type(exc).__name__}", retryable=True
+        ) from None
+
+
+def raise_for_status(
+    response: httpx.Response,
+    provider: str,
+    operation: str,
+    error_code: Callable[[httpx.Response], str | None],
+    *,
+    also_retryable: Collection[int] = (),
+) -> None:
+    """Raise GatewayError for a status of 400 or more; return for anything below.
+
+    Args:
+        response: The gateway's answer.
+        provider: The gateway's name, for the message.
+        operation: The interface method that called, for the message.
+        error_code: The provider's safe error code in an error answer, if any
+            (only called for an error status).
+        also_retryable: Error statuses retryable for this provider besides 429 and 5xx.
+
+    Raises:
+        GatewayError: With ``status_code``; retryable for 429, 5xx and ``also_retryable``.
+    """
+    status = response.status_code
+    if status < 400:
+        return
+    raise GatewayError(
+        f"{provider} {operation} answered {status} ({error_code(response) or 'no code'})",
+        retryable=status == 429 or status >= 500 or status in also_retryable,
+        status_code=status,
+    )
+
+
+def json_object(response: httpx.Response, provider: str, operation: str) -> dict[str, Any]:
+    """The JSON object a successful answer carries.
+
+    Raises:
+        GatewayError: The body is not a JSON object (retryable).
+    """
+    body = decoded(response)
+    if not isinstance(body, dict):
+        raise GatewayError(f"{provider} {operation} answered without JSON", retryable=True)
+    return body
+
+
+async def call_json(
+    provider: str,
+    operation: str,
+    request: Awaitable[httpx.Response],
+    error_code: Callable[[httpx.Response], str | None],
+) -> dict[str, Any]:
+    """:func:`send`, :func:`raise_for_status` (429 and 5xx retryable), :func:`json_object`."""
+    response = await send(provider, operation, request)
+    raise_for_status(response, provider, operation, error_code)
+    return json_object(response, provider, operation)
+
+
+def decoded(response: httpx.Response) -> Any:
+    """The response's decoded JSON body; None when the body is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def error_object(response: httpx.Response) -> dict[str, Any]:
+    """The ``error`` object of a JSON answer; empty when there is none."""
+    body = decoded(response)
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def safe_code(value: object) -> str | None:
+    """``value`` when it is a short machine-readable code fit for a message, else None."""
+    return value if isinstance(value, str) and _CODE.fullmatch(value) else None
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """The header ``name``: an exact match first, else any case of it."""
+    value = headers.get(name)
+    if value is None:
+        wanted = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
+    return value
+
+
+def text(obj: Mapping[str, Any], key: str) -> str | None:
+    """``obj[key]`` when it is a non-empty string, else None."""
+    value = obj.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def integer(obj: Mapping[str, Any], key: str) -> int | None:
+    """``obj[key]`` when it is an integer (not a bool), else None."""
+    value = obj.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def unix_time(obj: Mapping[str, Any], key: str) -> datetime | None:
+    """``obj[key]`` as a UTC datetime when it is an integer unix time, else None."""
+    seconds = integer(obj, key)
+    return datetime.fromtimestamp(seconds, tz=UTC) if seconds is not None else None
+
+
+def event_object(body: bytes, provider: str) -> dict[str, Any]:
+    """A webhook's body decoded to a JSON object.
+
+    Raises:
+        ValueError: The body is not JSON, or not an object.
+    """
+    event = json.loads(body)
+    if not isinstance(event, dict):
+        raise ValueError(f"{provider} webhook body is not an object")
+    return event
+
+
+def refund_from(answer: Mapping[str, Any], provider: str) -> GatewayRefund:
+    """A refund answer (``id``, ``amount``, ``currency``, ``status``) as a GatewayRefund.
+
+    Raises:
+        GatewayError: A field is missing (retryable: the refund may well exist).
+    """
+    refund_id, amount = text(answer, "id"), integer(answer, "amount")
+    currency, status = text(answer, "currency"), text(answer, "status")
+    if refund_id is None or amount is None or currency is None or status is None:
+        raise GatewayError(f"{provider} refund answered without a refund", retryable=True)
+    return GatewayRefund(
+        refund_id=refund_id, amount=amount, currency=currency.upper(), status=status
+    )
+
+
+def require_secrets(provider: str, secrets: Sequence[str]) -> tuple[str, ...]:
+    """A webhook verifier's secrets as a tuple.
+
+    Raises:
+        ValueError: There are none.
+    """
+    if not secrets:
+        raise ValueError(f"the {provider} webhook verifier needs at least one secret")
+    return tuple(secrets)
+
+
+class TimestampedVerifier:
+    """The ``verify`` of a provider signing webhooks with core.signing's ``t=…,v1=…`` header.
+
+    A subclass sets ``provider`` and ``signature_header`` and adds ``parse``.
+    """
+
+    provider: str
+    signature_header: str
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        self._secrets = require_secrets(self.provider, secrets)
+
+    def verify(self, body: bytes, headers: Mapping[str, str], *, now: float) -> None:
+        """Raise InvalidSignature unless a ``v1`` matches and ``t`` is within 300 s of now.
+
+        Args:
+            body: The raw request body.
+            headers: The request headers (looked up case-insensitively).
+            now: The current unix time.
+        """
+        verify_header(
+            header(headers, self.signature_header),
+            body,
+            self._secrets,
+            now=now,
+            tolerance=TOLERANCE_SECONDS,
+        )
