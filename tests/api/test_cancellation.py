@@ -17,7 +17,7 @@ from models.db import AuditRecord, GatewayTransaction, LedgerEntry
 from worker import engine_activities
 from workflows.booking import BookingWorkflow
 
-from support import OPERATOR, bearer, book, engine_on_queue, fund, make_slot
+from support import OPERATOR, bearer, book, engine_on_queue, fund, make_slot, record_history
 
 
 async def cancel(
@@ -49,7 +49,7 @@ async def _refunds(sessions: SessionFactory, booking_id: str) -> list[int]:
 
 
 async def test_cancel_well_ahead_refunds_everything_and_frees_the_slot(
-    api: httpx.AsyncClient, sessions: SessionFactory
+    api: httpx.AsyncClient, sessions: SessionFactory, temporal: Client
 ) -> None:
     """Days before the start: CANCELLED, the whole price back in the wallet, the slot free."""
     customer = uuid.uuid4()
@@ -77,6 +77,9 @@ async def test_cancel_well_ahead_refunds_everything_and_frees_the_slot(
     assert again.status_code == 200
     assert again.json() == response.json()
     assert await _refunds(sessions, booking["id"]) == [8_000]
+    handle = temporal.get_workflow_handle_for(BookingWorkflow.run, f"booking-{booking['id']}")
+    assert (await handle.result()).status == "CANCELLED"
+    await record_history(handle, "wallet_cancelled")
 
 
 async def test_cancel_inside_the_notice_period_refunds_the_policy_percentage(
@@ -216,6 +219,7 @@ async def test_cancel_racing_the_payment_webhook_never_keeps_the_money(
         await sandbox_app.state.sandbox.drain()
         handle = temporal.get_workflow_handle_for(BookingWorkflow.run, f"booking-{booking['id']}")
         result = await handle.result()
+        await record_history(handle, "gateway_cancel_racing_payment")
         final = (await api.get(f"/v1/bookings/{booking['id']}", headers=bearer(customer))).json()
 
     assert (paid.status_code, cancelled.status_code) == (200, 200)

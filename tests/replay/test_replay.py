@@ -26,6 +26,8 @@ EXPECTED = {
     "gateway_expired",
     "gateway_failed_then_confirmed",
     "gateway_confirmed_update_with_start",
+    "wallet_cancelled",
+    "gateway_cancel_racing_payment",
 }
 
 
