@@ -57,6 +57,7 @@ def engine_activities(
     return [
         slots.hold_slot,
         slots.release_slot,
+        slots.move_booking,
         wallet.charge_wallet,
         wallet.refund_wallet,
         meetings.create_meeting,

@@ -19,6 +19,8 @@ from models.flow import NotifyInput, NotifyResult
 log = structlog.get_logger(__name__)
 
 SUBJECTS = {
+    "booking_rescheduled": "Your booking was moved",
+    "payment_refunded": "Your payment was refunded",
     "booking_confirmed": "Your booking is confirmed",
     "booking_failed": "Your booking could not be completed",
     "booking_expired": "Your booking expired before payment",

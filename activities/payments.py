@@ -173,7 +173,7 @@ class PaymentActivities:
         the gateway is asked with the same key, so a retry after a crash
         neither refunds twice at the gateway nor counts twice here.
         """
-        key = f"{request.booking_id}:refund:{request.payment_id}"
+        key = f"{request.booking_id}:{request.step}:{request.payment_id}"
         async with self._sessions() as session:
             booking = await session.get(Booking, request.booking_id, with_for_update=True)
             if booking is None:
@@ -218,7 +218,7 @@ class PaymentActivities:
                         "payment_id": request.payment_id,
                         "reason": request.reason,
                     },
-                    step=f"payment.refund_requested:{request.payment_id}",
+                    step=f"payment.refund_requested:{request.step}:{request.payment_id}",
                 )
             await session.commit()
 
@@ -260,7 +260,7 @@ class PaymentActivities:
                     "payment_id": request.payment_id,
                     "status": status,
                 },
-                step=f"payment.refunded:{request.payment_id}",
+                step=f"payment.refunded:{request.step}:{request.payment_id}",
             )
             await session.commit()
         log.info("payment.refunded", booking_id=str(request.booking_id), status=status)

@@ -12,10 +12,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
 from activities.timeline import record_event
+from activities.wallet import append_ledger_entry, is_overdraft
 from core.db import EXCLUSION_VIOLATION, SessionFactory, pg_error
 from core.errors import ErrorCode, business_failure
 from models.db import Booking, Resource, Slot
-from models.flow import ACTIVE_STATUSES, BookingStatus, Hold, HoldInput, ReleaseInput
+from models.flow import (
+    ACTIVE_STATUSES,
+    BookingStatus,
+    Hold,
+    HoldInput,
+    Moved,
+    MoveInput,
+    ReleaseInput,
+)
 from models.refund_policy import RefundPolicy
 
 log = structlog.get_logger(__name__)
@@ -159,3 +168,91 @@ class SlotActivities:
                 status=request.status.value,
                 reason=request.reason,
             )
+
+    @activity.defn(name="move_booking")
+    async def move_booking(self, request: MoveInput) -> Moved:
+        """Move a booking to another slot in one transaction, or change nothing.
+
+        The new slot's capacity is taken and the old slot's given back in the
+        same commit, so the customer never holds neither; the overlap
+        constraint and the capacity check decide, as for a hold. A dearer slot
+        takes the difference from the wallet (key
+        ``{booking_id}:reschedule:{slot_id}``) or is refused.
+        """
+        async with self._sessions() as session:
+            booking = await session.get(Booking, request.booking_id, with_for_update=True)
+            if booking is None:
+                raise business_failure(ErrorCode.BOOKING_NOT_FOUND)
+            if booking.slot_id == request.slot_id:
+                owner = await session.get(Resource, booking.resource_id)
+                assert owner is not None
+                return Moved(hold=_hold_of(booking, owner.refund_policy), difference=0)
+            if booking.status != BookingStatus.CONFIRMED.value:
+                raise business_failure(ErrorCode.INVALID_STATE, f"booking is {booking.status}")
+            row = (
+                await session.execute(
+                    select(Slot, Resource).join(Resource).where(Slot.id == request.slot_id)
+                )
+            ).one_or_none()
+            if row is None:
+                raise business_failure(ErrorCode.SLOT_NOT_FOUND)
+            slot, resource = row
+            if slot.currency != booking.currency:
+                raise business_failure(
+                    ErrorCode.VALIDATION_ERROR,
+                    f"slot_id: the new slot is priced in {slot.currency}, "
+                    f"the booking in {booking.currency}",
+                )
+            difference = slot.price_amount - booking.amount
+            if difference > 0 and not request.allow_wallet_topup:
+                raise business_failure(
+                    ErrorCode.INVALID_STATE,
+                    "a dearer slot can only be paid from the wallet; make a new booking",
+                )
+            if await self._take_capacity(session, slot) is not None:
+                raise business_failure(ErrorCode.SLOT_UNAVAILABLE)
+            old_slot = booking.slot_id
+            try:
+                if difference > 0:
+                    await append_ledger_entry(
+                        session,
+                        customer_id=request.customer_id,
+                        currency=booking.currency,
+                        amount=-difference,
+                        kind="debit",
+                        idempotency_key=f"{booking.id}:reschedule:{slot.id}",
+                        booking_id=booking.id,
+                        reason="reschedule to a dearer slot",
+                    )
+                    booking.captured_amount += difference
+                booking.slot_id = slot.id
+                booking.resource_id = resource.id
+                booking.resource_seq = resource.seq
+                booking.starts_at = slot.starts_at
+                booking.ends_at = slot.ends_at
+                booking.exclusive = slot.capacity == 1
+                booking.amount = slot.price_amount
+                booking.meeting_provider = resource.meeting_provider
+                booking.updated_at = datetime.now(UTC)
+                await session.flush()
+                await session.execute(
+                    update(Slot)
+                    .where(Slot.id == old_slot)
+                    .values(active_count=Slot.active_count - 1)
+                )
+                await record_event(
+                    session,
+                    booking.id,
+                    "booking.rescheduled",
+                    {"from_slot": str(old_slot), "to_slot": str(slot.id), "difference": difference},
+                    step=f"booking.rescheduled:{slot.id}",
+                )
+                await session.commit()
+            except IntegrityError as exc:
+                if is_overdraft(exc):
+                    raise business_failure(ErrorCode.INSUFFICIENT_FUNDS) from None
+                if pg_error(exc).sqlstate == EXCLUSION_VIOLATION:
+                    raise business_failure(ErrorCode.SLOT_UNAVAILABLE) from None
+                raise
+            log.info("booking.moved", booking_id=str(booking.id), difference=difference)
+            return Moved(hold=_hold_of(booking, resource.refund_policy), difference=difference)

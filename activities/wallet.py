@@ -162,7 +162,7 @@ class WalletActivities:
                 currency=debit.currency,
                 amount=amount,
                 kind="refund",
-                idempotency_key=f"{request.booking_id}:refund",
+                idempotency_key=f"{request.booking_id}:{request.step}",
                 booking_id=request.booking_id,
                 reason=request.reason,
             )

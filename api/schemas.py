@@ -296,3 +296,17 @@ class CancelOut(BaseModel):
     id: uuid.UUID
     status: BookingStatus
     refund: CancelRefundOut | None
+
+
+class RescheduleIn(Strict):
+    """Body of ``POST /v1/bookings/{id}/reschedule``."""
+
+    slot_id: uuid.UUID
+
+
+class RescheduleOut(BaseModel):
+    """The moved booking, the price difference (positive: paid from the wallet), any refund."""
+
+    booking: BookingOut
+    difference: SignedMoney
+    refund: CancelRefundOut | None

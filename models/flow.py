@@ -173,6 +173,8 @@ class RefundWalletInput(Frozen):
     # None: the whole debit (compensation); otherwise what the refund policy grants.
     amount: int | None = None
     reason: str = "booking compensation"
+    # Names the refund in its ledger key ``{booking_id}:{step}``: one refund per step.
+    step: str = "refund"
 
 
 class BookingState(Frozen):
@@ -185,6 +187,7 @@ class BookingState(Frozen):
 
 
 NotificationKind = Literal[
+    "booking_rescheduled",
     "booking_confirmed",
     "booking_failed",
     "booking_expired",
@@ -256,6 +259,8 @@ class RefundPaymentInput(Frozen):
     amount: int
     currency: str
     reason: str
+    # Names the refund in its key ``{booking_id}:{step}:{payment_id}``: one per step.
+    step: str = "refund"
 
 
 class RefundOutcome(Frozen):
@@ -327,3 +332,35 @@ class AuditInput(Frozen):
     actor: str
     action: str
     reason: str | None = None
+
+
+class RescheduleInput(Frozen):
+    """Move a confirmed booking to another slot."""
+
+    slot_id: uuid.UUID
+    actor: str
+
+
+class MoveInput(Frozen):
+    """Move the booking's hold to a new slot in one transaction (new held before old freed)."""
+
+    booking_id: uuid.UUID
+    customer_id: uuid.UUID
+    slot_id: uuid.UUID
+    allow_wallet_topup: bool
+
+
+class Moved(Frozen):
+    """The booking's new hold and what the move cost (positive) or saved (negative)."""
+
+    hold: Hold
+    difference: int
+
+
+class RescheduleResult(Frozen):
+    """Answer of the ``reschedule`` update."""
+
+    booking_id: uuid.UUID
+    slot_id: uuid.UUID
+    difference: int
+    refund: RefundInfo | None = None

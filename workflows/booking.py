@@ -9,7 +9,7 @@ from collections import deque
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.common import (
     BOOKING_STATUS,
@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         MeetingInput,
         MeetingRecordInput,
         MeetingStatus,
+        MoveInput,
         NotificationKind,
         NotifyInput,
         PaymentEvent,
@@ -66,6 +67,8 @@ with workflow.unsafe.imports_passed_through():
         RefundProcessedInput,
         RefundWalletInput,
         ReleaseInput,
+        RescheduleInput,
+        RescheduleResult,
     )
     from models.refund_policy import refund_amount
 
@@ -149,6 +152,61 @@ class BookingWorkflow:
                     )
                 self._cancel_result = await self._cancel(request)
             return self._cancel_result
+
+    @workflow.update
+    async def reschedule(self, request: RescheduleInput) -> RescheduleResult:
+        """Move a confirmed booking to another slot; a cheaper one refunds the difference."""
+        async with self._cancel_lock:
+            await workflow.wait_condition(lambda: self._decision is not None)
+            hold = self._hold
+            if self._status != BookingStatus.CONFIRMED or hold is None:
+                raise ApplicationError(
+                    f"only a CONFIRMED booking can be moved; this one is {self._status}",
+                    type=ErrorCode.INVALID_STATE.value,
+                    non_retryable=True,
+                )
+            try:
+                moved = await workflow.execute_activity_method(
+                    SlotActivities.move_booking,
+                    MoveInput(
+                        booking_id=hold.booking_id,
+                        customer_id=self._request.customer_id,
+                        slot_id=request.slot_id,
+                        allow_wallet_topup=self._request.payment.method == "wallet",
+                    ),
+                    start_to_close_timeout=DECISION_ATTEMPT_TIMEOUT,
+                    schedule_to_close_timeout=DECISION_TIMEOUT,
+                    retry_policy=DECISION_RETRY,
+                )
+            except ActivityFailure as err:
+                cause = err.cause if isinstance(err, ActivityError) else err
+                raise ApplicationError(
+                    str(getattr(cause, "message", cause)),
+                    type=failure_reason(err).value,
+                    non_retryable=True,
+                ) from None
+            self._hold = moved.hold
+            refund = None
+            if moved.difference < 0:
+                refund = await self._refund_difference(moved.hold, -moved.difference)
+            self._linger_until = moved.hold.ends_at
+            await self._create_meeting(moved.hold)
+            await self._notify("booking_rescheduled")
+            return RescheduleResult(
+                booking_id=hold.booking_id,
+                slot_id=moved.hold.slot_id,
+                difference=moved.difference,
+                refund=refund,
+            )
+
+    @reschedule.validator
+    def _accept_reschedule(self, request: RescheduleInput) -> None:
+        if self._status in TERMINAL:
+            raise ApplicationError(
+                f"only a CONFIRMED booking can be moved; this one is {self._status}",
+                type=ErrorCode.INVALID_STATE.value,
+                non_retryable=True,
+            )
 
     @cancel.validator
     def _accept_cancel(self, request: CancelInput) -> None:
@@ -393,6 +451,7 @@ class BookingWorkflow:
         amount: int,
         currency: str,
         reason: str,
+        step: str = "refund",
     ) -> RefundOutcome | None:
         try:
             return await workflow.execute_activity_method(
@@ -405,6 +464,7 @@ class BookingWorkflow:
                     amount=amount,
                     currency=currency,
                     reason=reason,
+                    step=step,
                 ),
                 start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=gateway_retry(2 * self._request.policy.gateway_max_attempts),
@@ -452,6 +512,39 @@ class BookingWorkflow:
         await self._notify("booking_cancelled")
         return CancelResult(
             booking_id=hold.booking_id, status=BookingStatus.CANCELLED, refund=refund
+        )
+
+    async def _refund_difference(self, hold: Hold, amount: int) -> RefundInfo:
+        step = f"reschedule:{hold.slot_id}:refund"
+        reason = "reschedule to a cheaper slot"
+        if self._request.payment.method == "wallet":
+            await workflow.execute_activity_method(
+                WalletActivities.refund_wallet,
+                RefundWalletInput(
+                    booking_id=hold.booking_id, amount=amount, reason=reason, step=step
+                ),
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=COMPENSATION_RETRY,
+            )
+            return RefundInfo(
+                amount=amount, currency=hold.currency, method="wallet", status="PROCESSED"
+            )
+        provider = self._request.payment.provider or "sandbox"
+        assert self._captured_payment is not None
+        outcome = await self._refund_gateway(
+            provider=provider,
+            order_id=self._order_id,
+            payment_id=self._captured_payment,
+            amount=amount,
+            currency=hold.currency,
+            reason=reason,
+            step=step,
+        )
+        return RefundInfo(
+            amount=amount,
+            currency=hold.currency,
+            method=provider,
+            status=outcome.status if outcome is not None else "OWED",
         )
 
     async def _refund_for_cancellation(self, hold: Hold) -> RefundInfo | None:
@@ -624,12 +717,12 @@ class BookingWorkflow:
                 if self._linger_until != until:
                     continue
             while self._events:
-                await self._on_payment_event(self._events.popleft(), hold)
+                await self._on_payment_event(self._events.popleft(), self._hold or hold)
             if self._meeting_retry_requested:
                 self._meeting_retry_requested = False
                 confirmed = self._status == BookingStatus.CONFIRMED
                 if confirmed and self._meeting_status != MeetingStatus.READY:
-                    await self._create_meeting(hold)
+                    await self._create_meeting(self._hold or hold)
             if self._linger_until <= workflow.now() and not self._events:
                 return
 

@@ -19,6 +19,8 @@ from api.schemas import (
     CancelOut,
     ErrorOut,
     Page,
+    RescheduleIn,
+    RescheduleOut,
 )
 from api.services import bookings
 from core.errors import ErrorCode
@@ -96,3 +98,20 @@ async def cancel_booking(
     Cancelling again answers the same result; a FAILED or EXPIRED booking is 409.
     """
     return await bookings.cancel_booking(services, user, booking_id, body or CancelIn())
+
+
+@router.post(
+    "/{booking_id}/reschedule",
+    response_model=RescheduleOut,
+    responses={402: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+)
+async def reschedule_booking(
+    booking_id: uuid.UUID, body: RescheduleIn, user: CurrentUser, services: ServicesDep
+) -> RescheduleOut:
+    """Move a CONFIRMED booking to another slot (owner or operator), atomically.
+
+    The new slot is held before the old one is freed. Cheaper: the difference is
+    refunded. Dearer: taken from the wallet (402 when it does not cover it);
+    gateway-paid bookings cannot move to a dearer slot. A taken slot: 409.
+    """
+    return await bookings.reschedule_booking(services, user, booking_id, body)

@@ -35,6 +35,9 @@ from api.schemas import (
     CancelRefundOut,
     Money,
     Page,
+    RescheduleIn,
+    RescheduleOut,
+    SignedMoney,
 )
 from api.services import idempotency
 from api.views import booking_view, summary_view
@@ -49,6 +52,7 @@ from models.flow import (
     Contact,
     CreateResult,
     PaymentSpec,
+    RescheduleInput,
 )
 from workflows.booking import BookingWorkflow
 from workflows.common import BOOKING_ID, BOOKING_STATUS, CUSTOMER_ID, PAYMENT_PROVIDER, RESOURCE_ID
@@ -278,10 +282,8 @@ async def cancel_booking(
             ),
         )
     except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if not (isinstance(cause, ApplicationError) and cause.type == "BOOKING_NOT_CANCELLABLE"):
-            log.exception("booking.cancel_failed")
-            raise BookingError(ErrorCode.INTERNAL) from None
+        if _update_error(exc).code is not ErrorCode.BOOKING_NOT_CANCELLABLE:
+            raise _update_error(exc) from None
         return await _already_cancelled(services, booking_id)
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
@@ -343,3 +345,60 @@ async def _already_cancelled(services: Services, booking_id: uuid.UUID) -> Cance
             status=gateway.status,
         )
     return CancelOut(id=booking_id, status=BookingStatus.CANCELLED, refund=refund)
+
+
+def _update_error(exc: WorkflowUpdateFailedError) -> BookingError:
+    """The documented error a workflow update refused with (INTERNAL for anything else)."""
+    cause = exc.cause
+    if isinstance(cause, ApplicationError) and cause.type in ErrorCode.__members__:
+        return BookingError(ErrorCode(cause.type or ""), cause.message or None)
+    log.error("booking.update_failed", error=type(cause).__name__)
+    return BookingError(ErrorCode.INTERNAL)
+
+
+async def _owned_booking(services: Services, user: Principal, booking_id: uuid.UUID) -> Booking:
+    async with services.sessions() as session:
+        booking = await session.get(Booking, booking_id)
+    if booking is None or (not user.is_operator and booking.customer_id != user.sub):
+        raise BookingError(ErrorCode.BOOKING_NOT_FOUND)
+    structlog.contextvars.bind_contextvars(
+        booking_id=str(booking_id), workflow_id=booking.workflow_id
+    )
+    return booking
+
+
+async def reschedule_booking(
+    services: Services, user: Principal, booking_id: uuid.UUID, body: RescheduleIn
+) -> RescheduleOut:
+    """Move a booking through its workflow's ``reschedule`` update; refused moves change nothing."""
+    booking = await _owned_booking(services, user, booking_id)
+    if booking.slot_id == body.slot_id:
+        raise BookingError(ErrorCode.VALIDATION_ERROR, "slot_id: the booking is already there")
+    client = await services.temporal.client()
+    handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
+    try:
+        result = await handle.execute_update(
+            BookingWorkflow.reschedule,
+            RescheduleInput(slot_id=body.slot_id, actor=f"{user.role}:{user.sub}"),
+        )
+    except WorkflowUpdateFailedError as exc:
+        raise _update_error(exc) from None
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise BookingError(ErrorCode.INVALID_STATE, f"The booking is {booking.status}.") from None
+    async with services.sessions() as session:
+        view = await booking_view(session, booking_id)
+    assert view is not None
+    refund = result.refund
+    return RescheduleOut(
+        booking=view,
+        difference=SignedMoney(amount=result.difference, currency=view.amount.currency),
+        refund=CancelRefundOut(
+            amount=Money(amount=refund.amount, currency=refund.currency),
+            method=refund.method,
+            status=refund.status,
+        )
+        if refund is not None
+        else None,
+    )
