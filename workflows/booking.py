@@ -12,72 +12,48 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.common import (
-    BOOKING_STATUS,
     COMPENSATION_RETRY,
     DECISION_ATTEMPT_TIMEOUT,
     DECISION_RETRY,
     DECISION_TIMEOUT,
-    MEETING_RETRY,
-    NOTIFY_RETRY,
-    PAYMENT_DEADLINE,
-    RESOURCE_ID,
     STEP_TIMEOUT,
     ActivityFailure,
     failure_reason,
-    gateway_retry,
     is_business_failure,
 )
 
 with workflow.unsafe.imports_passed_through():
-    from activities.audit import AuditActivities
-    from activities.meetings import MeetingActivities
-    from activities.notifications import NotificationActivities
-    from activities.payments import PaymentActivities
     from activities.slots import SlotActivities
     from activities.wallet import WalletActivities
     from core.errors import ErrorCode
     from models.flow import (
         ACTIVE_STATUSES,
-        AuditInput,
         BookingInput,
         BookingResult,
         BookingState,
         BookingStatus,
         CancelInput,
-        CancelMeetingInput,
-        CancelOrderInput,
         CancelResult,
         ChargeWalletInput,
-        ConfirmPaymentInput,
-        CreateOrderInput,
         CreateResult,
-        FlagInput,
         Hold,
         HoldInput,
-        MeetingInput,
-        MeetingRecordInput,
         MeetingStatus,
         MoveInput,
-        NotificationKind,
-        NotifyInput,
         PaymentEvent,
-        RefundInfo,
-        RefundOutcome,
-        RefundPaymentInput,
-        RefundProcessedInput,
         RefundWalletInput,
-        ReleaseInput,
         RescheduleInput,
         RescheduleResult,
     )
-    from models.refund_policy import refund_amount
 
+
+from workflows.changes import ChangeSteps
 
 TERMINAL = frozenset({BookingStatus.FAILED, BookingStatus.EXPIRED, BookingStatus.CANCELLED})
 
 
 @workflow.defn
-class BookingWorkflow:
+class BookingWorkflow(ChangeSteps):
     """One booking, from hold to the end of its slot (or of its late-payment window).
 
     The ``create`` update (sent with Update-with-Start) returns as soon as the
@@ -240,8 +216,6 @@ class BookingWorkflow:
             meeting_status=self._meeting_status,
         )
 
-    # -- steps ----------------------------------------------------------------
-
     async def _place_hold(self) -> Hold | None:
         request = self._request
         workflow.set_current_details("placing a hold on the slot")
@@ -302,401 +276,6 @@ class BookingWorkflow:
         self._decision = CreateResult(booking_id=hold.booking_id, status=BookingStatus.CONFIRMED)
         return True
 
-    async def _take_gateway_payment(self, hold: Hold) -> bool:
-        policy = self._request.policy
-        provider = self._request.payment.provider or "sandbox"
-        deadline = workflow.now() + timedelta(seconds=policy.hold_ttl_seconds)
-        workflow.set_current_details(f"creating a {provider} order")
-        try:
-            order = await workflow.execute_activity_method(
-                PaymentActivities.create_order,
-                CreateOrderInput(
-                    booking_id=hold.booking_id,
-                    provider=provider,
-                    amount=hold.amount,
-                    currency=hold.currency,
-                    expires_at=deadline,
-                ),
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=gateway_retry(policy.gateway_max_attempts),
-            )
-        except ActivityFailure:
-            await self._release(BookingStatus.FAILED, ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE)
-            await self._fail(ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, notify=True)
-            return False
-        self._order_id, self._deadline = order.order_id, deadline
-        self._status = BookingStatus.AWAITING_PAYMENT
-        workflow.upsert_search_attributes(
-            [
-                BOOKING_STATUS.value_set(BookingStatus.AWAITING_PAYMENT.value),
-                PAYMENT_DEADLINE.value_set(deadline),
-            ]
-        )
-        self._await_details(provider)
-        self._decision = CreateResult(
-            booking_id=hold.booking_id, status=BookingStatus.AWAITING_PAYMENT
-        )
-        while self._status == BookingStatus.AWAITING_PAYMENT and not self._cancelling:
-            event = await self._next_event(deadline)
-            if self._cancelling:
-                break
-            if event is None:
-                await self._expire(hold, provider, order.order_id)
-                return False
-            await self._on_payment_event(event, hold)
-        if self._cancelling:
-            # The cancel update finishes the booking; queued events stay for _linger.
-            await workflow.wait_condition(lambda: self._status == BookingStatus.CANCELLED)
-        return self._status == BookingStatus.CONFIRMED
-
-    def _await_details(self, provider: str, note: str = "") -> None:
-        assert self._deadline is not None
-        workflow.set_current_details(
-            f"waiting for {provider} payment for order {self._order_id} until "
-            f"{self._deadline:%Y-%m-%d %H:%M:%S} UTC{note}"
-        )
-
-    async def _next_event(self, deadline: datetime) -> PaymentEvent | None:
-        if not self._events:
-            remaining = deadline - workflow.now()
-            if remaining <= timedelta(0):
-                return None
-            try:
-                await workflow.wait_condition(
-                    lambda: bool(self._events) or self._cancelling, timeout=remaining
-                )
-            except TimeoutError:
-                return None
-        if self._cancelling:
-            return None
-        return self._events.popleft()
-
-    async def _on_payment_event(self, event: PaymentEvent, hold: Hold) -> None:
-        if event.type == "payment.captured" and event.payment_id:
-            await self._on_capture(event, hold)
-        elif event.type == "payment.failed" and self._status == BookingStatus.AWAITING_PAYMENT:
-            self._await_details(event.provider, "; the last attempt failed, the customer may retry")
-        elif event.type == "refund.processed":
-            await workflow.execute_activity_method(
-                PaymentActivities.mark_refund_processed,
-                RefundProcessedInput(
-                    booking_id=hold.booking_id, provider=event.provider, payment_id=event.payment_id
-                ),
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=COMPENSATION_RETRY,
-            )
-
-    async def _on_capture(self, event: PaymentEvent, hold: Hold) -> None:
-        assert event.payment_id is not None
-        if event.payment_id == self._captured_payment:
-            return
-        awaiting = self._status == BookingStatus.AWAITING_PAYMENT and not self._cancelling
-        if awaiting and (event.amount, (event.currency or "").upper()) != (
-            hold.amount,
-            hold.currency,
-        ):
-            # Never confirm on a payment that does not match the order.
-            await self._refund(event, "amount or currency differs from the order")
-            await self._flag(
-                f"payment {event.payment_id} of {event.amount} {event.currency} did not match "
-                f"the order ({hold.amount} {hold.currency}); it was refunded"
-            )
-            await self._release(BookingStatus.FAILED, ErrorCode.PAYMENT_MISMATCH)
-            await self._fail(ErrorCode.PAYMENT_MISMATCH, notify=True)
-            return
-        if awaiting:
-            await workflow.execute_activity_method(
-                PaymentActivities.confirm_payment,
-                ConfirmPaymentInput(
-                    booking_id=hold.booking_id,
-                    provider=event.provider,
-                    order_id=event.order_id or self._order_id or "",
-                    payment_id=event.payment_id,
-                    amount=hold.amount,
-                    currency=hold.currency,
-                ),
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=COMPENSATION_RETRY,
-            )
-            self._captured_payment = event.payment_id
-            self._set_status(BookingStatus.CONFIRMED)
-            return
-        # Money for a booking that is no longer waiting for it: give it back.
-        late = self._status != BookingStatus.CONFIRMED
-        await self._refund(
-            event,
-            f"payment after the booking was {self._status}"
-            if late
-            else "second payment for a confirmed booking",
-        )
-        await self._notify("payment_refunded")
-
-    async def _refund(self, event: PaymentEvent, reason: str) -> RefundOutcome | None:
-        assert event.payment_id is not None
-        return await self._refund_gateway(
-            provider=event.provider,
-            order_id=event.order_id,
-            payment_id=event.payment_id,
-            amount=event.amount or 0,
-            currency=(event.currency or "").upper(),
-            reason=reason,
-        )
-
-    async def _refund_gateway(
-        self,
-        *,
-        provider: str,
-        order_id: str | None,
-        payment_id: str,
-        amount: int,
-        currency: str,
-        reason: str,
-        step: str = "refund",
-    ) -> RefundOutcome | None:
-        try:
-            return await workflow.execute_activity_method(
-                PaymentActivities.refund_payment,
-                RefundPaymentInput(
-                    booking_id=self._request.booking_id,
-                    provider=provider,
-                    order_id=order_id,
-                    payment_id=payment_id,
-                    amount=amount,
-                    currency=currency,
-                    reason=reason,
-                    step=step,
-                ),
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=gateway_retry(2 * self._request.policy.gateway_max_attempts),
-            )
-        except ActivityFailure as err:
-            # The refund request is recorded; what is owed stays visible to operators.
-            await self._flag(
-                f"refund of {amount} {currency} for payment {payment_id} failed "
-                f"({failure_reason(err).value}); the money is owed to the customer"
-            )
-            return None
-
-    async def _cancel(self, request: CancelInput) -> CancelResult:
-        hold = self._hold
-        assert hold is not None
-        self._cancelling = True
-        was = self._status
-        who = "an operator" if request.by_operator else "the customer"
-        workflow.set_current_details(f"cancelling at the request of {who}")
-        await workflow.execute_activity_method(
-            AuditActivities.record_audit,
-            AuditInput(
-                booking_id=hold.booking_id,
-                actor=request.actor,
-                action="booking.cancel_requested",
-                reason=request.reason,
-            ),
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=COMPENSATION_RETRY,
-        )
-        refund: RefundInfo | None = None
-        if was == BookingStatus.CONFIRMED:
-            await self._cancel_meeting(hold)
-            refund = await self._refund_for_cancellation(hold)
-        elif was == BookingStatus.AWAITING_PAYMENT and self._order_id is not None:
-            await self._cancel_order(hold, self._request.payment.provider or "sandbox")
-        await self._release(BookingStatus.CANCELLED, None)
-        self._set_status(BookingStatus.CANCELLED)
-        # Wallet money cannot arrive late; gateway money can, for a while.
-        window = 0
-        if self._request.payment.method == "gateway":
-            window = self._request.policy.late_payment_window_seconds
-        self._linger_until = workflow.now() + timedelta(seconds=window)
-        workflow.set_current_details(f"cancelled by {who}")
-        await self._notify("booking_cancelled")
-        return CancelResult(
-            booking_id=hold.booking_id, status=BookingStatus.CANCELLED, refund=refund
-        )
-
-    async def _refund_difference(self, hold: Hold, amount: int) -> RefundInfo:
-        step = f"reschedule:{hold.slot_id}:refund"
-        reason = "reschedule to a cheaper slot"
-        if self._request.payment.method == "wallet":
-            await workflow.execute_activity_method(
-                WalletActivities.refund_wallet,
-                RefundWalletInput(
-                    booking_id=hold.booking_id, amount=amount, reason=reason, step=step
-                ),
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=COMPENSATION_RETRY,
-            )
-            return RefundInfo(
-                amount=amount, currency=hold.currency, method="wallet", status="PROCESSED"
-            )
-        provider = self._request.payment.provider or "sandbox"
-        assert self._captured_payment is not None
-        outcome = await self._refund_gateway(
-            provider=provider,
-            order_id=self._order_id,
-            payment_id=self._captured_payment,
-            amount=amount,
-            currency=hold.currency,
-            reason=reason,
-            step=step,
-        )
-        return RefundInfo(
-            amount=amount,
-            currency=hold.currency,
-            method=provider,
-            status=outcome.status if outcome is not None else "OWED",
-        )
-
-    async def _refund_for_cancellation(self, hold: Hold) -> RefundInfo | None:
-        amount = refund_amount(
-            hold.refund_policy,
-            captured=hold.amount,
-            starts_at=hold.starts_at,
-            cancelled_at=workflow.now(),
-        )
-        if amount <= 0:
-            return None
-        if self._request.payment.method == "wallet":
-            await workflow.execute_activity_method(
-                WalletActivities.refund_wallet,
-                RefundWalletInput(booking_id=hold.booking_id, amount=amount, reason="cancellation"),
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=COMPENSATION_RETRY,
-            )
-            return RefundInfo(
-                amount=amount, currency=hold.currency, method="wallet", status="PROCESSED"
-            )
-        provider = self._request.payment.provider or "sandbox"
-        assert self._captured_payment is not None
-        outcome = await self._refund_gateway(
-            provider=provider,
-            order_id=self._order_id,
-            payment_id=self._captured_payment,
-            amount=amount,
-            currency=hold.currency,
-            reason="cancellation",
-        )
-        return RefundInfo(
-            amount=amount,
-            currency=hold.currency,
-            method=provider,
-            status=outcome.status if outcome is not None else "OWED",
-        )
-
-    async def _cancel_meeting(self, hold: Hold) -> None:
-        try:
-            await workflow.execute_activity_method(
-                MeetingActivities.cancel_meeting,
-                CancelMeetingInput(booking_id=hold.booking_id),
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=gateway_retry(5),
-            )
-        except ActivityFailure:
-            workflow.logger.warning(
-                "meeting could not be cancelled; the booking is cancelled anyway"
-            )
-
-    async def _cancel_order(self, hold: Hold, provider: str) -> None:
-        assert self._order_id is not None
-        try:
-            await workflow.execute_activity_method(
-                PaymentActivities.cancel_order,
-                CancelOrderInput(
-                    booking_id=hold.booking_id, provider=provider, order_id=self._order_id
-                ),
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=gateway_retry(3),
-            )
-        except ActivityFailure:
-            workflow.logger.warning("order could not be cancelled; late payments get refunded")
-
-    async def _expire(self, hold: Hold, provider: str, order_id: str) -> None:
-        await self._cancel_order(hold, provider)
-        await self._release(BookingStatus.EXPIRED, None)
-        self._set_status(BookingStatus.EXPIRED)
-        workflow.set_current_details("expired: no payment before the deadline")
-        await self._notify("booking_expired")
-
-    # -- shared -----------------------------------------------------------------
-
-    def _set_status(self, status: BookingStatus, resource: Hold | None = None) -> None:
-        self._status = status
-        updates = [BOOKING_STATUS.value_set(status.value)]
-        if resource is not None:
-            updates.append(RESOURCE_ID.value_set(str(resource.resource_id)))
-        workflow.upsert_search_attributes(updates)
-
-    async def _release(self, status: BookingStatus, reason: ErrorCode | None) -> None:
-        await workflow.execute_activity_method(
-            SlotActivities.release_slot,
-            ReleaseInput(booking_id=self._request.booking_id, status=status, reason=reason),
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=COMPENSATION_RETRY,
-        )
-
-    async def _fail(self, reason: ErrorCode, *, notify: bool) -> None:
-        self._reason = reason.value
-        self._set_status(BookingStatus.FAILED)
-        if self._decision is None:
-            self._decision = CreateResult(
-                booking_id=self._request.booking_id, status=BookingStatus.FAILED, reason=reason
-            )
-        workflow.set_current_details(f"failed: {reason.value}")
-        if notify:
-            await self._notify("booking_failed")
-
-    async def _flag(self, reason: str) -> None:
-        await workflow.execute_activity_method(
-            PaymentActivities.flag_booking,
-            FlagInput(booking_id=self._request.booking_id, reason=reason),
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=COMPENSATION_RETRY,
-        )
-
-    async def _create_meeting(self, hold: Hold) -> None:
-        workflow.set_current_details(f"creating the {hold.meeting_provider} meeting link")
-        bound = timedelta(seconds=self._request.policy.meeting_alert_after_seconds)
-        try:
-            await workflow.execute_activity_method(
-                MeetingActivities.create_meeting,
-                MeetingInput(
-                    booking_id=hold.booking_id,
-                    provider=hold.meeting_provider,
-                    starts_at=hold.starts_at,
-                    ends_at=hold.ends_at,
-                ),
-                start_to_close_timeout=STEP_TIMEOUT,
-                schedule_to_close_timeout=bound,
-                retry_policy=MEETING_RETRY,
-            )
-        except ActivityFailure as err:
-            # Never refund a paid booking over a meeting link: keep it PENDING,
-            # alert operators, and wait for their retry signal.
-            alert = f"meeting link still missing after {bound}: {err.cause or err}"
-            await workflow.execute_activity_method(
-                MeetingActivities.record_meeting_alert,
-                MeetingRecordInput(
-                    booking_id=hold.booking_id, status=MeetingStatus.PENDING, alert=alert[:300]
-                ),
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=COMPENSATION_RETRY,
-            )
-            workflow.set_current_details(
-                "confirmed; meeting link creation failing, waiting for an operator "
-                "to send the retry_meeting signal"
-            )
-            return
-        self._meeting_status = MeetingStatus.READY
-        workflow.set_current_details("confirmed; meeting link ready")
-
-    async def _notify(self, kind: NotificationKind) -> None:
-        await workflow.execute_activity_method(
-            NotificationActivities.send_notification,
-            NotifyInput(booking_id=self._request.booking_id, kind=kind),
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=NOTIFY_RETRY,
-        )
-
     def _linger_interrupted(self, until: datetime) -> bool:
         return bool(self._events) or self._meeting_retry_requested or self._linger_until != until
 
@@ -725,16 +304,3 @@ class BookingWorkflow:
                     await self._create_meeting(self._hold or hold)
             if self._linger_until <= workflow.now() and not self._events:
                 return
-
-    async def _result(self) -> BookingResult:
-        # The create update must answer before the run returns, or Temporal
-        # fails it with "workflow completed before the update completed".
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        assert self._decision is not None
-        assert self._status is not None
-        return BookingResult(
-            booking_id=self._request.booking_id,
-            status=self._status,
-            reason=self._reason,
-            create=self._decision,
-        )
