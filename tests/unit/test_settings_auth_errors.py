@@ -80,3 +80,13 @@ def test_migration_script_splits_on_top_level_semicolons_only() -> None:
         "CREATE FUNCTION f() AS $$ BEGIN x; y; END $$",
         "SELECT 1",
     ]
+
+
+def test_every_notification_kind_has_a_subject() -> None:
+    """Each kind the workflow can send renders: a missing subject would fail every retry."""
+    from typing import get_args
+
+    from activities.notifications import SUBJECTS
+    from models.flow import NotificationKind
+
+    assert set(get_args(NotificationKind)) <= set(SUBJECTS)
