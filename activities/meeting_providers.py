@@ -49,6 +49,10 @@ class MeetingProvider(Protocol):
         """Create the booking's meeting, or return the one an earlier attempt created."""
         ...
 
+    async def move(self, external_id: str, request: MeetingInput) -> Meeting:
+        """Move an existing meeting to the booking's new time; the link stays valid."""
+        ...
+
     async def cancel(self, external_id: str) -> None:
         """Cancel a meeting; cancelling one that is already gone succeeds."""
         ...
@@ -86,6 +90,10 @@ class JitsiProvider:
         """
         room = self.room_name(request.booking_id)
         return Meeting(url=f"{self._base_url}/{room}", external_id=room)
+
+    async def move(self, external_id: str, request: MeetingInput) -> Meeting:
+        """A Jitsi room belongs to the booking, not to a time: the link is unchanged."""
+        return await self.create(request)
 
     async def cancel(self, external_id: str) -> None:
         """Do nothing: a Jitsi room only exists while people are in it.
@@ -163,6 +171,24 @@ class GoogleMeetProvider:
             response = await self._send("GET", f"{self._events_url}/{event_id}")
         _raise_for_status(response, operation)
         return _meeting_from_event(_json_object(response, operation), event_id)
+
+    async def move(self, external_id: str, request: MeetingInput) -> Meeting:
+        """Patch the event's start and end; its Meet link is kept.
+
+        Args:
+            external_id: The Google event id.
+            request: The booking with its new times.
+
+        Returns:
+            The (unchanged) Meet URL of the moved event.
+        """
+        body = {
+            "start": {"dateTime": _rfc3339(request.starts_at)},
+            "end": {"dateTime": _rfc3339(request.ends_at)},
+        }
+        response = await self._send("PATCH", f"{self._events_url}/{external_id}", json=body)
+        _raise_for_status(response, "patch")
+        return _meeting_from_event(_json_object(response, "patch"), external_id)
 
     async def cancel(self, external_id: str) -> None:
         """Delete the meeting's calendar event.

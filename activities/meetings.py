@@ -36,7 +36,10 @@ class MeetingActivities:
 
     @activity.defn(name="create_meeting")
     async def create_meeting(self, request: MeetingInput) -> Meeting:
-        """Create the link (providers make a retry return the same one) and mark it READY."""
+        """Create the link, or move the booking's existing meeting, and mark it READY.
+
+        Providers make a retried create return the same link.
+        """
         provider = self._providers.get(request.provider)
         if provider is None:
             raise ApplicationError(
@@ -44,8 +47,16 @@ class MeetingActivities:
                 type=MEETING_PROVIDER_ERROR,
                 non_retryable=True,
             )
+        async with self._sessions() as session:
+            existing = await session.get(Booking, request.booking_id)
+            external_id = existing.meeting_external_id if existing is not None else None
         try:
-            meeting = await provider.create(request)
+            # A booking that already has a meeting (it was moved) keeps it, at the new time.
+            meeting = (
+                await provider.move(external_id, request)
+                if external_id is not None
+                else await provider.create(request)
+            )
         except MeetingProviderError as exc:
             log.warning(
                 "meeting.create_failed",

@@ -349,3 +349,34 @@ async def test_build_provider_rejects_unknown_name() -> None:
     async with httpx.AsyncClient() as client:
         with pytest.raises(ValueError, match="unknown meeting provider"):
             build_provider("zoom", Settings(_env_file=None), client)
+
+
+async def test_google_move_patches_the_event_times_and_keeps_the_link() -> None:
+    """Moving a booking PATCHes only start and end of its event; the Meet link stays."""
+    google = Google(httpx.Response(200, json=fixture("event_confirmed")))
+    moved = meeting_input()
+    later = MeetingInput(
+        booking_id=moved.booking_id,
+        provider="google",
+        starts_at=moved.starts_at + timedelta(days=1),
+        ends_at=moved.ends_at + timedelta(days=1),
+    )
+
+    meeting = await google.provider().move(EVENT_ID, later)
+
+    assert (meeting.url, meeting.external_id) == (MEET_URL, EVENT_ID)
+    [request] = google.requests
+    assert request.method == "PATCH"
+    assert request.url.raw_path.decode() == f"{EVENTS_PATH}/{EVENT_ID}"
+    assert json.loads(request.content) == {
+        "start": {"dateTime": "2025-03-11T09:30:00+00:00"},
+        "end": {"dateTime": "2025-03-11T10:00:00+00:00"},
+    }
+
+
+async def test_jitsi_move_keeps_the_booking_room() -> None:
+    """A Jitsi room belongs to the booking: moving it returns the same link."""
+    jitsi = JitsiProvider("https://meet.example", b"k" * 32)
+    created = await jitsi.create(meeting_input())
+    later = meeting_input().model_copy(update={"starts_at": datetime(2026, 1, 1, tzinfo=UTC)})
+    assert await jitsi.move(created.external_id, later) == created

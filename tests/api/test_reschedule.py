@@ -48,6 +48,9 @@ async def test_move_to_a_cheaper_slot_refunds_the_difference(api: httpx.AsyncCli
     assert (await _slot(api, new["id"]))["remaining_capacity"] == 0
     assert await _balance(api, customer) == 2_500
     assert "booking.rescheduled" in [e["type"] for e in body["booking"]["timeline"]]
+    # The meeting follows the booking (a Jitsi room belongs to the booking).
+    assert body["booking"]["meeting"]["status"] == "READY"
+    assert body["booking"]["meeting"]["url"].startswith("https://meet.jit.si/booking-")
 
 
 async def test_dearer_slot_is_paid_from_the_wallet_or_refused(api: httpx.AsyncClient) -> None:
