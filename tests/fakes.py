@@ -52,6 +52,7 @@ class FakeSteps:
     amount: int = 5_000
     charge_error: Exception | None = None
     order_error: Exception | None = None
+    refund_error: Exception | None = None
     meeting_works: bool = True
     calls: list[str] = field(default_factory=list)
     releases: list[ReleaseInput] = field(default_factory=list)
@@ -134,6 +135,8 @@ class FakeSteps:
         @activity.defn(name="refund_payment")
         async def refund_payment(request: RefundPaymentInput) -> RefundOutcome:
             self.calls.append("refund_payment")
+            if self.refund_error is not None:
+                raise self.refund_error
             self.refunds.append(request)
             self.refunded.set()
             return RefundOutcome(refund_id="rfnd_1", status="PROCESSED", amount=request.amount)

@@ -15,12 +15,14 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.testing import ActivityEnvironment
 
+from activities.payments import PaymentActivities
 from core.db import SessionFactory
 from core.settings import Settings
 from core.signing import sign_header
 from models.db import GatewayTransaction, WebhookEvent
-from models.flow import CreateOrderInput, OrderInfo
+from models.flow import CreateOrderInput, FlagInput, OrderInfo
 from worker import engine_activities
 from workflows.booking import BookingWorkflow
 
@@ -300,3 +302,27 @@ async def test_unknown_provider_is_a_validation_error(api: httpx.AsyncClient) ->
     )
     assert response.status_code == 422
     assert "payment.provider" in response.json()["error"]["message"]
+
+
+async def test_flagged_bookings_are_listed_for_operators(
+    api: httpx.AsyncClient, sessions: SessionFactory
+) -> None:
+    """A booking flagged with money owed shows up under needs_attention=true, with the reason."""
+    slot = await make_slot(api, price=1_000)
+    customer = uuid.uuid4()
+    booking = (await book_gateway(api, customer, slot["id"])).json()
+    flag = PaymentActivities(sessions, {}).flag_booking
+    await ActivityEnvironment().run(
+        flag, FlagInput(booking_id=uuid.UUID(booking["id"]), reason="refund of 1000 INR is owed")
+    )
+
+    listed = await api.get(
+        "/v1/bookings", params={"needs_attention": "true", "limit": 200}, headers=OPERATOR
+    )
+    detail = (await api.get(f"/v1/bookings/{booking['id']}", headers=OPERATOR)).json()
+
+    assert booking["id"] in [b["id"] for b in listed.json()["items"]]
+    assert (detail["needs_attention"], detail["attention_reason"]) == (
+        True,
+        "refund of 1000 INR is owed",
+    )

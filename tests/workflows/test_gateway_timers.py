@@ -212,3 +212,26 @@ async def test_events_in_any_order_reach_the_same_final_state(
     assert len(steps.refunds) == 1
     assert steps.refunds[0].payment_id in {"pay_a", "pay_b"}
     assert steps.releases == []
+
+
+async def test_refund_that_keeps_failing_is_flagged_with_the_money_owed(
+    time_env: WorkflowEnvironment,
+) -> None:
+    """The gateway refuses refunds: retried to the bound, then operators see what is owed."""
+    steps = FakeSteps(refund_error=ApplicationError("503 from gateway", type="GATEWAY_UNAVAILABLE"))
+    worker, queue = fake_worker(time_env, steps)
+    async with worker:
+        handle, _ = await start_booking(
+            time_env, queue, steps, payment=SANDBOX, policy=BookingPolicy(gateway_max_attempts=1)
+        )
+        first = captured("evt_1", "pay_1")
+        second = captured("evt_2", "pay_2")
+        for event in (first, second):
+            await handle.signal(BookingWorkflow.payment_event, event)
+        result = await handle.result()
+
+    assert result.status == "CONFIRMED"
+    assert steps.calls.count("refund_payment") == 2
+    assert len(steps.flags) == 1
+    assert "pay_2" in steps.flags[0]
+    assert "owed" in steps.flags[0]
