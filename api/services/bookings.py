@@ -265,13 +265,7 @@ async def cancel_booking(
     services: Services, user: Principal, booking_id: uuid.UUID, body: CancelIn
 ) -> CancelOut:
     """Cancel through the booking's workflow (its ``cancel`` update runs the compensations)."""
-    async with services.sessions() as session:
-        booking = await session.get(Booking, booking_id)
-    if booking is None or (not user.is_operator and booking.customer_id != user.sub):
-        raise BookingError(ErrorCode.BOOKING_NOT_FOUND)
-    structlog.contextvars.bind_contextvars(
-        booking_id=str(booking_id), workflow_id=booking.workflow_id
-    )
+    booking = await _owned_booking(services, user, booking_id)
     client = await services.temporal.client()
     handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
     try:
