@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,6 +15,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.audit import AuditActivities
+from activities.events_out import EventDispatcher
 from activities.gateways.registry import build_gateways
 from activities.meeting_providers import MeetingProvider, build_provider
 from activities.meetings import MeetingActivities
@@ -105,12 +107,23 @@ async def worker_resources(
 
 
 async def run_worker(settings: Settings) -> None:
-    """Run a worker until cancelled."""
+    """Run a worker until cancelled, with the booking event dispatcher when a URL is set."""
     client = await connect(settings)
     async with worker_resources(settings) as (sessions, http):
+        # Built first, so a URL without a signing secret stops the worker at start.
+        events = EventDispatcher(sessions, settings, http) if settings.events_webhook_url else None
         worker = build_worker(client, settings, engine_activities(settings, sessions, http))
-        log.info("worker.started", task_queue=settings.task_queue)
-        await worker.run()
+        log.info("worker.started", task_queue=settings.task_queue, events=events is not None)
+        if events is None:
+            await worker.run()
+            return
+        delivery = asyncio.create_task(events.run(settings.events_poll_seconds))
+        try:
+            await worker.run()
+        finally:
+            delivery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await delivery
 
 
 if __name__ == "__main__":

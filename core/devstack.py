@@ -39,6 +39,7 @@ def dev_settings() -> Settings:
         "jwt_secret": settings.jwt_secret,
         "sandbox_api_key": settings.sandbox_api_key,
         "sandbox_webhook_secret": settings.sandbox_webhook_secret,
+        "events_webhook_secret": settings.events_webhook_secret,
     }
     for name, value in generated.items():
         if value is None:

@@ -74,11 +74,19 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = None
     razorpay_webhook_secret: SecretStr | None = None
     events_webhook_url: str | None = None
+    # Signs outgoing booking events (``Booking-Signature``); required when the URL is set.
+    events_webhook_secret: SecretStr | None = None
+    events_max_attempts: int = Field(default=12, ge=1)
+    events_backoff_seconds: float = Field(default=10.0, gt=0)
+    events_max_backoff_seconds: float = Field(default=3600.0, gt=0)
+    events_poll_seconds: float = Field(default=2.0, gt=0)
+    # Development only: let events go to loopback and private addresses (SSRF guard off).
+    events_allow_private_targets: bool = False
 
     log_format: Literal["json", "console"] = "json"
     log_level: str = "INFO"
 
-    @field_validator("jwt_secret", "meeting_secret")
+    @field_validator("jwt_secret", "meeting_secret", "events_webhook_secret")
     @classmethod
     def _reject_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None:
@@ -121,6 +129,15 @@ class Settings(BaseSettings):
                 "BOOKING_JWT_SECRET is required (make dev generates one in the data dir)"
             )
         return self.jwt_secret.get_secret_value()
+
+    def require_events_webhook_secret(self) -> str:
+        """Return the secret that signs booking events, or fail loudly when none is configured."""
+        if self.events_webhook_secret is None:
+            raise RuntimeError(
+                "BOOKING_EVENTS_WEBHOOK_SECRET is required when BOOKING_EVENTS_WEBHOOK_URL is set"
+                " (make dev generates one in the data dir)"
+            )
+        return self.events_webhook_secret.get_secret_value()
 
     def meeting_key(self) -> bytes:
         """Key for meeting room names: its own secret, else one derived from the JWT secret."""

@@ -230,3 +230,25 @@ class AuditRecord(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     key: Mapped[str] = mapped_column(Text, unique=True)
     at: Mapped[datetime] = _now_column()
+
+
+class OutgoingEvent(Base):
+    """A signed booking event for the host application, delivered at least once (outbox)."""
+
+    __tablename__ = "outgoing_events"
+
+    # The event id the receiver sees (payload ``id`` and ``Booking-Event-Id``).
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id"))
+    # The timeline row that announced the change; UNIQUE, so one event per change.
+    source_event_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("booking_events.id"), unique=True
+    )
+    type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="PENDING")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime] = _now_column()
+    created_at: Mapped[datetime] = _now_column()
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
