@@ -310,3 +310,17 @@ class RescheduleOut(BaseModel):
     booking: BookingOut
     difference: SignedMoney
     refund: CancelRefundOut | None
+
+
+class OutgoingEventOut(BaseModel):
+    """A booking event for the host application and how its delivery went."""
+
+    id: uuid.UUID
+    booking_id: uuid.UUID
+    type: str
+    status: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime
+    created_at: datetime
+    delivered_at: datetime | None

@@ -186,3 +186,22 @@ async def test_health_and_metrics(api: httpx.AsyncClient) -> None:
     assert metrics.status_code == 200
     assert 'route="/healthz"' in metrics.text
     assert "booking_http_requests_total" in metrics.text
+
+
+async def test_operators_see_booking_events_with_their_delivery_status(
+    api: httpx.AsyncClient,
+) -> None:
+    """A confirmed booking's events are listed for operators; customers may not look."""
+    customer = uuid.uuid4()
+    slot = await make_slot(api, price=700)
+    await fund(api, customer, 700)
+    booking = (await book(api, customer, slot["id"])).json()
+
+    listed = await api.get(
+        "/v1/ops/outgoing-events", params={"booking_id": booking["id"]}, headers=OPERATOR
+    )
+    refused = await api.get("/v1/ops/outgoing-events", headers=bearer(customer))
+
+    mine = {e["type"] for e in listed.json()["items"]}
+    assert {"booking.created", "booking.confirmed"} <= mine
+    assert refused.status_code == 403
