@@ -22,58 +22,16 @@ from activities.timeline import PUBLISHED_TYPES, record_event
 from core.db import SessionFactory
 from core.settings import Settings
 from core.signing import InvalidSignature, verify_header
-from models.db import Booking, OutgoingEvent, Resource, Slot
+from models.db import OutgoingEvent
 from models.flow import BookingStatus, ReleaseInput
+
+from support import insert_confirmed_booking
 
 SECRET = "events-secret-" + "z" * 40
 RECEIVER = "https://host.example/hooks/bookings"
 PUBLIC_IP = "93.184.216.34"
 
 Handler = Callable[[httpx.Request], httpx.Response]
-
-
-async def _booking(sessions: SessionFactory) -> uuid.UUID:
-    starts = datetime.now(UTC) + timedelta(days=1)
-    async with sessions() as session:
-        resource = Resource(
-            id=uuid.uuid4(), name="r", timezone="UTC", meeting_provider="jitsi", refund_policy={}
-        )
-        session.add(resource)
-        await session.flush()
-        await session.refresh(resource)
-        slot = Slot(
-            id=uuid.uuid4(),
-            resource_id=resource.id,
-            starts_at=starts,
-            ends_at=starts + timedelta(hours=1),
-            price_amount=100,
-            currency="INR",
-            capacity=1,
-            active_count=1,
-        )
-        session.add(slot)
-        await session.flush()
-        booking = Booking(
-            id=uuid.uuid4(),
-            customer_id=uuid.uuid4(),
-            slot_id=slot.id,
-            resource_id=resource.id,
-            resource_seq=resource.seq,
-            status="CONFIRMED",
-            amount=100,
-            currency="INR",
-            payment_method="wallet",
-            payment_status="CAPTURED",
-            captured_amount=100,
-            meeting_provider="jitsi",
-            workflow_id="wf",
-            exclusive=True,
-            starts_at=slot.starts_at,
-            ends_at=slot.ends_at,
-        )
-        session.add(booking)
-        await session.commit()
-        return booking.id
 
 
 async def _record(
@@ -145,7 +103,7 @@ async def test_state_change_writes_one_event_even_when_the_step_reruns(
     sessions: SessionFactory,
 ) -> None:
     """A published timeline step gets one outgoing event, and a rerun of the step adds none."""
-    booking_id = await _booking(sessions)
+    booking_id = await insert_confirmed_booking(sessions)
 
     await _record(sessions, booking_id, "booking.confirmed")
     await _record(sessions, booking_id, "booking.confirmed")
@@ -162,7 +120,7 @@ async def test_state_change_writes_one_event_even_when_the_step_reruns(
 
 async def test_event_exists_only_when_the_state_change_commits(sessions: SessionFactory) -> None:
     """A transaction rolled back after record_event leaves neither timeline row nor event."""
-    booking_id = await _booking(sessions)
+    booking_id = await insert_confirmed_booking(sessions)
     async with sessions() as session:
         await record_event(session, booking_id, "booking.cancelled", {"reason": "x"})
         await session.rollback()
@@ -174,7 +132,7 @@ async def test_every_state_change_is_published_under_its_event_type(
     sessions: SessionFactory,
 ) -> None:
     """Each published timeline type maps to its booking event type, carrying the timeline data."""
-    booking_id = await _booking(sessions)
+    booking_id = await insert_confirmed_booking(sessions)
     for timeline_type in PUBLISHED_TYPES:
         await _record(sessions, booking_id, timeline_type, data={"from": timeline_type})
 
@@ -195,7 +153,7 @@ async def test_every_state_change_is_published_under_its_event_type(
 
 async def test_a_retried_activity_publishes_its_change_once(sessions: SessionFactory) -> None:
     """release_slot run twice (a Temporal retry) publishes booking.cancelled exactly once."""
-    booking_id = await _booking(sessions)
+    booking_id = await insert_confirmed_booking(sessions)
     release = SlotActivities(sessions).release_slot
     request = ReleaseInput(
         booking_id=booking_id, status=BookingStatus.CANCELLED, reason="customer_request"
@@ -213,7 +171,7 @@ async def test_events_are_delivered_signed_with_unique_ids(
     sessions: SessionFactory, settings: Settings
 ) -> None:
     """Each event is POSTed once as JSON with a verifiable Booking-Signature and its own id."""
-    booking_id = await _booking(sessions)
+    booking_id = await insert_confirmed_booking(sessions)
     await _record(sessions, booking_id, "booking.held")
     await _record(sessions, booking_id, "booking.confirmed")
     seen: list[httpx.Request] = []
@@ -253,7 +211,7 @@ async def test_failed_delivery_is_retried_at_the_backoff_time(
     sessions: SessionFactory, settings: Settings
 ) -> None:
     """A 500 is recorded and the event is sent again once its backoff has passed, then DELIVERED."""
-    booking_id = await _booking(sessions)
+    booking_id = await insert_confirmed_booking(sessions)
     await _record(sessions, booking_id, "booking.confirmed")
     statuses = iter([500, 200])
     seen: list[httpx.Request] = []
@@ -285,7 +243,7 @@ async def test_delivery_gives_up_after_max_attempts(
     sessions: SessionFactory, settings: Settings
 ) -> None:
     """A receiver that never answers is retried with doubling backoff, then the event is FAILED."""
-    booking_id = await _booking(sessions)
+    booking_id = await insert_confirmed_booking(sessions)
     await _record(sessions, booking_id, "booking.expired")
 
     def refuse(request: httpx.Request) -> httpx.Response:
@@ -321,7 +279,7 @@ async def test_private_targets_are_refused_without_a_request(
     sessions: SessionFactory, settings: Settings, addresses: list[str]
 ) -> None:
     """A receiver host resolving to any non-public address fails its events at once, unsent."""
-    booking_id = await _booking(sessions)
+    booking_id = await insert_confirmed_booking(sessions)
     await _record(sessions, booking_id, "booking.confirmed")
     seen: list[httpx.Request] = []
     dispatcher = _dispatcher(sessions, settings, _ok(seen), addresses=addresses)
@@ -337,7 +295,7 @@ async def test_a_literal_metadata_address_is_refused_without_resolving(
     sessions: SessionFactory, settings: Settings
 ) -> None:
     """A URL naming 169.254.169.254 directly is refused without asking the resolver."""
-    booking_id = await _booking(sessions)
+    booking_id = await insert_confirmed_booking(sessions)
     await _record(sessions, booking_id, "booking.confirmed")
     seen: list[httpx.Request] = []
     resolved: list[str] = []
@@ -358,7 +316,7 @@ async def test_a_literal_metadata_address_is_refused_without_resolving(
 
 async def test_a_public_ipv6_target_passes(sessions: SessionFactory, settings: Settings) -> None:
     """A host whose every address is public gets its events, at the address that was checked."""
-    booking_id = await _booking(sessions)
+    booking_id = await insert_confirmed_booking(sessions)
     await _record(sessions, booking_id, "meeting.ready", data={"provider": "jitsi"})
     seen: list[httpx.Request] = []
     resolved: list[str] = []
@@ -378,7 +336,7 @@ async def test_dev_flag_allows_a_local_receiver(
     sessions: SessionFactory, settings: Settings
 ) -> None:
     """With events_allow_private_targets a loopback receiver gets its events, unresolved."""
-    booking_id = await _booking(sessions)
+    booking_id = await insert_confirmed_booking(sessions)
     await _record(sessions, booking_id, "booking.confirmed")
     seen: list[httpx.Request] = []
     resolved: list[str] = []
@@ -403,7 +361,7 @@ async def test_resolution_failure_is_a_retried_attempt(
     sessions: SessionFactory, settings: Settings
 ) -> None:
     """A DNS failure is recorded as a failed attempt and retried, not treated as a refusal."""
-    booking_id = await _booking(sessions)
+    booking_id = await insert_confirmed_booking(sessions)
     await _record(sessions, booking_id, "booking.confirmed")
     dispatcher = _dispatcher(sessions, settings, _ok([]), addresses=[])
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -15,55 +14,10 @@ from core.db import SessionFactory
 from core.embedded import free_port
 from core.mailsink import MailSink
 from core.settings import Settings
-from models.db import Booking, Notification, Resource, Slot
+from models.db import Booking, Notification
 from models.flow import NotifyInput
 
-
-async def _confirmed_booking(sessions: SessionFactory, email: str | None) -> uuid.UUID:
-    starts = datetime.now(UTC) + timedelta(days=1)
-    async with sessions() as session:
-        resource = Resource(
-            id=uuid.uuid4(), name="r", timezone="UTC", meeting_provider="jitsi", refund_policy={}
-        )
-        session.add(resource)
-        await session.flush()
-        await session.refresh(resource)
-        slot = Slot(
-            id=uuid.uuid4(),
-            resource_id=resource.id,
-            starts_at=starts,
-            ends_at=starts + timedelta(hours=1),
-            price_amount=100,
-            currency="INR",
-            capacity=1,
-            active_count=1,
-        )
-        session.add(slot)
-        await session.flush()
-        booking = Booking(
-            id=uuid.uuid4(),
-            customer_id=uuid.uuid4(),
-            slot_id=slot.id,
-            resource_id=resource.id,
-            resource_seq=resource.seq,
-            status="CONFIRMED",
-            amount=100,
-            currency="INR",
-            payment_method="wallet",
-            payment_status="CAPTURED",
-            captured_amount=100,
-            meeting_status="READY",
-            meeting_url="https://meet.example/room",
-            meeting_provider="jitsi",
-            contact={"email": email} if email else None,
-            workflow_id="wf",
-            exclusive=True,
-            starts_at=slot.starts_at,
-            ends_at=slot.ends_at,
-        )
-        session.add(booking)
-        await session.commit()
-        return booking.id
+from support import insert_confirmed_booking
 
 
 async def _outbox(sessions: SessionFactory, booking_id: uuid.UUID) -> Notification:
@@ -77,7 +31,7 @@ async def test_confirmation_is_sent_once_even_when_the_activity_reruns(
     sessions: SessionFactory, settings: Settings, mail_sink: MailSink
 ) -> None:
     """A rerun after success finds the outbox row SENT and sends nothing more."""
-    booking_id = await _confirmed_booking(sessions, "ravi@example.com")
+    booking_id = await insert_confirmed_booking(sessions, "ravi@example.com")
     activities = NotificationActivities(sessions, settings)
     request = NotifyInput(booking_id=booking_id, kind="booking_confirmed")
 
@@ -96,7 +50,7 @@ async def test_failed_delivery_is_recorded_retried_then_marked_failed(
     sessions: SessionFactory, settings: Settings
 ) -> None:
     """SMTP down: the first attempt raises for a retry, the last returns FAILED; all recorded."""
-    booking_id = await _confirmed_booking(sessions, "ravi@example.com")
+    booking_id = await insert_confirmed_booking(sessions, "ravi@example.com")
     dead_smtp = settings.model_copy(update={"smtp_port": free_port()})
     activities = NotificationActivities(sessions, dead_smtp)
     request = NotifyInput(booking_id=booking_id, kind="booking_confirmed")
@@ -121,7 +75,7 @@ async def test_booking_without_contact_is_skipped_and_recorded(
     sessions: SessionFactory, settings: Settings
 ) -> None:
     """No e-mail address: nothing is sent, and the outbox says SKIPPED."""
-    booking_id = await _confirmed_booking(sessions, None)
+    booking_id = await insert_confirmed_booking(sessions, None)
     result = await ActivityEnvironment().run(
         NotificationActivities(sessions, settings).send_notification,
         NotifyInput(booking_id=booking_id, kind="booking_confirmed"),
