@@ -1,12 +1,22 @@
-"""Opaque cursors for keyset pagination."""
+"""Keyset pagination: opaque cursors and the one way a page is fetched."""
 
 from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from core.errors import BookingError, ErrorCode
+
+Row = TypeVar("Row")
+_INVALID = "cursor: not a valid cursor"
 
 
 def encode_cursor(*values: Any) -> str:
@@ -21,7 +31,52 @@ def decode_cursor(cursor: str, arity: int) -> list[str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = json.loads(raw)
     except (ValueError, json.JSONDecodeError):
-        raise BookingError(ErrorCode.VALIDATION_ERROR, "cursor: not a valid cursor") from None
+        raise BookingError(ErrorCode.VALIDATION_ERROR, _INVALID) from None
     if not isinstance(values, list) or len(values) != arity:
-        raise BookingError(ErrorCode.VALIDATION_ERROR, "cursor: not a valid cursor")
+        raise BookingError(ErrorCode.VALIDATION_ERROR, _INVALID)
     return [str(v) for v in values]
+
+
+def after_time_and_id(
+    time_column: InstrumentedAttribute[datetime],
+    id_column: InstrumentedAttribute[uuid.UUID],
+    cursor: str,
+    *,
+    descending: bool,
+) -> ColumnElement[bool]:
+    """Rows after the cursor in (time, id) order, ascending or descending."""
+    moment, last = decode_cursor(cursor, 2)
+    try:
+        at, last_id = datetime.fromisoformat(moment), uuid.UUID(last)
+    except ValueError:
+        raise BookingError(ErrorCode.VALIDATION_ERROR, _INVALID) from None
+    if descending:
+        return or_(time_column < at, and_(time_column == at, id_column < last_id))
+    return or_(time_column > at, and_(time_column == at, id_column > last_id))
+
+
+def before_id(id_column: InstrumentedAttribute[int], cursor: str) -> ColumnElement[bool]:
+    """Rows before the cursor in descending integer-id order."""
+    (last,) = decode_cursor(cursor, 1)
+    if not last.isdigit():
+        raise BookingError(ErrorCode.VALIDATION_ERROR, _INVALID)
+    return id_column < int(last)
+
+
+def time_and_id_cursor(at: datetime, row_id: uuid.UUID) -> str:
+    """The cursor of a row ordered by (time, id)."""
+    return encode_cursor(at.isoformat(), row_id)
+
+
+async def fetch_page(
+    session: AsyncSession,
+    query: Select[Row],
+    limit: int,
+    cursor_of: Callable[[Row], str],
+) -> tuple[list[Row], str | None]:
+    """One page of ``query`` (already ordered and filtered) and the cursor of the next."""
+    rows = list((await session.execute(query.limit(limit + 1))).scalars())
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, cursor_of(rows[-1])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     WithStartWorkflowOperation,
@@ -25,7 +25,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Services
-from api.pagination import decode_cursor, encode_cursor
+from api.pagination import after_time_and_id, fetch_page, time_and_id_cursor
 from api.schemas import (
     BookingCreate,
     BookingOut,
@@ -235,7 +235,7 @@ async def list_bookings(
     needs_attention: bool | None = None,
 ) -> Page[BookingSummary]:
     """Newest first: a customer's own bookings, or every booking for operators."""
-    query = select(Booking).order_by(Booking.created_at.desc(), Booking.id.desc()).limit(limit + 1)
+    query = select(Booking).order_by(Booking.created_at.desc(), Booking.id.desc())
     if not user.is_operator:
         query = query.where(Booking.customer_id == user.sub)
     if status is not None:
@@ -243,21 +243,12 @@ async def list_bookings(
     if needs_attention is not None:
         query = query.where(Booking.needs_attention.is_(needs_attention))
     if cursor is not None:
-        created, last = decode_cursor(cursor, 2)
-        try:
-            created_at, last_id = datetime.fromisoformat(created), uuid.UUID(last)
-        except ValueError:
-            raise BookingError(ErrorCode.VALIDATION_ERROR, "cursor: not a valid cursor") from None
         query = query.where(
-            or_(
-                Booking.created_at < created_at,
-                and_(Booking.created_at == created_at, Booking.id < last_id),
-            )
+            after_time_and_id(Booking.created_at, Booking.id, cursor, descending=True)
         )
-    rows = list((await session.execute(query)).scalars())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1].created_at.isoformat(), rows[-1].id) if more else None
+    rows, next_cursor = await fetch_page(
+        session, query, limit, lambda b: time_and_id_cursor(b.created_at, b.id)
+    )
     return Page[BookingSummary](items=[summary_view(b) for b in rows], next_cursor=next_cursor)
 
 

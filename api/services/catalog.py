@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.pagination import decode_cursor, encode_cursor
+from api.pagination import after_time_and_id, fetch_page, time_and_id_cursor
 from api.schemas import Page, ResourceCreate, ResourceOut, SlotOut, SlotsCreate
 from api.views import resource_view, slot_view
 from core.errors import BookingError, ErrorCode
@@ -78,7 +78,7 @@ async def list_slots(
     limit: int,
 ) -> Page[SlotOut]:
     """Slots ordered by start time, filtered, one page at a time."""
-    query = select(Slot).order_by(Slot.starts_at, Slot.id).limit(limit + 1)
+    query = select(Slot).order_by(Slot.starts_at, Slot.id)
     if resource_id is not None:
         query = query.where(Slot.resource_id == resource_id)
     if starts_from is not None:
@@ -90,16 +90,8 @@ async def list_slots(
     elif available is False:
         query = query.where(Slot.active_count >= Slot.capacity)
     if cursor is not None:
-        after_start, after_id = decode_cursor(cursor, 2)
-        try:
-            start, last_id = datetime.fromisoformat(after_start), uuid.UUID(after_id)
-        except ValueError:
-            raise BookingError(ErrorCode.VALIDATION_ERROR, "cursor: not a valid cursor") from None
-        query = query.where(
-            or_(Slot.starts_at > start, and_(Slot.starts_at == start, Slot.id > last_id))
-        )
-    rows = list((await session.execute(query)).scalars())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1].starts_at.isoformat(), rows[-1].id) if more else None
+        query = query.where(after_time_and_id(Slot.starts_at, Slot.id, cursor, descending=False))
+    rows, next_cursor = await fetch_page(
+        session, query, limit, lambda s: time_and_id_cursor(s.starts_at, s.id)
+    )
     return Page[SlotOut](items=[slot_view(s) for s in rows], next_cursor=next_cursor)

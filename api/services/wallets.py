@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.wallet import append_ledger_entry
 from api.deps import Services
-from api.pagination import decode_cursor, encode_cursor
+from api.pagination import before_id, encode_cursor, fetch_page
 from api.schemas import CreditCreate, CreditOut, LedgerEntryOut, Money, Page, WalletOut
 from api.services import idempotency
 from api.views import ledger_view
@@ -41,20 +41,11 @@ async def list_ledger(
         select(LedgerEntry)
         .where(LedgerEntry.customer_id == customer_id)
         .order_by(LedgerEntry.id.desc())
-        .limit(limit + 1)
     )
     if cursor is not None:
-        (last,) = decode_cursor(cursor, 1)
-        if not last.isdigit():
-            raise BookingError(ErrorCode.VALIDATION_ERROR, "cursor: not a valid cursor")
-        query = query.where(LedgerEntry.id < int(last))
-    rows = list((await session.execute(query)).scalars())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page[LedgerEntryOut](
-        items=[ledger_view(e) for e in rows],
-        next_cursor=encode_cursor(rows[-1].id) if more else None,
-    )
+        query = query.where(before_id(LedgerEntry.id, cursor))
+    rows, next_cursor = await fetch_page(session, query, limit, lambda e: encode_cursor(e.id))
+    return Page[LedgerEntryOut](items=[ledger_view(e) for e in rows], next_cursor=next_cursor)
 
 
 async def credit_wallet(

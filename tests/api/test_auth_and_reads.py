@@ -205,3 +205,37 @@ async def test_operators_see_booking_events_with_their_delivery_status(
     mine = {e["type"] for e in listed.json()["items"]}
     assert {"booking.created", "booking.confirmed"} <= mine
     assert refused.status_code == 403
+
+
+async def _all_pages(api: httpx.AsyncClient, path: str, headers: dict[str, str]) -> list[str]:
+    ids: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        page = (await api.get(path, params=params, headers=headers)).json()
+        ids += [str(item["id"]) for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return ids
+
+
+async def test_bookings_and_ledger_page_newest_first_without_gaps(
+    api: httpx.AsyncClient,
+) -> None:
+    """Two items a page, every booking and ledger entry once, newest first; junk cursors 422."""
+    customer = uuid.uuid4()
+    await fund(api, customer, 5_000)
+    created = []
+    for _ in range(5):
+        slot = await make_slot(api, price=1_000)
+        created.append((await book(api, customer, slot["id"])).json()["id"])
+
+    bookings = await _all_pages(api, "/v1/bookings", bearer(customer))
+    ledger = await _all_pages(api, "/v1/wallets/me/ledger", bearer(customer))
+    junk = await api.get("/v1/bookings", params={"cursor": "bm90LWEtY3Vyc29y"}, headers=OPERATOR)
+
+    assert bookings == list(reversed(created))
+    assert len(ledger) == 6
+    assert ledger == sorted(ledger, key=int, reverse=True)
+    assert junk.status_code == 422
+    assert junk.json()["error"]["message"] == "cursor: not a valid cursor"
