@@ -32,8 +32,15 @@ from models.flow import (
 log = structlog.get_logger(__name__)
 
 
-def _gateway_failure(exc: GatewayError, provider: str) -> Exception:
-    """Retryable gateway errors stay retryable; refusals end the attempt for good."""
+def _gateway_failure(exc: GatewayError, provider: str, step: str, booking_id: object) -> Exception:
+    """Log the failed call, then: retryable errors stay retryable, refusals end it for good."""
+    log.warning(
+        f"payment.{step}_failed",
+        booking_id=str(booking_id),
+        provider=provider,
+        retryable=exc.retryable,
+        attempt=activity.info().attempt,
+    )
     if exc.retryable:
         return ApplicationError(f"{provider}: {exc}", type="GATEWAY_UNAVAILABLE")
     return business_failure(ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, f"{provider}: {exc}")
@@ -99,14 +106,7 @@ class PaymentActivities:
                 expires_at=request.expires_at,
             )
         except GatewayError as exc:
-            log.warning(
-                "payment.order_failed",
-                booking_id=str(request.booking_id),
-                provider=request.provider,
-                retryable=exc.retryable,
-                attempt=activity.info().attempt,
-            )
-            raise _gateway_failure(exc, request.provider) from None
+            raise _gateway_failure(exc, request.provider, "order", request.booking_id) from None
         async with self._sessions() as session:
             booking = await session.get(Booking, request.booking_id, with_for_update=True)
             if booking is None:
@@ -232,14 +232,7 @@ class PaymentActivities:
                 idempotency_key=key,
             )
         except GatewayError as exc:
-            log.warning(
-                "payment.refund_failed",
-                booking_id=str(request.booking_id),
-                provider=request.provider,
-                retryable=exc.retryable,
-                attempt=activity.info().attempt,
-            )
-            raise _gateway_failure(exc, request.provider) from None
+            raise _gateway_failure(exc, request.provider, "refund", request.booking_id) from None
         status = "PROCESSED" if refund.status in ("processed", "succeeded") else "PENDING"
         async with self._sessions() as session:
             await session.execute(
@@ -286,7 +279,7 @@ class PaymentActivities:
         try:
             cancelled = await self._gateway(request.provider).cancel_order(request.order_id)
         except GatewayError as exc:
-            raise _gateway_failure(exc, request.provider) from None
+            raise _gateway_failure(exc, request.provider, "cancel", request.booking_id) from None
         async with self._sessions() as session:
             await record_event(
                 session,

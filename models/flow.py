@@ -162,7 +162,6 @@ class MeetingRecordInput(Frozen):
 
     booking_id: uuid.UUID
     status: MeetingStatus
-    meeting: Meeting | None = None
     alert: str | None = None
 
 

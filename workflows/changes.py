@@ -74,36 +74,8 @@ class ChangeSteps(GatewaySteps):
         )
 
     async def _refund_difference(self, hold: Hold, amount: int) -> RefundInfo:
-        step = f"reschedule:{hold.slot_id}:refund"
-        reason = "reschedule to a cheaper slot"
-        if self._request.payment.method == "wallet":
-            await workflow.execute_activity_method(
-                WalletActivities.refund_wallet,
-                RefundWalletInput(
-                    booking_id=hold.booking_id, amount=amount, reason=reason, step=step
-                ),
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=COMPENSATION_RETRY,
-            )
-            return RefundInfo(
-                amount=amount, currency=hold.currency, method="wallet", status="PROCESSED"
-            )
-        provider = self._request.payment.provider or "sandbox"
-        assert self._captured_payment is not None
-        outcome = await self._refund_gateway(
-            provider=provider,
-            order_id=self._order_id,
-            payment_id=self._captured_payment,
-            amount=amount,
-            currency=hold.currency,
-            reason=reason,
-            step=step,
-        )
-        return RefundInfo(
-            amount=amount,
-            currency=hold.currency,
-            method=provider,
-            status=outcome.status if outcome is not None else "OWED",
+        return await self._give_back(
+            hold, amount, "reschedule to a cheaper slot", step=f"reschedule:{hold.slot_id}:refund"
         )
 
     async def _refund_for_cancellation(self, hold: Hold) -> RefundInfo | None:
@@ -115,32 +87,35 @@ class ChangeSteps(GatewaySteps):
         )
         if amount <= 0:
             return None
+        return await self._give_back(hold, amount, "cancellation", step="refund")
+
+    async def _give_back(self, hold: Hold, amount: int, reason: str, *, step: str) -> RefundInfo:
+        """Refund ``amount`` the way the booking was paid; ``step`` keys it (one per step)."""
         if self._request.payment.method == "wallet":
             await workflow.execute_activity_method(
                 WalletActivities.refund_wallet,
-                RefundWalletInput(booking_id=hold.booking_id, amount=amount, reason="cancellation"),
+                RefundWalletInput(
+                    booking_id=hold.booking_id, amount=amount, reason=reason, step=step
+                ),
                 start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=COMPENSATION_RETRY,
             )
-            return RefundInfo(
-                amount=amount, currency=hold.currency, method="wallet", status="PROCESSED"
+            status = "PROCESSED"
+            method = "wallet"
+        else:
+            method = self._request.payment.provider or "sandbox"
+            assert self._captured_payment is not None
+            outcome = await self._refund_gateway(
+                provider=method,
+                order_id=self._order_id,
+                payment_id=self._captured_payment,
+                amount=amount,
+                currency=hold.currency,
+                reason=reason,
+                step=step,
             )
-        provider = self._request.payment.provider or "sandbox"
-        assert self._captured_payment is not None
-        outcome = await self._refund_gateway(
-            provider=provider,
-            order_id=self._order_id,
-            payment_id=self._captured_payment,
-            amount=amount,
-            currency=hold.currency,
-            reason="cancellation",
-        )
-        return RefundInfo(
-            amount=amount,
-            currency=hold.currency,
-            method=provider,
-            status=outcome.status if outcome is not None else "OWED",
-        )
+            status = outcome.status if outcome is not None else "OWED"
+        return RefundInfo(amount=amount, currency=hold.currency, method=method, status=status)
 
     async def _cancel_meeting(self, hold: Hold) -> None:
         try:

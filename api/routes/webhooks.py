@@ -26,5 +26,4 @@ async def webhook(
 ) -> WebhookReceipt:
     """Verify the raw body's signature, store the event once, signal the booking."""
     body = await request.body()
-    receipt = await receive_webhook(services, verifiers, provider, body, request.headers)
-    return WebhookReceipt(event_id=receipt.event_id, status=receipt.status)
+    return await receive_webhook(services, verifiers, provider, body, request.headers)

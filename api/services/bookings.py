@@ -42,7 +42,7 @@ from api.schemas import (
 from api.services import idempotency
 from api.views import booking_view, summary_view
 from core.auth import Principal
-from core.errors import DEFAULT_MESSAGES, HTTP_STATUS, BookingError, ErrorCode
+from core.errors import HTTP_STATUS, BookingError, ErrorCode
 from models.db import Booking, GatewayTransaction, LedgerEntry, Slot
 from models.flow import (
     BookingInput,
@@ -52,6 +52,7 @@ from models.flow import (
     Contact,
     CreateResult,
     PaymentSpec,
+    RefundInfo,
     RescheduleInput,
 )
 from workflows.booking import BookingWorkflow
@@ -78,7 +79,7 @@ class CreateOutcome:
 
 
 def _error_body(code: ErrorCode) -> dict[str, Any]:
-    return {"error": {"code": code.value, "message": DEFAULT_MESSAGES.get(code, code.value)}}
+    return {"error": {"code": code.value, "message": BookingError(code).message}}
 
 
 async def create_booking(
@@ -279,13 +280,7 @@ async def cancel_booking(
     return CancelOut(
         id=result.booking_id,
         status=result.status,
-        refund=CancelRefundOut(
-            amount=Money(amount=refund.amount, currency=refund.currency),
-            method=refund.method,
-            status=refund.status,
-        )
-        if refund is not None
-        else None,
+        refund=_refund_out(refund),
     )
 
 
@@ -318,18 +313,27 @@ async def _already_cancelled(services: Services, booking_id: uuid.UUID) -> Cance
         ).scalar_one_or_none()
     refund = None
     if wallet is not None:
-        refund = CancelRefundOut(
-            amount=Money(amount=wallet.amount, currency=wallet.currency),
-            method="wallet",
-            status="PROCESSED",
+        refund = RefundInfo(
+            amount=wallet.amount, currency=wallet.currency, method="wallet", status="PROCESSED"
         )
     elif gateway is not None:
-        refund = CancelRefundOut(
-            amount=Money(amount=gateway.amount, currency=gateway.currency),
+        refund = RefundInfo(
+            amount=gateway.amount,
+            currency=gateway.currency,
             method=gateway.provider,
             status=gateway.status,
         )
-    return CancelOut(id=booking_id, status=BookingStatus.CANCELLED, refund=refund)
+    return CancelOut(id=booking_id, status=BookingStatus.CANCELLED, refund=_refund_out(refund))
+
+
+def _refund_out(refund: RefundInfo | None) -> CancelRefundOut | None:
+    if refund is None:
+        return None
+    return CancelRefundOut(
+        amount=Money(amount=refund.amount, currency=refund.currency),
+        method=refund.method,
+        status=refund.status,
+    )
 
 
 def _update_error(exc: WorkflowUpdateFailedError) -> BookingError:
@@ -379,11 +383,5 @@ async def reschedule_booking(
     return RescheduleOut(
         booking=view,
         difference=SignedMoney(amount=result.difference, currency=view.amount.currency),
-        refund=CancelRefundOut(
-            amount=Money(amount=refund.amount, currency=refund.currency),
-            method=refund.method,
-            status=refund.status,
-        )
-        if refund is not None
-        else None,
+        refund=_refund_out(refund),
     )

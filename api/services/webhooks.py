@@ -6,7 +6,6 @@ import json
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import structlog
 from sqlalchemy import select, update
@@ -17,20 +16,13 @@ from activities.gateways.base import GatewayEvent, InvalidSignature, WebhookVeri
 from activities.payments import booking_for_order
 from activities.timeline import record_event
 from api.deps import Services
+from api.schemas import WebhookReceipt
 from core.errors import BookingError, ErrorCode
 from models.db import Booking, WebhookEvent
 from models.flow import PaymentEvent
 from workflows.booking import BookingWorkflow
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """What the endpoint answers the gateway (always 2xx once stored)."""
-
-    event_id: str
-    status: str
 
 
 async def _store(
@@ -99,7 +91,7 @@ async def receive_webhook(
     provider: str,
     body: bytes,
     headers: Mapping[str, str],
-) -> Receipt:
+) -> WebhookReceipt:
     """Verify, store (once per provider event id), and signal the booking's workflow.
 
     A replayed event changes nothing. An event stored but not yet signalled
@@ -135,7 +127,7 @@ async def receive_webhook(
         booking_id=str(booking.id) if booking else None,
     )
     if booking is None or stored.status in ("SIGNALLED", "WORKFLOW_CLOSED"):
-        return Receipt(event.event_id, stored.status)
+        return WebhookReceipt(event_id=event.event_id, status=stored.status)
 
     client = await services.temporal.client()
     handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
@@ -159,6 +151,6 @@ async def receive_webhook(
         # keep the event for operators instead of losing it.
         log.error("webhook.workflow_closed", provider=provider, booking_id=str(booking.id))
         await _mark(services, stored.id, "WORKFLOW_CLOSED")
-        return Receipt(event.event_id, "WORKFLOW_CLOSED")
+        return WebhookReceipt(event_id=event.event_id, status="WORKFLOW_CLOSED")
     await _mark(services, stored.id, "SIGNALLED")
-    return Receipt(event.event_id, "SIGNALLED")
+    return WebhookReceipt(event_id=event.event_id, status="SIGNALLED")
