@@ -211,3 +211,28 @@ async def insert_confirmed_booking(sessions: SessionFactory, email: str | None =
         session.add(booking)
         await session.commit()
         return booking.id
+
+
+class ScriptedHTTP:
+    """A third party faked at the HTTP layer: answers requests in order and records them."""
+
+    def __init__(self, *responses: httpx.Response | Exception) -> None:
+        self.responses = list(responses)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.responses.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def client(self) -> httpx.AsyncClient:
+        """An HTTP client whose every request is answered by this script."""
+        return httpx.AsyncClient(transport=httpx.MockTransport(self))
+
+
+def json_fixture(folder: Path, name: str) -> dict[str, Any]:
+    """Load ``folder/name.json``: a recorded-style answer or event of a third party."""
+    body: dict[str, Any] = json.loads((folder / f"{name}.json").read_text())
+    return body

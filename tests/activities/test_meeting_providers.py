@@ -27,6 +27,8 @@ from activities.meeting_providers import (
 from core.settings import Settings
 from models.flow import MeetingInput
 
+from support import ScriptedHTTP, json_fixture
+
 FIXTURES = Path(__file__).parent / "fixtures" / "google"
 BASE_URL = "https://www.googleapis.com/calendar/v3"
 # Shared calendars have email-shaped ids: they must be url-quoted and kept out of errors.
@@ -43,27 +45,14 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 def fixture(name: str) -> dict[str, Any]:
     """Load one recorded Google response body."""
-    body: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
-    return body
+    return json_fixture(FIXTURES, name)
 
 
-class Google:
+class Google(ScriptedHTTP):
     """A scripted Google Calendar: answers requests in order and records them."""
 
-    def __init__(self, *responses: httpx.Response | Exception) -> None:
-        self.responses = list(responses)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        answer = self.responses.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
     def provider(self) -> GoogleMeetProvider:
-        client = httpx.AsyncClient(transport=httpx.MockTransport(self))
-        return GoogleMeetProvider(client, BASE_URL, CALENDAR_ID, TOKEN)
+        return GoogleMeetProvider(self.client(), BASE_URL, CALENDAR_ID, TOKEN)
 
 
 def meeting_input(booking_id: uuid.UUID = BOOKING_ID) -> MeetingInput:

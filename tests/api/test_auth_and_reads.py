@@ -180,12 +180,16 @@ async def test_operator_credit_is_idempotent_per_key(api: httpx.AsyncClient) -> 
 
 
 async def test_health_and_metrics(api: httpx.AsyncClient) -> None:
-    """Liveness answers ok and metrics expose request counters by route template."""
+    """Liveness answers ok; metrics count requests by route template and create decisions."""
     assert (await api.get("/healthz")).json() == {"status": "ok"}
+    assert (await book(api, uuid.uuid4(), str(uuid.uuid4()))).status_code == 404
+    slot = await make_slot(api, price=100)
+    assert (await book(api, uuid.uuid4(), slot["id"])).status_code == 402
     metrics = await api.get("/metrics")
     assert metrics.status_code == 200
     assert 'route="/healthz"' in metrics.text
     assert "booking_http_requests_total" in metrics.text
+    assert 'booking_create_decisions_total{status="402"}' in metrics.text
 
 
 async def test_operators_see_booking_events_with_their_delivery_status(

@@ -326,3 +326,24 @@ async def test_flagged_bookings_are_listed_for_operators(
         True,
         "refund of 1000 INR is owed",
     )
+
+
+async def test_webhook_naming_an_order_we_have_not_stored_yet_is_matched_by_its_reference(
+    api: httpx.AsyncClient, sessions: SessionFactory
+) -> None:
+    """The order id is unknown here yet, but the receipt is our booking: signalled, not lost."""
+    slot = await make_slot(api, price=2_000)
+    booking = (await book_gateway(api, uuid.uuid4(), slot["id"])).json()
+    event = captured_event("order_not_stored_yet", 2_000, f"evt_{uuid.uuid4().hex}")
+    event["data"]["receipt"] = booking["id"]
+    body, headers = signed(event)
+
+    response = await api.post("/v1/webhooks/sandbox", content=body, headers=headers)
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "SIGNALLED"
+    async with sessions() as session:
+        stored = (
+            await session.execute(select(WebhookEvent).where(WebhookEvent.event_id == event["id"]))
+        ).scalar_one()
+    assert str(stored.booking_id) == booking["id"]

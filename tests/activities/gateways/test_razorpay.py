@@ -22,6 +22,8 @@ import pytest
 from activities.gateways.base import GatewayError, GatewayOrder, InvalidSignature
 from activities.gateways.razorpay import RazorpayGateway, RazorpayVerifier, checkout_reference
 
+from support import ScriptedHTTP, json_fixture
+
 FIXTURES = Path(__file__).parent / "fixtures" / "razorpay"
 API_BASE = "https://api.razorpay.test"
 KEY_ID = "rzp_test_1DP5mmOlF5G5ag"
@@ -35,27 +37,14 @@ EVENT_ID = "KEwdeMzQ0tKuBp"
 
 def fixture(name: str) -> dict[str, Any]:
     """Load one Razorpay answer or webhook payload."""
-    body: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
-    return body
+    return json_fixture(FIXTURES, name)
 
 
-class Razorpay:
+class Razorpay(ScriptedHTTP):
     """A scripted Razorpay API: answers requests in order and records them."""
 
-    def __init__(self, *responses: httpx.Response | Exception) -> None:
-        self.responses = list(responses)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        answer = self.responses.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
     def gateway(self) -> RazorpayGateway:
-        client = httpx.AsyncClient(transport=httpx.MockTransport(self))
-        return RazorpayGateway(client, API_BASE, KEY_ID, KEY_SECRET)
+        return RazorpayGateway(self.client(), API_BASE, KEY_ID, KEY_SECRET)
 
 
 def basic_auth() -> str:

@@ -21,6 +21,8 @@ from activities.gateways.base import GatewayError, InvalidSignature
 from activities.gateways.sandbox import REFUND_REASON, SandboxGateway, SandboxVerifier
 from core.signing import sign_header
 
+from support import ScriptedHTTP, json_fixture
+
 FIXTURES = Path(__file__).parent / "fixtures" / "sandbox"
 BASE_URL = "http://sandbox.test:8090"
 API_KEY = "sbx_key_do_not_log"
@@ -32,27 +34,14 @@ NOW = 1_741_599_000
 
 def fixture(name: str) -> dict[str, Any]:
     """Load one sandbox answer or event."""
-    body: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
-    return body
+    return json_fixture(FIXTURES, name)
 
 
-class Sandbox:
+class Sandbox(ScriptedHTTP):
     """A scripted sandbox: answers requests in order and records them."""
 
-    def __init__(self, *responses: httpx.Response | Exception) -> None:
-        self.responses = list(responses)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        answer = self.responses.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
     def gateway(self) -> SandboxGateway:
-        client = httpx.AsyncClient(transport=httpx.MockTransport(self))
-        return SandboxGateway(client, BASE_URL + "/", API_KEY)
+        return SandboxGateway(self.client(), BASE_URL + "/", API_KEY)
 
 
 async def create(gateway: SandboxGateway, amount: int = 50_000) -> Any:

@@ -22,6 +22,8 @@ import pytest
 from activities.gateways.base import GatewayError, GatewayOrder, InvalidSignature
 from activities.gateways.stripe import StripeGateway, StripeVerifier, checkout_reference
 
+from support import ScriptedHTTP, json_fixture
+
 FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
 API_BASE = "https://api.stripe.test"
 API_KEY = "sk_test_51Hx_do_not_log_secret"
@@ -34,8 +36,7 @@ NOW = 1_741_599_300
 
 def fixture(name: str) -> dict[str, Any]:
     """Load one Stripe answer or event."""
-    body: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
-    return body
+    return json_fixture(FIXTURES, name)
 
 
 def form(request: httpx.Request) -> dict[str, str]:
@@ -44,23 +45,11 @@ def form(request: httpx.Request) -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(request.content.decode()).items()}
 
 
-class Stripe:
+class Stripe(ScriptedHTTP):
     """A scripted Stripe API: answers requests in order and records them."""
 
-    def __init__(self, *responses: httpx.Response | Exception) -> None:
-        self.responses = list(responses)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        answer = self.responses.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
     def gateway(self) -> StripeGateway:
-        client = httpx.AsyncClient(transport=httpx.MockTransport(self))
-        return StripeGateway(client, API_BASE, API_KEY)
+        return StripeGateway(self.client(), API_BASE, API_KEY)
 
 
 async def create(gateway: StripeGateway) -> GatewayOrder:
