@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from activities.gateways.registry import build_verifiers
+from api.admission import SlotAdmission
 from api.deps import Services
 from api.errors import install_error_handling
 from api.metrics import install_metrics
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             session_factory(engine),
             TemporalConnection(settings),
             build_verifiers(settings),
+            SlotAdmission(max_wait=settings.create_timeout_seconds / 3),
         )
         try:
             yield

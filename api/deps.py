@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from activities.gateways.base import WebhookVerifier
+from api.admission import SlotAdmission
 from core.auth import Principal, verify_token
 from core.db import SessionFactory
 from core.errors import BookingError, ErrorCode
@@ -28,6 +29,7 @@ class Services:
     sessions: SessionFactory
     temporal: TemporalConnection
     verifiers: Mapping[str, WebhookVerifier] = field(default_factory=dict)
+    admission: SlotAdmission = field(default_factory=lambda: SlotAdmission(max_wait=10.0))
 
 
 def get_services(request: Request) -> Services:

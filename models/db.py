@@ -155,6 +155,9 @@ class IdempotencyRecord(Base):
     target_id: Mapped[uuid.UUID]
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Set once work with side effects (a workflow) began for the key; from then
+    # on only that work's outcome may answer it.
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now_column()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

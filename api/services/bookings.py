@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -91,6 +93,10 @@ async def create_booking(
     workflow id derives from it and the update id is fixed, so Temporal runs
     one workflow and one ``create`` update however many requests race. The
     first answer is stored and replayed for the key's lifetime.
+
+    A slot that is already full is refused here, without a workflow, and a
+    burst on one slot waits at the per-slot gate (:mod:`api.admission`) rather
+    than queue in the worker; the hold activity and the database still decide.
     """
     if body.payment.method == "gateway":
         enabled = services.settings.enabled_gateways()
@@ -123,6 +129,57 @@ async def create_booking(
     structlog.contextvars.bind_contextvars(
         booking_id=str(booking_id), workflow_id=workflow_id_for(booking_id)
     )
+    answer = functools.partial(
+        idempotency.settle, services.sessions, principal=principal, scope=CREATE_SCOPE, key=key
+    )
+    async with services.admission.admit(
+        slot.id, functools.partial(_free_seats, services, slot.id), known_free=_free(slot)
+    ) as admitted:
+        if not admitted:
+            # Full already: answer without a workflow, unless a duplicate of this
+            # key has started one, whose outcome is then the answer.
+            refused = await idempotency.refuse(
+                services.sessions,
+                principal=principal,
+                scope=CREATE_SCOPE,
+                key=key,
+                status=HTTP_STATUS[ErrorCode.SLOT_UNAVAILABLE],
+                body=_error_body(ErrorCode.SLOT_UNAVAILABLE),
+            )
+            if refused is not None:
+                log.info("booking.create_refused_early", status=refused[0])
+                return CreateOutcome(*refused, False)
+        stored = await idempotency.mark_started(
+            services.sessions, principal=principal, scope=CREATE_SCOPE, key=key
+        )
+        if stored is not None:
+            return CreateOutcome(*stored, True)
+        return await _decide(services, user, reservation, body, slot, answer)
+
+
+def _free(slot: Slot) -> int:
+    """Seats a create could still take: none once the slot has started (the hold's rule too)."""
+    if slot.starts_at <= datetime.now(UTC):
+        return 0
+    return slot.capacity - slot.active_count
+
+
+async def _free_seats(services: Services, slot_id: uuid.UUID) -> int:
+    async with services.sessions() as session:
+        slot = await session.get(Slot, slot_id, populate_existing=True)
+    return 0 if slot is None else _free(slot)
+
+
+async def _decide(
+    services: Services,
+    user: Principal,
+    reservation: idempotency.Reservation,
+    body: BookingCreate,
+    slot: Slot,
+    answer: Callable[..., Awaitable[tuple[int, dict[str, Any]]]],
+) -> CreateOutcome:
+    """Run the create update and store its answer under the key."""
+    booking_id = reservation.target_id
     try:
         result = await _run_create_update(services, user, booking_id, body, slot.resource_id)
     except WorkflowUpdateRPCTimeoutOrCancelledError:
@@ -145,14 +202,7 @@ async def create_booking(
             view = await booking_view(session, booking_id)
         assert view is not None
         status, payload = 201, view.model_dump(mode="json")
-    status, payload = await idempotency.settle(
-        services.sessions,
-        principal=principal,
-        scope=CREATE_SCOPE,
-        key=key,
-        status=status,
-        body=payload,
-    )
+    status, payload = await answer(status=status, body=payload)
     log.info("booking.create_answered", status=status)
     return CreateOutcome(status, payload, False)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from core.db import SessionFactory
@@ -96,11 +96,7 @@ async def settle(
 
     So concurrent requests that finish in any order all answer the first answer.
     """
-    where = (
-        IdempotencyRecord.principal == principal,
-        IdempotencyRecord.scope == scope,
-        IdempotencyRecord.key == key,
-    )
+    where = _key(principal, scope, key)
     async with sessions() as session:
         await session.execute(
             update(IdempotencyRecord)
@@ -118,3 +114,72 @@ async def settle(
     assert stored.response_status is not None
     assert stored.response_body is not None
     return stored.response_status, stored.response_body
+
+
+async def mark_started(
+    sessions: SessionFactory, *, principal: str, scope: str, key: str
+) -> tuple[int, dict[str, Any]] | None:
+    """Record that work with side effects begins for ``key``; return its answer if it has one.
+
+    After this, :func:`refuse` can no longer answer the key: the work's own
+    answer is the answer. A stored answer (a refusal that won the race) is
+    returned instead, and the caller must not start the work.
+    """
+    async with sessions() as session:
+        row = (
+            await session.execute(
+                update(IdempotencyRecord)
+                .where(*_key(principal, scope, key))
+                .values(started_at=func.coalesce(IdempotencyRecord.started_at, func.now()))
+                .returning(IdempotencyRecord.response_status, IdempotencyRecord.response_body)
+            )
+        ).one()
+        await session.commit()
+    if row.response_status is None or row.response_body is None:
+        return None
+    return row.response_status, row.response_body
+
+
+async def refuse(
+    sessions: SessionFactory,
+    *,
+    principal: str,
+    scope: str,
+    key: str,
+    status: int,
+    body: dict[str, Any],
+) -> tuple[int, dict[str, Any]] | None:
+    """Answer ``key`` with a refusal, unless work for it has started; return the stored answer.
+
+    None means a concurrent request with the same key has started the work
+    (see :func:`mark_started`): the caller must attach to that work instead.
+    """
+    async with sessions() as session:
+        await session.execute(
+            update(IdempotencyRecord)
+            .where(
+                *_key(principal, scope, key),
+                IdempotencyRecord.response_body.is_(None),
+                IdempotencyRecord.started_at.is_(None),
+            )
+            .values(response_status=status, response_body=body)
+        )
+        stored = (
+            await session.execute(
+                select(IdempotencyRecord.response_status, IdempotencyRecord.response_body).where(
+                    *_key(principal, scope, key)
+                )
+            )
+        ).one()
+        await session.commit()
+    if stored.response_status is None or stored.response_body is None:
+        return None
+    return stored.response_status, stored.response_body
+
+
+def _key(principal: str, scope: str, key: str) -> tuple[ColumnElement[bool], ...]:
+    return (
+        IdempotencyRecord.principal == principal,
+        IdempotencyRecord.scope == scope,
+        IdempotencyRecord.key == key,
+    )

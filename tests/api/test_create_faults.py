@@ -7,11 +7,15 @@ import uuid
 from collections import Counter
 
 import httpx
+import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.wallet import append_ledger_entry
 from api.app import create_app
+from api.services import idempotency
 from core.db import SessionFactory
 from core.settings import Settings
 from models.db import Booking, IdempotencyRecord, LedgerEntry
@@ -61,6 +65,14 @@ async def test_two_hundred_racers_for_one_seat_get_one_booking(
     losers = {r.json()["error"]["code"] for r in responses if r.status_code == 409}
     assert losers == {"SLOT_UNAVAILABLE"}
     assert await _debits_for_slot(sessions, slot["id"]) == 1
+    # The per-slot gate refused most losers before a workflow: few attempts reached the hold.
+    async with sessions() as session:
+        attempts = await session.scalar(
+            select(func.count())
+            .select_from(Booking)
+            .where(Booking.slot_id == uuid.UUID(slot["id"]))
+        )
+    assert (attempts or 0) <= 10, attempts
 
 
 async def test_same_key_twenty_times_at_once_is_one_booking(
@@ -286,3 +298,69 @@ async def test_undecided_booking_answers_503_then_key_in_use(
     assert first.json()["error"]["code"] == "DEPENDENCY_UNAVAILABLE"
     assert repeat.status_code == 409
     assert repeat.json()["error"]["code"] == "IDEMPOTENCY_KEY_IN_USE"
+
+
+async def test_a_full_slot_is_refused_without_a_workflow_and_the_answer_is_kept(
+    api: httpx.AsyncClient, sessions: SessionFactory, temporal: Client
+) -> None:
+    """Booking a slot that is already full answers 409 at once; the key replays that answer."""
+    holder, late = uuid.uuid4(), uuid.uuid4()
+    slot = await make_slot(api, price=1_000)
+    await fund(api, holder, 1_000)
+    await fund(api, late, 1_000)
+    assert (await book(api, holder, slot["id"])).status_code == 201
+    key = str(uuid.uuid4())
+
+    refused = await book(api, late, slot["id"], key=key)
+
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "SLOT_UNAVAILABLE"
+    async with sessions() as session:
+        record = await session.get(IdempotencyRecord, (str(late), "booking.create", key))
+        assert record is not None
+        assert record.started_at is None
+        assert await session.get(Booking, record.target_id) is None
+    with pytest.raises(RPCError) as missing:
+        await temporal.get_workflow_handle(f"booking-{record.target_id}").describe()
+    assert missing.value.status == RPCStatusCode.NOT_FOUND
+    replay = await book(api, late, slot["id"], key=key)
+    assert replay.status_code == 409
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    late_wallet = (await api.get("/v1/wallets/me", headers=bearer(late))).json()
+    assert late_wallet["balances"] == [{"amount": 1_000, "currency": "INR"}]
+
+
+async def test_an_early_refusal_never_overrides_a_started_workflow(
+    sessions: SessionFactory,
+) -> None:
+    """Refusing and starting one key are exclusive: whichever comes first is the answer."""
+    body = {"error": {"code": "SLOT_UNAVAILABLE", "message": "full"}}
+    scope, principal = "booking.create", str(uuid.uuid4())
+
+    async def reserved() -> str:
+        key = str(uuid.uuid4())
+        await idempotency.reserve(
+            sessions, principal=principal, scope=scope, key=key, body_hash="h", ttl_days=1
+        )
+        return key
+
+    started = await reserved()
+    assert (
+        await idempotency.mark_started(sessions, principal=principal, scope=scope, key=started)
+        is None
+    )
+    assert (
+        await idempotency.refuse(
+            sessions, principal=principal, scope=scope, key=started, status=409, body=body
+        )
+        is None
+    )
+
+    refused = await reserved()
+    assert await idempotency.refuse(
+        sessions, principal=principal, scope=scope, key=refused, status=409, body=body
+    ) == (409, body)
+    # A duplicate that reaches the workflow start later gets the refusal, and starts nothing.
+    assert await idempotency.mark_started(
+        sessions, principal=principal, scope=scope, key=refused
+    ) == (409, body)
