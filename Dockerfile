@@ -33,7 +33,11 @@ print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependenc
 # Then the project itself (non-editable, no extras). .dockerignore keeps the
 # context small; README.md is needed because pyproject.toml declares it.
 COPY . .
+# Bytecode is compiled here, once: the workflow sandbox re-imports the workflow
+# modules for every new workflow run, and without .pyc files it would compile
+# them from source each time (PYTHONDONTWRITEBYTECODE stops Python writing them).
 RUN pip install --no-deps . \
+    && python -m compileall -q /opt/venv \
     && booking-engine --help > /dev/null
 
 # ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck unit install clean bench bench-quick
+.PHONY: dev test lint typecheck unit install clean bench bench-quick bench-levers
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -39,6 +39,11 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.run --quick
+
+# Each worker and pool setting on its own stack, engine against the floor (about 7 min).
+bench-levers: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench.levers
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

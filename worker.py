@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import httpx
 import structlog
 from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.audit import AuditActivities
@@ -76,6 +77,11 @@ def engine_activities(
     ]
 
 
+def workflow_runner(settings: Settings) -> WorkflowRunner:
+    """The sandbox, or none when ``BOOKING_WORKFLOW_SANDBOX=false`` (docs/determinism.md)."""
+    return SANDBOX if settings.workflow_sandbox else UnsandboxedWorkflowRunner()
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -89,7 +95,7 @@ def build_worker(
         task_queue=task_queue or settings.task_queue,
         workflows=[BookingWorkflow],
         activities=activities,
-        workflow_runner=(UnsandboxedWorkflowRunner() if __import__("os").environ.get("PROBE_UNSANDBOXED") else SANDBOX),
+        workflow_runner=workflow_runner(settings),
     )
 
 
@@ -113,7 +119,18 @@ async def run_worker(settings: Settings) -> None:
         # Built first, so a URL without a signing secret stops the worker at start.
         events = EventDispatcher(sessions, settings, http) if settings.events_webhook_url else None
         worker = build_worker(client, settings, engine_activities(settings, sessions, http))
-        log.info("worker.started", task_queue=settings.task_queue, events=events is not None)
+        log.info(
+            "worker.started",
+            task_queue=settings.task_queue,
+            events=events is not None,
+            workflow_sandbox=settings.workflow_sandbox,
+        )
+        if settings.workflow_sandbox and sys.dont_write_bytecode:
+            log.warning(
+                "worker.no_bytecode_cache",
+                hint="the sandbox compiles the workflow modules from source for every new "
+                "workflow; compile them once (python -m compileall) or allow .pyc files",
+            )
         if events is None:
             await worker.run()
             return

@@ -1,4 +1,8 @@
-"""Dependencies shared by the routes, as ``Annotated`` aliases."""
+"""Dependencies shared by the routes, as ``Annotated`` aliases.
+
+Each is a coroutine even when it never awaits: FastAPI runs a plain function
+on its thread pool, a hop per dependency per request.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ class Services:
     admission: SlotAdmission = field(default_factory=lambda: SlotAdmission(max_wait=10.0))
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     """The process's services (built in the app lifespan)."""
     services: Services = request.app.state.services
     return services
@@ -41,7 +45,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_verifiers(services: ServicesDep) -> Mapping[str, WebhookVerifier]:
+async def get_verifiers(services: ServicesDep) -> Mapping[str, WebhookVerifier]:
     """Webhook verifiers of the configured providers."""
     return services.verifiers
 
@@ -60,7 +64,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def current_principal(
+async def current_principal(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -75,7 +79,7 @@ def current_principal(
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
-def require_operator(user: CurrentUser) -> Principal:
+async def require_operator(user: CurrentUser) -> Principal:
     """The caller, who must be an operator."""
     if not user.is_operator:
         raise BookingError(ErrorCode.FORBIDDEN, "Operators only.")
@@ -85,7 +89,7 @@ def require_operator(user: CurrentUser) -> Principal:
 Operator = Annotated[Principal, Depends(require_operator)]
 
 
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> str:
     """The required ``Idempotency-Key`` header (1 to 255 printable characters)."""

@@ -7,6 +7,7 @@ SIGTERM if this process dies (``prctl(PR_SET_PDEATHSIG)``).
 from __future__ import annotations
 
 import asyncio
+import compileall
 import contextlib
 import os
 import signal
@@ -48,6 +49,9 @@ class Stack:
     engine_dsn: str = ""
     baseline_dsn: str = ""
     jwt_secret: str = ""
+    # Engine settings on top of the defaults below (the levers), and worker processes.
+    overrides: dict[str, str] = field(default_factory=dict)
+    workers: int = 1
 
     # ---- start ---------------------------------------------------------------------------
 
@@ -56,6 +60,10 @@ class Stack:
         from core.migrate import upgrade
 
         self.workdir.mkdir(parents=True, exist_ok=True)
+        # As an installed package is: the sandbox re-imports the workflow modules
+        # for each new workflow run, and without .pyc files compiles them each time.
+        for package in ("workflows", "models", "core", "activities", "api", "sandbox", "bench"):
+            compileall.compile_dir(ROOT / package, quiet=1)
         self.postgres = EmbeddedPostgres(self.workdir / "pg")
         await asyncio.to_thread(self.postgres.start)
         self.engine_url = await asyncio.to_thread(self.postgres.url, "booking")
@@ -96,11 +104,14 @@ class Stack:
             "BOOKING_SANDBOX_WEBHOOK_SECRET": generate_secret(),
             "BOOKING_CREATE_TIMEOUT_SECONDS": "30",
             "BOOKING_HOLD_TTL_SECONDS": "600",
+            "BOOKING_WORKFLOW_SANDBOX": "true",
+            **self.overrides,
         }
         engine = [str(BIN / "booking-engine")]
         py = [sys.executable, "-m"]
         self._spawn("sandbox", [*engine, "sandbox"], {})
-        self._spawn("worker", [*engine, "worker"], {})
+        for n in range(self.workers):
+            self._spawn("worker" if n == 0 else f"worker-{n + 1}", [*engine, "worker"], {})
         self._spawn("api", [*engine, "api"], {})
         floor_env = {
             "BENCH_PORT": str(self.ports["floor"]),

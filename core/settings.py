@@ -58,6 +58,11 @@ class Settings(BaseSettings):
 
     notification_max_attempts: int = Field(default=8, ge=1)
 
+    # Run workflow code in Temporal's sandbox (fresh module state per run and
+    # runtime checks for non-deterministic calls). The tests always use it;
+    # see docs/determinism.md for when a worker may run without it.
+    workflow_sandbox: bool = True
+
     sandbox_url: str | None = None
     # What a customer's browser uses for checkout pages, when it differs from sandbox_url.
     sandbox_public_url: str | None = None

@@ -102,6 +102,9 @@ def settings(
         sandbox_webhook_secret=SecretStr(SANDBOX_WEBHOOK_SECRET),
         sandbox_webhook_url=f"{API_URL}/v1/webhooks/sandbox",
         gateway_max_attempts=2,
+        # Tests always run workflow code in the sandbox: it is what catches a
+        # non-deterministic call before a worker without it runs the code.
+        workflow_sandbox=True,
     )
 
 

@@ -68,10 +68,16 @@ class BookingSteps:
 
     def _set_status(self, status: BookingStatus, resource: Hold | None = None) -> None:
         self._status = status
-        updates = [BOOKING_STATUS.value_set(status.value)]
-        if resource is not None:
+        current = workflow.info().typed_search_attributes
+        updates = []
+        if current.get(BOOKING_STATUS) != status.value:
+            updates.append(BOOKING_STATUS.value_set(status.value))
+        if resource is not None and current.get(RESOURCE_ID) != str(resource.resource_id):
             updates.append(RESOURCE_ID.value_set(str(resource.resource_id)))
-        workflow.upsert_search_attributes(updates)
+        # The start already carries HELD and the resource: only real changes
+        # cost a history event and a visibility write.
+        if updates:
+            workflow.upsert_search_attributes(updates)
 
     async def _release(self, status: BookingStatus, reason: ErrorCode | None) -> None:
         await workflow.execute_activity_method(
@@ -137,7 +143,10 @@ class BookingSteps:
         workflow.set_current_details("confirmed; meeting link ready")
 
     async def _notify(self, kind: NotificationKind) -> None:
-        await workflow.execute_activity_method(
+        # Local: one SMTP hand-off needs no task-queue round trip or workflow
+        # task of its own. The outbox row bounds the attempts, so a mail outage
+        # ends in a FAILED notification, never a stuck booking.
+        await workflow.execute_local_activity_method(
             NotificationActivities.send_notification,
             NotifyInput(booking_id=self._request.booking_id, kind=kind),
             start_to_close_timeout=STEP_TIMEOUT,

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import httpx
+from temporalio.client import Client
+from temporalio.worker import UnsandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from support import bearer, book, fund, make_slot
+from core.db import SessionFactory
+from core.settings import Settings
+from worker import engine_activities, workflow_runner
+
+from support import bearer, book, engine_on_queue, fund, make_slot
 
 
 async def test_wallet_booking_confirms_and_debits_once(api: httpx.AsyncClient) -> None:
@@ -29,3 +37,34 @@ async def test_wallet_booking_confirms_and_debits_once(api: httpx.AsyncClient) -
     assert ledger["items"][0]["amount"] == {"amount": -50_000, "currency": "INR"}
     after = (await api.get(f"/v1/slots/{slot['id']}", headers=bearer(customer))).json()
     assert after["remaining_capacity"] == 0
+
+
+async def test_a_worker_without_the_sandbox_runs_the_same_booking(
+    temporal: Client,
+    settings: Settings,
+    sessions: SessionFactory,
+    http_for_providers: httpx.AsyncClient,
+) -> None:
+    """BOOKING_WORKFLOW_SANDBOX=false: book, then cancel with a refund, without the sandbox."""
+    bare = settings.model_copy(update={"workflow_sandbox": False})
+    assert isinstance(workflow_runner(bare), UnsandboxedWorkflowRunner)
+    assert isinstance(workflow_runner(settings), SandboxedWorkflowRunner)
+    customer = uuid.uuid4()
+    async with engine_on_queue(
+        temporal, bare, engine_activities(bare, sessions, http_for_providers)
+    ) as api:
+        slot = await make_slot(api, price=4_000, starts_in=timedelta(days=3))
+        await fund(api, customer, 4_000)
+        created = await book(api, customer, slot["id"])
+        assert created.status_code == 201, created.text
+        assert created.json()["status"] == "CONFIRMED"
+        cancelled = await api.post(
+            f"/v1/bookings/{created.json()['id']}/cancel",
+            json={},
+            headers={**bearer(customer), "Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert cancelled.status_code == 200, cancelled.text
+        wallet = (await api.get("/v1/wallets/me", headers=bearer(customer))).json()
+
+    assert cancelled.json()["status"] == "CANCELLED"
+    assert wallet["balances"] == [{"amount": 4_000, "currency": "INR"}]

@@ -1,0 +1,198 @@
+"""`make bench-levers`: what each worker and pool setting gives the engine, measured.
+
+    python -m bench.levers [--only NAME ...] [--rounds N] [--seconds S]
+
+For each lever a fresh stack starts with that setting; the engine (C) and the
+Temporal floor (B) then run closed-loop at 16 clients in alternating rounds
+(C B C B ...), so each lever is read as C's throughput, C/B, and CPU per
+booking per process. Results go to bench/results/levers-<time>.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import statistics
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench.data import EngineData
+from bench.load import closed_loop, percentiles
+from bench.run import QUICK, RESULTS, Bench, cpu_snapshot, log, machine
+from bench.stack import Stack
+from core.auth import issue_token
+
+
+@dataclass(frozen=True)
+class Lever:
+    """One configuration of the engine's stack."""
+
+    name: str
+    what: str
+    overrides: dict[str, str] = field(default_factory=dict)
+    workers: int = 1
+
+
+LEVERS = (
+    Lever("defaults", "as shipped: sandboxed workflows, pool 10+20, one worker process"),
+    Lever(
+        "no-sandbox",
+        "BOOKING_WORKFLOW_SANDBOX=false (docs/determinism.md)",
+        {"BOOKING_WORKFLOW_SANDBOX": "false"},
+    ),
+    Lever(
+        "small-pool",
+        "BOOKING_DB_POOL_SIZE=4, BOOKING_DB_MAX_OVERFLOW=0 (API and worker each)",
+        {"BOOKING_DB_POOL_SIZE": "4", "BOOKING_DB_MAX_OVERFLOW": "0"},
+    ),
+    Lever(
+        "big-pool",
+        "BOOKING_DB_POOL_SIZE=40, BOOKING_DB_MAX_OVERFLOW=20 (API and worker each)",
+        {"BOOKING_DB_POOL_SIZE": "40", "BOOKING_DB_MAX_OVERFLOW": "20"},
+    ),
+    Lever("two-workers", "two worker processes on the task queue", workers=2),
+)
+CLIENTS = 16
+
+
+async def measure(lever: Lever, rounds: int, seconds: float) -> dict[str, Any]:
+    """Start a stack with ``lever``, run C and B alternately, stop the stack."""
+    workdir = Path(tempfile.mkdtemp(prefix="booking-levers-"))
+    stack = Stack(workdir, overrides=dict(lever.overrides), workers=lever.workers)
+    bench = Bench(stack, QUICK)
+    try:
+        await stack.start()
+        bench.engine_db = await asyncpg.connect(stack.engine_dsn)
+        bench.baseline_db = await asyncpg.connect(stack.baseline_dsn)
+        operator = issue_token(stack.jwt_secret, uuid.uuid4(), "operator", 7200)
+        resources = []
+        async with httpx.AsyncClient(base_url=stack.url("api"), timeout=30) as api:
+            for i in range(20):
+                r = await api.post(
+                    "/v1/resources",
+                    json={"name": f"Lever room {i}", "timezone": "UTC"},
+                    headers={"Authorization": f"Bearer {operator}"},
+                )
+                r.raise_for_status()
+                resources.append(uuid.UUID(r.json()["id"]))
+        bench.data = EngineData(bench.engine_db, resources)
+        bench.customers = [uuid.uuid4() for _ in range(CLIENTS * 4)]
+        await bench.data.fund(bench.customers)
+        bench.tokens = [issue_token(stack.jwt_secret, c, "customer", 7200) for c in bench.customers]
+        bench.samples = {}
+        for system in "CB":  # warm-up
+            await bench.ensure_c_slots(bench.c_budget(4, 2.0))
+            await closed_loop(bench.request(system), 4, 2.0)
+        pids = stack.pids()
+        runs: dict[str, list[dict[str, Any]]] = {"C": [], "B": []}
+        for rnd in range(rounds):
+            for system in "CB" if rnd % 2 == 0 else "BC":
+                await bench.ensure_c_slots(bench.c_budget(CLIENTS, seconds))
+                before = cpu_snapshot(pids)
+                sample = await closed_loop(bench.request(system), CLIENTS, seconds)
+                await asyncio.sleep(1.5)  # the bookings' steps after the answer
+                after = cpu_snapshot(pids)
+                n = max(1, sample.ok)
+                cpu = {k: round((after[k] - before[k]) * 1000 / n, 1) for k in before}
+                runs[system].append(
+                    {
+                        "throughput": round(sample.throughput, 2),
+                        "p50_ms": percentiles(sample.latencies)["p50"],
+                        "statuses": sample.statuses,
+                        "cpu_ms_per_booking": cpu,
+                        "server_cpu_ms_per_booking": round(
+                            sum(v for k, v in cpu.items() if k != "loadgen"), 1
+                        ),
+                    }
+                )
+                log(f"{lever.name} round {rnd + 1} {system}: {runs[system][-1]['throughput']}/s")
+        history = await bench.history(f"booking-{bench.last_c}") if bench.last_c else {}
+    finally:
+        await bench.close()
+        stack.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    c_tps = [r["throughput"] for r in runs["C"]]
+    b_tps = [r["throughput"] for r in runs["B"]]
+    return {
+        "lever": lever.name,
+        "what": lever.what,
+        "settings": {**lever.overrides, "worker_processes": str(lever.workers)},
+        "c_throughput_median": statistics.median(c_tps),
+        "c_throughput_range": [min(c_tps), max(c_tps)],
+        "b_throughput_median": statistics.median(b_tps),
+        "c_over_b": round(statistics.median(c_tps) / statistics.median(b_tps), 2),
+        "c_p50_ms_median": statistics.median(r["p50_ms"] for r in runs["C"]),
+        "c_server_cpu_ms_median": statistics.median(
+            r["server_cpu_ms_per_booking"] for r in runs["C"]
+        ),
+        "c_history": {k: history.get(k) for k in ("events", "workflow_tasks")},
+        "runs": runs,
+    }
+
+
+def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    """The levers table."""
+    lines = [
+        f"## Levers ({meta['started_at']}, {meta['rounds']} rounds of {meta['seconds']} s "
+        f"per system, {CLIENTS} clients; command `{meta['command']}`)",
+        "",
+        f"Machine: {meta['machine']['cores_logical']} logical cores, "
+        f"{meta['machine']['memory_gb']} GiB.",
+        "",
+        "| lever | setting | C bookings/s (min-max) | B bookings/s | C/B | C p50 ms "
+        "| C server CPU ms/booking |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lo, hi = r["c_throughput_range"]
+        lines.append(
+            f"| {r['lever']} | {r['what']} | {r['c_throughput_median']} ({lo}-{hi}) "
+            f"| {r['b_throughput_median']} | {r['c_over_b']} | {r['c_p50_ms_median']} "
+            f"| {r['c_server_cpu_ms_median']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """Measure the chosen levers one after another."""
+    parser = argparse.ArgumentParser(prog="bench.levers", description=__doc__)
+    parser.add_argument("--only", nargs="*", choices=[lever.name for lever in LEVERS])
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    args = parser.parse_args()
+    chosen = [lever for lever in LEVERS if not args.only or lever.name in args.only]
+    started = datetime.now(UTC)
+    results = [asyncio.run(measure(lever, args.rounds, args.seconds)) for lever in chosen]
+    command = (
+        "make bench-levers"
+        if not args.only
+        else f"python -m bench.levers --only {' '.join(args.only)}"
+    )
+    meta = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "rounds": args.rounds,
+        "seconds": args.seconds,
+        "command": command,
+        "machine": machine(),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = RESULTS / f"levers-{started.strftime('%Y%m%dT%H%M%SZ')}"
+    stem.with_suffix(".json").write_text(
+        json.dumps({"meta": meta, "levers": results}, indent=1, default=str) + "\n"
+    )
+    table = markdown(results, meta)
+    stem.with_suffix(".md").write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
