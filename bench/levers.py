@@ -126,13 +126,13 @@ async def measure(lever: Lever, rounds: int, seconds: float) -> dict[str, Any]:
         "lever": lever.name,
         "what": lever.what,
         "settings": {**lever.overrides, "worker_processes": str(lever.workers)},
-        "c_throughput_median": statistics.median(c_tps),
+        "c_throughput_median": round(statistics.median(c_tps), 2),
         "c_throughput_range": [min(c_tps), max(c_tps)],
-        "b_throughput_median": statistics.median(b_tps),
+        "b_throughput_median": round(statistics.median(b_tps), 2),
         "c_over_b": round(statistics.median(c_tps) / statistics.median(b_tps), 2),
-        "c_p50_ms_median": statistics.median(r["p50_ms"] for r in runs["C"]),
-        "c_server_cpu_ms_median": statistics.median(
-            r["server_cpu_ms_per_booking"] for r in runs["C"]
+        "c_p50_ms_median": round(statistics.median(r["p50_ms"] for r in runs["C"]), 1),
+        "c_server_cpu_ms_median": round(
+            statistics.median(r["server_cpu_ms_per_booking"] for r in runs["C"]), 1
         ),
         "c_history": {k: history.get(k) for k in ("events", "workflow_tasks")},
         "runs": runs,

@@ -50,6 +50,7 @@ async def reserve(
     Raises:
         BookingError: ``IDEMPOTENCY_KEY_REUSED`` when the key was used with another body.
     """
+    target_id = uuid.uuid4()
     async with sessions() as session:
         inserted = await session.execute(
             insert(IdempotencyRecord)
@@ -58,21 +59,17 @@ async def reserve(
                 scope=scope,
                 key=key,
                 request_hash=body_hash,
-                target_id=uuid.uuid4(),
+                target_id=target_id,
                 expires_at=datetime.now(UTC) + timedelta(days=ttl_days),
             )
             .on_conflict_do_nothing()
             .returning(IdempotencyRecord.key)
         )
-        first = inserted.first() is not None
+        if inserted.first() is not None:
+            await session.commit()
+            return Reservation(target_id, None, None, first=True)
         record = (
-            await session.execute(
-                select(IdempotencyRecord).where(
-                    IdempotencyRecord.principal == principal,
-                    IdempotencyRecord.scope == scope,
-                    IdempotencyRecord.key == key,
-                )
-            )
+            await session.execute(select(IdempotencyRecord).where(*_key(principal, scope, key)))
         ).scalar_one()
         await session.commit()
     if record.request_hash != body_hash:
@@ -80,7 +77,7 @@ async def reserve(
             ErrorCode.IDEMPOTENCY_KEY_REUSED,
             "This Idempotency-Key was already used with a different request body.",
         )
-    return Reservation(record.target_id, record.response_status, record.response_body, first)
+    return Reservation(record.target_id, record.response_status, record.response_body, first=False)
 
 
 async def settle(
@@ -98,11 +95,15 @@ async def settle(
     """
     where = _key(principal, scope, key)
     async with sessions() as session:
-        await session.execute(
+        stored_now = await session.execute(
             update(IdempotencyRecord)
             .where(*where, IdempotencyRecord.response_body.is_(None))
             .values(response_status=status, response_body=body)
+            .returning(IdempotencyRecord.key)
         )
+        if stored_now.first() is not None:
+            await session.commit()
+            return status, body
         stored = (
             await session.execute(
                 select(IdempotencyRecord.response_status, IdempotencyRecord.response_body).where(
