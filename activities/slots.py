@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import structlog
@@ -44,6 +45,17 @@ def _hold_of(booking: Booking, policy: dict[str, object]) -> Hold:
     )
 
 
+async def _slot_with_resource(session: AsyncSession, slot_id: uuid.UUID) -> tuple[Slot, Resource]:
+    """The slot and its resource, or the SLOT_NOT_FOUND refusal."""
+    row = (
+        await session.execute(select(Slot, Resource).join(Resource).where(Slot.id == slot_id))
+    ).one_or_none()
+    if row is None:
+        raise business_failure(ErrorCode.SLOT_NOT_FOUND)
+    slot, resource = row
+    return slot, resource
+
+
 class SlotActivities:
     """Hold and release slot capacity for bookings."""
 
@@ -67,14 +79,7 @@ class SlotActivities:
                     return _hold_of(existing, owner.refund_policy)
                 raise business_failure(ErrorCode(existing.reason or ErrorCode.SLOT_UNAVAILABLE))
 
-            row = (
-                await session.execute(
-                    select(Slot, Resource).join(Resource).where(Slot.id == request.slot_id)
-                )
-            ).one_or_none()
-            if row is None:
-                raise business_failure(ErrorCode.SLOT_NOT_FOUND)
-            slot, resource = row
+            slot, resource = await _slot_with_resource(session, request.slot_id)
             values = {
                 "id": request.booking_id,
                 "customer_id": request.customer_id,
@@ -189,14 +194,7 @@ class SlotActivities:
                 return Moved(hold=_hold_of(booking, owner.refund_policy), difference=0)
             if booking.status != BookingStatus.CONFIRMED.value:
                 raise business_failure(ErrorCode.INVALID_STATE, f"booking is {booking.status}")
-            row = (
-                await session.execute(
-                    select(Slot, Resource).join(Resource).where(Slot.id == request.slot_id)
-                )
-            ).one_or_none()
-            if row is None:
-                raise business_failure(ErrorCode.SLOT_NOT_FOUND)
-            slot, resource = row
+            slot, resource = await _slot_with_resource(session, request.slot_id)
             if slot.currency != booking.currency:
                 raise business_failure(
                     ErrorCode.VALIDATION_ERROR,

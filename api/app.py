@@ -28,12 +28,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
         app.state.services = Services(
-            settings,
-            engine,
-            session_factory(engine),
-            TemporalConnection(settings),
-            build_verifiers(settings),
-            SlotAdmission(max_wait=settings.create_timeout_seconds / 3),
+            settings=settings,
+            engine=engine,
+            sessions=session_factory(engine),
+            temporal=TemporalConnection(settings),
+            admission=SlotAdmission(max_wait=settings.create_timeout_seconds / 3),
+            verifiers=build_verifiers(settings),
         )
         try:
             yield

@@ -32,8 +32,8 @@ class Services:
     engine: AsyncEngine
     sessions: SessionFactory
     temporal: TemporalConnection
+    admission: SlotAdmission
     verifiers: Mapping[str, WebhookVerifier] = field(default_factory=dict)
-    admission: SlotAdmission = field(default_factory=lambda: SlotAdmission(max_wait=10.0))
 
 
 async def get_services(request: Request) -> Services:

@@ -16,20 +16,14 @@ import json
 import shutil
 import statistics
 import tempfile
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-import httpx
-
-from bench.data import EngineData
 from bench.load import closed_loop, percentiles
 from bench.run import QUICK, RESULTS, Bench, cpu_snapshot, log, machine
 from bench.stack import Stack
-from core.auth import issue_token
 
 
 @dataclass(frozen=True)
@@ -71,23 +65,7 @@ async def measure(lever: Lever, rounds: int, seconds: float) -> dict[str, Any]:
     bench = Bench(stack, QUICK)
     try:
         await stack.start()
-        bench.engine_db = await asyncpg.connect(stack.engine_dsn)
-        bench.baseline_db = await asyncpg.connect(stack.baseline_dsn)
-        operator = issue_token(stack.jwt_secret, uuid.uuid4(), "operator", 7200)
-        resources = []
-        async with httpx.AsyncClient(base_url=stack.url("api"), timeout=30) as api:
-            for i in range(20):
-                r = await api.post(
-                    "/v1/resources",
-                    json={"name": f"Lever room {i}", "timezone": "UTC"},
-                    headers={"Authorization": f"Bearer {operator}"},
-                )
-                r.raise_for_status()
-                resources.append(uuid.UUID(r.json()["id"]))
-        bench.data = EngineData(bench.engine_db, resources)
-        bench.customers = [uuid.uuid4() for _ in range(CLIENTS * 4)]
-        await bench.data.fund(bench.customers)
-        bench.tokens = [issue_token(stack.jwt_secret, c, "customer", 7200) for c in bench.customers]
+        await bench.setup_engine(resources=20, customers=CLIENTS * 4)
         bench.samples = {}
         for system in "CB":  # warm-up
             await bench.ensure_c_slots(bench.c_budget(4, 2.0))

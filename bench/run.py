@@ -129,30 +129,34 @@ class Bench:
     # -- set-up --
 
     async def setup(self) -> None:
-        """Resources via the operator API; slots, wallets and the baseline's rows via SQL."""
+        """The engine's data (below), then the baseline's rows via SQL."""
+        count = max(64, self.plan.contention) + 16
+        await self.setup_engine(resources=100, customers=count)
+        self.a_customers = [uuid.uuid4() for _ in range(count)]
+        a_count = 60_000 if self.plan.mode == "quick" else 400_000
+        self.a_slots = Pool(await baseline_setup(self.baseline_db, a_count, self.a_customers))
+
+    async def setup_engine(self, *, resources: int, customers: int) -> None:
+        """Resources via the operator API; funded customers and their tokens via SQL."""
         self.engine_db = await asyncpg.connect(self.stack.engine_dsn)
         self.baseline_db = await asyncpg.connect(self.stack.baseline_dsn)
         operator = issue_token(self.stack.jwt_secret, uuid.uuid4(), "operator", 7200)
-        resources = []
+        created = []
         async with httpx.AsyncClient(base_url=self.stack.url("api"), timeout=30) as api:
-            for i in range(100):
+            for i in range(resources):
                 r = await api.post(
                     "/v1/resources",
                     json={"name": f"Bench room {i}", "timezone": "UTC"},
                     headers={"Authorization": f"Bearer {operator}"},
                 )
                 r.raise_for_status()
-                resources.append(uuid.UUID(r.json()["id"]))
-        self.data = EngineData(self.engine_db, resources)
-        count = max(64, self.plan.contention) + 16
-        self.customers = [uuid.uuid4() for _ in range(count)]
+                created.append(uuid.UUID(r.json()["id"]))
+        self.data = EngineData(self.engine_db, created)
+        self.customers = [uuid.uuid4() for _ in range(customers)]
         await self.data.fund(self.customers)
         self.tokens = [
             issue_token(self.stack.jwt_secret, c, "customer", 7200) for c in self.customers
         ]
-        self.a_customers = [uuid.uuid4() for _ in range(count)]
-        a_count = 60_000 if self.plan.mode == "quick" else 400_000
-        self.a_slots = Pool(await baseline_setup(self.baseline_db, a_count, self.a_customers))
 
     # -- the three systems' requests --
 

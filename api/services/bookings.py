@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -129,9 +128,6 @@ async def create_booking(
     structlog.contextvars.bind_contextvars(
         booking_id=str(booking_id), workflow_id=workflow_id_for(booking_id)
     )
-    answer = functools.partial(
-        idempotency.settle, services.sessions, principal=principal, scope=CREATE_SCOPE, key=key
-    )
     async with services.admission.admit(
         slot.id, functools.partial(_free_seats, services, slot.id), known_free=_free(slot)
     ) as admitted:
@@ -154,7 +150,7 @@ async def create_booking(
         )
         if stored is not None:
             return CreateOutcome(*stored, True)
-        return await _decide(services, user, reservation, body, slot, answer)
+        return await _decide(services, user, key, reservation, body, slot)
 
 
 def _free(slot: Slot) -> int:
@@ -173,10 +169,10 @@ async def _free_seats(services: Services, slot_id: uuid.UUID) -> int:
 async def _decide(
     services: Services,
     user: Principal,
+    key: str,
     reservation: idempotency.Reservation,
     body: BookingCreate,
     slot: Slot,
-    answer: Callable[..., Awaitable[tuple[int, dict[str, Any]]]],
 ) -> CreateOutcome:
     """Run the create update and store its answer under the key."""
     booking_id = reservation.target_id
@@ -202,7 +198,14 @@ async def _decide(
             view = await booking_view(session, booking_id)
         assert view is not None
         status, payload = 201, view.model_dump(mode="json")
-    status, payload = await answer(status=status, body=payload)
+    status, payload = await idempotency.settle(
+        services.sessions,
+        principal=str(user.sub),
+        scope=CREATE_SCOPE,
+        key=key,
+        status=status,
+        body=payload,
+    )
     log.info("booking.create_answered", status=status)
     return CreateOutcome(status, payload, False)
 

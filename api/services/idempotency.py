@@ -93,28 +93,11 @@ async def settle(
 
     So concurrent requests that finish in any order all answer the first answer.
     """
-    where = _key(principal, scope, key)
-    async with sessions() as session:
-        stored_now = await session.execute(
-            update(IdempotencyRecord)
-            .where(*where, IdempotencyRecord.response_body.is_(None))
-            .values(response_status=status, response_body=body)
-            .returning(IdempotencyRecord.key)
-        )
-        if stored_now.first() is not None:
-            await session.commit()
-            return status, body
-        stored = (
-            await session.execute(
-                select(IdempotencyRecord.response_status, IdempotencyRecord.response_body).where(
-                    *where
-                )
-            )
-        ).one()
-        await session.commit()
-    assert stored.response_status is not None
-    assert stored.response_body is not None
-    return stored.response_status, stored.response_body
+    stored = await _store_answer(
+        sessions, _key(principal, scope, key), status, body, unless_started=False
+    )
+    assert stored is not None
+    return stored
 
 
 async def mark_started(
@@ -155,27 +138,48 @@ async def refuse(
     None means a concurrent request with the same key has started the work
     (see :func:`mark_started`): the caller must attach to that work instead.
     """
+    return await _store_answer(
+        sessions, _key(principal, scope, key), status, body, unless_started=True
+    )
+
+
+async def _store_answer(
+    sessions: SessionFactory,
+    key: tuple[ColumnElement[bool], ...],
+    status: int,
+    body: dict[str, Any],
+    *,
+    unless_started: bool,
+) -> tuple[int, dict[str, Any]] | None:
+    """Store ``status`` and ``body`` as the key's answer if it has none (and, with
+    ``unless_started``, no work began for it); return the key's answer afterwards.
+
+    None: the key has no answer, because work began and has not answered yet.
+    """
+    condition = [IdempotencyRecord.response_body.is_(None)]
+    if unless_started:
+        condition.append(IdempotencyRecord.started_at.is_(None))
     async with sessions() as session:
-        await session.execute(
+        stored_now = await session.execute(
             update(IdempotencyRecord)
-            .where(
-                *_key(principal, scope, key),
-                IdempotencyRecord.response_body.is_(None),
-                IdempotencyRecord.started_at.is_(None),
-            )
+            .where(*key, *condition)
             .values(response_status=status, response_body=body)
+            .returning(IdempotencyRecord.key)
         )
-        stored = (
+        if stored_now.first() is not None:
+            await session.commit()
+            return status, body
+        row = (
             await session.execute(
                 select(IdempotencyRecord.response_status, IdempotencyRecord.response_body).where(
-                    *_key(principal, scope, key)
+                    *key
                 )
             )
         ).one()
         await session.commit()
-    if stored.response_status is None or stored.response_body is None:
+    if row.response_status is None or row.response_body is None:
         return None
-    return stored.response_status, stored.response_body
+    return row.response_status, row.response_body
 
 
 def _key(principal: str, scope: str, key: str) -> tuple[ColumnElement[bool], ...]:
