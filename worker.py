@@ -16,9 +16,6 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.audit import AuditActivities
-from activities.events_out import EventDispatcher
-from activities.gateways.registry import build_gateways
-from activities.meeting_providers import MeetingProvider, build_provider
 from activities.meetings import MeetingActivities
 from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
@@ -27,6 +24,9 @@ from activities.wallet import WalletActivities
 from core.db import SessionFactory, create_engine, session_factory
 from core.settings import Settings
 from core.temporal import connect
+from integrations.events_out import EventDispatcher
+from integrations.gateways.registry import build_gateways
+from integrations.meetings import MeetingProvider, build_provider
 from workflows.booking import BookingWorkflow
 
 log = structlog.get_logger(__name__)

@@ -6,10 +6,11 @@ import structlog
 from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 
-from activities.timeline import record_event
 from core.db import SessionFactory
 from models.db import AuditRecord
-from models.flow import AuditInput
+from models.payloads import RecordAuditInput
+from store import keys
+from store.timeline import record_event
 
 log = structlog.get_logger(__name__)
 
@@ -21,9 +22,9 @@ class AuditActivities:
         self._sessions = sessions
 
     @activity.defn(name="record_audit")
-    async def record_audit(self, request: AuditInput) -> None:
+    async def record_audit(self, request: RecordAuditInput) -> None:
         """Record ``actor`` doing ``action`` on the booking; a retry writes nothing twice."""
-        key = f"{request.booking_id}:{request.action}"
+        key = keys.audit(request.booking_id, request.action)
         async with self._sessions() as session:
             await session.execute(
                 insert(AuditRecord)

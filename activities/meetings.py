@@ -10,17 +10,18 @@ from sqlalchemy import update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.meeting_providers import MeetingProvider, MeetingProviderError
-from activities.timeline import record_event
 from core.db import SessionFactory
+from integrations.meetings import MeetingProvider, MeetingProviderError
 from models.db import Booking
-from models.flow import (
+from models.domain import MeetingStatus
+from models.payloads import (
     CancelMeetingInput,
-    Meeting,
-    MeetingInput,
-    MeetingRecordInput,
-    MeetingStatus,
+    CreateMeetingInput,
+    MeetingLink,
+    RecordMeetingAlertInput,
 )
+from store import keys
+from store.timeline import record_event
 
 log = structlog.get_logger(__name__)
 
@@ -35,7 +36,7 @@ class MeetingActivities:
         self._providers = providers
 
     @activity.defn(name="create_meeting")
-    async def create_meeting(self, request: MeetingInput) -> Meeting:
+    async def create_meeting(self, request: CreateMeetingInput) -> MeetingLink:
         """Create the link, or move the booking's existing meeting, and mark it READY.
 
         Providers make a retried create return the same link.
@@ -86,7 +87,7 @@ class MeetingActivities:
         return meeting
 
     @activity.defn(name="record_meeting_alert")
-    async def record_meeting_alert(self, request: MeetingRecordInput) -> None:
+    async def record_meeting_alert(self, request: RecordMeetingAlertInput) -> None:
         """Raise an operator alert: the link is still missing after the retry bound."""
         async with self._sessions() as session:
             await session.execute(
@@ -99,7 +100,7 @@ class MeetingActivities:
                 request.booking_id,
                 "meeting.alert",
                 {"message": request.alert or "meeting link creation keeps failing"},
-                step=f"meeting.alert:{activity.info().workflow_run_id}:{request.alert}",
+                step=keys.meeting_alert_step(activity.info().workflow_run_id, request.alert),
             )
             await session.commit()
         log.error("meeting.alert", booking_id=str(request.booking_id), alert=request.alert)

@@ -10,38 +10,15 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 
-from activities.email import EmailDeliveryError, compose, send_email
 from core.db import SessionFactory
 from core.settings import Settings
+from integrations.mail import SUBJECTS, EmailDeliveryError, compose, render_body, send_email
 from models.db import Booking, Notification
-from models.flow import NotifyInput, NotifyResult
+from models.domain import NotificationStatus
+from models.payloads import SendNotificationInput, SendNotificationResult
+from store import keys
 
 log = structlog.get_logger(__name__)
-
-SUBJECTS = {
-    "booking_rescheduled": "Your booking was moved",
-    "payment_refunded": "Your payment was refunded",
-    "booking_confirmed": "Your booking is confirmed",
-    "booking_failed": "Your booking could not be completed",
-    "booking_expired": "Your booking expired before payment",
-    "booking_cancelled": "Your booking was cancelled",
-}
-
-
-def render_body(booking: Booking, kind: str) -> str:
-    """Plain-text body of a notification (no PII beyond what the recipient gave us)."""
-    lines = [
-        SUBJECTS[kind] + ".",
-        "",
-        f"Booking: {booking.id}",
-        f"When: {booking.starts_at.isoformat()} to {booking.ends_at.isoformat()}",
-        f"Amount: {booking.amount} {booking.currency} (minor units)",
-    ]
-    if booking.meeting_url:
-        lines.append(f"Meeting link: {booking.meeting_url}")
-    if booking.reason:
-        lines.append(f"Reason: {booking.reason}")
-    return "\n".join(lines) + "\n"
 
 
 class NotificationActivities:
@@ -52,18 +29,18 @@ class NotificationActivities:
         self._settings = settings
 
     @activity.defn(name="send_notification")
-    async def send_notification(self, request: NotifyInput) -> NotifyResult:
+    async def send_notification(self, request: SendNotificationInput) -> SendNotificationResult:
         """Deliver one notification at least once.
 
         A failed attempt is recorded and raised so Temporal retries it with
         backoff; after ``notification_max_attempts`` the outbox row is FAILED
         and the result says so, so the booking goes on either way.
         """
-        key = f"{request.booking_id}:{request.kind}"
+        key = keys.notification(request.booking_id, request.kind, request.about)
         async with self._sessions() as session:
             booking = await session.get(Booking, request.booking_id)
             if booking is None:
-                return NotifyResult(status="SKIPPED")
+                return SendNotificationResult(status=NotificationStatus.SKIPPED)
             recipient = (booking.contact or {}).get("email")
             await session.execute(
                 insert(Notification)
@@ -74,7 +51,7 @@ class NotificationActivities:
                     channel="email",
                     recipient=recipient,
                     idempotency_key=key,
-                    status="PENDING" if recipient else "SKIPPED",
+                    status=NotificationStatus.PENDING if recipient else NotificationStatus.SKIPPED,
                 )
                 .on_conflict_do_nothing(index_elements=["idempotency_key"])
             )
@@ -85,9 +62,9 @@ class NotificationActivities:
                     .with_for_update()
                 )
             ).scalar_one()
-            if outbox.status in ("SENT", "SKIPPED"):
+            if outbox.status in (NotificationStatus.SENT, NotificationStatus.SKIPPED):
                 await session.commit()
-                return NotifyResult(status="SENT" if outbox.status == "SENT" else "SKIPPED")
+                return SendNotificationResult(status=NotificationStatus(outbox.status))
 
             outbox.attempts += 1
             message = compose(
@@ -105,7 +82,9 @@ class NotificationActivities:
             except EmailDeliveryError as exc:
                 outbox.last_error = str(exc)[:500]
                 exhausted = outbox.attempts >= self._settings.notification_max_attempts
-                outbox.status = "FAILED" if exhausted else "PENDING"
+                outbox.status = (
+                    NotificationStatus.FAILED if exhausted else NotificationStatus.PENDING
+                )
                 await session.commit()
                 log.warning(
                     "notification.failed",
@@ -115,11 +94,11 @@ class NotificationActivities:
                     exhausted=exhausted,
                 )
                 if exhausted:
-                    return NotifyResult(status="FAILED")
+                    return SendNotificationResult(status=NotificationStatus.FAILED)
                 raise
-            outbox.status = "SENT"
+            outbox.status = NotificationStatus.SENT
             outbox.sent_at = datetime.now(UTC)
             outbox.last_error = None
             await session.commit()
         log.info("notification.sent", booking_id=str(request.booking_id), kind=request.kind)
-        return NotifyResult(status="SENT")
+        return SendNotificationResult(status=NotificationStatus.SENT)

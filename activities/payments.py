@@ -6,28 +6,35 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.gateways.base import GatewayError, PaymentGateway
-from activities.timeline import record_event
 from core.db import SessionFactory
-from core.errors import ErrorCode, business_failure
+from integrations.gateways.base import GatewayError, PaymentGateway
 from models.db import Booking, GatewayTransaction
-from models.flow import (
+from models.domain import (
+    OPEN_REFUND_STATUSES,
     BookingStatus,
+    GatewayTransactionKind,
+    PaymentStatus,
+    RefundStatus,
+)
+from models.errors import ErrorCode, business_failure
+from models.payloads import (
     CancelOrderInput,
     ConfirmPaymentInput,
     CreateOrderInput,
-    FlagInput,
-    OrderInfo,
-    RefundOutcome,
+    CreateOrderResult,
+    FlagBookingInput,
+    MarkRefundProcessedInput,
     RefundPaymentInput,
-    RefundProcessedInput,
+    RefundPaymentResult,
 )
+from store import keys
+from store.payments import record_capture
+from store.timeline import record_event
 
 log = structlog.get_logger(__name__)
 
@@ -46,38 +53,6 @@ def _gateway_failure(exc: GatewayError, provider: str, step: str, booking_id: ob
     return business_failure(ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, f"{provider}: {exc}")
 
 
-async def _capture_row(
-    session: AsyncSession,
-    booking: Booking,
-    provider: str,
-    order_id: str | None,
-    payment_id: str,
-    amount: int,
-    currency: str,
-) -> bool:
-    """Record a capture once; the booking's captured amount grows with it."""
-    written = await session.execute(
-        insert(GatewayTransaction)
-        .values(
-            booking_id=booking.id,
-            provider=provider,
-            kind="capture",
-            amount=amount,
-            currency=currency,
-            order_id=order_id,
-            payment_id=payment_id,
-            status="CAPTURED",
-            idempotency_key=f"{booking.id}:capture:{payment_id}",
-        )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(GatewayTransaction.id)
-    )
-    if written.first() is None:
-        return False
-    booking.captured_amount += amount
-    return True
-
-
 class PaymentActivities:
     """Talk to payment gateways and keep the gateway ledger and bookings in step."""
 
@@ -94,7 +69,7 @@ class PaymentActivities:
         return gateway
 
     @activity.defn(name="create_order")
-    async def create_order(self, request: CreateOrderInput) -> OrderInfo:
+    async def create_order(self, request: CreateOrderInput) -> CreateOrderResult:
         """Create the order (idempotent per booking) and set the booking AWAITING_PAYMENT."""
         gateway = self._gateway(request.provider)
         try:
@@ -102,7 +77,7 @@ class PaymentActivities:
                 booking_id=request.booking_id,
                 amount=request.amount,
                 currency=request.currency,
-                idempotency_key=f"{request.booking_id}:order",
+                idempotency_key=keys.gateway_order(request.booking_id),
                 expires_at=request.expires_at,
             )
         except GatewayError as exc:
@@ -111,8 +86,8 @@ class PaymentActivities:
             booking = await session.get(Booking, request.booking_id, with_for_update=True)
             if booking is None:
                 raise business_failure(ErrorCode.BOOKING_NOT_FOUND)
-            if booking.status == BookingStatus.HELD.value:
-                booking.status = BookingStatus.AWAITING_PAYMENT.value
+            if booking.status == BookingStatus.HELD:
+                booking.status = BookingStatus.AWAITING_PAYMENT
             booking.payment_order_id = order.order_id
             booking.checkout_url = order.checkout_url
             booking.hold_expires_at = request.expires_at
@@ -124,7 +99,7 @@ class PaymentActivities:
                 {"provider": request.provider, "order_id": order.order_id},
             )
             await session.commit()
-        return OrderInfo(order_id=order.order_id, checkout_url=order.checkout_url)
+        return CreateOrderResult(order_id=order.order_id, checkout_url=order.checkout_url)
 
     @activity.defn(name="confirm_payment")
     async def confirm_payment(self, request: ConfirmPaymentInput) -> None:
@@ -133,11 +108,11 @@ class PaymentActivities:
             booking = await session.get(Booking, request.booking_id, with_for_update=True)
             if booking is None:
                 raise business_failure(ErrorCode.BOOKING_NOT_FOUND)
-            if booking.status == BookingStatus.CONFIRMED.value:
+            if booking.status == BookingStatus.CONFIRMED:
                 return
-            if booking.status != BookingStatus.AWAITING_PAYMENT.value:
+            if booking.status != BookingStatus.AWAITING_PAYMENT:
                 raise business_failure(ErrorCode.INVALID_STATE, f"booking is {booking.status}")
-            await _capture_row(
+            await record_capture(
                 session,
                 booking,
                 request.provider,
@@ -146,8 +121,8 @@ class PaymentActivities:
                 request.amount,
                 request.currency,
             )
-            booking.status = BookingStatus.CONFIRMED.value
-            booking.payment_status = "CAPTURED"
+            booking.status = BookingStatus.CONFIRMED
+            booking.payment_status = PaymentStatus.CAPTURED
             booking.updated_at = datetime.now(UTC)
             await record_event(
                 session,
@@ -165,20 +140,21 @@ class PaymentActivities:
         log.info("payment.confirmed", booking_id=str(request.booking_id))
 
     @activity.defn(name="refund_payment")
-    async def refund_payment(self, request: RefundPaymentInput) -> RefundOutcome:
-        """Refund one captured payment, exactly once (key ``{booking_id}:refund:{payment_id}``).
+    async def refund_payment(self, request: RefundPaymentInput) -> RefundPaymentResult:
+        """Refund one captured payment, exactly once (key ``{booking_id}:refund:{payment_id}``,
+        or ``{booking_id}:move:{n}:refund:{payment_id}`` for what a move saved).
 
         The capture and the refund request are written first, in one
         transaction, under the refund-never-exceeds-capture constraint; then
         the gateway is asked with the same key, so a retry after a crash
         neither refunds twice at the gateway nor counts twice here.
         """
-        key = f"{request.booking_id}:{request.step}:{request.payment_id}"
+        key = keys.gateway_refund(request.booking_id, request.payment_id, request.move)
         async with self._sessions() as session:
             booking = await session.get(Booking, request.booking_id, with_for_update=True)
             if booking is None:
                 raise business_failure(ErrorCode.BOOKING_NOT_FOUND)
-            await _capture_row(
+            await record_capture(
                 session,
                 booking,
                 request.provider,
@@ -192,12 +168,12 @@ class PaymentActivities:
                 .values(
                     booking_id=booking.id,
                     provider=request.provider,
-                    kind="refund",
+                    kind=GatewayTransactionKind.REFUND,
                     amount=request.amount,
                     currency=request.currency,
                     order_id=request.order_id,
                     payment_id=request.payment_id,
-                    status="REQUESTED",
+                    status=RefundStatus.REQUESTED,
                     reason=request.reason,
                     idempotency_key=key,
                 )
@@ -206,7 +182,7 @@ class PaymentActivities:
             )
             if requested.first() is not None:
                 booking.refunded_amount += request.amount
-                booking.payment_status = "REFUNDED"
+                booking.payment_status = PaymentStatus.REFUNDED
                 booking.updated_at = datetime.now(UTC)
                 await record_event(
                     session,
@@ -218,7 +194,9 @@ class PaymentActivities:
                         "payment_id": request.payment_id,
                         "reason": request.reason,
                     },
-                    step=f"payment.refund_requested:{request.step}:{request.payment_id}",
+                    step=keys.refund_step(
+                        "payment.refund_requested", request.payment_id, request.move
+                    ),
                 )
             await session.commit()
 
@@ -233,13 +211,17 @@ class PaymentActivities:
             )
         except GatewayError as exc:
             raise _gateway_failure(exc, request.provider, "refund", request.booking_id) from None
-        status = "PROCESSED" if refund.status in ("processed", "succeeded") else "PENDING"
+        status = (
+            RefundStatus.PROCESSED
+            if refund.status in ("processed", "succeeded")
+            else RefundStatus.PENDING
+        )
         async with self._sessions() as session:
             await session.execute(
                 update(GatewayTransaction)
                 .where(
                     GatewayTransaction.idempotency_key == key,
-                    GatewayTransaction.status.in_(("REQUESTED", "PENDING")),
+                    GatewayTransaction.status.in_(OPEN_REFUND_STATUSES),
                 )
                 .values(external_id=refund.refund_id, status=status, updated_at=datetime.now(UTC))
             )
@@ -253,24 +235,26 @@ class PaymentActivities:
                     "payment_id": request.payment_id,
                     "status": status,
                 },
-                step=f"payment.refunded:{request.step}:{request.payment_id}",
+                step=keys.refund_step("payment.refunded", request.payment_id, request.move),
             )
             await session.commit()
         log.info("payment.refunded", booking_id=str(request.booking_id), status=status)
-        return RefundOutcome(refund_id=refund.refund_id, status=status, amount=request.amount)
+        return RefundPaymentResult(refund_id=refund.refund_id, status=status, amount=request.amount)
 
     @activity.defn(name="mark_refund_processed")
-    async def mark_refund_processed(self, request: RefundProcessedInput) -> None:
+    async def mark_refund_processed(self, request: MarkRefundProcessedInput) -> None:
         """A refund.processed webhook: the pending refund is now settled."""
         async with self._sessions() as session:
             query = update(GatewayTransaction).where(
                 GatewayTransaction.booking_id == request.booking_id,
-                GatewayTransaction.kind == "refund",
-                GatewayTransaction.status.in_(("REQUESTED", "PENDING")),
+                GatewayTransaction.kind == GatewayTransactionKind.REFUND,
+                GatewayTransaction.status.in_(OPEN_REFUND_STATUSES),
             )
             if request.payment_id is not None:
                 query = query.where(GatewayTransaction.payment_id == request.payment_id)
-            await session.execute(query.values(status="PROCESSED", updated_at=datetime.now(UTC)))
+            await session.execute(
+                query.values(status=RefundStatus.PROCESSED, updated_at=datetime.now(UTC))
+            )
             await session.commit()
 
     @activity.defn(name="cancel_order")
@@ -291,7 +275,7 @@ class PaymentActivities:
         return cancelled
 
     @activity.defn(name="flag_booking")
-    async def flag_booking(self, request: FlagInput) -> None:
+    async def flag_booking(self, request: FlagBookingInput) -> None:
         """Mark a booking for operators (money owed, mismatched payment...)."""
         async with self._sessions() as session:
             booking = await session.get(Booking, request.booking_id, with_for_update=True)
@@ -304,22 +288,7 @@ class PaymentActivities:
                 booking.id,
                 "operator.attention",
                 {"reason": request.reason[:500]},
-                step=f"operator.attention:{request.reason[:80]}",
+                step=keys.attention_step(request.reason),
             )
             await session.commit()
         log.error("booking.needs_attention", booking_id=str(request.booking_id))
-
-
-async def booking_for_order(
-    session: AsyncSession, provider: str, order_id: str | None
-) -> Booking | None:
-    """The booking whose order this is, if any."""
-    if order_id is None:
-        return None
-    return (
-        await session.execute(
-            select(Booking).where(
-                Booking.payment_provider == provider, Booking.payment_order_id == order_id
-            )
-        )
-    ).scalar_one_or_none()

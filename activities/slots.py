@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 import structlog
@@ -12,48 +11,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
-from activities.timeline import record_event
-from activities.wallet import append_ledger_entry, is_overdraft
 from core.db import EXCLUSION_VIOLATION, SessionFactory, pg_error
-from core.errors import ErrorCode, business_failure
-from models.db import Booking, Resource, Slot
-from models.flow import (
-    ACTIVE_STATUSES,
-    BookingStatus,
-    Hold,
-    HoldInput,
-    Moved,
-    MoveInput,
-    ReleaseInput,
+from models.db import Booking, BookingEvent, Resource, Slot
+from models.domain import ACTIVE_STATUSES, BookingStatus, has_started
+from models.errors import ErrorCode, business_failure
+from models.payloads import (
+    HoldSlotInput,
+    MoveBookingInput,
+    MoveBookingResult,
+    ReleaseSlotInput,
+    SlotHold,
 )
-from models.refund_policy import RefundPolicy
+from store import keys
+from store.bookings import slot_hold_of, slot_with_resource
+from store.ledger import append_ledger_entry, is_overdraft
+from store.timeline import record_event
 
 log = structlog.get_logger(__name__)
-
-
-def _hold_of(booking: Booking, policy: dict[str, object]) -> Hold:
-    return Hold(
-        booking_id=booking.id,
-        slot_id=booking.slot_id,
-        resource_id=booking.resource_id,
-        amount=booking.amount,
-        currency=booking.currency,
-        starts_at=booking.starts_at,
-        ends_at=booking.ends_at,
-        meeting_provider=booking.meeting_provider,
-        refund_policy=RefundPolicy.model_validate(policy),
-    )
-
-
-async def _slot_with_resource(session: AsyncSession, slot_id: uuid.UUID) -> tuple[Slot, Resource]:
-    """The slot and its resource, or the SLOT_NOT_FOUND refusal."""
-    row = (
-        await session.execute(select(Slot, Resource).join(Resource).where(Slot.id == slot_id))
-    ).one_or_none()
-    if row is None:
-        raise business_failure(ErrorCode.SLOT_NOT_FOUND)
-    slot, resource = row
-    return slot, resource
 
 
 class SlotActivities:
@@ -63,7 +37,7 @@ class SlotActivities:
         self._sessions = sessions
 
     @activity.defn(name="hold_slot")
-    async def hold_slot(self, request: HoldInput) -> Hold:
+    async def hold_slot(self, request: HoldSlotInput) -> SlotHold:
         """Take one unit of the slot's capacity and write the booking as HELD.
 
         Idempotent: a retry after the commit finds the booking and returns the
@@ -76,10 +50,10 @@ class SlotActivities:
                 if existing.status in ACTIVE_STATUSES:
                     owner = await session.get(Resource, existing.resource_id)
                     assert owner is not None
-                    return _hold_of(existing, owner.refund_policy)
+                    return slot_hold_of(existing, owner.refund_policy)
                 raise business_failure(ErrorCode(existing.reason or ErrorCode.SLOT_UNAVAILABLE))
 
-            slot, resource = await _slot_with_resource(session, request.slot_id)
+            slot, resource = await slot_with_resource(session, request.slot_id)
             values = {
                 "id": request.booking_id,
                 "customer_id": request.customer_id,
@@ -116,7 +90,7 @@ class SlotActivities:
                     log.info("slot.held", booking_id=str(request.booking_id))
                     booking = await session.get(Booking, request.booking_id)
                     assert booking is not None
-                    return _hold_of(booking, resource.refund_policy)
+                    return slot_hold_of(booking, resource.refund_policy)
 
             await session.execute(
                 insert(Booking)
@@ -132,7 +106,7 @@ class SlotActivities:
     async def _take_capacity(session: AsyncSession, slot: Slot) -> ErrorCode | None:
         # The conditional UPDATE is the decision: the row lock serialises racers
         # and the CHECK on active_count backs it up.
-        if slot.starts_at <= datetime.now(UTC):
+        if has_started(slot.starts_at, datetime.now(UTC)):
             return ErrorCode.SLOT_UNAVAILABLE
         taken = await session.execute(
             update(Slot)
@@ -143,7 +117,7 @@ class SlotActivities:
         return None if taken.first() is not None else ErrorCode.SLOT_UNAVAILABLE
 
     @activity.defn(name="release_slot")
-    async def release_slot(self, request: ReleaseInput) -> None:
+    async def release_slot(self, request: ReleaseSlotInput) -> None:
         """Give the booking's capacity back and record its terminal status.
 
         Idempotent: a booking already out of the active statuses is left as is.
@@ -175,14 +149,14 @@ class SlotActivities:
             )
 
     @activity.defn(name="move_booking")
-    async def move_booking(self, request: MoveInput) -> Moved:
+    async def move_booking(self, request: MoveBookingInput) -> MoveBookingResult:
         """Move a booking to another slot in one transaction, or change nothing.
 
         The new slot's capacity is taken and the old slot's given back in the
         same commit, so the customer never holds neither; the overlap
         constraint and the capacity check decide, as for a hold. A dearer slot
-        takes the difference from the wallet (key
-        ``{booking_id}:reschedule:{slot_id}``) or is refused.
+        takes the difference from the wallet (key ``{booking_id}:move:{n}:debit``)
+        or is refused. A retry after the commit answers what the move did.
         """
         async with self._sessions() as session:
             booking = await session.get(Booking, request.booking_id, with_for_update=True)
@@ -191,10 +165,13 @@ class SlotActivities:
             if booking.slot_id == request.slot_id:
                 owner = await session.get(Resource, booking.resource_id)
                 assert owner is not None
-                return Moved(hold=_hold_of(booking, owner.refund_policy), difference=0)
+                return MoveBookingResult(
+                    hold=slot_hold_of(booking, owner.refund_policy),
+                    difference=await self._moved_by(session, request),
+                )
             if booking.status != BookingStatus.CONFIRMED.value:
                 raise business_failure(ErrorCode.INVALID_STATE, f"booking is {booking.status}")
-            slot, resource = await _slot_with_resource(session, request.slot_id)
+            slot, resource = await slot_with_resource(session, request.slot_id)
             if slot.currency != booking.currency:
                 raise business_failure(
                     ErrorCode.VALIDATION_ERROR,
@@ -218,7 +195,7 @@ class SlotActivities:
                         currency=booking.currency,
                         amount=-difference,
                         kind="debit",
-                        idempotency_key=f"{booking.id}:reschedule:{slot.id}",
+                        idempotency_key=keys.move_debit(booking.id, request.move),
                         booking_id=booking.id,
                         reason="reschedule to a dearer slot",
                     )
@@ -243,7 +220,7 @@ class SlotActivities:
                     booking.id,
                     "booking.rescheduled",
                     {"from_slot": str(old_slot), "to_slot": str(slot.id), "difference": difference},
-                    step=f"booking.rescheduled:{slot.id}",
+                    step=keys.moved_step(request.move),
                 )
                 await session.commit()
             except IntegrityError as exc:
@@ -253,4 +230,19 @@ class SlotActivities:
                     raise business_failure(ErrorCode.SLOT_UNAVAILABLE) from None
                 raise
             log.info("booking.moved", booking_id=str(booking.id), difference=difference)
-            return Moved(hold=_hold_of(booking, resource.refund_policy), difference=difference)
+            return MoveBookingResult(
+                hold=slot_hold_of(booking, resource.refund_policy), difference=difference
+            )
+
+    @staticmethod
+    async def _moved_by(session: AsyncSession, request: MoveBookingInput) -> int:
+        """What this move already did (its timeline row), for a retry after its commit."""
+        data = (
+            await session.execute(
+                select(BookingEvent.data).where(
+                    BookingEvent.key
+                    == keys.timeline(request.booking_id, keys.moved_step(request.move))
+                )
+            )
+        ).scalar_one_or_none()
+        return int((data or {}).get("difference", 0))

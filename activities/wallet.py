@@ -1,77 +1,24 @@
-"""Wallet money: each change is one append-only ledger row; a trigger moves the balance."""
+"""Wallet money for bookings: debits and refunds, each one append-only ledger row."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
-from activities.timeline import record_event
-from core.db import CHECK_VIOLATION, SessionFactory, pg_error
-from core.errors import ErrorCode, business_failure
-from models.db import Booking, LedgerEntry, Wallet
-from models.flow import BookingStatus, ChargeWalletInput, RefundWalletInput
+from core.db import SessionFactory
+from models.db import Booking, LedgerEntry
+from models.domain import BookingStatus, PaymentStatus
+from models.errors import ErrorCode, business_failure
+from models.payloads import ChargeWalletInput, RefundWalletInput
+from store import keys
+from store.ledger import append_ledger_entry, is_overdraft
+from store.timeline import record_event
 
 log = structlog.get_logger(__name__)
-
-
-async def append_ledger_entry(
-    session: AsyncSession,
-    *,
-    customer_id: uuid.UUID,
-    currency: str,
-    amount: int,
-    kind: str,
-    idempotency_key: str,
-    booking_id: uuid.UUID | None = None,
-    reason: str | None = None,
-    actor: str | None = None,
-) -> bool:
-    """Append one ledger entry unless its idempotency key was already used.
-
-    The wallet row is created on first use. The ``ledger_apply`` trigger moves
-    the balance in the same transaction, and ``CHECK (balance >= 0)`` refuses
-    an overdraft with a check violation.
-
-    Returns:
-        True when the entry was written, False when the key already existed.
-    """
-    await session.execute(
-        insert(Wallet)
-        .values(customer_id=customer_id, currency=currency, balance=0)
-        .on_conflict_do_nothing(index_elements=["customer_id", "currency"])
-    )
-    written = await session.execute(
-        insert(LedgerEntry)
-        .values(
-            customer_id=customer_id,
-            currency=currency,
-            amount=amount,
-            kind=kind,
-            idempotency_key=idempotency_key,
-            booking_id=booking_id,
-            reason=reason,
-            actor=actor,
-        )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(LedgerEntry.id)
-    )
-    return written.first() is not None
-
-
-def is_overdraft(exc: IntegrityError) -> bool:
-    """Whether a failed write was refused by the non-negative balance check."""
-    err = pg_error(exc)
-    return err.sqlstate == CHECK_VIOLATION and err.constraint in (
-        None,
-        "wallets_balance_not_negative",
-    )
 
 
 class WalletActivities:
@@ -92,11 +39,16 @@ class WalletActivities:
             booking = await session.get(Booking, request.booking_id, with_for_update=True)
             if booking is None:
                 raise business_failure(ErrorCode.BOOKING_NOT_FOUND)
-            if booking.payment_status == "CAPTURED":
+            if booking.payment_status == PaymentStatus.CAPTURED:
                 return
-            if booking.status != BookingStatus.HELD.value:
+            if (
+                booking.status != BookingStatus.HELD
+                or booking.payment_status != PaymentStatus.PENDING
+            ):
+                # Voided by its compensation (see refund_wallet): it must never debit now.
                 raise business_failure(
-                    ErrorCode.INVALID_STATE, f"booking is {booking.status}, not HELD"
+                    ErrorCode.INVALID_STATE,
+                    f"booking is {booking.status} with payment {booking.payment_status}",
                 )
             try:
                 if request.amount > 0:
@@ -106,12 +58,12 @@ class WalletActivities:
                         currency=request.currency,
                         amount=-request.amount,
                         kind="debit",
-                        idempotency_key=f"{request.booking_id}:debit",
+                        idempotency_key=keys.wallet_debit(request.booking_id),
                         booking_id=request.booking_id,
                         reason="booking",
                     )
-                booking.status = BookingStatus.CONFIRMED.value
-                booking.payment_status = "CAPTURED"
+                booking.status = BookingStatus.CONFIRMED
+                booking.payment_status = PaymentStatus.CAPTURED
                 booking.captured_amount = request.amount
                 booking.updated_at = datetime.now(UTC)
                 await record_event(
@@ -133,9 +85,17 @@ class WalletActivities:
     async def refund_wallet(self, request: RefundWalletInput) -> int:
         """Credit back a booking's wallet debit, once (key ``{booking_id}:refund``).
 
-        The whole debit by default, or the amount a refund policy grants. A
-        retry after the commit writes nothing; the refunded-not-above-captured
-        check on the booking backs the amount up.
+        The whole debit by default, or the amount a refund policy grants; a
+        move's refund is keyed by its move number. A retry after the commit
+        writes nothing; the refunded-not-above-captured check on the booking
+        backs the amount up.
+
+        As the compensation of a charge whose outcome is unknown, it also
+        voids a charge that has not happened: under the booking's row lock,
+        either the debit committed (and is refunded) or the booking's payment
+        is marked FAILED with nothing taken, and ``charge_wallet`` refuses
+        from then on. So a charge attempt still running when its timeout fired
+        can never debit after its refund.
 
         Returns:
             The amount of this refund; 0 when nothing was debited.
@@ -147,11 +107,15 @@ class WalletActivities:
             debit = (
                 await session.execute(
                     select(LedgerEntry).where(
-                        LedgerEntry.idempotency_key == f"{request.booking_id}:debit"
+                        LedgerEntry.idempotency_key == keys.wallet_debit(request.booking_id)
                     )
                 )
             ).scalar_one_or_none()
             if debit is None:
+                if booking.payment_status == PaymentStatus.PENDING:
+                    booking.payment_status = PaymentStatus.FAILED
+                    booking.updated_at = datetime.now(UTC)
+                    await session.commit()
                 return 0
             amount = -debit.amount if request.amount is None else request.amount
             if amount <= 0:
@@ -162,13 +126,13 @@ class WalletActivities:
                 currency=debit.currency,
                 amount=amount,
                 kind="refund",
-                idempotency_key=f"{request.booking_id}:{request.step}",
+                idempotency_key=keys.wallet_refund(request.booking_id, request.move),
                 booking_id=request.booking_id,
                 reason=request.reason,
             )
             if written:
                 booking.refunded_amount += amount
-            booking.payment_status = "REFUNDED"
+            booking.payment_status = PaymentStatus.REFUNDED
             booking.updated_at = datetime.now(UTC)
             await record_event(
                 session,

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from activities.gateways.registry import build_verifiers
 from api.admission import SlotAdmission
 from api.deps import Services
 from api.errors import install_error_handling
@@ -16,6 +15,7 @@ from api.routes import bookings, catalog, health, ops, wallets, webhooks
 from core.db import create_engine, session_factory
 from core.settings import Settings, get_settings
 from core.temporal import TemporalConnection
+from integrations.gateways.registry import build_verifiers
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -15,13 +15,13 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from activities.gateways.base import WebhookVerifier
 from api.admission import SlotAdmission
 from core.auth import Principal, verify_token
 from core.db import SessionFactory
-from core.errors import BookingError, ErrorCode
 from core.settings import Settings
 from core.temporal import TemporalConnection
+from integrations.gateways.base import WebhookVerifier
+from models.errors import BookingError, ErrorCode
 
 
 @dataclass

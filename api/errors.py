@@ -14,7 +14,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.errors import HTTP_STATUS, BookingError, ErrorCode
+from models.errors import BookingError, ErrorCode
 
 log = structlog.get_logger(__name__)
 
@@ -22,6 +22,31 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _HTTP_CODES = {401: ErrorCode.UNAUTHENTICATED, 403: ErrorCode.FORBIDDEN, 404: ErrorCode.NOT_FOUND}
 _UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
+
+# The one table from error codes to HTTP statuses.
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.VALIDATION_ERROR: 422,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.BOOKING_NOT_FOUND: 404,
+    ErrorCode.SLOT_NOT_FOUND: 404,
+    ErrorCode.RESOURCE_NOT_FOUND: 404,
+    ErrorCode.SLOT_UNAVAILABLE: 409,
+    ErrorCode.INSUFFICIENT_FUNDS: 402,
+    ErrorCode.BOOKING_NOT_CANCELLABLE: 409,
+    ErrorCode.INVALID_STATE: 409,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
+    ErrorCode.IDEMPOTENCY_KEY_IN_USE: 409,
+    ErrorCode.INVALID_SIGNATURE: 400,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.TOO_MANY_ACTIVE_HOLDS: 429,
+    ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE: 503,
+    # A reason on a FAILED booking (paid the wrong amount), never an HTTP answer.
+    ErrorCode.PAYMENT_MISMATCH: 409,
+    ErrorCode.DEPENDENCY_UNAVAILABLE: 503,
+    ErrorCode.INTERNAL: 500,
+}
 
 
 def request_id_of(request: Request) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from core.errors import BookingError, ErrorCode
+from models.errors import BookingError, ErrorCode
 
 Row = TypeVar("Row")
 _INVALID = "cursor: not a valid cursor"

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from models.flow import BookingStatus, MeetingStatus
+from models.domain import BookingStatus, MeetingStatus, PaymentMethod
 
 
 class Strict(BaseModel):
@@ -114,7 +114,7 @@ class Page(BaseModel, Generic[T]):
 class PaymentIn(Strict):
     """How the customer pays."""
 
-    method: Literal["wallet", "gateway"]
+    method: PaymentMethod
     provider: str | None = Field(default=None, pattern=r"^[a-z]{1,32}$")
 
 

@@ -21,7 +21,7 @@ from api.schemas import (
     SlotOut,
 )
 from models.db import Booking, BookingEvent, GatewayTransaction, LedgerEntry, Resource, Slot
-from models.flow import BookingStatus, MeetingStatus
+from models.domain import BookingStatus, MeetingStatus
 
 
 def resource_view(resource: Resource) -> ResourceOut:

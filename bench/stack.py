@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from core.embedded import EmbeddedPostgres, TemporalDevServer, _die_with_parent, free_port
 from core.settings import generate_secret
+from stack.embedded import EmbeddedPostgres, TemporalDevServer, _die_with_parent, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -9,7 +9,7 @@ from typing import Literal
 
 import jwt
 
-from core.errors import BookingError, ErrorCode
+from models.errors import BookingError, ErrorCode
 
 Role = Literal["customer", "operator"]
 ALGORITHM = "HS256"

@@ -7,18 +7,12 @@ import asyncio
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from core.errors import BookingError, ErrorCode
 from core.settings import Settings
+from models.errors import BookingError, ErrorCode
+from models.search_attributes import REGISTRATION
 
 # Registered by `make dev`, the test session and the compose init step.
-SEARCH_ATTRIBUTES: dict[str, str] = {
-    "BookingStatus": "Keyword",
-    "BookingId": "Keyword",
-    "CustomerId": "Keyword",
-    "ResourceId": "Keyword",
-    "PaymentProvider": "Keyword",
-    "PaymentDeadline": "Datetime",
-}
+SEARCH_ATTRIBUTES = REGISTRATION
 
 
 async def connect(settings: Settings) -> Client:

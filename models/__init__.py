@@ -1,1 +1,1 @@
-"""Data shapes: ORM tables (``models.db``) and Temporal inputs/results (``models.flow``)."""
+"""Data shapes: ORM tables (``models.db``) and Temporal inputs/results (``models.payloads``)."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from activities.gateways.base import secrets_list
 from core.settings import Settings
+from integrations.gateways.base import secrets_list
 from sandbox.config import SandboxConfig
 
 

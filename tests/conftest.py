@@ -25,16 +25,16 @@ from temporalio.worker import Worker
 
 from api.app import create_app
 from core.db import SessionFactory, create_engine, session_factory
-from core.embedded import EmbeddedPostgres, TemporalDevServer, free_port
-from core.mailsink import MailSink
 from core.migrate import upgrade
 from core.settings import Settings
 from core.temporal import connect
 from sandbox.app import create_app as create_sandbox
 from sandbox.from_settings import sandbox_config
+from stack.embedded import EmbeddedPostgres, TemporalDevServer, free_port
+from stack.mailsink import MailSink
 from worker import build_worker, engine_activities
 
-from support import API_URL, JWT_SECRET, SANDBOX_URL, SANDBOX_WEBHOOK_SECRET
+from support.auth import API_URL, JWT_SECRET, SANDBOX_URL, SANDBOX_WEBHOOK_SECRET
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,10 @@
-"""The booking saga: hold, pay, confirm, meeting link, notify; compensate in reverse."""
+"""The booking saga: hold, pay, meeting link, notify; undo in reverse when it falls through.
+
+Read :meth:`BookingWorkflow.run` top to bottom. Each step that commits
+something pushes its undo onto ``state.undo`` (before the step, when a failed
+attempt may still have committed); failure, expiry and cancellation all end in
+:meth:`BookingWorkflow._finish`, which pops that one stack in reverse.
+"""
 
 from __future__ import annotations
 
@@ -6,54 +12,141 @@ import asyncio
 import contextlib
 import functools
 from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import SearchAttributeUpdate
 
-from workflows.common import (
+from workflows.policies import (
     COMPENSATION_RETRY,
     DECISION_ATTEMPT_TIMEOUT,
     DECISION_RETRY,
     DECISION_TIMEOUT,
+    MEETING_RETRY,
+    NOTIFY_RETRY,
     STEP_TIMEOUT,
     ActivityFailure,
+    failure_message,
     failure_reason,
+    gateway_retry,
     is_business_failure,
 )
 
 with workflow.unsafe.imports_passed_through():
+    from temporalio.exceptions import ApplicationError
+
+    from activities.audit import AuditActivities
+    from activities.meetings import MeetingActivities
+    from activities.notifications import NotificationActivities
+    from activities.payments import PaymentActivities
     from activities.slots import SlotActivities
     from activities.wallet import WalletActivities
-    from core.errors import ErrorCode
-    from models.flow import (
+    from models.domain import (
         ACTIVE_STATUSES,
+        TERMINAL_STATUSES,
+        BookingStatus,
+        MeetingStatus,
+        NotificationKind,
+        PaymentMethod,
+        RefundStatus,
+    )
+    from models.errors import ErrorCode
+    from models.payloads import (
         BookingInput,
         BookingResult,
         BookingState,
-        BookingStatus,
         CancelInput,
+        CancelMeetingInput,
+        CancelOrderInput,
         CancelResult,
         ChargeWalletInput,
+        ConfirmPaymentInput,
+        CreateMeetingInput,
+        CreateOrderInput,
         CreateResult,
-        Hold,
-        HoldInput,
-        MeetingStatus,
-        MoveInput,
+        FlagBookingInput,
+        HoldSlotInput,
+        MarkRefundProcessedInput,
+        MoveBookingInput,
         PaymentEvent,
+        RecordAuditInput,
+        RecordMeetingAlertInput,
+        RefundInfo,
+        RefundPaymentInput,
         RefundWalletInput,
+        ReleaseSlotInput,
         RescheduleInput,
         RescheduleResult,
+        SendNotificationInput,
+        SlotHold,
     )
+    from models.refund_policy import refund_amount
+    from models.search_attributes import BOOKING_STATUS, PAYMENT_DEADLINE, RESOURCE_ID
 
 
-from workflows.changes import ChangeSteps
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 
-TERMINAL = frozenset({BookingStatus.FAILED, BookingStatus.EXPIRED, BookingStatus.CANCELLED})
+
+class UndoKind(StrEnum):
+    """What a compensation undoes."""
+
+    RELEASE_SLOT = "release_slot"
+    CANCEL_ORDER = "cancel_order"
+    REFUND_WALLET = "refund_wallet"
+    REFUND_CAPTURE = "refund_capture"
+    CANCEL_MEETING = "cancel_meeting"
+
+
+@dataclass(frozen=True)
+class Undo:
+    """One entry of the compensation stack; a capture's refund names the payment."""
+
+    kind: UndoKind
+    payment_id: str | None = None
+    order_id: str | None = None
+    amount: int = 0
+    currency: str = ""
+
+
+@dataclass
+class SagaState:
+    """Everything one booking workflow knows; handlers and steps read and write only this."""
+
+    status: BookingStatus | None = None
+    reason: ErrorCode | None = None
+    decision: CreateResult | None = None
+    hold: SlotHold | None = None
+    undo: list[Undo] = field(default_factory=list)
+    order_id: str | None = None
+    deadline: datetime | None = None
+    meeting: MeetingStatus = MeetingStatus.PENDING
+    meeting_retry_requested: bool = False
+    events: deque[PaymentEvent] = field(default_factory=deque)
+    seen_events: set[str] = field(default_factory=set)
+    # Gateway payments already confirmed or refunded: a repeated capture is ignored.
+    payments: set[str] = field(default_factory=set)
+    moves: int = 0
+    cancelling: bool = False
+    cancel_result: CancelResult | None = None
+    # When the workflow may close: the end of the slot, or of the late-payment window.
+    close_at: datetime | None = None
+
+
+# What the customer is told when the booking ends this way.
+_ENDING_NOTICE = {
+    BookingStatus.FAILED: NotificationKind.BOOKING_FAILED,
+    BookingStatus.EXPIRED: NotificationKind.BOOKING_EXPIRED,
+    BookingStatus.CANCELLED: NotificationKind.BOOKING_CANCELLED,
+}
 
 
 @workflow.defn
-class BookingWorkflow(ChangeSteps):
+class BookingWorkflow:
     """One booking, from hold to the end of its slot (or of its late-payment window).
 
     The ``create`` update (sent with Update-with-Start) returns as soon as the
@@ -67,162 +160,44 @@ class BookingWorkflow(ChangeSteps):
     @workflow.init
     def __init__(self, request: BookingInput) -> None:
         self._request = request
-        self._status: BookingStatus | None = None
-        self._reason: str | None = None
-        self._decision: CreateResult | None = None
-        self._meeting_status = MeetingStatus.PENDING
-        self._meeting_retry_requested = False
-        self._events: deque[PaymentEvent] = deque()
-        self._seen_events: set[str] = set()
-        self._order_id: str | None = None
-        self._deadline: datetime | None = None
-        self._captured_payment: str | None = None
-        self._hold: Hold | None = None
-        self._cancelling = False
-        self._cancel_result: CancelResult | None = None
-        self._cancel_lock = asyncio.Lock()
-        self._linger_until: datetime | None = None
+        self._s = SagaState()
+        # Serialises cancel and reschedule: one change at a time, one answer per cancel.
+        self._change_lock = asyncio.Lock()
+
+    # ---- the saga ------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, request: BookingInput) -> BookingResult:
-        """Drive the booking through its lifecycle."""
-        hold = await self._place_hold()
-        if hold is None:
+        """Hold, pay, confirm, meeting link, notify; then serve late events until closing."""
+        s = self._s
+        if not await self._hold_slot():
             return await self._result()
-        self._hold = hold
-        if request.payment.method == "wallet":
-            confirmed = await self._charge_wallet(hold)
+        if request.payment.method == PaymentMethod.WALLET:
+            paid = await self._charge_wallet()
         else:
-            confirmed = await self._take_gateway_payment(hold)
-        if confirmed:
-            await self._create_meeting(hold)
-            await self._notify("booking_confirmed")
-            await self._linger(hold, until=hold.ends_at)
-        elif request.payment.method == "gateway":
+            paid = await self._take_gateway_payment()
+        if paid:
+            await self._create_meeting()
+            await self._notify(NotificationKind.BOOKING_CONFIRMED)
+            self._close_no_later_than(self._current_hold().ends_at)
+        elif request.payment.method == PaymentMethod.GATEWAY:
             window = timedelta(seconds=request.policy.late_payment_window_seconds)
-            await self._linger(hold, until=workflow.now() + window)
-        workflow.set_current_details(f"completed: {self._status}")
+            self._close_no_later_than(workflow.now() + window)
+        else:
+            self._close_no_later_than(workflow.now())
+        await self._serve_until_close()
+        workflow.set_current_details(f"completed: {s.status}")
         return await self._result()
 
-    @workflow.update
-    async def create(self) -> CreateResult:
-        """Answer the creating caller once the hold and payment step are decided."""
-        await workflow.wait_condition(lambda: self._decision is not None)
-        assert self._decision is not None
-        return self._decision
-
-    @workflow.update
-    async def cancel(self, request: CancelInput) -> CancelResult:
-        """Cancel: compensations in reverse (meeting, refund per policy, slot), then notify.
-
-        Concurrent and repeated cancels get the first one's answer: one refund.
-        """
-        async with self._cancel_lock:
-            if self._cancel_result is None:
-                await workflow.wait_condition(lambda: self._decision is not None)
-                if self._status not in ACTIVE_STATUSES:
-                    raise ApplicationError(
-                        f"the booking is {self._status}",
-                        type=ErrorCode.BOOKING_NOT_CANCELLABLE.value,
-                        non_retryable=True,
-                    )
-                self._cancel_result = await self._cancel(request)
-            return self._cancel_result
-
-    @workflow.update
-    async def reschedule(self, request: RescheduleInput) -> RescheduleResult:
-        """Move a confirmed booking to another slot; a cheaper one refunds the difference."""
-        async with self._cancel_lock:
-            await workflow.wait_condition(lambda: self._decision is not None)
-            hold = self._hold
-            if self._status != BookingStatus.CONFIRMED or hold is None:
-                raise ApplicationError(
-                    f"only a CONFIRMED booking can be moved; this one is {self._status}",
-                    type=ErrorCode.INVALID_STATE.value,
-                    non_retryable=True,
-                )
-            try:
-                moved = await workflow.execute_activity_method(
-                    SlotActivities.move_booking,
-                    MoveInput(
-                        booking_id=hold.booking_id,
-                        customer_id=self._request.customer_id,
-                        slot_id=request.slot_id,
-                        allow_wallet_topup=self._request.payment.method == "wallet",
-                    ),
-                    start_to_close_timeout=DECISION_ATTEMPT_TIMEOUT,
-                    schedule_to_close_timeout=DECISION_TIMEOUT,
-                    retry_policy=DECISION_RETRY,
-                )
-            except ActivityFailure as err:
-                cause = err.cause if isinstance(err, ActivityError) else err
-                raise ApplicationError(
-                    str(getattr(cause, "message", cause)),
-                    type=failure_reason(err).value,
-                    non_retryable=True,
-                ) from None
-            self._hold = moved.hold
-            refund = None
-            if moved.difference < 0:
-                refund = await self._refund_difference(moved.hold, -moved.difference)
-            self._linger_until = moved.hold.ends_at
-            await self._create_meeting(moved.hold)
-            await self._notify("booking_rescheduled")
-            return RescheduleResult(
-                booking_id=hold.booking_id,
-                slot_id=moved.hold.slot_id,
-                difference=moved.difference,
-                refund=refund,
-            )
-
-    @reschedule.validator
-    def _accept_reschedule(self, request: RescheduleInput) -> None:
-        if self._status in TERMINAL:
-            raise ApplicationError(
-                f"only a CONFIRMED booking can be moved; this one is {self._status}",
-                type=ErrorCode.INVALID_STATE.value,
-                non_retryable=True,
-            )
-
-    @cancel.validator
-    def _accept_cancel(self, request: CancelInput) -> None:
-        if self._cancel_result is None and self._status in TERMINAL:
-            raise ApplicationError(
-                f"the booking is {self._status}",
-                type=ErrorCode.BOOKING_NOT_CANCELLABLE.value,
-                non_retryable=True,
-            )
-
-    @workflow.signal
-    def payment_event(self, event: PaymentEvent) -> None:
-        """A verified gateway webhook for this booking (duplicates are ignored)."""
-        if event.event_id in self._seen_events:
-            return
-        self._seen_events.add(event.event_id)
-        self._events.append(event)
-
-    @workflow.signal
-    def retry_meeting(self) -> None:
-        """Operator asks to try creating the meeting link again."""
-        self._meeting_retry_requested = True
-
-    @workflow.query
-    def state(self) -> BookingState:
-        """The booking as this workflow sees it now."""
-        return BookingState(
-            booking_id=self._request.booking_id,
-            status=self._status,
-            reason=self._reason,
-            meeting_status=self._meeting_status,
-        )
-
-    async def _place_hold(self) -> Hold | None:
-        request = self._request
-        workflow.set_current_details("placing a hold on the slot")
+    async def _hold_slot(self) -> bool:
+        request, s = self._request, self._s
+        self._show("placing a hold on the slot")
+        # Pushed first: a hold attempt that timed out may still have committed.
+        s.undo.append(Undo(UndoKind.RELEASE_SLOT))
         try:
-            hold = await workflow.execute_local_activity_method(
+            s.hold = await workflow.execute_local_activity_method(
                 SlotActivities.hold_slot,
-                HoldInput(
+                HoldSlotInput(
                     booking_id=request.booking_id,
                     customer_id=request.customer_id,
                     slot_id=request.slot_id,
@@ -235,16 +210,20 @@ class BookingWorkflow(ChangeSteps):
                 retry_policy=DECISION_RETRY,
             )
         except ActivityFailure as err:
-            if not is_business_failure(err):
-                # The hold may have committed before the attempt timed out.
-                await self._release(BookingStatus.FAILED, failure_reason(err))
-            await self._fail(failure_reason(err), notify=False)
-            return None
-        self._set_status(BookingStatus.HELD, resource=hold)
-        return hold
+            if is_business_failure(err):
+                s.undo.pop()  # A refusal changed nothing (the activity recorded the FAILED row).
+            # Nobody was charged, so nobody is told; the caller hears the reason.
+            await self._finish(BookingStatus.FAILED, failure_reason(err), notify=False)
+            return False
+        self._show("slot held", status=BookingStatus.HELD, resource=s.hold)
+        return True
 
-    async def _charge_wallet(self, hold: Hold) -> bool:
-        workflow.set_current_details(f"charging wallet {hold.amount} {hold.currency} (minor units)")
+    async def _charge_wallet(self) -> bool:
+        s, hold = self._s, self._current_hold()
+        self._show(f"charging the wallet {hold.amount} {hold.currency} (minor units)")
+        # Pushed first: a debit attempt that timed out may still have committed. Its
+        # undo also voids a debit that has not happened (see refund_wallet).
+        s.undo.append(Undo(UndoKind.REFUND_WALLET))
         try:
             await workflow.execute_local_activity_method(
                 WalletActivities.charge_wallet,
@@ -259,48 +238,584 @@ class BookingWorkflow(ChangeSteps):
                 retry_policy=DECISION_RETRY,
             )
         except ActivityFailure as err:
-            reason = failure_reason(err)
-            # Release first: it moves the booking out of HELD, so a late charge
-            # attempt can no longer debit; then refund whatever did get debited.
-            await self._release(BookingStatus.FAILED, reason)
-            if not is_business_failure(err):
-                await workflow.execute_activity_method(
-                    WalletActivities.refund_wallet,
-                    RefundWalletInput(booking_id=hold.booking_id),
-                    start_to_close_timeout=STEP_TIMEOUT,
-                    retry_policy=COMPENSATION_RETRY,
-                )
-            await self._fail(reason, notify=True)
+            if is_business_failure(err):
+                s.undo.pop()
+            await self._finish(BookingStatus.FAILED, failure_reason(err))
             return False
-        self._set_status(BookingStatus.CONFIRMED)
-        self._decision = CreateResult(booking_id=hold.booking_id, status=BookingStatus.CONFIRMED)
+        self._show("confirmed", status=BookingStatus.CONFIRMED)
+        s.decision = CreateResult(booking_id=hold.booking_id, status=BookingStatus.CONFIRMED)
         return True
 
-    def _linger_interrupted(self, until: datetime) -> bool:
-        return bool(self._events) or self._meeting_retry_requested or self._linger_until != until
+    async def _take_gateway_payment(self) -> bool:
+        s, hold, policy = self._s, self._current_hold(), self._request.policy
+        provider = self._provider()
+        deadline = workflow.now() + timedelta(seconds=policy.hold_ttl_seconds)
+        self._show(f"creating a {provider} order")
+        try:
+            order = await workflow.execute_activity_method(
+                PaymentActivities.create_order,
+                CreateOrderInput(
+                    booking_id=hold.booking_id,
+                    provider=provider,
+                    amount=hold.amount,
+                    currency=hold.currency,
+                    expires_at=deadline,
+                ),
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=gateway_retry(policy.gateway_max_attempts),
+            )
+        except ActivityFailure:
+            await self._finish(BookingStatus.FAILED, ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE)
+            return False
+        s.order_id, s.deadline = order.order_id, deadline
+        s.undo.append(Undo(UndoKind.CANCEL_ORDER))
+        self._show_waiting(status=BookingStatus.AWAITING_PAYMENT)
+        s.decision = CreateResult(booking_id=hold.booking_id, status=BookingStatus.AWAITING_PAYMENT)
+        while s.status == BookingStatus.AWAITING_PAYMENT and not s.cancelling:
+            event = await self._next_event(deadline)
+            if s.cancelling:
+                break
+            if event is None:
+                await self._finish(BookingStatus.EXPIRED, None)
+                return False
+            await self._on_payment_event(event)
+        if s.cancelling:
+            # The cancel update finishes the booking; queued events wait for the close.
+            await workflow.wait_condition(lambda: s.status == BookingStatus.CANCELLED)
+        return s.status == BookingStatus.CONFIRMED
 
-    async def _linger(self, hold: Hold, *, until: datetime) -> None:
-        """Until ``until``: refund stray payments and serve operator meeting retries.
+    async def _create_meeting(self) -> None:
+        s = self._s
+        if s.status != BookingStatus.CONFIRMED:
+            return
+        hold = self._current_hold()
+        # Pushed first (once): a cancel racing the creation still cancels the meeting.
+        if Undo(UndoKind.CANCEL_MEETING) not in s.undo:
+            s.undo.append(Undo(UndoKind.CANCEL_MEETING))
+        self._show(f"confirmed; creating the {hold.meeting_provider} meeting link")
+        bound = timedelta(seconds=self._request.policy.meeting_alert_after_seconds)
+        try:
+            await workflow.execute_activity_method(
+                MeetingActivities.create_meeting,
+                CreateMeetingInput(
+                    booking_id=hold.booking_id,
+                    provider=hold.meeting_provider,
+                    starts_at=hold.starts_at,
+                    ends_at=hold.ends_at,
+                ),
+                start_to_close_timeout=STEP_TIMEOUT,
+                schedule_to_close_timeout=bound,
+                retry_policy=MEETING_RETRY,
+            )
+        except ActivityFailure as err:
+            # Never refund a paid booking over a meeting link: keep it PENDING,
+            # alert operators, and wait for their retry signal.
+            alert = f"meeting link still missing after {bound}: {failure_message(err)}"
+            await self._compensate(
+                MeetingActivities.record_meeting_alert,
+                RecordMeetingAlertInput(
+                    booking_id=hold.booking_id, status=MeetingStatus.PENDING, alert=alert[:300]
+                ),
+            )
+            self._show(
+                "confirmed; meeting link creation failing, waiting for an operator "
+                "to send the retry_meeting signal"
+            )
+            return
+        s.meeting = MeetingStatus.READY
+        self._show("confirmed; meeting link ready")
 
-        A cancellation moves ``until`` to the end of its late-payment window.
+    async def _serve_until_close(self) -> None:
+        """Until ``close_at``: refund stray payments and serve operator meeting retries.
+
+        A cancellation or a move changes ``close_at``; the wait starts again.
         """
-        self._linger_until = min(until, self._linger_until or until)
+        s = self._s
         while True:
-            until = self._linger_until
-            remaining = until - workflow.now()
-            if remaining > timedelta(0) and not self._events:
+            close_at = s.close_at
+            assert close_at is not None
+            remaining = close_at - workflow.now()
+            if remaining > timedelta(0) and not s.events:
                 with contextlib.suppress(TimeoutError):
                     await workflow.wait_condition(
-                        functools.partial(self._linger_interrupted, until), timeout=remaining
+                        functools.partial(self._woken, close_at), timeout=remaining
                     )
-                if self._linger_until != until:
+                if s.close_at != close_at:
                     continue
-            while self._events:
-                await self._on_payment_event(self._events.popleft(), self._hold or hold)
-            if self._meeting_retry_requested:
-                self._meeting_retry_requested = False
-                confirmed = self._status == BookingStatus.CONFIRMED
-                if confirmed and self._meeting_status != MeetingStatus.READY:
-                    await self._create_meeting(self._hold or hold)
-            if self._linger_until <= workflow.now() and not self._events:
+            while s.events:
+                await self._on_payment_event(s.events.popleft())
+            if s.meeting_retry_requested:
+                s.meeting_retry_requested = False
+                if s.meeting != MeetingStatus.READY:
+                    await self._create_meeting()
+            if s.close_at is not None and s.close_at <= workflow.now() and not s.events:
                 return
+
+    def _woken(self, close_at: datetime) -> bool:
+        s = self._s
+        return bool(s.events) or s.meeting_retry_requested or s.close_at != close_at
+
+    # ---- the one way a booking ends: unwind the stack ------------------------------------------
+
+    async def _finish(
+        self,
+        status: BookingStatus,
+        reason: ErrorCode | None,
+        *,
+        notify: bool = True,
+        refund_reason: str | None = None,
+    ) -> RefundInfo | None:
+        """End the booking as ``status``: run the compensations in reverse, then tell the customer.
+
+        A cancellation refunds per the resource's policy; every other ending
+        gives back all that was taken.
+
+        Returns:
+            The refund the unwinding made, if any.
+        """
+        s = self._s
+        s.reason = reason
+        refund: RefundInfo | None = None
+        while s.undo:
+            undo = s.undo.pop()
+            made = await self._undo(undo, status, refund_reason or f"booking {status.lower()}")
+            refund = refund or made
+        words = f"{status.lower()}: {reason.value}" if reason else status.lower()
+        self._show(words, status=status)
+        if s.decision is None:
+            s.decision = CreateResult(
+                booking_id=self._request.booking_id, status=status, reason=reason
+            )
+        if notify:
+            await self._notify(_ENDING_NOTICE[status])
+        return refund
+
+    async def _undo(self, undo: Undo, status: BookingStatus, reason: str) -> RefundInfo | None:
+        request, s = self._request, self._s
+        match undo.kind:
+            case UndoKind.RELEASE_SLOT:
+                await self._compensate(
+                    SlotActivities.release_slot,
+                    ReleaseSlotInput(booking_id=request.booking_id, status=status, reason=s.reason),
+                )
+            case UndoKind.CANCEL_ORDER:
+                await self._cancel_order()
+            case UndoKind.CANCEL_MEETING:
+                await self._cancel_meeting()
+            case UndoKind.REFUND_WALLET | UndoKind.REFUND_CAPTURE:
+                amount = undo.amount if undo.kind == UndoKind.REFUND_CAPTURE else None
+                if status == BookingStatus.CANCELLED:
+                    hold = self._current_hold()
+                    amount = refund_amount(
+                        hold.refund_policy,
+                        captured=hold.amount,
+                        starts_at=hold.starts_at,
+                        cancelled_at=workflow.now(),
+                    )
+                    if amount <= 0:
+                        return None
+                return await self._refund(amount, reason, capture=undo)
+        return None
+
+    # ---- money back -----------------------------------------------------------------------------
+
+    async def _refund(
+        self, amount: int | None, reason: str, *, capture: Undo, move: int | None = None
+    ) -> RefundInfo:
+        """Give ``amount`` back the way it was paid (None: the whole wallet debit)."""
+        hold = self._current_hold()
+        if capture.kind == UndoKind.REFUND_WALLET:
+            refunded = await self._compensate(
+                WalletActivities.refund_wallet,
+                RefundWalletInput(
+                    booking_id=hold.booking_id, amount=amount, reason=reason, move=move
+                ),
+            )
+            return RefundInfo(
+                amount=refunded,
+                currency=hold.currency,
+                method="wallet",
+                status=RefundStatus.PROCESSED,
+            )
+        assert capture.payment_id is not None
+        given = capture.amount if amount is None else amount
+        return await self._refund_capture(capture, given, reason, move=move)
+
+    async def _refund_capture(
+        self, capture: Undo, amount: int, reason: str, *, move: int | None = None
+    ) -> RefundInfo:
+        assert capture.payment_id is not None
+        provider = self._provider()
+        info = RefundInfo(
+            amount=amount, currency=capture.currency, method=provider, status=RefundStatus.OWED
+        )
+        try:
+            outcome = await workflow.execute_activity_method(
+                PaymentActivities.refund_payment,
+                RefundPaymentInput(
+                    booking_id=self._request.booking_id,
+                    provider=provider,
+                    order_id=capture.order_id,
+                    payment_id=capture.payment_id,
+                    amount=amount,
+                    currency=capture.currency,
+                    reason=reason,
+                    move=move,
+                ),
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=gateway_retry(2 * self._request.policy.gateway_max_attempts),
+            )
+        except ActivityFailure as err:
+            # The refund request is recorded; what is owed stays visible to operators.
+            await self._flag(
+                f"refund of {amount} {capture.currency} for payment {capture.payment_id} failed "
+                f"({failure_reason(err).value}); the money is owed to the customer"
+            )
+            return info
+        return info.model_copy(update={"status": outcome.status})
+
+    def _capture_of(self, event: PaymentEvent) -> Undo:
+        assert event.payment_id is not None
+        return Undo(
+            UndoKind.REFUND_CAPTURE,
+            payment_id=event.payment_id,
+            order_id=event.order_id or self._s.order_id,
+            amount=event.amount or 0,
+            currency=(event.currency or "").upper(),
+        )
+
+    # ---- gateway events -------------------------------------------------------------------------
+
+    async def _next_event(self, deadline: datetime) -> PaymentEvent | None:
+        s = self._s
+        if not s.events:
+            remaining = deadline - workflow.now()
+            if remaining <= timedelta(0):
+                return None
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(s.events) or s.cancelling, timeout=remaining
+                )
+            except TimeoutError:
+                return None
+        if s.cancelling:
+            return None
+        return s.events.popleft()
+
+    async def _on_payment_event(self, event: PaymentEvent) -> None:
+        s = self._s
+        if event.type == "payment.captured" and event.payment_id:
+            await self._on_capture(event)
+        elif event.type == "payment.failed" and s.status == BookingStatus.AWAITING_PAYMENT:
+            self._show_waiting(note="; the last attempt failed, the customer may retry")
+        elif event.type == "refund.processed":
+            await self._compensate(
+                PaymentActivities.mark_refund_processed,
+                MarkRefundProcessedInput(
+                    booking_id=self._request.booking_id,
+                    provider=event.provider,
+                    payment_id=event.payment_id,
+                ),
+            )
+
+    async def _on_capture(self, event: PaymentEvent) -> None:
+        s, hold = self._s, self._current_hold()
+        capture = self._capture_of(event)
+        if capture.payment_id in s.payments:
+            return
+        s.payments.add(capture.payment_id or "")
+        if s.status == BookingStatus.AWAITING_PAYMENT and not s.cancelling:
+            # The order is paid: nothing is left to cancel, the capture is what to undo.
+            s.undo.remove(Undo(UndoKind.CANCEL_ORDER))
+            s.undo.append(capture)
+            if (capture.amount, capture.currency) != (hold.amount, hold.currency):
+                await self._refuse_mismatched(capture)
+                return
+            await self._compensate(
+                PaymentActivities.confirm_payment,
+                ConfirmPaymentInput(
+                    booking_id=hold.booking_id,
+                    provider=event.provider,
+                    order_id=capture.order_id or "",
+                    payment_id=capture.payment_id or "",
+                    amount=hold.amount,
+                    currency=hold.currency,
+                ),
+            )
+            self._show("confirmed", status=BookingStatus.CONFIRMED)
+            return
+        # Money for a booking that is no longer waiting for it: give it back.
+        late = s.status != BookingStatus.CONFIRMED
+        await self._refund_capture(
+            capture,
+            capture.amount,
+            f"payment after the booking was {s.status}"
+            if late
+            else "second payment for a confirmed booking",
+        )
+        await self._notify(NotificationKind.PAYMENT_REFUNDED, about=capture.payment_id)
+
+    async def _refuse_mismatched(self, capture: Undo) -> None:
+        """Never confirm on a payment that does not match the order: refund it and fail."""
+        hold = self._current_hold()
+        refund = await self._finish(
+            BookingStatus.FAILED,
+            ErrorCode.PAYMENT_MISMATCH,
+            refund_reason="amount or currency differs from the order",
+        )
+        given = "it was refunded" if refund and refund.status != RefundStatus.OWED else "it is owed"
+        await self._flag(
+            f"payment {capture.payment_id} of {capture.amount} {capture.currency} did not match "
+            f"the order ({hold.amount} {hold.currency}); {given}"
+        )
+
+    async def _cancel_order(self) -> None:
+        if self._s.order_id is None:
+            return
+        try:
+            await workflow.execute_activity_method(
+                PaymentActivities.cancel_order,
+                CancelOrderInput(
+                    booking_id=self._request.booking_id,
+                    provider=self._provider(),
+                    order_id=self._s.order_id,
+                ),
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=gateway_retry(3),
+            )
+        except ActivityFailure:
+            workflow.logger.warning("order could not be cancelled; late payments get refunded")
+
+    async def _cancel_meeting(self) -> None:
+        try:
+            await workflow.execute_activity_method(
+                MeetingActivities.cancel_meeting,
+                CancelMeetingInput(booking_id=self._request.booking_id),
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=gateway_retry(5),
+            )
+        except ActivityFailure:
+            workflow.logger.warning(
+                "meeting could not be cancelled; the booking is cancelled anyway"
+            )
+
+    # ---- handlers -------------------------------------------------------------------------------
+
+    @workflow.update
+    async def create(self) -> CreateResult:
+        """Answer the creating caller once the hold and payment step are decided."""
+        await workflow.wait_condition(lambda: self._s.decision is not None)
+        assert self._s.decision is not None
+        return self._s.decision
+
+    @workflow.update
+    async def cancel(self, request: CancelInput) -> CancelResult:
+        """Cancel: the compensations in reverse (meeting, refund per policy, order, slot).
+
+        Concurrent and repeated cancels get the first one's answer: one refund.
+        """
+        s = self._s
+        async with self._change_lock:
+            if s.cancel_result is None:
+                await workflow.wait_condition(lambda: s.decision is not None)
+                if s.status not in ACTIVE_STATUSES:
+                    raise _refusal(ErrorCode.BOOKING_NOT_CANCELLABLE, f"the booking is {s.status}")
+                s.cancel_result = await self._cancel(request)
+            return s.cancel_result
+
+    @cancel.validator
+    def _accept_cancel(self, request: CancelInput) -> None:
+        if self._s.cancel_result is None and self._s.status in TERMINAL_STATUSES:
+            raise _refusal(ErrorCode.BOOKING_NOT_CANCELLABLE, f"the booking is {self._s.status}")
+
+    async def _cancel(self, request: CancelInput) -> CancelResult:
+        s = self._s
+        s.cancelling = True
+        who = "an operator" if request.by_operator else "the customer"
+        self._show(f"cancelling at the request of {who}")
+        await self._compensate(
+            AuditActivities.record_audit,
+            RecordAuditInput(
+                booking_id=self._request.booking_id,
+                actor=request.actor,
+                action="booking.cancel_requested",
+                reason=request.reason,
+            ),
+        )
+        refund = await self._finish(
+            BookingStatus.CANCELLED, None, notify=False, refund_reason="cancellation"
+        )
+        # Wallet money cannot arrive late; gateway money can, for a while.
+        window = 0
+        if self._request.payment.method == PaymentMethod.GATEWAY:
+            window = self._request.policy.late_payment_window_seconds
+        s.close_at = workflow.now() + timedelta(seconds=window)
+        self._show(f"cancelled by {who}")
+        await self._notify(NotificationKind.BOOKING_CANCELLED)
+        return CancelResult(
+            booking_id=self._request.booking_id, status=BookingStatus.CANCELLED, refund=refund
+        )
+
+    @workflow.update
+    async def reschedule(self, request: RescheduleInput) -> RescheduleResult:
+        """Move a confirmed booking to another slot; a cheaper one refunds the difference."""
+        s = self._s
+        async with self._change_lock:
+            await workflow.wait_condition(lambda: s.decision is not None)
+            if s.status != BookingStatus.CONFIRMED or s.hold is None:
+                raise _refusal(ErrorCode.INVALID_STATE, _not_movable(s.status))
+            move = s.moves + 1
+            try:
+                moved = await workflow.execute_activity_method(
+                    SlotActivities.move_booking,
+                    MoveBookingInput(
+                        booking_id=s.hold.booking_id,
+                        customer_id=self._request.customer_id,
+                        slot_id=request.slot_id,
+                        allow_wallet_topup=self._request.payment.method == PaymentMethod.WALLET,
+                        move=move,
+                    ),
+                    start_to_close_timeout=DECISION_ATTEMPT_TIMEOUT,
+                    schedule_to_close_timeout=DECISION_TIMEOUT,
+                    retry_policy=DECISION_RETRY,
+                )
+            except ActivityFailure as err:
+                raise _refusal(failure_reason(err), failure_message(err)) from None
+            s.moves, s.hold = move, moved.hold
+            refund = None
+            if moved.difference < 0:
+                paid_by = next(u for u in s.undo if u.kind in _REFUNDS)
+                refund = await self._refund(
+                    -moved.difference, "reschedule to a cheaper slot", capture=paid_by, move=move
+                )
+            s.close_at = moved.hold.ends_at
+            await self._create_meeting()
+            await self._notify(NotificationKind.BOOKING_RESCHEDULED, about=f"move:{move}")
+            return RescheduleResult(
+                booking_id=moved.hold.booking_id,
+                slot_id=moved.hold.slot_id,
+                difference=moved.difference,
+                refund=refund,
+            )
+
+    @reschedule.validator
+    def _accept_reschedule(self, request: RescheduleInput) -> None:
+        if self._s.status in TERMINAL_STATUSES:
+            raise _refusal(ErrorCode.INVALID_STATE, _not_movable(self._s.status))
+
+    @workflow.signal
+    def payment_event(self, event: PaymentEvent) -> None:
+        """A verified gateway webhook for this booking (duplicates are ignored)."""
+        if event.event_id in self._s.seen_events:
+            return
+        self._s.seen_events.add(event.event_id)
+        self._s.events.append(event)
+
+    @workflow.signal
+    def retry_meeting(self) -> None:
+        """Operator asks to try creating the meeting link again."""
+        self._s.meeting_retry_requested = True
+
+    @workflow.query
+    def state(self) -> BookingState:
+        """The booking as this workflow sees it now."""
+        return BookingState(
+            booking_id=self._request.booking_id,
+            status=self._s.status,
+            reason=self._s.reason,
+            meeting_status=self._s.meeting,
+        )
+
+    # ---- small helpers --------------------------------------------------------------------------
+
+    def _show(
+        self,
+        details: str,
+        *,
+        status: BookingStatus | None = None,
+        resource: SlotHold | None = None,
+    ) -> None:
+        """Set the status, the search attributes and the current details together."""
+        s = self._s
+        if status is not None:
+            s.status = status
+            current = workflow.info().typed_search_attributes
+            updates: list[SearchAttributeUpdate[Any]] = []
+            if current.get(BOOKING_STATUS) != status.value:
+                updates.append(BOOKING_STATUS.value_set(status.value))
+            if status == BookingStatus.AWAITING_PAYMENT and s.deadline is not None:
+                updates.append(PAYMENT_DEADLINE.value_set(s.deadline))
+            if resource is not None and current.get(RESOURCE_ID) != str(resource.resource_id):
+                updates.append(RESOURCE_ID.value_set(str(resource.resource_id)))
+            # The start already carries HELD and the resource: only real changes
+            # cost a history event and a visibility write.
+            if updates:
+                workflow.upsert_search_attributes(updates)
+        workflow.set_current_details(details)
+
+    def _show_waiting(self, *, status: BookingStatus | None = None, note: str = "") -> None:
+        s = self._s
+        assert s.deadline is not None
+        self._show(
+            f"waiting for {self._provider()} payment for order {s.order_id} until "
+            f"{s.deadline:%Y-%m-%d %H:%M:%S} UTC{note}",
+            status=status,
+        )
+
+    def _close_no_later_than(self, when: datetime) -> None:
+        self._s.close_at = min(when, self._s.close_at or when)
+
+    def _current_hold(self) -> SlotHold:
+        assert self._s.hold is not None
+        return self._s.hold
+
+    def _provider(self) -> str:
+        return self._request.payment.provider or "sandbox"
+
+    async def _flag(self, reason: str) -> None:
+        await self._compensate(
+            PaymentActivities.flag_booking,
+            FlagBookingInput(booking_id=self._request.booking_id, reason=reason),
+        )
+
+    async def _compensate(self, step: Callable[[Any, _In], Awaitable[_Out]], request: _In) -> _Out:
+        """Run a step that must eventually happen: retried until it does."""
+        return await workflow.execute_activity_method(
+            step, request, start_to_close_timeout=STEP_TIMEOUT, retry_policy=COMPENSATION_RETRY
+        )
+
+    async def _notify(self, kind: NotificationKind, *, about: str | None = None) -> None:
+        # Local: one SMTP hand-off needs no task-queue round trip or workflow
+        # task of its own. The outbox row bounds the attempts, so a mail outage
+        # ends in a FAILED notification, never a stuck booking.
+        await workflow.execute_local_activity_method(
+            NotificationActivities.send_notification,
+            SendNotificationInput(booking_id=self._request.booking_id, kind=kind, about=about),
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=NOTIFY_RETRY,
+        )
+
+    async def _result(self) -> BookingResult:
+        # The create update must answer before the run returns, or Temporal
+        # fails it with "workflow completed before the update completed".
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        s = self._s
+        assert s.decision is not None
+        assert s.status is not None
+        return BookingResult(
+            booking_id=self._request.booking_id,
+            status=s.status,
+            reason=s.reason,
+            create=s.decision,
+        )
+
+
+_REFUNDS = (UndoKind.REFUND_WALLET, UndoKind.REFUND_CAPTURE)
+
+
+def _refusal(code: ErrorCode, message: str) -> ApplicationError:
+    return ApplicationError(message, type=code.value, non_retryable=True)
+
+
+def _not_movable(status: BookingStatus | None) -> str:
+    return f"only a CONFIRMED booking can be moved; this one is {status}"

@@ -22,9 +22,9 @@ from api.schemas import (
     RescheduleIn,
     RescheduleOut,
 )
-from api.services import bookings
-from core.errors import ErrorCode
-from models.flow import BookingStatus
+from api.services import booking_changes, booking_create, booking_reads
+from api.services.idempotency import Refusal
+from models.domain import BookingStatus
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 
@@ -32,8 +32,13 @@ router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 @router.post(
     "",
     status_code=201,
-    response_model=BookingOut,
-    responses={402: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    response_model=None,
+    responses={
+        201: {"model": BookingOut, "description": "The booking, CONFIRMED or AWAITING_PAYMENT"},
+        402: {"model": ErrorOut},
+        409: {"model": ErrorOut},
+        422: {"model": ErrorOut},
+    },
 )
 async def create_booking(
     request: Request,
@@ -42,25 +47,27 @@ async def create_booking(
     key: IdempotencyKey,
     services: ServicesDep,
 ) -> JSONResponse:
-    """Hold the slot and pay from the wallet; answers CONFIRMED or an error with the slot free.
+    """Hold the slot and take the payment: a wallet booking answers CONFIRMED, a gateway
+    booking AWAITING_PAYMENT with its checkout URL; a refusal leaves the slot free.
 
     The same Idempotency-Key and body always get the same answer.
     """
-    outcome = await bookings.create_booking(services, user, key, body)
-    BOOKING_DECISIONS.labels(str(outcome.status)).inc()
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
-    if outcome.status >= 400:
-        err = outcome.body["error"]
-        response = error_response(request, ErrorCode(err["code"]), err["message"], outcome.status)
-        response.headers.update(headers)
-        return response
-    return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
+    outcome = await booking_create.create_booking(services, user, key, body)
+    answer = outcome.answer
+    BOOKING_DECISIONS.labels(str(answer.status)).inc()
+    if isinstance(answer, Refusal):
+        response = error_response(request, answer.code, answer.message)
+    else:
+        response = JSONResponse(answer.body, status_code=answer.status)
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 @router.get("/{booking_id}", response_model=BookingOut)
 async def get_booking(booking_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> BookingOut:
     """One booking with payment, refunds, meeting and timeline (owner or operator)."""
-    return await bookings.get_booking(session, user, booking_id)
+    return await booking_reads.get_booking(session, user, booking_id)
 
 
 @router.get("", response_model=Page[BookingSummary])
@@ -77,7 +84,7 @@ async def list_bookings(
     ``needs_attention=true`` lists bookings flagged for operators (money owed,
     mismatched payments).
     """
-    return await bookings.list_bookings(
+    return await booking_reads.list_bookings(
         session, user, status=status, needs_attention=needs_attention, cursor=cursor, limit=limit
     )
 
@@ -97,7 +104,7 @@ async def cancel_booking(
 
     Cancelling again answers the same result; a FAILED or EXPIRED booking is 409.
     """
-    return await bookings.cancel_booking(services, user, booking_id, body or CancelIn())
+    return await booking_changes.cancel_booking(services, user, booking_id, body or CancelIn())
 
 
 @router.post(
@@ -114,4 +121,4 @@ async def reschedule_booking(
     refunded. Dearer: taken from the wallet (402 when it does not cover it);
     gateway-paid bookings cannot move to a dearer slot. A taken slot: 409.
     """
-    return await bookings.reschedule_booking(services, user, booking_id, body)
+    return await booking_changes.reschedule_booking(services, user, booking_id, body)

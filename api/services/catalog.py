@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.pagination import after_time_and_id, fetch_page, time_and_id_cursor
 from api.schemas import Page, ResourceCreate, ResourceOut, SlotOut, SlotsCreate
 from api.views import resource_view, slot_view
-from core.errors import BookingError, ErrorCode
 from models.db import Resource, Slot
+from models.errors import BookingError, ErrorCode
 
 
 async def create_resource(session: AsyncSession, body: ResourceCreate) -> ResourceOut:

@@ -1,4 +1,16 @@
-"""Idempotency keys: a key names one request body; its first answer is the answer."""
+"""Idempotency keys: a key names one request body; its first answer is the answer.
+
+One :class:`IdempotencyKey` per request: :meth:`IdempotencyKey.claim` finds or
+makes the record, then exactly one of three things answers it:
+
+- :meth:`~IdempotencyKey.refuse`: an early refusal, only while no work started;
+- :meth:`~IdempotencyKey.start`: work with side effects begins (after this, only
+  the work's own answer can answer the key);
+- :meth:`~IdempotencyKey.settle`: the work's answer, unless one is stored.
+
+Answers are typed (:class:`Success` or :class:`Refusal`); the API renders a
+refusal through its one error table.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +24,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from api.errors import HTTP_STATUS
 from core.db import SessionFactory
-from core.errors import BookingError, ErrorCode
 from models.db import IdempotencyRecord
+from models.errors import BookingError, ErrorCode
 
 
 def request_hash(body: dict[str, Any]) -> str:
@@ -24,165 +37,179 @@ def request_hash(body: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
-class Reservation:
-    """A key's record: the target it names, and its stored answer if it has one."""
+class Success:
+    """A stored answer with a body (a created booking, a credit)."""
 
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A stored answer that is an error with a documented code."""
+
+    code: ErrorCode
+    message: str
+
+    @classmethod
+    def of(cls, code: ErrorCode) -> Refusal:
+        """The refusal with the code's default message."""
+        return cls(code, BookingError(code).message)
+
+    @property
+    def status(self) -> int:
+        """The HTTP status the error table gives this code."""
+        return HTTP_STATUS[self.code]
+
+
+Answer = Success | Refusal
+
+
+def _stored(status: int | None, body: dict[str, Any] | None) -> Answer | None:
+    if status is None or body is None:
+        return None
+    if status >= 400:
+        error = body["error"]
+        return Refusal(ErrorCode(error["code"]), str(error["message"]))
+    return Success(status, body)
+
+
+def _columns(answer: Answer) -> dict[str, Any]:
+    if isinstance(answer, Refusal):
+        body = {"error": {"code": answer.code.value, "message": answer.message}}
+        return {"response_status": answer.status, "response_body": body}
+    return {"response_status": answer.status, "response_body": answer.body}
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """One caller's key in one scope, and what it stood for when this request read it."""
+
+    sessions: SessionFactory
+    principal: str
+    scope: str
+    key: str
     target_id: uuid.UUID
-    response_status: int | None
-    response_body: dict[str, Any] | None
     first: bool
+    answer: Answer | None
 
+    @classmethod
+    async def claim(
+        cls,
+        sessions: SessionFactory,
+        *,
+        principal: str,
+        scope: str,
+        key: str,
+        body: dict[str, Any],
+        ttl_days: int,
+    ) -> IdempotencyKey:
+        """Claim ``key`` for this body, or find the claim an earlier request made.
 
-async def reserve(
-    sessions: SessionFactory,
-    *,
-    principal: str,
-    scope: str,
-    key: str,
-    body_hash: str,
-    ttl_days: int,
-) -> Reservation:
-    """Claim ``key`` for this body, or find the claim an earlier request made.
+        Every concurrent request with the same key gets the same ``target_id``;
+        ``first`` says whether this request made the claim.
 
-    Every concurrent request with the same key gets the same ``target_id``;
-    ``first`` says whether this request made the claim.
-
-    Raises:
-        BookingError: ``IDEMPOTENCY_KEY_REUSED`` when the key was used with another body.
-    """
-    target_id = uuid.uuid4()
-    async with sessions() as session:
-        inserted = await session.execute(
-            insert(IdempotencyRecord)
-            .values(
-                principal=principal,
-                scope=scope,
-                key=key,
-                request_hash=body_hash,
-                target_id=target_id,
-                expires_at=datetime.now(UTC) + timedelta(days=ttl_days),
-            )
-            .on_conflict_do_nothing()
-            .returning(IdempotencyRecord.key)
-        )
-        if inserted.first() is not None:
-            await session.commit()
-            return Reservation(target_id, None, None, first=True)
-        record = (
-            await session.execute(select(IdempotencyRecord).where(*_key(principal, scope, key)))
-        ).scalar_one()
-        await session.commit()
-    if record.request_hash != body_hash:
-        raise BookingError(
-            ErrorCode.IDEMPOTENCY_KEY_REUSED,
-            "This Idempotency-Key was already used with a different request body.",
-        )
-    return Reservation(record.target_id, record.response_status, record.response_body, first=False)
-
-
-async def settle(
-    sessions: SessionFactory,
-    *,
-    principal: str,
-    scope: str,
-    key: str,
-    status: int,
-    body: dict[str, Any],
-) -> tuple[int, dict[str, Any]]:
-    """Store the key's answer unless one is stored already; return the stored one.
-
-    So concurrent requests that finish in any order all answer the first answer.
-    """
-    stored = await _store_answer(
-        sessions, _key(principal, scope, key), status, body, unless_started=False
-    )
-    assert stored is not None
-    return stored
-
-
-async def mark_started(
-    sessions: SessionFactory, *, principal: str, scope: str, key: str
-) -> tuple[int, dict[str, Any]] | None:
-    """Record that work with side effects begins for ``key``; return its answer if it has one.
-
-    After this, :func:`refuse` can no longer answer the key: the work's own
-    answer is the answer. A stored answer (a refusal that won the race) is
-    returned instead, and the caller must not start the work.
-    """
-    async with sessions() as session:
-        row = (
-            await session.execute(
-                update(IdempotencyRecord)
-                .where(*_key(principal, scope, key))
-                .values(started_at=func.coalesce(IdempotencyRecord.started_at, func.now()))
-                .returning(IdempotencyRecord.response_status, IdempotencyRecord.response_body)
-            )
-        ).one()
-        await session.commit()
-    if row.response_status is None or row.response_body is None:
-        return None
-    return row.response_status, row.response_body
-
-
-async def refuse(
-    sessions: SessionFactory,
-    *,
-    principal: str,
-    scope: str,
-    key: str,
-    status: int,
-    body: dict[str, Any],
-) -> tuple[int, dict[str, Any]] | None:
-    """Answer ``key`` with a refusal, unless work for it has started; return the stored answer.
-
-    None means a concurrent request with the same key has started the work
-    (see :func:`mark_started`): the caller must attach to that work instead.
-    """
-    return await _store_answer(
-        sessions, _key(principal, scope, key), status, body, unless_started=True
-    )
-
-
-async def _store_answer(
-    sessions: SessionFactory,
-    key: tuple[ColumnElement[bool], ...],
-    status: int,
-    body: dict[str, Any],
-    *,
-    unless_started: bool,
-) -> tuple[int, dict[str, Any]] | None:
-    """Store ``status`` and ``body`` as the key's answer if it has none (and, with
-    ``unless_started``, no work began for it); return the key's answer afterwards.
-
-    None: the key has no answer, because work began and has not answered yet.
-    """
-    condition = [IdempotencyRecord.response_body.is_(None)]
-    if unless_started:
-        condition.append(IdempotencyRecord.started_at.is_(None))
-    async with sessions() as session:
-        stored_now = await session.execute(
-            update(IdempotencyRecord)
-            .where(*key, *condition)
-            .values(response_status=status, response_body=body)
-            .returning(IdempotencyRecord.key)
-        )
-        if stored_now.first() is not None:
-            await session.commit()
-            return status, body
-        row = (
-            await session.execute(
-                select(IdempotencyRecord.response_status, IdempotencyRecord.response_body).where(
-                    *key
+        Raises:
+            BookingError: ``IDEMPOTENCY_KEY_REUSED`` when the key was used with another body.
+        """
+        body_hash = request_hash(body)
+        target_id = uuid.uuid4()
+        async with sessions() as session:
+            inserted = await session.execute(
+                insert(IdempotencyRecord)
+                .values(
+                    principal=principal,
+                    scope=scope,
+                    key=key,
+                    request_hash=body_hash,
+                    target_id=target_id,
+                    expires_at=datetime.now(UTC) + timedelta(days=ttl_days),
                 )
+                .on_conflict_do_nothing()
+                .returning(IdempotencyRecord.key)
             )
-        ).one()
-        await session.commit()
-    if row.response_status is None or row.response_body is None:
-        return None
-    return row.response_status, row.response_body
+            if inserted.first() is not None:
+                await session.commit()
+                return cls(sessions, principal, scope, key, target_id, True, None)
+            record = (
+                await session.execute(
+                    select(IdempotencyRecord).where(*_where(principal, scope, key))
+                )
+            ).scalar_one()
+            await session.commit()
+        if record.request_hash != body_hash:
+            raise BookingError(
+                ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                "This Idempotency-Key was already used with a different request body.",
+            )
+        answer = _stored(record.response_status, record.response_body)
+        return cls(sessions, principal, scope, key, record.target_id, False, answer)
+
+    async def start(self) -> Answer | None:
+        """Record that work with side effects begins; return the key's answer if it has one.
+
+        After this, :meth:`refuse` can no longer answer the key. A stored answer
+        (a refusal that won the race) is returned instead, and the caller must
+        not start the work.
+        """
+        async with self.sessions() as session:
+            row = (
+                await session.execute(
+                    update(IdempotencyRecord)
+                    .where(*self._where())
+                    .values(started_at=func.coalesce(IdempotencyRecord.started_at, func.now()))
+                    .returning(IdempotencyRecord.response_status, IdempotencyRecord.response_body)
+                )
+            ).one()
+            await session.commit()
+        return _stored(row.response_status, row.response_body)
+
+    async def refuse(self, refusal: Refusal) -> Answer | None:
+        """Answer with ``refusal`` unless work has started; return the key's answer.
+
+        None means a concurrent request with the same key has started the work:
+        the caller must attach to that work instead.
+        """
+        return await self._store(refusal, unless_started=True)
+
+    async def settle(self, answer: Answer) -> Answer:
+        """Store ``answer`` unless one is stored already; return the stored one.
+
+        So concurrent requests that finish in any order all give the first answer.
+        """
+        stored = await self._store(answer, unless_started=False)
+        assert stored is not None
+        return stored
+
+    async def _store(self, answer: Answer, *, unless_started: bool) -> Answer | None:
+        condition = [IdempotencyRecord.response_body.is_(None)]
+        if unless_started:
+            condition.append(IdempotencyRecord.started_at.is_(None))
+        async with self.sessions() as session:
+            stored_now = await session.execute(
+                update(IdempotencyRecord)
+                .where(*self._where(), *condition)
+                .values(**_columns(answer))
+                .returning(IdempotencyRecord.key)
+            )
+            if stored_now.first() is not None:
+                await session.commit()
+                return answer
+            row = (
+                await session.execute(
+                    select(
+                        IdempotencyRecord.response_status, IdempotencyRecord.response_body
+                    ).where(*self._where())
+                )
+            ).one()
+            await session.commit()
+        return _stored(row.response_status, row.response_body)
+
+    def _where(self) -> tuple[ColumnElement[bool], ...]:
+        return _where(self.principal, self.scope, self.key)
 
 
-def _key(principal: str, scope: str, key: str) -> tuple[ColumnElement[bool], ...]:
+def _where(principal: str, scope: str, key: str) -> tuple[ColumnElement[bool], ...]:
     return (
         IdempotencyRecord.principal == principal,
         IdempotencyRecord.scope == scope,

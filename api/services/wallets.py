@@ -7,15 +7,16 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.wallet import append_ledger_entry
 from api.deps import Services
 from api.pagination import before_id, encode_cursor, fetch_page
 from api.schemas import CreditCreate, CreditOut, LedgerEntryOut, Money, Page, WalletOut
-from api.services import idempotency
+from api.services.idempotency import IdempotencyKey, Success
 from api.views import ledger_view
 from core.auth import Principal
-from core.errors import BookingError, ErrorCode
 from models.db import LedgerEntry, Wallet
+from models.errors import BookingError, ErrorCode
+from store import keys
+from store.ledger import append_ledger_entry
 
 CREDIT_SCOPE = "wallet.credit"
 
@@ -58,24 +59,24 @@ async def credit_wallet(
     """Top up a wallet once per Idempotency-Key (keys are per target wallet).
 
     The ledger entry's key derives from the reservation, so even two requests
-    racing past ``reserve`` write one entry; the first answer is replayed.
+    racing past the claim write one entry; the first answer is replayed.
 
     Returns:
         The entry and balance, and whether this answer is a replay.
     """
     if body.amount.amount == 0:
         raise BookingError(ErrorCode.VALIDATION_ERROR, "amount.amount: must be positive")
-    reservation = await idempotency.reserve(
+    claim = await IdempotencyKey.claim(
         services.sessions,
         principal=str(customer_id),
         scope=CREDIT_SCOPE,
         key=key,
-        body_hash=idempotency.request_hash(body.model_dump(mode="json")),
+        body=body.model_dump(mode="json"),
         ttl_days=services.settings.idempotency_ttl_days,
     )
-    if reservation.response_body is not None:
-        return CreditOut.model_validate(reservation.response_body), True
-    ledger_key = f"credit:{customer_id}:{reservation.target_id}"
+    if isinstance(claim.answer, Success):
+        return CreditOut.model_validate(claim.answer.body), True
+    ledger_key = keys.wallet_credit(customer_id, claim.target_id)
     async with services.sessions() as session:
         await append_ledger_entry(
             session,
@@ -100,12 +101,6 @@ async def credit_wallet(
     out = CreditOut(
         entry=ledger_view(entry), balance=Money(amount=wallet.balance, currency=wallet.currency)
     )
-    _, stored = await idempotency.settle(
-        services.sessions,
-        principal=str(customer_id),
-        scope=CREDIT_SCOPE,
-        key=key,
-        status=201,
-        body=out.model_dump(mode="json"),
-    )
-    return CreditOut.model_validate(stored), False
+    stored = await claim.settle(Success(201, out.model_dump(mode="json")))
+    assert isinstance(stored, Success)
+    return CreditOut.model_validate(stored.body), False

@@ -12,14 +12,14 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.gateways.base import GatewayEvent, InvalidSignature, WebhookVerifier
-from activities.payments import booking_for_order
-from activities.timeline import record_event
 from api.deps import Services
 from api.schemas import WebhookReceipt
-from core.errors import BookingError, ErrorCode
+from integrations.gateways.base import GatewayEvent, InvalidSignature, WebhookVerifier
 from models.db import Booking, WebhookEvent
-from models.flow import PaymentEvent
+from models.errors import BookingError, ErrorCode
+from models.payloads import PaymentEvent
+from store.bookings import booking_for_order
+from store.timeline import record_event
 from workflows.booking import BookingWorkflow
 
 log = structlog.get_logger(__name__)

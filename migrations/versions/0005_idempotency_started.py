@@ -2,7 +2,7 @@
 
 The API answers 409 without starting a workflow when the slot is already full;
 ``started_at`` makes that answer and a concurrent duplicate's workflow start
-mutually exclusive (see ``api.services.idempotency.refuse``).
+mutually exclusive (see ``api.services.idempotency.IdempotencyKey.refuse``).
 
 Revision ID: 0005
 Revises: 0004

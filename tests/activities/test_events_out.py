@@ -15,17 +15,18 @@ from pydantic import SecretStr, ValidationError
 from sqlalchemy import select
 from temporalio.testing import ActivityEnvironment
 
-import core.devstack
-from activities.events_out import TARGET_REFUSED, EventDispatcher, address_allowed
+import stack.devstack
 from activities.slots import SlotActivities
-from activities.timeline import PUBLISHED_TYPES, record_event
 from core.db import SessionFactory
 from core.settings import Settings
 from core.signing import InvalidSignature, verify_header
+from integrations.events_out import TARGET_REFUSED, EventDispatcher, address_allowed
 from models.db import OutgoingEvent
-from models.flow import BookingStatus, ReleaseInput
+from models.domain import BookingStatus
+from models.payloads import ReleaseSlotInput
+from store.timeline import PUBLISHED_TYPES, record_event
 
-from support import insert_confirmed_booking
+from support.db import insert_confirmed_booking
 
 SECRET = "events-secret-" + "z" * 40
 RECEIVER = "https://host.example/hooks/bookings"
@@ -155,7 +156,7 @@ async def test_a_retried_activity_publishes_its_change_once(sessions: SessionFac
     """release_slot run twice (a Temporal retry) publishes booking.cancelled exactly once."""
     booking_id = await insert_confirmed_booking(sessions)
     release = SlotActivities(sessions).release_slot
-    request = ReleaseInput(
+    request = ReleaseSlotInput(
         booking_id=booking_id, status=BookingStatus.CANCELLED, reason="customer_request"
     )
 
@@ -384,10 +385,10 @@ def test_make_dev_generates_a_persistent_events_secret(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """dev_settings fills in an events signing secret and keeps it in the data dir."""
-    monkeypatch.setattr(core.devstack, "get_settings", lambda: Settings(data_dir=tmp_path))
+    monkeypatch.setattr(stack.devstack, "get_settings", lambda: Settings(data_dir=tmp_path))
 
-    first = core.devstack.dev_settings()
-    second = core.devstack.dev_settings()
+    first = stack.devstack.dev_settings()
+    second = stack.devstack.dev_settings()
 
     assert first.events_webhook_secret is not None
     assert first.events_webhook_secret == second.events_webhook_secret

@@ -17,17 +17,17 @@ from typing import Any
 import httpx
 import pytest
 
-from activities.meeting_providers import (
+from core.settings import Settings
+from integrations.meetings import (
     GoogleMeetProvider,
     JitsiProvider,
     MeetingProviderError,
     build_provider,
     google_event_id,
 )
-from core.settings import Settings
-from models.flow import MeetingInput
+from models.payloads import CreateMeetingInput
 
-from support import ScriptedHTTP, json_fixture
+from support.http import ScriptedHTTP, json_fixture
 
 FIXTURES = Path(__file__).parent / "fixtures" / "google"
 BASE_URL = "https://www.googleapis.com/calendar/v3"
@@ -55,9 +55,9 @@ class Google(ScriptedHTTP):
         return GoogleMeetProvider(self.client(), BASE_URL, CALENDAR_ID, TOKEN)
 
 
-def meeting_input(booking_id: uuid.UUID = BOOKING_ID) -> MeetingInput:
+def meeting_input(booking_id: uuid.UUID = BOOKING_ID) -> CreateMeetingInput:
     starts_at = datetime(2025, 3, 10, 9, 30, tzinfo=UTC)
-    return MeetingInput(
+    return CreateMeetingInput(
         booking_id=booking_id,
         provider="google",
         starts_at=starts_at,
@@ -224,7 +224,9 @@ async def test_google_rejects_naive_times_without_calling_google() -> None:
 
     with pytest.raises(MeetingProviderError) as caught:
         await google.provider().create(
-            MeetingInput(booking_id=BOOKING_ID, provider="google", starts_at=naive, ends_at=naive)
+            CreateMeetingInput(
+                booking_id=BOOKING_ID, provider="google", starts_at=naive, ends_at=naive
+            )
         )
 
     assert caught.value.retryable is False
@@ -344,7 +346,7 @@ async def test_google_move_patches_the_event_times_and_keeps_the_link() -> None:
     """Moving a booking PATCHes only start and end of its event; the Meet link stays."""
     google = Google(httpx.Response(200, json=fixture("event_confirmed")))
     moved = meeting_input()
-    later = MeetingInput(
+    later = CreateMeetingInput(
         booking_id=moved.booking_id,
         provider="google",
         starts_at=moved.starts_at + timedelta(days=1),

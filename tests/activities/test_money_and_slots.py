@@ -22,14 +22,14 @@ from activities.slots import SlotActivities
 from activities.wallet import WalletActivities, append_ledger_entry
 from core.db import SessionFactory
 from models.db import Booking, BookingEvent, LedgerEntry, Resource, Slot, Wallet
-from models.flow import (
-    BookingStatus,
+from models.domain import BookingStatus
+from models.payloads import (
     ChargeWalletInput,
-    Hold,
-    HoldInput,
+    HoldSlotInput,
     PaymentSpec,
     RefundWalletInput,
-    ReleaseInput,
+    ReleaseSlotInput,
+    SlotHold,
 )
 
 CURRENCY = "INR"
@@ -82,10 +82,10 @@ async def make_slot(
 
 def hold_input(
     slot: Slot, booking_id: uuid.UUID | None = None, customer_id: uuid.UUID | None = None
-) -> HoldInput:
+) -> HoldSlotInput:
     """A wallet-paid hold request for ``slot``."""
     booking_id = booking_id or uuid.uuid4()
-    return HoldInput(
+    return HoldSlotInput(
         booking_id=booking_id,
         customer_id=customer_id or uuid.uuid4(),
         slot_id=slot.id,
@@ -94,13 +94,13 @@ def hold_input(
     )
 
 
-async def hold(sessions: SessionFactory, request: HoldInput) -> Hold:
+async def hold(sessions: SessionFactory, request: HoldSlotInput) -> SlotHold:
     """Run the ``hold_slot`` activity."""
-    result: Hold = await ActivityEnvironment().run(SlotActivities(sessions).hold_slot, request)
+    result: SlotHold = await ActivityEnvironment().run(SlotActivities(sessions).hold_slot, request)
     return result
 
 
-async def release(sessions: SessionFactory, request: ReleaseInput) -> None:
+async def release(sessions: SessionFactory, request: ReleaseSlotInput) -> None:
     """Run the ``release_slot`` activity."""
     await ActivityEnvironment().run(SlotActivities(sessions).release_slot, request)
 
@@ -331,10 +331,11 @@ async def test_refund_wallet_twice_credits_back_once(sessions: SessionFactory) -
     assert (await booking_of(sessions, held.booking_id)).payment_status == "REFUNDED"
 
 
-async def test_refund_without_debit_returns_zero_and_writes_nothing(
+async def test_refund_without_debit_voids_the_charge_and_writes_no_ledger_row(
     sessions: SessionFactory,
 ) -> None:
-    """refund_wallet for a booking that was never charged refunds 0 and leaves no ledger row."""
+    """refund_wallet before any debit refunds 0, writes no ledger row, and fences the charge:
+    a debit attempt that arrives after its compensation is refused and takes nothing."""
     customer = uuid.uuid4()
     await credit(sessions, customer, 10_000)
     slot = await make_slot(sessions)
@@ -342,6 +343,17 @@ async def test_refund_without_debit_returns_zero_and_writes_nothing(
 
     assert await refund(sessions, held.booking_id) == 0
     assert await refund(sessions, uuid.uuid4()) == 0
+    with pytest.raises(ApplicationError) as late:
+        await charge(
+            sessions,
+            ChargeWalletInput(
+                booking_id=held.booking_id,
+                customer_id=customer,
+                amount=held.amount,
+                currency=held.currency,
+            ),
+        )
+    assert late.value.type == "INVALID_STATE"
 
     async with sessions() as session:
         rows = await session.scalar(
@@ -351,7 +363,7 @@ async def test_refund_without_debit_returns_zero_and_writes_nothing(
         )
     assert rows == 0
     assert await balance_of(sessions, customer) == 10_000
-    assert (await booking_of(sessions, held.booking_id)).payment_status == "PENDING"
+    assert (await booking_of(sessions, held.booking_id)).payment_status == "FAILED"
 
 
 async def test_charge_wallet_with_insufficient_funds_fails_without_moving_money(
@@ -524,7 +536,7 @@ async def test_concurrent_holds_never_exceed_capacity(sessions: SessionFactory) 
         *(hold(sessions, request) for request in requests), return_exceptions=True
     )
 
-    held = [r for r in results if isinstance(r, Hold)]
+    held = [r for r in results if isinstance(r, SlotHold)]
     refused = [r for r in results if isinstance(r, ApplicationError)]
     assert len(held) == 3, results
     assert len(refused) == 7, results
@@ -544,7 +556,7 @@ async def test_release_slot_twice_frees_capacity_once(
     other = await hold(sessions, hold_input(slot))
     held = await hold(sessions, hold_input(slot))
     assert await active_count_of(sessions, slot.id) == 2
-    request = ReleaseInput(booking_id=held.booking_id, status=status, reason="HOLD_TIMEOUT")
+    request = ReleaseSlotInput(booking_id=held.booking_id, status=status, reason="HOLD_TIMEOUT")
 
     await release(sessions, request)
     await release(sessions, request)
@@ -555,8 +567,8 @@ async def test_release_slot_twice_frees_capacity_once(
     assert (await booking_of(sessions, other.booking_id)).status == BookingStatus.HELD
 
     # The released booking's own slot drains to zero, never below.
-    await release(sessions, ReleaseInput(booking_id=other.booking_id, status=status))
-    await release(sessions, ReleaseInput(booking_id=other.booking_id, status=status))
+    await release(sessions, ReleaseSlotInput(booking_id=other.booking_id, status=status))
+    await release(sessions, ReleaseSlotInput(booking_id=other.booking_id, status=status))
     assert await active_count_of(sessions, slot.id) == 0
 
 
@@ -564,7 +576,9 @@ async def test_release_frees_capacity_for_a_new_hold(sessions: SessionFactory) -
     """After a release, a full capacity-1 slot can be held again by another booking."""
     slot = await make_slot(sessions, capacity=1)
     first = await hold(sessions, hold_input(slot))
-    await release(sessions, ReleaseInput(booking_id=first.booking_id, status=BookingStatus.EXPIRED))
+    await release(
+        sessions, ReleaseSlotInput(booking_id=first.booking_id, status=BookingStatus.EXPIRED)
+    )
 
     second = await hold(sessions, hold_input(slot))
 

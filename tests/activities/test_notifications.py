@@ -8,16 +8,16 @@ import pytest
 from sqlalchemy import select
 from temporalio.testing import ActivityEnvironment
 
-from activities.email import EmailDeliveryError
 from activities.notifications import NotificationActivities
 from core.db import SessionFactory
-from core.embedded import free_port
-from core.mailsink import MailSink
 from core.settings import Settings
+from integrations.mail import EmailDeliveryError
 from models.db import Booking, Notification
-from models.flow import NotifyInput
+from models.payloads import SendNotificationInput
+from stack.embedded import free_port
+from stack.mailsink import MailSink
 
-from support import insert_confirmed_booking
+from support.db import insert_confirmed_booking
 
 
 async def _outbox(sessions: SessionFactory, booking_id: uuid.UUID) -> Notification:
@@ -33,7 +33,7 @@ async def test_confirmation_is_sent_once_even_when_the_activity_reruns(
     """A rerun after success finds the outbox row SENT and sends nothing more."""
     booking_id = await insert_confirmed_booking(sessions, "ravi@example.com")
     activities = NotificationActivities(sessions, settings)
-    request = NotifyInput(booking_id=booking_id, kind="booking_confirmed")
+    request = SendNotificationInput(booking_id=booking_id, kind="booking_confirmed")
 
     first = await ActivityEnvironment().run(activities.send_notification, request)
     second = await ActivityEnvironment().run(activities.send_notification, request)
@@ -53,7 +53,7 @@ async def test_failed_delivery_is_recorded_retried_then_marked_failed(
     booking_id = await insert_confirmed_booking(sessions, "ravi@example.com")
     dead_smtp = settings.model_copy(update={"smtp_port": free_port()})
     activities = NotificationActivities(sessions, dead_smtp)
-    request = NotifyInput(booking_id=booking_id, kind="booking_confirmed")
+    request = SendNotificationInput(booking_id=booking_id, kind="booking_confirmed")
 
     with pytest.raises(EmailDeliveryError):
         await ActivityEnvironment().run(activities.send_notification, request)
@@ -78,7 +78,7 @@ async def test_booking_without_contact_is_skipped_and_recorded(
     booking_id = await insert_confirmed_booking(sessions, None)
     result = await ActivityEnvironment().run(
         NotificationActivities(sessions, settings).send_notification,
-        NotifyInput(booking_id=booking_id, kind="booking_confirmed"),
+        SendNotificationInput(booking_id=booking_id, kind="booking_confirmed"),
     )
     assert result.status == "SKIPPED"
     assert (await _outbox(sessions, booking_id)).status == "SKIPPED"

@@ -9,7 +9,8 @@ import httpx
 import jwt
 import pytest
 
-from support import JWT_SECRET, OPERATOR, bearer, book, fund, make_slot
+from support.auth import JWT_SECRET, OPERATOR, bearer
+from support.catalog import book, fund, make_slot
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,10 @@ from models.db import AuditRecord, GatewayTransaction, LedgerEntry
 from worker import engine_activities
 from workflows.booking import BookingWorkflow
 
-from support import OPERATOR, bearer, book, engine_on_queue, fund, make_slot, record_history
+from support.auth import OPERATOR, bearer
+from support.catalog import book, fund, make_slot
+from support.engine import engine_on_queue
+from support.histories import record_history
 
 
 async def cancel(

@@ -13,14 +13,17 @@ from sqlalchemy import func, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.wallet import append_ledger_entry
 from api.app import create_app
-from api.services import idempotency
+from api.services.idempotency import IdempotencyKey, Refusal
 from core.db import SessionFactory
 from core.settings import Settings
 from models.db import Booking, IdempotencyRecord, LedgerEntry
+from models.errors import ErrorCode
+from store.ledger import append_ledger_entry
 
-from support import JWT_SECRET, OPERATOR, api_client, bearer, book, fund, make_slot
+from support.auth import JWT_SECRET, OPERATOR, bearer
+from support.catalog import book, fund, make_slot
+from support.engine import api_client
 
 
 async def _fund_directly(sessions: SessionFactory, customers: list[uuid.UUID], amount: int) -> None:
@@ -334,33 +337,24 @@ async def test_an_early_refusal_never_overrides_a_started_workflow(
     sessions: SessionFactory,
 ) -> None:
     """Refusing and starting one key are exclusive: whichever comes first is the answer."""
-    body = {"error": {"code": "SLOT_UNAVAILABLE", "message": "full"}}
-    scope, principal = "booking.create", str(uuid.uuid4())
+    full = Refusal(ErrorCode.SLOT_UNAVAILABLE, "full")
+    principal = str(uuid.uuid4())
 
-    async def reserved() -> str:
-        key = str(uuid.uuid4())
-        await idempotency.reserve(
-            sessions, principal=principal, scope=scope, key=key, body_hash="h", ttl_days=1
+    async def claimed() -> IdempotencyKey:
+        return await IdempotencyKey.claim(
+            sessions,
+            principal=principal,
+            scope="booking.create",
+            key=str(uuid.uuid4()),
+            body={},
+            ttl_days=1,
         )
-        return key
 
-    started = await reserved()
-    assert (
-        await idempotency.mark_started(sessions, principal=principal, scope=scope, key=started)
-        is None
-    )
-    assert (
-        await idempotency.refuse(
-            sessions, principal=principal, scope=scope, key=started, status=409, body=body
-        )
-        is None
-    )
+    started = await claimed()
+    assert await started.start() is None
+    assert await started.refuse(full) is None
 
-    refused = await reserved()
-    assert await idempotency.refuse(
-        sessions, principal=principal, scope=scope, key=refused, status=409, body=body
-    ) == (409, body)
+    refused = await claimed()
+    assert await refused.refuse(full) == full
     # A duplicate that reaches the workflow start later gets the refusal, and starts nothing.
-    assert await idempotency.mark_started(
-        sessions, principal=principal, scope=scope, key=refused
-    ) == (409, body)
+    assert await refused.start() == full

@@ -22,20 +22,14 @@ from core.db import SessionFactory
 from core.settings import Settings
 from core.signing import sign_header
 from models.db import GatewayTransaction, WebhookEvent
-from models.flow import CreateOrderInput, FlagInput, OrderInfo
+from models.payloads import CreateOrderInput, CreateOrderResult, FlagBookingInput
 from worker import engine_activities
 from workflows.booking import BookingWorkflow
 
-from support import (
-    OPERATOR,
-    SANDBOX_WEBHOOK_SECRET,
-    api_client,
-    bearer,
-    engine_on_queue,
-    make_slot,
-    record_history,
-    replace_activity,
-)
+from support.auth import OPERATOR, SANDBOX_WEBHOOK_SECRET, bearer
+from support.catalog import make_slot
+from support.engine import api_client, engine_on_queue, replace_activity
+from support.histories import record_history
 
 
 async def book_gateway(
@@ -247,8 +241,8 @@ async def test_payment_arriving_before_the_create_call_returns_still_confirms(
     real_create_order = next(a for a in activities if a.__name__ == "create_order")
 
     @activity.defn(name="create_order")
-    async def create_order(request: CreateOrderInput) -> OrderInfo:
-        order: OrderInfo = await real_create_order(request)
+    async def create_order(request: CreateOrderInput) -> CreateOrderResult:
+        order: CreateOrderResult = await real_create_order(request)
         await sandbox.post(f"/v1/orders/{order.order_id}/pay", json={"outcome": "success"})
         await sandbox_app.state.sandbox.drain()
         return order
@@ -313,7 +307,8 @@ async def test_flagged_bookings_are_listed_for_operators(
     booking = (await book_gateway(api, customer, slot["id"])).json()
     flag = PaymentActivities(sessions, {}).flag_booking
     await ActivityEnvironment().run(
-        flag, FlagInput(booking_id=uuid.UUID(booking["id"]), reason="refund of 1000 INR is owed")
+        flag,
+        FlagBookingInput(booking_id=uuid.UUID(booking["id"]), reason="refund of 1000 INR is owed"),
     )
 
     listed = await api.get(

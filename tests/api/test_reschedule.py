@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import httpx
 
-from support import OPERATOR, bearer, book, fund, make_slot
+from support.auth import OPERATOR, bearer
+from support.catalog import book, fund, make_slot
 
 
 async def reschedule(

@@ -14,7 +14,9 @@ from core.db import SessionFactory
 from core.settings import Settings
 from worker import engine_activities, workflow_runner
 
-from support import bearer, book, engine_on_queue, fund, make_slot
+from support.auth import bearer
+from support.catalog import book, fund, make_slot
+from support.engine import engine_on_queue
 
 
 async def test_wallet_booking_confirms_and_debits_once(api: httpx.AsyncClient) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from activities.email import EmailDeliveryError, compose, send_email
-from core.mailsink import MailSink
+from integrations.mail import EmailDeliveryError, compose, send_email
+from stack.mailsink import MailSink
 
 RECIPIENT = "alice@example.com"
 

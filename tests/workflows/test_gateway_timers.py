@@ -10,11 +10,11 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from models.flow import BookingPolicy, PaymentEvent, PaymentSpec
+from models.payloads import BookingPolicy, PaymentEvent, PaymentSpec
 from workflows.booking import BookingWorkflow
 
-from fakes import FakeSteps, fake_worker, start_booking
-from support import record_history
+from support.fakes import FakeSteps, fake_worker, start_booking
+from support.histories import record_history
 
 SANDBOX = PaymentSpec(method="gateway", provider="sandbox")
 TTL = 600

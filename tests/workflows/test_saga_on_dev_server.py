@@ -15,15 +15,17 @@ from temporalio.worker import Replayer
 from activities.slots import SlotActivities
 from activities.wallet import WalletActivities
 from core.db import SessionFactory
-from core.mailsink import MailSink
 from core.settings import Settings
 from models.db import Booking, BookingEvent, LedgerEntry, Notification, Slot
-from models.flow import ChargeWalletInput, Hold, HoldInput
+from models.payloads import ChargeWalletInput, HoldSlotInput, SlotHold
+from models.search_attributes import BOOKING_STATUS, RESOURCE_ID
+from stack.mailsink import MailSink
 from worker import SANDBOX, engine_activities
 from workflows.booking import BookingWorkflow
-from workflows.common import BOOKING_STATUS, RESOURCE_ID
 
-from support import book, engine_on_queue, fund, make_slot, record_history, replace_activity
+from support.catalog import book, fund, make_slot
+from support.engine import engine_on_queue, replace_activity
+from support.histories import record_history
 
 
 class CrashAfterCommit:
@@ -40,7 +42,7 @@ class CrashAfterCommit:
             raise RuntimeError(f"worker died after {name} committed")
 
     @activity.defn(name="hold_slot")
-    async def hold_slot(self, request: HoldInput) -> Hold:
+    async def hold_slot(self, request: HoldSlotInput) -> SlotHold:
         hold = await self.slots.hold_slot(request)
         self._crash_first_time("hold_slot")
         return hold

@@ -8,11 +8,11 @@ from datetime import timedelta
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from models.flow import BookingPolicy
+from models.payloads import BookingPolicy
 from workflows.booking import BookingWorkflow
 
-from fakes import FakeSteps, fake_worker, start_booking
-from support import record_history
+from support.fakes import FakeSteps, fake_worker, start_booking
+from support.histories import record_history
 
 
 async def test_confirmed_booking_stays_open_until_its_slot_ends(
@@ -56,10 +56,11 @@ async def test_insufficient_funds_releases_without_refund(time_env: WorkflowEnvi
     assert steps.calls[-1] == "send_notification:booking_failed"
 
 
-async def test_unexplained_debit_failure_releases_then_refunds(
+async def test_unexplained_debit_failure_unwinds_refund_then_release(
     time_env: WorkflowEnvironment,
 ) -> None:
-    """A debit failing for no business reason may have committed: release first, then refund."""
+    """A debit failing for no business reason may have committed: its undo (refund, which
+    also voids a debit not yet made) runs before the hold's undo, in reverse order."""
     steps = FakeSteps(charge_error=ApplicationError("?", type="Unexpected", non_retryable=True))
     worker, queue = fake_worker(time_env, steps)
     async with worker:
@@ -69,7 +70,7 @@ async def test_unexplained_debit_failure_releases_then_refunds(
 
     assert decision == "FAILED:INTERNAL"
     assert result.status == "FAILED"
-    assert steps.calls.index("release_slot") < steps.calls.index("refund_wallet")
+    assert steps.calls.index("refund_wallet") < steps.calls.index("release_slot")
 
 
 async def test_meeting_failure_alerts_keeps_payment_and_operator_retry_fixes_it(

@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
-from activities.gateways.base import GatewayError, GatewayOrder, InvalidSignature
-from activities.gateways.razorpay import RazorpayGateway, RazorpayVerifier, checkout_reference
+from integrations.gateways.base import GatewayError, GatewayOrder, InvalidSignature
+from integrations.gateways.razorpay import RazorpayGateway, RazorpayVerifier, checkout_reference
 
-from support import ScriptedHTTP, json_fixture
+from support.http import ScriptedHTTP, json_fixture
 
 FIXTURES = Path(__file__).parent / "fixtures" / "razorpay"
 API_BASE = "https://api.razorpay.test"

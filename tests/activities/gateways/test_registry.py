@@ -9,13 +9,13 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from activities.gateways.base import GatewayError
-from activities.gateways.razorpay import RazorpayGateway, RazorpayVerifier
-from activities.gateways.registry import build_gateways, build_verifiers
-from activities.gateways.sandbox import SandboxGateway, SandboxVerifier
-from activities.gateways.stripe import StripeGateway, StripeVerifier
 from core.settings import Settings
 from core.signing import sign_header
+from integrations.gateways.base import GatewayError
+from integrations.gateways.razorpay import RazorpayGateway, RazorpayVerifier
+from integrations.gateways.registry import build_gateways, build_verifiers
+from integrations.gateways.sandbox import SandboxGateway, SandboxVerifier
+from integrations.gateways.stripe import StripeGateway, StripeVerifier
 
 
 def settings(**values: object) -> Settings:

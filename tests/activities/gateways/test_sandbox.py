@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
-from activities.gateways.base import GatewayError, InvalidSignature
-from activities.gateways.sandbox import REFUND_REASON, SandboxGateway, SandboxVerifier
 from core.signing import sign_header
+from integrations.gateways.base import GatewayError, InvalidSignature
+from integrations.gateways.sandbox import REFUND_REASON, SandboxGateway, SandboxVerifier
 
-from support import ScriptedHTTP, json_fixture
+from support.http import ScriptedHTTP, json_fixture
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sandbox"
 BASE_URL = "http://sandbox.test:8090"

@@ -19,10 +19,10 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from activities.gateways.base import GatewayError, GatewayOrder, InvalidSignature
-from activities.gateways.stripe import StripeGateway, StripeVerifier, checkout_reference
+from integrations.gateways.base import GatewayError, GatewayOrder, InvalidSignature
+from integrations.gateways.stripe import StripeGateway, StripeVerifier, checkout_reference
 
-from support import ScriptedHTTP, json_fixture
+from support.http import ScriptedHTTP, json_fixture
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
 API_BASE = "https://api.stripe.test"

@@ -1,23 +1,23 @@
-"""Search attribute keys, retry policies and failure classification shared by workflows."""
+"""Timeouts, retry policies and failure classification of the booking workflow's steps.
+
+Every step's failure is one of three kinds: a business outcome (an
+``ApplicationError`` whose ``type`` is an :class:`ErrorCode`, non-retryable,
+and the step changed nothing), a transient fault (retried with backoff, within
+a bound), or a defect (non-retryable with any other type). Deterministic: no
+I/O, safe inside the workflow sandbox.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
-    from core.errors import ErrorCode
-
-BOOKING_STATUS = SearchAttributeKey.for_keyword("BookingStatus")
-BOOKING_ID = SearchAttributeKey.for_keyword("BookingId")
-CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
-RESOURCE_ID = SearchAttributeKey.for_keyword("ResourceId")
-PAYMENT_PROVIDER = SearchAttributeKey.for_keyword("PaymentProvider")
-PAYMENT_DEADLINE = SearchAttributeKey.for_datetime("PaymentDeadline")
+    from models.errors import ErrorCode
 
 # The hold and the wallet debit decide what the caller hears, so they run as
 # local activities: no task-queue round trip while the create call waits.
@@ -68,6 +68,12 @@ def failure_reason(err: BaseException) -> ErrorCode:
     if cause is None or not cause.non_retryable:
         return ErrorCode.DEPENDENCY_UNAVAILABLE
     return ErrorCode.__members__.get(cause.type or "", ErrorCode.INTERNAL)
+
+
+def failure_message(err: BaseException) -> str:
+    """The words of an activity failure, for a caller or an operator (no stack)."""
+    cause = _application_error(err) or (err.cause if isinstance(err, ActivityError) else err)
+    return str(getattr(cause, "message", None) or cause or err)
 
 
 def is_business_failure(err: BaseException) -> bool:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import httpx
 from pydantic import SecretStr
 
-from activities.gateways.base import PaymentGateway, WebhookVerifier, secrets_list
-from activities.gateways.razorpay import RazorpayGateway, RazorpayVerifier
-from activities.gateways.sandbox import SandboxGateway, SandboxVerifier
-from activities.gateways.stripe import StripeGateway, StripeVerifier
 from core.settings import Settings
+from integrations.gateways.base import PaymentGateway, WebhookVerifier, secrets_list
+from integrations.gateways.razorpay import RazorpayGateway, RazorpayVerifier
+from integrations.gateways.sandbox import SandboxGateway, SandboxVerifier
+from integrations.gateways.stripe import StripeGateway, StripeVerifier
 
 __all__ = ["build_gateways", "build_verifiers"]
 

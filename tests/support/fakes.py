@@ -15,30 +15,34 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from models.flow import (
+from models.payloads import (
     BookingInput,
     BookingPolicy,
     BookingResult,
+    CancelMeetingInput,
     CancelOrderInput,
     ChargeWalletInput,
     ConfirmPaymentInput,
+    CreateMeetingInput,
     CreateOrderInput,
+    CreateOrderResult,
     CreateResult,
-    FlagInput,
-    Hold,
-    HoldInput,
-    Meeting,
-    MeetingInput,
-    MeetingRecordInput,
-    NotifyInput,
-    NotifyResult,
-    OrderInfo,
+    FlagBookingInput,
+    HoldSlotInput,
+    MarkRefundProcessedInput,
+    MeetingLink,
+    MoveBookingInput,
+    MoveBookingResult,
     PaymentSpec,
-    RefundOutcome,
+    RecordAuditInput,
+    RecordMeetingAlertInput,
     RefundPaymentInput,
-    RefundProcessedInput,
+    RefundPaymentResult,
     RefundWalletInput,
-    ReleaseInput,
+    ReleaseSlotInput,
+    SendNotificationInput,
+    SendNotificationResult,
+    SlotHold,
 )
 from worker import SANDBOX
 from workflows.booking import BookingWorkflow
@@ -55,8 +59,13 @@ class FakeSteps:
     refund_error: Exception | None = None
     meeting_works: bool = True
     calls: list[str] = field(default_factory=list)
-    releases: list[ReleaseInput] = field(default_factory=list)
+    releases: list[ReleaseSlotInput] = field(default_factory=list)
     refunds: list[RefundPaymentInput] = field(default_factory=list)
+    wallet_refunds: list[RefundWalletInput] = field(default_factory=list)
+    moves: list[MoveBookingInput] = field(default_factory=list)
+    notifications: list[SendNotificationInput] = field(default_factory=list)
+    # What a move costs (positive) or saves (negative).
+    move_difference: int = 0
     flags: list[str] = field(default_factory=list)
     release_times: list[datetime] = field(default_factory=list)
     alerted: asyncio.Event = field(default_factory=asyncio.Event)
@@ -69,11 +78,11 @@ class FakeSteps:
         """One fake per engine activity, each registered under the real activity's name."""
 
         @activity.defn(name="hold_slot")
-        async def hold_slot(request: HoldInput) -> Hold:
+        async def hold_slot(request: HoldSlotInput) -> SlotHold:
             self.calls.append("hold_slot")
             # The server's clock, which earlier tests have skipped ahead.
             starts = self.clock + timedelta(days=1)
-            return Hold(
+            return SlotHold(
                 booking_id=request.booking_id,
                 slot_id=request.slot_id,
                 resource_id=uuid.uuid4(),
@@ -91,7 +100,7 @@ class FakeSteps:
                 raise self.charge_error
 
         @activity.defn(name="release_slot")
-        async def release_slot(request: ReleaseInput) -> None:
+        async def release_slot(request: ReleaseSlotInput) -> None:
             self.calls.append("release_slot")
             self.releases.append(request)
             self.release_times.append(activity.info().scheduled_time)
@@ -100,32 +109,34 @@ class FakeSteps:
         @activity.defn(name="refund_wallet")
         async def refund_wallet(request: RefundWalletInput) -> int:
             self.calls.append("refund_wallet")
-            return 0
+            self.wallet_refunds.append(request)
+            return self.amount if request.amount is None else request.amount
 
         @activity.defn(name="create_meeting")
-        async def create_meeting(request: MeetingInput) -> Meeting:
+        async def create_meeting(request: CreateMeetingInput) -> MeetingLink:
             self.calls.append("create_meeting")
             if not self.meeting_works:
                 raise ApplicationError("provider answered 503")
             self.meeting_ready.set()
-            return Meeting(url="https://meet.example/room", external_id="room")
+            return MeetingLink(url="https://meet.example/room", external_id="room")
 
         @activity.defn(name="record_meeting_alert")
-        async def record_meeting_alert(request: MeetingRecordInput) -> None:
+        async def record_meeting_alert(request: RecordMeetingAlertInput) -> None:
             self.calls.append("record_meeting_alert")
             self.alerted.set()
 
         @activity.defn(name="send_notification")
-        async def send_notification(request: NotifyInput) -> NotifyResult:
+        async def send_notification(request: SendNotificationInput) -> SendNotificationResult:
             self.calls.append(f"send_notification:{request.kind}")
-            return NotifyResult(status="SENT")
+            self.notifications.append(request)
+            return SendNotificationResult(status="SENT")
 
         @activity.defn(name="create_order")
-        async def create_order(request: CreateOrderInput) -> OrderInfo:
+        async def create_order(request: CreateOrderInput) -> CreateOrderResult:
             self.calls.append("create_order")
             if self.order_error is not None:
                 raise self.order_error
-            return OrderInfo(order_id="order_1", checkout_url="https://pay.example/order_1")
+            return CreateOrderResult(order_id="order_1", checkout_url="https://pay.example/order_1")
 
         @activity.defn(name="confirm_payment")
         async def confirm_payment(request: ConfirmPaymentInput) -> None:
@@ -133,16 +144,18 @@ class FakeSteps:
             self.confirmed.set()
 
         @activity.defn(name="refund_payment")
-        async def refund_payment(request: RefundPaymentInput) -> RefundOutcome:
+        async def refund_payment(request: RefundPaymentInput) -> RefundPaymentResult:
             self.calls.append("refund_payment")
             if self.refund_error is not None:
                 raise self.refund_error
             self.refunds.append(request)
             self.refunded.set()
-            return RefundOutcome(refund_id="rfnd_1", status="PROCESSED", amount=request.amount)
+            return RefundPaymentResult(
+                refund_id="rfnd_1", status="PROCESSED", amount=request.amount
+            )
 
         @activity.defn(name="mark_refund_processed")
-        async def mark_refund_processed(request: RefundProcessedInput) -> None:
+        async def mark_refund_processed(request: MarkRefundProcessedInput) -> None:
             self.calls.append("mark_refund_processed")
 
         @activity.defn(name="cancel_order")
@@ -150,8 +163,33 @@ class FakeSteps:
             self.calls.append("cancel_order")
             return False
 
+        @activity.defn(name="move_booking")
+        async def move_booking(request: MoveBookingInput) -> MoveBookingResult:
+            self.calls.append(f"move_booking:{request.move}")
+            self.moves.append(request)
+            starts = self.clock + timedelta(days=2 + request.move)
+            hold = SlotHold(
+                booking_id=request.booking_id,
+                slot_id=request.slot_id,
+                resource_id=uuid.uuid4(),
+                amount=self.amount + self.move_difference,
+                currency="INR",
+                starts_at=starts,
+                ends_at=starts + timedelta(hours=1),
+                meeting_provider="jitsi",
+            )
+            return MoveBookingResult(hold=hold, difference=self.move_difference)
+
+        @activity.defn(name="cancel_meeting")
+        async def cancel_meeting(request: CancelMeetingInput) -> None:
+            self.calls.append("cancel_meeting")
+
+        @activity.defn(name="record_audit")
+        async def record_audit(request: RecordAuditInput) -> None:
+            self.calls.append(f"record_audit:{request.action}")
+
         @activity.defn(name="flag_booking")
-        async def flag_booking(request: FlagInput) -> None:
+        async def flag_booking(request: FlagBookingInput) -> None:
             self.calls.append("flag_booking")
             self.flags.append(request.reason)
 
@@ -169,6 +207,9 @@ class FakeSteps:
             mark_refund_processed,
             cancel_order,
             flag_booking,
+            move_booking,
+            cancel_meeting,
+            record_audit,
         ]
 
 

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import httpx
 
 from core.settings import Settings
-from models.flow import Meeting, MeetingInput
+from models.payloads import CreateMeetingInput, MeetingLink
 
 # Google documents these 403 reasons as rate limiting, to be retried with backoff;
 # every other 403 (no access to the calendar, ...) is permanent.
@@ -45,11 +45,11 @@ class MeetingProvider(Protocol):
 
     name: str
 
-    async def create(self, request: MeetingInput) -> Meeting:
+    async def create(self, request: CreateMeetingInput) -> MeetingLink:
         """Create the booking's meeting, or return the one an earlier attempt created."""
         ...
 
-    async def move(self, external_id: str, request: MeetingInput) -> Meeting:
+    async def move(self, external_id: str, request: CreateMeetingInput) -> MeetingLink:
         """Move an existing meeting to the booking's new time; the link stays valid."""
         ...
 
@@ -79,7 +79,7 @@ class JitsiProvider:
         digest = hmac.new(self._key, str(booking_id).encode(), hashlib.sha256).hexdigest()
         return f"booking-{digest[:32]}"
 
-    async def create(self, request: MeetingInput) -> Meeting:
+    async def create(self, request: CreateMeetingInput) -> MeetingLink:
         """Return the booking's room link.
 
         Args:
@@ -89,9 +89,9 @@ class JitsiProvider:
             The room URL, with the room name as the external id.
         """
         room = self.room_name(request.booking_id)
-        return Meeting(url=f"{self._base_url}/{room}", external_id=room)
+        return MeetingLink(url=f"{self._base_url}/{room}", external_id=room)
 
-    async def move(self, external_id: str, request: MeetingInput) -> Meeting:
+    async def move(self, external_id: str, request: CreateMeetingInput) -> MeetingLink:
         """A Jitsi room belongs to the booking, not to a time: the link is unchanged."""
         return await self.create(request)
 
@@ -134,7 +134,7 @@ class GoogleMeetProvider:
         self._events_url = f"{base_url.rstrip('/')}/calendars/{quote(calendar_id, safe='')}/events"
         self._headers = {"Authorization": f"Bearer {access_token}"}
 
-    async def create(self, request: MeetingInput) -> Meeting:
+    async def create(self, request: CreateMeetingInput) -> MeetingLink:
         """Insert the booking's calendar event with a Meet conference, or find it again.
 
         Args:
@@ -172,7 +172,7 @@ class GoogleMeetProvider:
         _raise_for_status(response, operation)
         return _meeting_from_event(_json_object(response, operation), event_id)
 
-    async def move(self, external_id: str, request: MeetingInput) -> Meeting:
+    async def move(self, external_id: str, request: CreateMeetingInput) -> MeetingLink:
         """Patch the event's start and end; its Meet link is kept.
 
         Args:
@@ -269,7 +269,7 @@ def _json_object(response: httpx.Response, operation: str) -> dict[str, Any]:
     return body
 
 
-def _meeting_from_event(event: dict[str, Any], event_id: str) -> Meeting:
+def _meeting_from_event(event: dict[str, Any], event_id: str) -> MeetingLink:
     if event.get("status") == "cancelled":
         # The event id was used by a meeting that has since been cancelled.
         raise MeetingProviderError("google calendar event is cancelled", retryable=False)
@@ -283,7 +283,7 @@ def _meeting_from_event(event: dict[str, Any], event_id: str) -> Meeting:
         None,
     )
     if isinstance(url, str) and url:
-        return Meeting(url=url, external_id=event_id)
+        return MeetingLink(url=url, external_id=event_id)
     status = conference.get("createRequest", {}).get("status", {}).get("statusCode")
     if status == "pending":
         # Google creates the conference asynchronously; a retry reads it via the 409 path.

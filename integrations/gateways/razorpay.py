@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 import httpx
 
-from activities.gateways._common import (
+from integrations.gateways._common import (
     call_json,
     error_object,
     event_object,
@@ -46,7 +46,7 @@ from activities.gateways._common import (
     text,
     unix_time,
 )
-from activities.gateways.base import (
+from integrations.gateways.base import (
     EventType,
     GatewayError,
     GatewayEvent,

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
-from activities.gateways._common import (
+from integrations.gateways._common import (
     TimestampedVerifier,
     error_object,
     event_object,
@@ -35,7 +35,7 @@ from activities.gateways._common import (
     text,
     unix_time,
 )
-from activities.gateways.base import (
+from integrations.gateways.base import (
     EventType,
     GatewayError,
     GatewayEvent,

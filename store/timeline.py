@@ -3,7 +3,7 @@
 The timeline is also the source of the booking events published to the host
 application: a timeline row of a published type gets an ``outgoing_events``
 row in the same transaction, so an event exists exactly when the change it
-announces committed (``activities.events_out`` delivers them).
+announces committed (``integrations.events_out`` delivers them).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.db import BookingEvent, OutgoingEvent
+from store import keys
 
 # Timeline type -> the event type the host application receives.
 PUBLISHED_TYPES: dict[str, str] = {
@@ -58,7 +59,7 @@ async def record_event(
             insert(BookingEvent)
             .values(
                 booking_id=booking_id,
-                key=f"{booking_id}:{step or event_type}",
+                key=keys.timeline(booking_id, step or event_type),
                 type=event_type,
                 data=data or {},
             )

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from models.domain import (
+    BookingStatus,
+    MeetingStatus,
+    NotificationKind,
+    NotificationStatus,
+    PaymentMethod,
+    RefundStatus,
+)
 from models.refund_policy import RefundPolicy
 
 
@@ -21,30 +28,6 @@ class Frozen(BaseModel):
     """Base for every Temporal payload: immutable, unknown fields ignored on decode."""
 
     model_config = ConfigDict(frozen=True)
-
-
-class BookingStatus(StrEnum):
-    """Lifecycle statuses of a booking."""
-
-    HELD = "HELD"
-    AWAITING_PAYMENT = "AWAITING_PAYMENT"
-    CONFIRMED = "CONFIRMED"
-    FAILED = "FAILED"
-    EXPIRED = "EXPIRED"
-    CANCELLED = "CANCELLED"
-
-
-ACTIVE_STATUSES = frozenset(
-    {BookingStatus.HELD, BookingStatus.AWAITING_PAYMENT, BookingStatus.CONFIRMED}
-)
-
-
-class MeetingStatus(StrEnum):
-    """State of a booking's meeting link, separate from the booking status."""
-
-    PENDING = "PENDING"
-    READY = "READY"
-    FAILED = "FAILED"
 
 
 class Contact(Frozen):
@@ -57,7 +40,7 @@ class Contact(Frozen):
 class PaymentSpec(Frozen):
     """How the customer pays."""
 
-    method: Literal["wallet", "gateway"]
+    method: PaymentMethod
     provider: str | None = None
 
 
@@ -99,7 +82,7 @@ class BookingResult(Frozen):
     create: CreateResult
 
 
-class HoldInput(Frozen):
+class HoldSlotInput(Frozen):
     """Hold one unit of a slot's capacity for a booking."""
 
     booking_id: uuid.UUID
@@ -110,7 +93,7 @@ class HoldInput(Frozen):
     contact: Contact | None = None
 
 
-class Hold(Frozen):
+class SlotHold(Frozen):
     """A held slot, with the server-side price."""
 
     booking_id: uuid.UUID
@@ -133,7 +116,7 @@ class ChargeWalletInput(Frozen):
     currency: str
 
 
-class ReleaseInput(Frozen):
+class ReleaseSlotInput(Frozen):
     """Release a booking's hold and record its terminal status."""
 
     booking_id: uuid.UUID
@@ -141,7 +124,7 @@ class ReleaseInput(Frozen):
     reason: str | None = None
 
 
-class MeetingInput(Frozen):
+class CreateMeetingInput(Frozen):
     """Create (or find again) the meeting link of a confirmed booking."""
 
     booking_id: uuid.UUID
@@ -150,14 +133,14 @@ class MeetingInput(Frozen):
     ends_at: datetime
 
 
-class Meeting(Frozen):
+class MeetingLink(Frozen):
     """A created meeting."""
 
     url: str
     external_id: str
 
 
-class MeetingRecordInput(Frozen):
+class RecordMeetingAlertInput(Frozen):
     """Record a meeting's state on the booking."""
 
     booking_id: uuid.UUID
@@ -172,8 +155,8 @@ class RefundWalletInput(Frozen):
     # None: the whole debit (compensation); otherwise what the refund policy grants.
     amount: int | None = None
     reason: str = "booking compensation"
-    # Names the refund in its ledger key ``{booking_id}:{step}``: one refund per step.
-    step: str = "refund"
+    # None: the booking's own refund; n: what its n-th move saved. Keys the ledger row.
+    move: int | None = None
 
 
 class BookingState(Frozen):
@@ -185,27 +168,20 @@ class BookingState(Frozen):
     meeting_status: MeetingStatus
 
 
-NotificationKind = Literal[
-    "booking_rescheduled",
-    "booking_confirmed",
-    "booking_failed",
-    "booking_expired",
-    "booking_cancelled",
-    "payment_refunded",
-]
-
-
-class NotifyInput(Frozen):
+class SendNotificationInput(Frozen):
     """Send one notification about a booking; ``kind`` names the template."""
 
     booking_id: uuid.UUID
     kind: NotificationKind
+    # Tells apart the notifications of a kind that can repeat: the move number
+    # of a reschedule, the payment id of a refund. Part of the outbox key.
+    about: str | None = None
 
 
-class NotifyResult(Frozen):
+class SendNotificationResult(Frozen):
     """Delivery status of one notification."""
 
-    status: Literal["SENT", "FAILED", "SKIPPED"]
+    status: NotificationStatus
 
 
 class CreateOrderInput(Frozen):
@@ -218,7 +194,7 @@ class CreateOrderInput(Frozen):
     expires_at: datetime
 
 
-class OrderInfo(Frozen):
+class CreateOrderResult(Frozen):
     """The created order and where the customer pays it."""
 
     order_id: str
@@ -258,15 +234,15 @@ class RefundPaymentInput(Frozen):
     amount: int
     currency: str
     reason: str
-    # Names the refund in its key ``{booking_id}:{step}:{payment_id}``: one per step.
-    step: str = "refund"
+    # None: the booking's own refund of this payment; n: what its n-th move saved.
+    move: int | None = None
 
 
-class RefundOutcome(Frozen):
+class RefundPaymentResult(Frozen):
     """What the gateway said of a refund."""
 
     refund_id: str | None
-    status: str
+    status: RefundStatus
     amount: int
 
 
@@ -278,7 +254,7 @@ class CancelOrderInput(Frozen):
     order_id: str
 
 
-class RefundProcessedInput(Frozen):
+class MarkRefundProcessedInput(Frozen):
     """A gateway reported a refund of this booking as processed."""
 
     booking_id: uuid.UUID
@@ -286,7 +262,7 @@ class RefundProcessedInput(Frozen):
     payment_id: str | None
 
 
-class FlagInput(Frozen):
+class FlagBookingInput(Frozen):
     """Put a booking in front of operators, with the reason in words."""
 
     booking_id: uuid.UUID
@@ -307,7 +283,7 @@ class RefundInfo(Frozen):
     amount: int
     currency: str
     method: str
-    status: str
+    status: RefundStatus
 
 
 class CancelResult(Frozen):
@@ -324,7 +300,7 @@ class CancelMeetingInput(Frozen):
     booking_id: uuid.UUID
 
 
-class AuditInput(Frozen):
+class RecordAuditInput(Frozen):
     """One audit record: who did what to which booking, and why."""
 
     booking_id: uuid.UUID
@@ -340,19 +316,21 @@ class RescheduleInput(Frozen):
     actor: str
 
 
-class MoveInput(Frozen):
+class MoveBookingInput(Frozen):
     """Move the booking's hold to a new slot in one transaction (new held before old freed)."""
 
     booking_id: uuid.UUID
     customer_id: uuid.UUID
     slot_id: uuid.UUID
     allow_wallet_topup: bool
+    # The booking's move number (1 for its first reschedule): keys the move's money.
+    move: int
 
 
-class Moved(Frozen):
+class MoveBookingResult(Frozen):
     """The booking's new hold and what the move cost (positive) or saved (negative)."""
 
-    hold: Hold
+    hold: SlotHold
     difference: int
 
 

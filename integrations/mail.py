@@ -1,4 +1,4 @@
-"""Compose and send plain-text email over SMTP with the standard library."""
+"""Notification mail: what each kind says, and composing and sending it over SMTP."""
 
 from __future__ import annotations
 
@@ -7,6 +7,34 @@ import smtplib
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+
+from models.db import Booking
+from models.domain import NotificationKind
+
+SUBJECTS: dict[NotificationKind, str] = {
+    NotificationKind.BOOKING_RESCHEDULED: "Your booking was moved",
+    NotificationKind.PAYMENT_REFUNDED: "Your payment was refunded",
+    NotificationKind.BOOKING_CONFIRMED: "Your booking is confirmed",
+    NotificationKind.BOOKING_FAILED: "Your booking could not be completed",
+    NotificationKind.BOOKING_EXPIRED: "Your booking expired before payment",
+    NotificationKind.BOOKING_CANCELLED: "Your booking was cancelled",
+}
+
+
+def render_body(booking: Booking, kind: NotificationKind) -> str:
+    """Plain-text body of a notification (no PII beyond what the recipient gave us)."""
+    lines = [
+        SUBJECTS[kind] + ".",
+        "",
+        f"Booking: {booking.id}",
+        f"When: {booking.starts_at.isoformat()} to {booking.ends_at.isoformat()}",
+        f"Amount: {booking.amount} {booking.currency} (minor units)",
+    ]
+    if booking.meeting_url:
+        lines.append(f"Meeting link: {booking.meeting_url}")
+    if booking.reason:
+        lines.append(f"Reason: {booking.reason}")
+    return "\n".join(lines) + "\n"
 
 
 class EmailDeliveryError(Exception):

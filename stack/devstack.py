@@ -81,11 +81,11 @@ class _SecondaryServer(uvicorn.Server):
 
 async def _serve(settings: Settings, stack: contextlib.AsyncExitStack) -> None:
     from api.app import create_app
-    from core.embedded import EmbeddedPostgres, TemporalDevServer
-    from core.mailsink import MailSink
     from core.migrate import upgrade
     from sandbox.app import create_app as create_sandbox
     from sandbox.from_settings import sandbox_config
+    from stack.embedded import EmbeddedPostgres, TemporalDevServer
+    from stack.mailsink import MailSink
     from worker import run_worker
 
     data = settings.data_dir.resolve()

@@ -2,8 +2,8 @@
 
 Business failures carry an :class:`ErrorCode`. Inside Temporal they travel as
 ``ApplicationError(type=code.value, non_retryable=True)``; at the HTTP edge one
-table (:data:`HTTP_STATUS`) turns a code into a status. Nothing matches on
-message text.
+table (``api.errors.HTTP_STATUS``) turns a code into a status. Nothing matches
+on message text.
 
     BookingError            raised by services and the API layer
     └── carries ErrorCode   the stable, documented code a client sees
@@ -41,30 +41,6 @@ class ErrorCode(StrEnum):
     INTERNAL = "INTERNAL"
 
 
-HTTP_STATUS: dict[ErrorCode, int] = {
-    ErrorCode.VALIDATION_ERROR: 422,
-    ErrorCode.UNAUTHENTICATED: 401,
-    ErrorCode.FORBIDDEN: 403,
-    ErrorCode.NOT_FOUND: 404,
-    ErrorCode.BOOKING_NOT_FOUND: 404,
-    ErrorCode.SLOT_NOT_FOUND: 404,
-    ErrorCode.RESOURCE_NOT_FOUND: 404,
-    ErrorCode.SLOT_UNAVAILABLE: 409,
-    ErrorCode.INSUFFICIENT_FUNDS: 402,
-    ErrorCode.BOOKING_NOT_CANCELLABLE: 409,
-    ErrorCode.INVALID_STATE: 409,
-    ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
-    ErrorCode.IDEMPOTENCY_KEY_IN_USE: 409,
-    ErrorCode.INVALID_SIGNATURE: 400,
-    ErrorCode.RATE_LIMITED: 429,
-    ErrorCode.TOO_MANY_ACTIVE_HOLDS: 429,
-    ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE: 503,
-    # A reason on a FAILED booking (paid the wrong amount), never an HTTP answer.
-    ErrorCode.PAYMENT_MISMATCH: 409,
-    ErrorCode.DEPENDENCY_UNAVAILABLE: 503,
-    ErrorCode.INTERNAL: 500,
-}
-
 DEFAULT_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.SLOT_UNAVAILABLE: "The slot has no remaining capacity.",
     ErrorCode.INSUFFICIENT_FUNDS: "The wallet balance does not cover the price.",
@@ -84,11 +60,6 @@ class BookingError(Exception):
         self.code = code
         self.message = message or DEFAULT_MESSAGES.get(code, code.value.replace("_", " ").lower())
         super().__init__(f"{code.value}: {self.message}")
-
-    @property
-    def http_status(self) -> int:
-        """The HTTP status this error maps to."""
-        return HTTP_STATUS[self.code]
 
 
 def business_failure(code: ErrorCode, message: str | None = None) -> ApplicationError:

@@ -67,14 +67,14 @@ def _migrate(_: argparse.Namespace) -> None:
 
 def _token(args: argparse.Namespace) -> None:
     from core.auth import issue_token
-    from core.devstack import dev_settings
+    from stack.devstack import dev_settings
 
     settings = dev_settings()
     print(issue_token(settings.require_jwt_secret(), args.sub, args.role, args.ttl))
 
 
 def _dev(_: argparse.Namespace) -> None:
-    from core.devstack import run_dev
+    from stack.devstack import run_dev
 
     run_dev()
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from activities.gateways._common import (
+from integrations.gateways._common import (
     TimestampedVerifier,
     call_json,
     decoded,
@@ -28,7 +28,7 @@ from activities.gateways._common import (
     text,
     unix_time,
 )
-from activities.gateways.base import (
+from integrations.gateways.base import (
     EventType,
     GatewayError,
     GatewayEvent,

@@ -24,8 +24,8 @@ from typing import Any
 
 import httpx
 
-from activities.gateways.base import GatewayError, GatewayRefund
 from core.signing import TOLERANCE_SECONDS, verify_header
+from integrations.gateways.base import GatewayError, GatewayRefund
 
 # A machine-readable error code; anything else from a gateway stays out of messages.
 _CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")

@@ -1,0 +1,171 @@
+"""Changing a booking: cancel and reschedule, each an update of the booking's workflow.
+
+The workflow serialises changes and runs the compensations; this module finds
+the booking, sends the update, and turns a refusal into the documented error.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+from sqlalchemy import select
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import Services
+from api.schemas import (
+    CancelIn,
+    CancelOut,
+    CancelRefundOut,
+    Money,
+    RescheduleIn,
+    RescheduleOut,
+    SignedMoney,
+)
+from api.services.booking_reads import owned_booking
+from api.views import booking_view
+from core.auth import Principal
+from models.db import Booking, GatewayTransaction, LedgerEntry
+from models.domain import BookingStatus, GatewayTransactionKind, RefundStatus
+from models.errors import BookingError, ErrorCode
+from models.payloads import CancelInput, RefundInfo, RescheduleInput
+from workflows.booking import BookingWorkflow
+
+log = structlog.get_logger(__name__)
+
+
+async def cancel_booking(
+    services: Services, user: Principal, booking_id: uuid.UUID, body: CancelIn
+) -> CancelOut:
+    """Cancel through the booking's workflow (its ``cancel`` update runs the compensations)."""
+    booking = await _owned_booking(services, user, booking_id)
+    client = await services.temporal.client()
+    handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
+    try:
+        result = await handle.execute_update(
+            BookingWorkflow.cancel,
+            CancelInput(
+                actor=f"{user.role}:{user.sub}", by_operator=user.is_operator, reason=body.reason
+            ),
+        )
+    except WorkflowUpdateFailedError as exc:
+        if _update_error(exc).code is not ErrorCode.BOOKING_NOT_CANCELLABLE:
+            raise _update_error(exc) from None
+        return await _already_cancelled(services, booking_id)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        # The workflow has finished: the booking is terminal.
+        return await _already_cancelled(services, booking_id)
+    refund = result.refund
+    return CancelOut(
+        id=result.booking_id,
+        status=result.status,
+        refund=_refund_out(refund),
+    )
+
+
+async def _already_cancelled(services: Services, booking_id: uuid.UUID) -> CancelOut:
+    """A repeated cancel of a CANCELLED booking gets its answer again; others are 409."""
+    async with services.sessions() as session:
+        booking = await session.get(Booking, booking_id)
+        assert booking is not None
+        if booking.status != BookingStatus.CANCELLED.value:
+            raise BookingError(
+                ErrorCode.BOOKING_NOT_CANCELLABLE, f"The booking is {booking.status}."
+            )
+        wallet = (
+            await session.execute(
+                select(LedgerEntry).where(
+                    LedgerEntry.booking_id == booking_id,
+                    LedgerEntry.kind == "refund",
+                    LedgerEntry.reason == "cancellation",
+                )
+            )
+        ).scalar_one_or_none()
+        gateway = (
+            await session.execute(
+                select(GatewayTransaction).where(
+                    GatewayTransaction.booking_id == booking_id,
+                    GatewayTransaction.kind == GatewayTransactionKind.REFUND,
+                    GatewayTransaction.reason == "cancellation",
+                )
+            )
+        ).scalar_one_or_none()
+    refund = None
+    if wallet is not None:
+        refund = RefundInfo(
+            amount=wallet.amount,
+            currency=wallet.currency,
+            method="wallet",
+            status=RefundStatus.PROCESSED,
+        )
+    elif gateway is not None:
+        refund = RefundInfo(
+            amount=gateway.amount,
+            currency=gateway.currency,
+            method=gateway.provider,
+            status=RefundStatus(gateway.status),
+        )
+    return CancelOut(id=booking_id, status=BookingStatus.CANCELLED, refund=_refund_out(refund))
+
+
+def _refund_out(refund: RefundInfo | None) -> CancelRefundOut | None:
+    if refund is None:
+        return None
+    return CancelRefundOut(
+        amount=Money(amount=refund.amount, currency=refund.currency),
+        method=refund.method,
+        status=refund.status,
+    )
+
+
+def _update_error(exc: WorkflowUpdateFailedError) -> BookingError:
+    """The documented error a workflow update refused with (INTERNAL for anything else)."""
+    cause = exc.cause
+    if isinstance(cause, ApplicationError) and cause.type in ErrorCode.__members__:
+        return BookingError(ErrorCode(cause.type or ""), cause.message or None)
+    log.error("booking.update_failed", error=type(cause).__name__)
+    return BookingError(ErrorCode.INTERNAL)
+
+
+async def _owned_booking(services: Services, user: Principal, booking_id: uuid.UUID) -> Booking:
+    async with services.sessions() as session:
+        booking = await owned_booking(session, user, booking_id)
+    structlog.contextvars.bind_contextvars(
+        booking_id=str(booking_id), workflow_id=booking.workflow_id
+    )
+    return booking
+
+
+async def reschedule_booking(
+    services: Services, user: Principal, booking_id: uuid.UUID, body: RescheduleIn
+) -> RescheduleOut:
+    """Move a booking through its workflow's ``reschedule`` update; refused moves change nothing."""
+    booking = await _owned_booking(services, user, booking_id)
+    if booking.slot_id == body.slot_id:
+        raise BookingError(ErrorCode.VALIDATION_ERROR, "slot_id: the booking is already there")
+    client = await services.temporal.client()
+    handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
+    try:
+        result = await handle.execute_update(
+            BookingWorkflow.reschedule,
+            RescheduleInput(slot_id=body.slot_id, actor=f"{user.role}:{user.sub}"),
+        )
+    except WorkflowUpdateFailedError as exc:
+        raise _update_error(exc) from None
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise BookingError(ErrorCode.INVALID_STATE, f"The booking is {booking.status}.") from None
+    async with services.sessions() as session:
+        view = await booking_view(session, booking_id)
+    assert view is not None
+    refund = result.refund
+    return RescheduleOut(
+        booking=view,
+        difference=SignedMoney(amount=result.difference, currency=view.amount.currency),
+        refund=_refund_out(refund),
+    )

@@ -1,0 +1,229 @@
+"""Creating a booking: one idempotent request, one workflow, one synchronous decision.
+
+The way down: check the payment choice and the slot; claim the Idempotency-Key
+(:class:`~api.services.idempotency.IdempotencyKey`); refuse a full slot early
+or wait at the per-slot gate; start the workflow with Update-with-Start and
+wait for its ``create`` decision; settle the key with the answer.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from api.deps import Services
+from api.schemas import BookingCreate
+from api.services.idempotency import Answer, IdempotencyKey, Refusal, Success
+from api.views import booking_view
+from core.auth import Principal
+from models.db import Slot
+from models.domain import BookingStatus, PaymentMethod, has_started
+from models.errors import BookingError, ErrorCode
+from models.payloads import BookingInput, BookingPolicy, Contact, CreateResult, PaymentSpec
+from models.search_attributes import (
+    BOOKING_ID,
+    BOOKING_STATUS,
+    CUSTOMER_ID,
+    PAYMENT_PROVIDER,
+    RESOURCE_ID,
+)
+from workflows.booking import BookingWorkflow
+
+log = structlog.get_logger(__name__)
+
+CREATE_SCOPE = "booking.create"
+CREATE_UPDATE_ID = "create"
+
+
+def workflow_id_for(booking_id: uuid.UUID) -> str:
+    """Each booking is one workflow, whose id is derived from the booking id."""
+    return f"booking-{booking_id}"
+
+
+@dataclass(frozen=True)
+class CreateOutcome:
+    """What ``POST /v1/bookings`` answers, and whether it is a replay of a stored answer."""
+
+    answer: Answer
+    replayed: bool
+
+
+async def create_booking(
+    services: Services, user: Principal, key: str, body: BookingCreate
+) -> CreateOutcome:
+    """Create a booking, idempotently per (customer, key).
+
+    The key's record gives every concurrent request the same booking id; the
+    workflow id derives from it and the update id is fixed, so Temporal runs
+    one workflow and one ``create`` update however many requests race. The
+    first answer is stored and replayed for the key's lifetime.
+
+    A slot that is already full is refused here, without a workflow, and a
+    burst on one slot waits at the per-slot gate (:mod:`api.admission`) rather
+    than queue in the worker; the hold activity and the database still decide.
+    """
+    _check_payment(services, body)
+    async with services.sessions() as session:
+        slot = await session.get(Slot, body.slot_id)
+    if slot is None:
+        raise BookingError(ErrorCode.SLOT_NOT_FOUND)
+    claim = await IdempotencyKey.claim(
+        services.sessions,
+        principal=str(user.sub),
+        scope=CREATE_SCOPE,
+        key=key,
+        body=body.model_dump(mode="json"),
+        ttl_days=services.settings.idempotency_ttl_days,
+    )
+    if claim.answer is not None:
+        return CreateOutcome(claim.answer, replayed=True)
+    structlog.contextvars.bind_contextvars(
+        booking_id=str(claim.target_id), workflow_id=workflow_id_for(claim.target_id)
+    )
+    async with services.admission.admit(
+        slot.id, functools.partial(_free_seats, services, slot.id), known_free=_free(slot)
+    ) as admitted:
+        if not admitted:
+            # Full already: answer without a workflow, unless a duplicate of this
+            # key has started one, whose outcome is then the answer.
+            refused = await claim.refuse(Refusal.of(ErrorCode.SLOT_UNAVAILABLE))
+            if refused is not None:
+                log.info("booking.create_refused_early", status=refused.status)
+                return CreateOutcome(refused, replayed=False)
+        stored = await claim.start()
+        if stored is not None:
+            return CreateOutcome(stored, replayed=True)
+        answer = await claim.settle(await _decide(services, user, claim, body, slot))
+        log.info("booking.create_answered", status=answer.status)
+        return CreateOutcome(answer, replayed=False)
+
+
+def _check_payment(services: Services, body: BookingCreate) -> None:
+    if body.payment.method == PaymentMethod.GATEWAY:
+        enabled = services.settings.enabled_gateways()
+        if body.payment.provider not in enabled:
+            raise BookingError(
+                ErrorCode.VALIDATION_ERROR,
+                f"payment.provider: must be one of {sorted(enabled) or 'none configured'}",
+            )
+    elif body.payment.provider is not None:
+        raise BookingError(
+            ErrorCode.VALIDATION_ERROR, "payment.provider: only for gateway payments"
+        )
+
+
+def _free(slot: Slot) -> int:
+    """Seats a create could still take: none once the slot has started (the hold's rule too)."""
+    if has_started(slot.starts_at, datetime.now(UTC)):
+        return 0
+    return slot.capacity - slot.active_count
+
+
+async def _free_seats(services: Services, slot_id: uuid.UUID) -> int:
+    async with services.sessions() as session:
+        slot = await session.get(Slot, slot_id, populate_existing=True)
+    return 0 if slot is None else _free(slot)
+
+
+async def _decide(
+    services: Services, user: Principal, claim: IdempotencyKey, body: BookingCreate, slot: Slot
+) -> Answer:
+    """Run the create update; its decision becomes the key's answer."""
+    booking_id = claim.target_id
+    try:
+        result = await _run_create_update(services, user, booking_id, body, slot.resource_id)
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        # The workflow keeps going; the same key later gets its answer.
+        log.warning("booking.create_timed_out", first_request=claim.first)
+        if claim.first:
+            raise BookingError(
+                ErrorCode.DEPENDENCY_UNAVAILABLE,
+                "The booking is taking longer than expected; retry with the same key.",
+            ) from None
+        raise BookingError(
+            ErrorCode.IDEMPOTENCY_KEY_IN_USE,
+            "A request with this Idempotency-Key is still in progress; retry later.",
+        ) from None
+    if result.status == BookingStatus.FAILED:
+        return Refusal.of(ErrorCode(result.reason or ErrorCode.INTERNAL))
+    async with services.sessions() as session:
+        view = await booking_view(session, booking_id)
+    assert view is not None
+    return Success(201, view.model_dump(mode="json"))
+
+
+async def _run_create_update(
+    services: Services,
+    user: Principal,
+    booking_id: uuid.UUID,
+    body: BookingCreate,
+    resource_id: uuid.UUID,
+) -> CreateResult:
+    settings = services.settings
+    workflow_id = workflow_id_for(booking_id)
+    contact = Contact(**body.contact.model_dump()) if body.contact else None
+    start = WithStartWorkflowOperation(
+        BookingWorkflow.run,
+        BookingInput(
+            booking_id=booking_id,
+            customer_id=user.sub,
+            slot_id=body.slot_id,
+            payment=PaymentSpec(method=body.payment.method, provider=body.payment.provider),
+            contact=contact,
+            policy=BookingPolicy(
+                hold_ttl_seconds=settings.hold_ttl_seconds,
+                meeting_alert_after_seconds=settings.meeting_alert_after_seconds,
+                gateway_max_attempts=settings.gateway_max_attempts,
+                late_payment_window_seconds=settings.late_payment_window_seconds,
+            ),
+        ),
+        id=workflow_id,
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        # A finished booking is never started again under the same id.
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(BOOKING_ID, str(booking_id)),
+                SearchAttributePair(CUSTOMER_ID, str(user.sub)),
+                SearchAttributePair(RESOURCE_ID, str(resource_id)),
+                SearchAttributePair(PAYMENT_PROVIDER, body.payment.provider or body.payment.method),
+                SearchAttributePair(BOOKING_STATUS, BookingStatus.HELD.value),
+            ]
+        ),
+        static_summary=(
+            f"Booking {booking_id} of slot {body.slot_id}, paid by {body.payment.method}"
+        ),
+    )
+    temporal = await services.temporal.client()
+    try:
+        return await temporal.execute_update_with_start_workflow(
+            BookingWorkflow.create,
+            start_workflow_operation=start,
+            id=CREATE_UPDATE_ID,
+            rpc_timeout=timedelta(seconds=settings.create_timeout_seconds),
+        )
+    except WorkflowAlreadyStartedError:
+        # The workflow already finished (a failed booking closes at once) before
+        # this request attached: its result carries the same decision.
+        handle = temporal.get_workflow_handle_for(BookingWorkflow.run, workflow_id)
+        return (await handle.result()).create
+    except WorkflowUpdateFailedError:
+        log.exception("booking.create_update_failed")
+        raise BookingError(ErrorCode.INTERNAL) from None

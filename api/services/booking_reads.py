@@ -1,0 +1,59 @@
+"""Reading bookings: from PostgreSQL, which the activities keep current."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.pagination import after_time_and_id, fetch_page, time_and_id_cursor
+from api.schemas import BookingOut, BookingSummary, Page
+from api.views import booking_view, summary_view
+from core.auth import Principal
+from models.db import Booking
+from models.domain import BookingStatus
+from models.errors import BookingError, ErrorCode
+
+
+async def get_booking(session: AsyncSession, user: Principal, booking_id: uuid.UUID) -> BookingOut:
+    """One booking; another customer's booking is reported as not found."""
+    view = await booking_view(session, booking_id)
+    if view is None or (not user.is_operator and view.customer_id != user.sub):
+        raise BookingError(ErrorCode.BOOKING_NOT_FOUND)
+    return view
+
+
+async def list_bookings(
+    session: AsyncSession,
+    user: Principal,
+    *,
+    status: BookingStatus | None,
+    cursor: str | None,
+    limit: int,
+    needs_attention: bool | None = None,
+) -> Page[BookingSummary]:
+    """Newest first: a customer's own bookings, or every booking for operators."""
+    query = select(Booking).order_by(Booking.created_at.desc(), Booking.id.desc())
+    if not user.is_operator:
+        query = query.where(Booking.customer_id == user.sub)
+    if status is not None:
+        query = query.where(Booking.status == status.value)
+    if needs_attention is not None:
+        query = query.where(Booking.needs_attention.is_(needs_attention))
+    if cursor is not None:
+        query = query.where(
+            after_time_and_id(Booking.created_at, Booking.id, cursor, descending=True)
+        )
+    rows, next_cursor = await fetch_page(
+        session, query, limit, lambda b: time_and_id_cursor(b.created_at, b.id)
+    )
+    return Page[BookingSummary](items=[summary_view(b) for b in rows], next_cursor=next_cursor)
+
+
+async def owned_booking(session: AsyncSession, user: Principal, booking_id: uuid.UUID) -> Booking:
+    """The booking row if the caller may see it; another customer's is not found."""
+    booking = await session.get(Booking, booking_id)
+    if booking is None or (not user.is_operator and booking.customer_id != user.sub):
+        raise BookingError(ErrorCode.BOOKING_NOT_FOUND)
+    return booking

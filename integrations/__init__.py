@@ -1,0 +1,1 @@
+"""Outbound adapters: payment gateways and verifiers, meeting providers, mail, booking events."""

@@ -1,0 +1,106 @@
+"""The booking domain's vocabulary: statuses and kinds shared by every layer.
+
+These are the values stored in PostgreSQL, shown by the API and carried in
+Temporal payloads; each is a ``StrEnum`` so it serialises as its plain value.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+
+class BookingStatus(StrEnum):
+    """Lifecycle statuses of a booking."""
+
+    HELD = "HELD"
+    AWAITING_PAYMENT = "AWAITING_PAYMENT"
+    CONFIRMED = "CONFIRMED"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
+
+
+ACTIVE_STATUSES = frozenset(
+    {BookingStatus.HELD, BookingStatus.AWAITING_PAYMENT, BookingStatus.CONFIRMED}
+)
+TERMINAL_STATUSES = frozenset(
+    {BookingStatus.FAILED, BookingStatus.EXPIRED, BookingStatus.CANCELLED}
+)
+
+
+class PaymentMethod(StrEnum):
+    """How a booking is paid."""
+
+    WALLET = "wallet"
+    GATEWAY = "gateway"
+
+
+class PaymentStatus(StrEnum):
+    """State of a booking's payment, separate from the booking status."""
+
+    PENDING = "PENDING"
+    CAPTURED = "CAPTURED"
+    REFUNDED = "REFUNDED"
+    # Nothing was or ever will be taken: the charge was voided by its compensation.
+    FAILED = "FAILED"
+
+
+class RefundStatus(StrEnum):
+    """State of one refund.
+
+    ``REQUESTED`` is written before the gateway is asked; ``OWED`` is what a
+    refund that could not be made is reported as (operators are flagged).
+    """
+
+    REQUESTED = "REQUESTED"
+    PENDING = "PENDING"
+    PROCESSED = "PROCESSED"
+    OWED = "OWED"
+
+
+OPEN_REFUND_STATUSES = (RefundStatus.REQUESTED.value, RefundStatus.PENDING.value)
+
+
+class MeetingStatus(StrEnum):
+    """State of a booking's meeting link, separate from the booking status."""
+
+    PENDING = "PENDING"
+    READY = "READY"
+    FAILED = "FAILED"
+
+
+class NotificationKind(StrEnum):
+    """What a notification tells the customer; also the name of its template."""
+
+    BOOKING_CONFIRMED = "booking_confirmed"
+    BOOKING_RESCHEDULED = "booking_rescheduled"
+    BOOKING_FAILED = "booking_failed"
+    BOOKING_EXPIRED = "booking_expired"
+    BOOKING_CANCELLED = "booking_cancelled"
+    PAYMENT_REFUNDED = "payment_refunded"
+
+
+class NotificationStatus(StrEnum):
+    """Delivery state of one notification in the outbox."""
+
+    PENDING = "PENDING"
+    SENT = "SENT"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+
+
+class GatewayTransactionKind(StrEnum):
+    """What a ``gateway_transactions`` row records."""
+
+    CAPTURE = "capture"
+    REFUND = "refund"
+
+
+def has_started(starts_at: datetime, now: datetime) -> bool:
+    """Whether a slot (or booking) starting at ``starts_at`` can no longer be taken.
+
+    The one rule for "the slot has started": the API's early refusal, the hold
+    and the move all use it.
+    """
+    return starts_at <= now

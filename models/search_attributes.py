@@ -1,0 +1,25 @@
+"""The search attributes every booking workflow carries; the Temporal UI filters on them.
+
+No personal data: ids, statuses and the provider only.
+"""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey
+
+BOOKING_STATUS = SearchAttributeKey.for_keyword("BookingStatus")
+BOOKING_ID = SearchAttributeKey.for_keyword("BookingId")
+CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
+RESOURCE_ID = SearchAttributeKey.for_keyword("ResourceId")
+PAYMENT_PROVIDER = SearchAttributeKey.for_keyword("PaymentProvider")
+PAYMENT_DEADLINE = SearchAttributeKey.for_datetime("PaymentDeadline")
+
+# Name -> indexed type, as `make dev`, the test session and the compose init step register them.
+REGISTRATION: dict[str, str] = {
+    "BookingStatus": "Keyword",
+    "BookingId": "Keyword",
+    "CustomerId": "Keyword",
+    "ResourceId": "Keyword",
+    "PaymentProvider": "Keyword",
+    "PaymentDeadline": "Datetime",
+}

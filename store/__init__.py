@@ -1,0 +1,1 @@
+"""Shared database writes and lookups: ledger, timeline, idempotency keys, booking reads."""

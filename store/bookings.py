@@ -1,0 +1,54 @@
+"""Lookups of bookings and slots shared by the activities and the API."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.db import Booking, Resource, Slot
+from models.errors import ErrorCode, business_failure
+from models.payloads import SlotHold
+from models.refund_policy import RefundPolicy
+
+
+def slot_hold_of(booking: Booking, policy: dict[str, object]) -> SlotHold:
+    """The booking's current hold as the workflow carries it."""
+    return SlotHold(
+        booking_id=booking.id,
+        slot_id=booking.slot_id,
+        resource_id=booking.resource_id,
+        amount=booking.amount,
+        currency=booking.currency,
+        starts_at=booking.starts_at,
+        ends_at=booking.ends_at,
+        meeting_provider=booking.meeting_provider,
+        refund_policy=RefundPolicy.model_validate(policy),
+    )
+
+
+async def slot_with_resource(session: AsyncSession, slot_id: uuid.UUID) -> tuple[Slot, Resource]:
+    """The slot and its resource, or the SLOT_NOT_FOUND refusal."""
+    row = (
+        await session.execute(select(Slot, Resource).join(Resource).where(Slot.id == slot_id))
+    ).one_or_none()
+    if row is None:
+        raise business_failure(ErrorCode.SLOT_NOT_FOUND)
+    slot, resource = row
+    return slot, resource
+
+
+async def booking_for_order(
+    session: AsyncSession, provider: str, order_id: str | None
+) -> Booking | None:
+    """The booking whose order this is, if any."""
+    if order_id is None:
+        return None
+    return (
+        await session.execute(
+            select(Booking).where(
+                Booking.payment_provider == provider, Booking.payment_order_id == order_id
+            )
+        )
+    ).scalar_one_or_none()

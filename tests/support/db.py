@@ -1,0 +1,57 @@
+"""Rows written straight to the database, for tests below the API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from core.db import SessionFactory
+from models.db import Booking, Resource, Slot
+
+
+async def insert_confirmed_booking(sessions: SessionFactory, email: str | None = None) -> uuid.UUID:
+    """Write a CONFIRMED wallet booking (and its resource and slot) straight to the database."""
+    starts = datetime.now(UTC) + timedelta(days=1)
+    async with sessions() as session:
+        resource = Resource(
+            id=uuid.uuid4(), name="r", timezone="UTC", meeting_provider="jitsi", refund_policy={}
+        )
+        session.add(resource)
+        await session.flush()
+        await session.refresh(resource)
+        slot = Slot(
+            id=uuid.uuid4(),
+            resource_id=resource.id,
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=1),
+            price_amount=100,
+            currency="INR",
+            capacity=1,
+            active_count=1,
+        )
+        session.add(slot)
+        await session.flush()
+        booking = Booking(
+            id=uuid.uuid4(),
+            customer_id=uuid.uuid4(),
+            slot_id=slot.id,
+            resource_id=resource.id,
+            resource_seq=resource.seq,
+            status="CONFIRMED",
+            amount=100,
+            currency="INR",
+            payment_method="wallet",
+            payment_status="CAPTURED",
+            captured_amount=100,
+            meeting_status="READY",
+            meeting_url="https://meet.example/room",
+            meeting_provider="jitsi",
+            contact={"email": email} if email else None,
+            workflow_id="wf",
+            exclusive=True,
+            starts_at=slot.starts_at,
+            ends_at=slot.ends_at,
+        )
+        session.add(booking)
+        await session.commit()
+        return booking.id
