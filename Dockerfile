@@ -22,13 +22,14 @@ WORKDIR /src
 
 # Dependencies first, in their own layer, so code edits don't reinstall them.
 # They are read straight from pyproject.toml ([project].dependencies only, so
-# the `dev` extra is never installed). Every runtime dependency ships manylinux
-# wheels for CPython 3.12, so no compiler is needed here.
-COPY pyproject.toml ./
+# the `dev` extra is never installed), at the versions pinned in requirements.lock.
+# Every runtime dependency ships manylinux wheels for CPython 3.12, so no
+# compiler is needed here.
+COPY pyproject.toml requirements.lock ./
 RUN python -c "import tomllib; \
 print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt
+    && pip install -c requirements.lock -r /tmp/requirements.txt
 
 # Then the project itself (non-editable, no extras). .dockerignore keeps the
 # context small; README.md is needed because pyproject.toml declares it.

@@ -1,18 +1,20 @@
 # Two commands do everything: `make dev` runs the stack, `make test` runs every check.
-# Each creates .venv on first use (Python 3.11+ is the only prerequisite).
+# Each creates .venv on first use (Python 3.11+ is the only prerequisite), from the pinned
+# versions in requirements.lock (`make lock` refreshes it after a change to pyproject.toml).
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck unit install clean bench bench-quick bench-levers
+.PHONY: dev test lint fmt typecheck install lock clean bench bench-quick bench-levers
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -20,29 +22,41 @@ install: $(STAMP)
 dev: $(STAMP)
 	$(BIN)/booking-engine dev
 
+# ruff (lint and format check), then the layer contracts (import-linter).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
+# Rewrite: format and apply the safe lint fixes.
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# mypy --strict over the code, then a relaxed pass over tests/ and bench/.
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy --config-file tests/mypy.toml
 
 test: lint typecheck
 	$(BIN)/pytest
 
-# The benchmark (issue #5): its own stack on free ports; results in bench/results/.
+# Pin every dependency (dev and bench included) for reproducible installs.
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --extra dev --extra bench --strip-extras \
+	    --no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
+
+# The benchmark: its own stack on free ports; results in bench/results/.
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.run
 
 # The short version (about two minutes); numbers are reported, never asserted.
 bench-quick: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.run --quick
 
 # Each worker and pool setting on its own stack, engine against the floor (about 7 min).
 bench-levers: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.levers
 
 clean:

@@ -141,8 +141,10 @@ class PaymentActivities:
 
     @activity.defn(name="refund_payment")
     async def refund_payment(self, request: RefundPaymentInput) -> RefundPaymentResult:
-        """Refund one captured payment, exactly once (key ``{booking_id}:refund:{payment_id}``,
-        or ``{booking_id}:move:{n}:refund:{payment_id}`` for what a move saved).
+        """Refund one captured payment, exactly once.
+
+        Keyed ``{booking_id}:refund:{payment_id}``, or
+        ``{booking_id}:move:{n}:refund:{payment_id}`` for what a move saved.
 
         The capture and the refund request are written first, in one
         transaction, under the refund-never-exceeds-capture constraint; then

@@ -19,8 +19,11 @@ from integrations.gateways.registry import build_verifiers
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the API. Dependencies connect lazily, so the API starts (and /readyz
-    reports) while PostgreSQL or Temporal are still down."""
+    """Build the API.
+
+    Dependencies connect lazily, so the API starts (and /readyz reports) while
+    PostgreSQL or Temporal are still down.
+    """
     settings = settings or get_settings()
     settings.require_jwt_secret()
 

@@ -14,6 +14,7 @@ import contextlib
 import os
 import sys
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from pydantic import BaseModel
@@ -48,7 +49,7 @@ def create_app() -> object:
     state: dict[str, Client] = {}
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         state["client"] = await _client()
         yield
 

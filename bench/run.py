@@ -1,5 +1,7 @@
-"""`make bench` / `make bench-quick`: start a private stack, measure A (baseline), B (Temporal
-floor) and C (the engine) with one load generator, write JSON, Markdown and a PNG chart.
+"""`make bench` / `make bench-quick`: measure the engine against a baseline and a floor.
+
+Starts a private stack, measures A (baseline), B (Temporal floor) and C (the
+engine) with one load generator, and writes JSON, Markdown and a PNG chart.
 
     python -m bench.run [--quick] [--out DIR]
 

@@ -166,6 +166,8 @@ class BookingState(Frozen):
     status: BookingStatus | None
     reason: str | None
     meeting_status: MeetingStatus
+    # Nothing in flight: every step so far is done and the workflow waits for events.
+    idle: bool = False
 
 
 class SendNotificationInput(Frozen):

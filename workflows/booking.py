@@ -133,6 +133,8 @@ class SagaState:
     moves: int = 0
     cancelling: bool = False
     cancel_result: CancelResult | None = None
+    # True while nothing is in flight: the saga's steps are done and it waits for events.
+    idle: bool = False
     # When the workflow may close: the end of the slot, or of the late-payment window.
     close_at: datetime | None = None
 
@@ -336,10 +338,12 @@ class BookingWorkflow:
             assert close_at is not None
             remaining = close_at - workflow.now()
             if remaining > timedelta(0) and not s.events:
+                s.idle = True
                 with contextlib.suppress(TimeoutError):
                     await workflow.wait_condition(
                         functools.partial(self._woken, close_at), timeout=remaining
                     )
+                s.idle = False
                 if s.close_at != close_at:
                     continue
             while s.events:
@@ -724,6 +728,7 @@ class BookingWorkflow:
             status=self._s.status,
             reason=self._s.reason,
             meeting_status=self._s.meeting,
+            idle=self._s.idle and not self._change_lock.locked(),
         )
 
     # ---- small helpers --------------------------------------------------------------------------

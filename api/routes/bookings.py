@@ -47,8 +47,10 @@ async def create_booking(
     key: IdempotencyKey,
     services: ServicesDep,
 ) -> JSONResponse:
-    """Hold the slot and take the payment: a wallet booking answers CONFIRMED, a gateway
-    booking AWAITING_PAYMENT with its checkout URL; a refusal leaves the slot free.
+    """Hold the slot and take the payment; a refusal leaves the slot free.
+
+    A wallet booking answers CONFIRMED, a gateway booking AWAITING_PAYMENT with
+    its order and checkout URL.
 
     The same Idempotency-Key and body always get the same answer.
     """

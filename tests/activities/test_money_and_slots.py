@@ -334,8 +334,10 @@ async def test_refund_wallet_twice_credits_back_once(sessions: SessionFactory) -
 async def test_refund_without_debit_voids_the_charge_and_writes_no_ledger_row(
     sessions: SessionFactory,
 ) -> None:
-    """refund_wallet before any debit refunds 0, writes no ledger row, and fences the charge:
-    a debit attempt that arrives after its compensation is refused and takes nothing."""
+    """refund_wallet before any debit refunds 0, writes no ledger row, and fences the charge.
+
+    A debit attempt that arrives after its compensation is refused and takes nothing.
+    """
     customer = uuid.uuid4()
     await credit(sessions, customer, 10_000)
     slot = await make_slot(sessions)

@@ -6,7 +6,6 @@ import asyncio
 import json
 import time
 import uuid
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -30,6 +29,7 @@ from support.auth import OPERATOR, SANDBOX_WEBHOOK_SECRET, bearer
 from support.catalog import make_slot
 from support.engine import api_client, engine_on_queue, replace_activity
 from support.histories import record_history
+from support.workflows import settled, until_state
 
 
 async def book_gateway(
@@ -89,9 +89,7 @@ async def test_checkout_payment_confirms_the_booking(
 ) -> None:
     """AWAITING_PAYMENT with an order and checkout page; paying there confirms via the webhook."""
     customer = uuid.uuid4()
-    slot = await make_slot(
-        api, price=42_000, starts_in=timedelta(seconds=4), length=timedelta(seconds=1)
-    )
+    slot = await make_slot(api, price=42_000)
 
     created = await book_gateway(api, customer, slot["id"])
 
@@ -111,10 +109,10 @@ async def test_checkout_payment_confirms_the_booking(
     assert paid.status_code == 200
     await sandbox_app.state.sandbox.drain()
     handle = temporal.get_workflow_handle_for(BookingWorkflow.run, f"booking-{booking['id']}")
-    result = await handle.result()
+    state = await until_state(handle, settled("CONFIRMED"))
     await record_history(handle, "gateway_confirmed_update_with_start")
 
-    assert result.status == "CONFIRMED"
+    assert state.meeting_status == "READY"
     final = (await api.get(f"/v1/bookings/{booking['id']}", headers=bearer(customer))).json()
     assert final["status"] == "CONFIRMED"
     assert final["payment"]["captured"] == {"amount": 42_000, "currency": "INR"}
@@ -126,9 +124,7 @@ async def test_one_captured_webhook_delivered_a_hundred_times_changes_state_once
     api: httpx.AsyncClient, sessions: SessionFactory, temporal: Client
 ) -> None:
     """100 deliveries, 20 at a time: every one 2xx, one stored event, one capture."""
-    slot = await make_slot(
-        api, price=9_000, starts_in=timedelta(seconds=4), length=timedelta(seconds=1)
-    )
+    slot = await make_slot(api, price=9_000)
     booking = (await book_gateway(api, uuid.uuid4(), slot["id"])).json()
     event_id = f"evt_{uuid.uuid4().hex}"
     body, headers = signed(captured_event(booking["payment"]["order_id"], 9_000, event_id))
@@ -139,12 +135,13 @@ async def test_one_captured_webhook_delivered_a_hundred_times_changes_state_once
             *(api.post("/v1/webhooks/sandbox", content=body, headers=headers) for _ in range(20))
         )
         answers += [r.status_code for r in batch]
-    result = await temporal.get_workflow_handle_for(
-        BookingWorkflow.run, f"booking-{booking['id']}"
-    ).result()
+    state = await until_state(
+        temporal.get_workflow_handle_for(BookingWorkflow.run, f"booking-{booking['id']}"),
+        settled("CONFIRMED"),
+    )
 
     assert answers == [200] * 100
-    assert result.status == "CONFIRMED"
+    assert state.status == "CONFIRMED"
     assert await _stored_events(sessions, event_id) == 1
     async with sessions() as session:
         captures = await session.scalar(
@@ -250,17 +247,18 @@ async def test_payment_arriving_before_the_create_call_returns_still_confirms(
     async with engine_on_queue(
         temporal, settings, replace_activity(activities, create_order)
     ) as api:
-        slot = await make_slot(
-            api, price=3_000, starts_in=timedelta(seconds=4), length=timedelta(seconds=1)
-        )
+        slot = await make_slot(api, price=3_000)
         created = await book_gateway(api, uuid.uuid4(), slot["id"])
         assert created.status_code == 201, created.text
-        result = await temporal.get_workflow_handle_for(
-            BookingWorkflow.run, f"booking-{created.json()['id']}"
-        ).result()
+        state = await until_state(
+            temporal.get_workflow_handle_for(
+                BookingWorkflow.run, f"booking-{created.json()['id']}"
+            ),
+            settled("CONFIRMED"),
+        )
 
     assert created.json()["status"] == "AWAITING_PAYMENT"
-    assert result.status == "CONFIRMED"
+    assert state.status == "CONFIRMED"
 
 
 async def test_gateway_down_answers_503_and_frees_the_slot(

@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import httpx
 
+from stack.mailsink import MailSink
+
 from support.auth import OPERATOR, bearer
 from support.catalog import book, fund, make_slot
 
@@ -128,3 +130,27 @@ async def test_failed_booking_cannot_be_moved(api: httpx.AsyncClient) -> None:
 
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "INVALID_STATE"
+
+
+async def test_moving_back_and_forth_charges_and_mails_every_move(
+    api: httpx.AsyncClient, mail_sink: MailSink
+) -> None:
+    """A to dearer B, back, and to B again: every move moves money and sends its own mail.
+
+    A repeated pair of slots reuses no idempotency key.
+    """
+    customer = uuid.uuid4()
+    cheap, dear = await make_slot(api, price=5_000), await make_slot(api, price=7_000)
+    await fund(api, customer, 20_000)
+    booking = (
+        await book(api, customer, cheap["id"], contact={"email": "moves@example.com"})
+    ).json()
+    balances = []
+    for target in (dear, cheap, dear):
+        moved = await reschedule(api, booking["id"], target["id"], customer)
+        assert moved.status_code == 200, moved.text
+        balances.append(await _balance(api, customer))
+
+    assert balances == [13_000, 15_000, 13_000]
+    subjects = [m["Subject"] for m in mail_sink.messages() if booking["id"] in m.get_content()]
+    assert subjects.count("Your booking was moved") == 3

@@ -28,11 +28,13 @@ EXPECTED = {
     "gateway_confirmed_update_with_start",
     "wallet_cancelled",
     "gateway_cancel_racing_payment",
+    "wallet_cancelled_faked",
+    "wallet_rescheduled_twice",
 }
 
 
 def test_every_path_has_a_recorded_history() -> None:
-    """The wallet, gateway, refused, expired and meeting-alert paths each have a history."""
+    """The wallet, gateway, refused, expired, meeting-alert, cancel and move paths have one."""
     assert {p.stem for p in HISTORIES.glob("*.json")} >= EXPECTED
 
 

@@ -54,6 +54,8 @@ class Receiver:
 
 @dataclass
 class Harness:
+    """The sandbox app, its clients and what it delivered."""
+
     api: httpx.AsyncClient
     sandbox: Sandbox
     receiver: Receiver

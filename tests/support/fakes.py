@@ -74,7 +74,7 @@ class FakeSteps:
     confirmed: asyncio.Event = field(default_factory=asyncio.Event)
     refunded: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def activities(self) -> list[Callable[..., Any]]:
+    def activities(self) -> list[Callable[..., Any]]:  # noqa: C901 - one fake per activity
         """One fake per engine activity, each registered under the real activity's name."""
 
         @activity.defn(name="hold_slot")

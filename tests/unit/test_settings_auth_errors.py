@@ -26,7 +26,7 @@ def test_placeholder_or_short_jwt_secret_is_rejected(placeholder: str) -> None:
 def test_api_refuses_to_run_without_a_jwt_secret() -> None:
     """Outside `make dev`, a missing BOOKING_JWT_SECRET is a start-up error."""
     with pytest.raises(RuntimeError, match="BOOKING_JWT_SECRET"):
-        Settings(_env_file=None).require_jwt_secret()  # type: ignore[call-arg]
+        Settings(_env_file=None).require_jwt_secret()
 
 
 def test_token_round_trip_keeps_subject_and_role() -> None:

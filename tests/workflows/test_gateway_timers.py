@@ -195,8 +195,10 @@ def refund_processed(event_id: str, payment_id: str) -> PaymentEvent:
 async def test_events_in_any_order_reach_the_same_final_state(
     time_env: WorkflowEnvironment, order: tuple[int, ...]
 ) -> None:
-    """A declined attempt, a capture and a second capture, delivered in any order: CONFIRMED,
-    one payment kept, the other refunded once, the decline ignored."""
+    """A decline, a capture and a second capture in any order: CONFIRMED, one payment kept.
+
+    The other payment is refunded once, and the decline is ignored.
+    """
     steps = FakeSteps()
     events = [failed("evt_f", "pay_0"), captured("evt_a", "pay_a"), captured("evt_b", "pay_b")]
     worker, queue = fake_worker(time_env, steps)

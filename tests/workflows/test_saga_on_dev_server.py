@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 import httpx
 from sqlalchemy import func, select
@@ -26,6 +25,7 @@ from workflows.booking import BookingWorkflow
 from support.catalog import book, fund, make_slot
 from support.engine import engine_on_queue, replace_activity
 from support.histories import record_history
+from support.workflows import settled, until_state
 
 
 class CrashAfterCommit:
@@ -86,17 +86,15 @@ async def test_retry_after_commit_holds_and_debits_once(
     assert held == 1
 
 
-async def test_confirmed_booking_gets_meeting_email_and_completes_after_its_slot(
+async def test_confirmed_booking_gets_meeting_and_email_then_waits_for_its_slot(
     temporal: Client,
     api: httpx.AsyncClient,
     sessions: SessionFactory,
     mail_sink: MailSink,
 ) -> None:
-    """A short slot: CONFIRMED, READY Jitsi link, one email, search attributes, then completion."""
+    """CONFIRMED, READY Jitsi link, one email, search attributes; then it waits for the end."""
     customer = uuid.uuid4()
-    slot = await make_slot(
-        api, price=1_500, starts_in=timedelta(seconds=3), length=timedelta(seconds=1)
-    )
+    slot = await make_slot(api, price=1_500)
     await fund(api, customer, 1_500)
 
     response = await book(api, customer, slot["id"], contact={"email": "asha@example.com"})
@@ -107,9 +105,9 @@ async def test_confirmed_booking_gets_meeting_email_and_completes_after_its_slot
     described = await handle.describe()
     assert described.typed_search_attributes.get(BOOKING_STATUS) == "CONFIRMED"
     assert described.typed_search_attributes.get(RESOURCE_ID) is not None
-    result = await handle.result()
+    state = await until_state(handle, settled("CONFIRMED"))
 
-    assert result.status == "CONFIRMED"
+    assert state.meeting_status == "READY"
     async with sessions() as session:
         booking = await session.get(Booking, uuid.UUID(booking_id))
         assert booking is not None

@@ -59,8 +59,11 @@ async def test_insufficient_funds_releases_without_refund(time_env: WorkflowEnvi
 async def test_unexplained_debit_failure_unwinds_refund_then_release(
     time_env: WorkflowEnvironment,
 ) -> None:
-    """A debit failing for no business reason may have committed: its undo (refund, which
-    also voids a debit not yet made) runs before the hold's undo, in reverse order."""
+    """A debit failing for no business reason may have committed: refund, then release.
+
+    Its undo (a refund, which also voids a debit not yet made) runs before the
+    hold's undo: the stack unwinds in reverse.
+    """
     steps = FakeSteps(charge_error=ApplicationError("?", type="Unexpected", non_retryable=True))
     worker, queue = fake_worker(time_env, steps)
     async with worker:

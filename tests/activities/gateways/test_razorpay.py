@@ -178,7 +178,7 @@ async def test_cancel_order_is_false_without_a_call() -> None:
 
 
 async def test_refund_posts_amount_with_refund_idempotency_header() -> None:
-    """refund POSTs the amount to the payment's refund endpoint with X-Refund-Idempotency."""
+    """Refund POSTs the amount to the payment's refund endpoint with X-Refund-Idempotency."""
     razorpay = Razorpay(httpx.Response(200, json=fixture("refund")))
 
     refund = await razorpay.gateway().refund(

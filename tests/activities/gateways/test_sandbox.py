@@ -174,7 +174,7 @@ async def test_cancel_order_is_false_without_a_call() -> None:
 
 
 async def test_refund_posts_with_idempotency_key() -> None:
-    """refund POSTs payment id, amount and reason with the caller's Idempotency-Key."""
+    """Refund POSTs payment id, amount and reason with the caller's Idempotency-Key."""
     sandbox = Sandbox(httpx.Response(200, json=fixture("refund_processed")))
 
     refund = await sandbox.gateway().refund(

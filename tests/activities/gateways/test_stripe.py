@@ -194,7 +194,7 @@ async def test_cancel_order_quotes_the_id_into_the_path() -> None:
 
 
 async def test_refund_posts_payment_intent_amount_and_key() -> None:
-    """refund POSTs payment_intent and amount with the caller's Idempotency-Key."""
+    """Refund POSTs payment_intent and amount with the caller's Idempotency-Key."""
     stripe = Stripe(httpx.Response(200, json=fixture("refund")))
 
     refund = await stripe.gateway().refund(
