@@ -197,7 +197,7 @@ class BookingWorkflow:
         # Pushed first: a hold attempt that timed out may still have committed.
         s.undo.append(Undo(UndoKind.RELEASE_SLOT))
         try:
-            s.hold = await workflow.execute_local_activity_method(
+            s.hold = await self._decide(
                 SlotActivities.hold_slot,
                 HoldSlotInput(
                     booking_id=request.booking_id,
@@ -207,9 +207,6 @@ class BookingWorkflow:
                     payment=request.payment,
                     contact=request.contact,
                 ),
-                start_to_close_timeout=DECISION_ATTEMPT_TIMEOUT,
-                schedule_to_close_timeout=DECISION_TIMEOUT,
-                retry_policy=DECISION_RETRY,
             )
         except ActivityFailure as err:
             if is_business_failure(err):
@@ -227,7 +224,7 @@ class BookingWorkflow:
         # undo also voids a debit that has not happened (see refund_wallet).
         s.undo.append(Undo(UndoKind.REFUND_WALLET))
         try:
-            await workflow.execute_local_activity_method(
+            await self._decide(
                 WalletActivities.charge_wallet,
                 ChargeWalletInput(
                     booking_id=hold.booking_id,
@@ -235,9 +232,6 @@ class BookingWorkflow:
                     amount=hold.amount,
                     currency=hold.currency,
                 ),
-                start_to_close_timeout=DECISION_ATTEMPT_TIMEOUT,
-                schedule_to_close_timeout=DECISION_TIMEOUT,
-                retry_policy=DECISION_RETRY,
             )
         except ActivityFailure as err:
             if is_business_failure(err):
@@ -781,6 +775,16 @@ class BookingWorkflow:
         await self._compensate(
             PaymentActivities.flag_booking,
             FlagBookingInput(booking_id=self._request.booking_id, reason=reason),
+        )
+
+    async def _decide(self, step: Callable[[Any, _In], Awaitable[_Out]], request: _In) -> _Out:
+        """Run a step the create call waits for: local (no task-queue round trip), bounded."""
+        return await workflow.execute_local_activity_method(
+            step,
+            request,
+            start_to_close_timeout=DECISION_ATTEMPT_TIMEOUT,
+            schedule_to_close_timeout=DECISION_TIMEOUT,
+            retry_policy=DECISION_RETRY,
         )
 
     async def _compensate(self, step: Callable[[Any, _In], Awaitable[_Out]], request: _In) -> _Out:
