@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.admission import SlotAdmission
+from api.body_limit import BodyLimit
 from api.deps import Services
 from api.errors import install_error_handling
 from api.metrics import install_metrics
@@ -49,6 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Durable bookings and payments; every booking is a Temporal workflow.",
         lifespan=lifespan,
     )
+    # Innermost (added first): it caps what the routes read, raising into the reader
+    # directly rather than across the request-id middleware's task group.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_metrics(app)
     install_error_handling(app)
     for module in (catalog, bookings, wallets, webhooks, ops, health):

@@ -20,7 +20,12 @@ log = structlog.get_logger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-_HTTP_CODES = {401: ErrorCode.UNAUTHENTICATED, 403: ErrorCode.FORBIDDEN, 404: ErrorCode.NOT_FOUND}
+_HTTP_CODES = {
+    401: ErrorCode.UNAUTHENTICATED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+}
 _UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
 
 # The one table from error codes to HTTP statuses.
@@ -39,6 +44,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
     ErrorCode.IDEMPOTENCY_KEY_IN_USE: 409,
     ErrorCode.INVALID_SIGNATURE: 400,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.TOO_MANY_ACTIVE_HOLDS: 429,
     ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE: 503,
@@ -108,6 +114,7 @@ def install_error_handling(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, ErrorCode.VALIDATION_ERROR)
         if exc.status_code == 405:
             return error_response(request, code, "Method not allowed.", 405)
+
         return error_response(request, code, str(exc.detail), exc.status_code)
 
     @app.exception_handler(OperationalError)

@@ -1,4 +1,8 @@
-"""HTTP request and response shapes. Requests reject unknown fields; money is in minor units."""
+"""HTTP request and response shapes. Requests reject unknown fields; money is in minor units.
+
+Naming: a request body is ``<Name>In``, a response ``<Name>Out``; values used in
+both (``Money``, ``SignedMoney``, ``Page``) have bare names.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from models.domain import BookingStatus, MeetingStatus, PaymentMethod
+from models.domain import BookingStatus, MeetingStatus, PaymentMethod, PaymentStatus, RefundStatus
 
 
 class Strict(BaseModel):
@@ -39,7 +43,7 @@ class RefundPolicy(Strict):
     late_refund_percent: int = Field(default=50, ge=0, le=100)
 
 
-class ResourceCreate(Strict):
+class ResourceIn(Strict):
     """Body of ``POST /v1/resources``."""
 
     name: str = Field(min_length=1, max_length=200)
@@ -68,7 +72,7 @@ class ResourceOut(BaseModel):
     created_at: datetime
 
 
-class SlotCreate(Strict):
+class SlotIn(Strict):
     """One slot to create."""
 
     starts_at: AwareDatetime
@@ -77,10 +81,10 @@ class SlotCreate(Strict):
     capacity: int = Field(default=1, ge=1, le=10_000)
 
 
-class SlotsCreate(Strict):
+class SlotsIn(Strict):
     """Body of ``POST /v1/resources/{id}/slots``."""
 
-    slots: list[SlotCreate] = Field(min_length=1, max_length=500)
+    slots: list[SlotIn] = Field(min_length=1, max_length=500)
 
 
 class SlotOut(BaseModel):
@@ -125,7 +129,7 @@ class ContactIn(Strict):
     name: str | None = Field(default=None, max_length=200)
 
 
-class BookingCreate(Strict):
+class BookingIn(Strict):
     """Body of ``POST /v1/bookings``. The price is never sent: the server takes it from the slot."""
 
     slot_id: uuid.UUID
@@ -136,9 +140,9 @@ class BookingCreate(Strict):
 class PaymentOut(BaseModel):
     """Payment state of a booking; gateway bookings carry their order and checkout page."""
 
-    method: str
+    method: PaymentMethod
     provider: str | None
-    status: str
+    status: PaymentStatus
     captured: Money
     refunded: Money
     order_id: str | None
@@ -166,7 +170,7 @@ class RefundOut(BaseModel):
 
     amount: Money
     method: str
-    status: str
+    status: RefundStatus
     reason: str | None
     at: datetime
 
@@ -194,7 +198,7 @@ class BookingOut(BaseModel):
     timeline: list[EventOut]
 
 
-class BookingSummary(BaseModel):
+class BookingSummaryOut(BaseModel):
     """A booking in a list."""
 
     id: uuid.UUID
@@ -225,7 +229,7 @@ class LedgerEntryOut(BaseModel):
     created_at: datetime
 
 
-class CreditCreate(Strict):
+class CreditIn(Strict):
     """Body of ``POST /v1/wallets/{customer_id}/credits``."""
 
     amount: Money
@@ -239,7 +243,7 @@ class CreditOut(BaseModel):
     balance: Money
 
 
-class ErrorBody(BaseModel):
+class ErrorBodyOut(BaseModel):
     """The error envelope's inner object."""
 
     code: str
@@ -250,10 +254,10 @@ class ErrorBody(BaseModel):
 class ErrorOut(BaseModel):
     """Every error response: ``{"error": {...}}``."""
 
-    error: ErrorBody
+    error: ErrorBodyOut
 
 
-class WebhookReceipt(BaseModel):
+class WebhookReceiptOut(BaseModel):
     """The engine's answer to a gateway: the event is stored (and where it went)."""
 
     event_id: str
@@ -287,7 +291,7 @@ class CancelRefundOut(BaseModel):
 
     amount: Money
     method: str
-    status: str
+    status: RefundStatus
 
 
 class CancelOut(BaseModel):

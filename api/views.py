@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.schemas import (
     BookingOut,
-    BookingSummary,
+    BookingSummaryOut,
     EventOut,
     LedgerEntryOut,
     MeetingOut,
@@ -51,9 +51,9 @@ def slot_view(slot: Slot) -> SlotOut:
     )
 
 
-def summary_view(booking: Booking) -> BookingSummary:
+def summary_view(booking: Booking) -> BookingSummaryOut:
     """A booking in a list."""
-    return BookingSummary(
+    return BookingSummaryOut(
         id=booking.id,
         customer_id=booking.customer_id,
         status=BookingStatus(booking.status),

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     hold_ttl_seconds: int = Field(default=600, ge=30)
     idempotency_ttl_days: int = Field(default=7, ge=7)
     create_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Request bodies over this are refused unread (413); gateway webhooks have their own 1 MiB.
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 
     meeting_provider: Literal["jitsi", "google"] = "jitsi"
     jitsi_base_url: str = "https://meet.jit.si"

@@ -12,9 +12,9 @@ from api.deps import CurrentUser, IdempotencyKey, ServicesDep, SessionDep
 from api.errors import error_response
 from api.metrics import BOOKING_DECISIONS
 from api.schemas import (
-    BookingCreate,
+    BookingIn,
     BookingOut,
-    BookingSummary,
+    BookingSummaryOut,
     CancelIn,
     CancelOut,
     ErrorOut,
@@ -42,7 +42,7 @@ router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 )
 async def create_booking(
     request: Request,
-    body: BookingCreate,
+    body: BookingIn,
     user: CurrentUser,
     key: IdempotencyKey,
     services: ServicesDep,
@@ -72,7 +72,7 @@ async def get_booking(booking_id: uuid.UUID, user: CurrentUser, session: Session
     return await booking_reads.get_booking(session, user, booking_id)
 
 
-@router.get("", response_model=Page[BookingSummary])
+@router.get("", response_model=Page[BookingSummaryOut])
 async def list_bookings(
     user: CurrentUser,
     session: SessionDep,
@@ -80,7 +80,7 @@ async def list_bookings(
     needs_attention: bool | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> Page[BookingSummary]:
+) -> Page[BookingSummaryOut]:
     """A customer's own bookings, or all of them for operators; newest first.
 
     ``needs_attention=true`` lists bookings flagged for operators (money owed,

@@ -9,21 +9,21 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import CurrentUser, Operator, SessionDep
-from api.schemas import Page, ResourceCreate, ResourceOut, SlotOut, SlotsCreate, SlotsOut
+from api.schemas import Page, ResourceIn, ResourceOut, SlotOut, SlotsIn, SlotsOut
 from api.services import catalog
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 
 
 @router.post("/resources", status_code=201, response_model=ResourceOut)
-async def create_resource(body: ResourceCreate, _: Operator, session: SessionDep) -> ResourceOut:
+async def create_resource(body: ResourceIn, _: Operator, session: SessionDep) -> ResourceOut:
     """Create a bookable resource (operators)."""
     return await catalog.create_resource(session, body)
 
 
 @router.post("/resources/{resource_id}/slots", status_code=201, response_model=SlotsOut)
 async def create_slots(
-    resource_id: uuid.UUID, body: SlotsCreate, _: Operator, session: SessionDep
+    resource_id: uuid.UUID, body: SlotsIn, _: Operator, session: SessionDep
 ) -> SlotsOut:
     """Create up to 500 slots at once, all or none (operators)."""
     return SlotsOut(items=await catalog.create_slots(session, resource_id, body))

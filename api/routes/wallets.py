@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.deps import CurrentUser, IdempotencyKey, Operator, ServicesDep, SessionDep
-from api.schemas import CreditCreate, CreditOut, LedgerEntryOut, Page, WalletOut
+from api.schemas import CreditIn, CreditOut, LedgerEntryOut, Page, WalletOut
 from api.services import wallets
 
 router = APIRouter(prefix="/v1/wallets", tags=["wallets"])
@@ -35,7 +35,7 @@ async def my_ledger(
 @router.post("/{customer_id}/credits", status_code=201, response_model=CreditOut)
 async def credit(
     customer_id: uuid.UUID,
-    body: CreditCreate,
+    body: CreditIn,
     operator: Operator,
     key: IdempotencyKey,
     services: ServicesDep,

@@ -28,7 +28,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.deps import Services
-from api.schemas import BookingCreate
+from api.schemas import BookingIn
 from api.services.idempotency import Answer, IdempotencyKey, Refusal, Success
 from api.views import booking_view
 from core.auth import Principal
@@ -65,7 +65,7 @@ class CreateOutcome:
 
 
 async def create_booking(
-    services: Services, user: Principal, key: str, body: BookingCreate
+    services: Services, user: Principal, key: str, body: BookingIn
 ) -> CreateOutcome:
     """Create a booking, idempotently per (customer, key).
 
@@ -114,7 +114,7 @@ async def create_booking(
         return CreateOutcome(answer, replayed=False)
 
 
-def _check_payment(services: Services, body: BookingCreate) -> None:
+def _check_payment(services: Services, body: BookingIn) -> None:
     if body.payment.method == PaymentMethod.GATEWAY:
         enabled = services.settings.enabled_gateways()
         if body.payment.provider not in enabled:
@@ -142,7 +142,7 @@ async def _free_seats(services: Services, slot_id: uuid.UUID) -> int:
 
 
 async def _decide(
-    services: Services, user: Principal, claim: IdempotencyKey, body: BookingCreate, slot: Slot
+    services: Services, user: Principal, claim: IdempotencyKey, body: BookingIn, slot: Slot
 ) -> Answer:
     """Run the create update; its decision becomes the key's answer."""
     booking_id = claim.target_id
@@ -172,7 +172,7 @@ async def _run_create_update(
     services: Services,
     user: Principal,
     booking_id: uuid.UUID,
-    body: BookingCreate,
+    body: BookingIn,
     resource_id: uuid.UUID,
 ) -> CreateResult:
     settings = services.settings

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.pagination import after_time_and_id, fetch_page, time_and_id_cursor
-from api.schemas import BookingOut, BookingSummary, Page
+from api.schemas import BookingOut, BookingSummaryOut, Page
 from api.views import booking_view, summary_view
 from core.auth import Principal
 from models.db import Booking
@@ -32,7 +32,7 @@ async def list_bookings(
     cursor: str | None,
     limit: int,
     needs_attention: bool | None = None,
-) -> Page[BookingSummary]:
+) -> Page[BookingSummaryOut]:
     """Newest first: a customer's own bookings, or every booking for operators."""
     query = select(Booking).order_by(Booking.created_at.desc(), Booking.id.desc())
     if not user.is_operator:
@@ -48,7 +48,7 @@ async def list_bookings(
     rows, next_cursor = await fetch_page(
         session, query, limit, lambda b: time_and_id_cursor(b.created_at, b.id)
     )
-    return Page[BookingSummary](items=[summary_view(b) for b in rows], next_cursor=next_cursor)
+    return Page[BookingSummaryOut](items=[summary_view(b) for b in rows], next_cursor=next_cursor)
 
 
 async def owned_booking(session: AsyncSession, user: Principal, booking_id: uuid.UUID) -> Booking:

@@ -9,13 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.pagination import after_time_and_id, fetch_page, time_and_id_cursor
-from api.schemas import Page, ResourceCreate, ResourceOut, SlotOut, SlotsCreate
+from api.schemas import Page, ResourceIn, ResourceOut, SlotOut, SlotsIn
 from api.views import resource_view, slot_view
 from models.db import Resource, Slot
 from models.errors import BookingError, ErrorCode
 
 
-async def create_resource(session: AsyncSession, body: ResourceCreate) -> ResourceOut:
+async def create_resource(session: AsyncSession, body: ResourceIn) -> ResourceOut:
     """Create a bookable resource."""
     resource = Resource(
         id=uuid.uuid4(),
@@ -31,7 +31,7 @@ async def create_resource(session: AsyncSession, body: ResourceCreate) -> Resour
 
 
 async def create_slots(
-    session: AsyncSession, resource_id: uuid.UUID, body: SlotsCreate
+    session: AsyncSession, resource_id: uuid.UUID, body: SlotsIn
 ) -> list[SlotOut]:
     """Create slots in one transaction: all of them or none."""
     if await session.get(Resource, resource_id) is None:

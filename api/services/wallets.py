@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Services
 from api.pagination import before_id, encode_cursor, fetch_page
-from api.schemas import CreditCreate, CreditOut, LedgerEntryOut, Money, Page, WalletOut
+from api.schemas import CreditIn, CreditOut, LedgerEntryOut, Money, Page, WalletOut
 from api.services.idempotency import IdempotencyKey, Success
 from api.views import ledger_view
 from core.auth import Principal
@@ -54,7 +54,7 @@ async def credit_wallet(
     operator: Principal,
     customer_id: uuid.UUID,
     key: str,
-    body: CreditCreate,
+    body: CreditIn,
 ) -> tuple[CreditOut, bool]:
     """Top up a wallet once per Idempotency-Key (keys are per target wallet).
 

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Services
-from api.schemas import WebhookReceipt
+from api.schemas import WebhookReceiptOut
 from integrations.gateways.base import GatewayEvent, InvalidSignature, WebhookVerifier
 from models.db import Booking, WebhookEvent
 from models.errors import BookingError, ErrorCode
@@ -91,7 +91,7 @@ async def receive_webhook(
     provider: str,
     body: bytes,
     headers: Mapping[str, str],
-) -> WebhookReceipt:
+) -> WebhookReceiptOut:
     """Verify, store (once per provider event id), and signal the booking's workflow.
 
     A replayed event changes nothing. An event stored but not yet signalled
@@ -127,7 +127,7 @@ async def receive_webhook(
         booking_id=str(booking.id) if booking else None,
     )
     if booking is None or stored.status in ("SIGNALLED", "WORKFLOW_CLOSED"):
-        return WebhookReceipt(event_id=event.event_id, status=stored.status)
+        return WebhookReceiptOut(event_id=event.event_id, status=stored.status)
 
     client = await services.temporal.client()
     handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
@@ -151,6 +151,6 @@ async def receive_webhook(
         # keep the event for operators instead of losing it.
         log.error("webhook.workflow_closed", provider=provider, booking_id=str(booking.id))
         await _mark(services, stored.id, "WORKFLOW_CLOSED")
-        return WebhookReceipt(event_id=event.event_id, status="WORKFLOW_CLOSED")
+        return WebhookReceiptOut(event_id=event.event_id, status="WORKFLOW_CLOSED")
     await _mark(services, stored.id, "SIGNALLED")
-    return WebhookReceipt(event_id=event.event_id, status="SIGNALLED")
+    return WebhookReceiptOut(event_id=event.event_id, status="SIGNALLED")

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from core.db import SessionFactory
+from core.settings import Settings
 from models.payloads import CancelInput, PaymentEvent, PaymentSpec, RescheduleInput
+from worker import engine_activities
 from workflows.booking import BookingWorkflow
 
+from support.engine import activity_name
 from support.fakes import FakeSteps, fake_worker, start_booking
 from support.histories import record_history
 from support.workflows import settled, until_state
@@ -172,3 +177,14 @@ async def test_reschedule_of_an_unpaid_booking_is_refused_and_changes_nothing(
     assert isinstance(cause, ApplicationError)
     assert cause.type == "INVALID_STATE"
     assert steps.moves == []
+
+
+async def test_the_fakes_stand_in_for_every_engine_activity(
+    settings: Settings, sessions: SessionFactory
+) -> None:
+    """Workflow tests fake exactly the worker's activities: a new step needs its fake."""
+    async with httpx.AsyncClient() as http:
+        real = {activity_name(a) for a in engine_activities(settings, sessions, http)}
+    faked = {activity_name(a) for a in FakeSteps().activities()}
+
+    assert faked == real
