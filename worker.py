@@ -22,6 +22,7 @@ from activities.payments import PaymentActivities
 from activities.slots import SlotActivities
 from activities.wallet import WalletActivities
 from core.db import SessionFactory, create_engine, session_factory
+from core.failures import FailureClassifier
 from core.settings import Settings
 from core.temporal import connect
 from integrations.events_out import EventDispatcher
@@ -96,6 +97,8 @@ def build_worker(
         workflows=[BookingWorkflow],
         activities=activities,
         workflow_runner=workflow_runner(settings),
+        # Defects and poison inputs fail at once; only transient faults are retried.
+        interceptors=[FailureClassifier()],
     )
 
 

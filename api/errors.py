@@ -10,7 +10,7 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -116,6 +116,15 @@ def install_error_handling(app: FastAPI) -> None:
             return error_response(request, code, "Method not allowed.", 405)
 
         return error_response(request, code, str(exc.detail), exc.status_code)
+
+    @app.exception_handler(DataError)
+    async def unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # Last resort: the edge types refuse these first; a value PostgreSQL still
+        # refuses is the caller's, never a 500. The value itself is not logged.
+        log.warning("request.unstorable_value", error=type(exc.orig).__name__)
+        return error_response(
+            request, ErrorCode.VALIDATION_ERROR, "A value in the request cannot be stored."
+        )
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)

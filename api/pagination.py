@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from api.validation import BIGINT_MAX, in_range
 from models.errors import BookingError, ErrorCode
 
 Row = TypeVar("Row")
@@ -47,8 +48,9 @@ def after_time_and_id(
     """Rows after the cursor in (time, id) order, ascending or descending."""
     moment, last = decode_cursor(cursor, 2)
     try:
-        at, last_id = datetime.fromisoformat(moment), uuid.UUID(last)
-    except ValueError:
+        at, last_id = in_range(datetime.fromisoformat(moment)), uuid.UUID(last)
+    except (ValueError, TypeError):
+        # Not a time, a naive one, one out of range, or not a UUID.
         raise BookingError(ErrorCode.VALIDATION_ERROR, _INVALID) from None
     if descending:
         return or_(time_column < at, and_(time_column == at, id_column < last_id))
@@ -58,7 +60,7 @@ def after_time_and_id(
 def before_id(id_column: InstrumentedAttribute[int], cursor: str) -> ColumnElement[bool]:
     """Rows before the cursor in descending integer-id order."""
     (last,) = decode_cursor(cursor, 1)
-    if not last.isdigit():
+    if not (last.isascii() and last.isdigit()) or int(last) > BIGINT_MAX:
         raise BookingError(ErrorCode.VALIDATION_ERROR, _INVALID)
     return id_column < int(last)
 

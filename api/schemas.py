@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from api.validation import Currency, Instant, Text
 from models.domain import BookingStatus, MeetingStatus, PaymentMethod, PaymentStatus, RefundStatus
 
 
@@ -26,7 +27,7 @@ class Money(Strict):
     """An amount in minor units (paise, cents) and an ISO 4217 currency."""
 
     amount: int = Field(ge=0, le=10**12, strict=True)
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    currency: Currency
 
 
 class SignedMoney(BaseModel):
@@ -46,7 +47,7 @@ class RefundPolicy(Strict):
 class ResourceIn(Strict):
     """Body of ``POST /v1/resources``."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     timezone: str = "UTC"
     meeting_provider: Literal["jitsi", "google"] = "jitsi"
     refund_policy: RefundPolicy = RefundPolicy()
@@ -75,8 +76,8 @@ class ResourceOut(BaseModel):
 class SlotIn(Strict):
     """One slot to create."""
 
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
     price: Money
     capacity: int = Field(default=1, ge=1, le=10_000)
 
@@ -126,7 +127,7 @@ class ContactIn(Strict):
     """Where to send notifications (kept out of logs and search attributes)."""
 
     email: EmailStr | None = None
-    name: str | None = Field(default=None, max_length=200)
+    name: Text | None = Field(default=None, max_length=200)
 
 
 class BookingIn(Strict):
@@ -233,7 +234,7 @@ class CreditIn(Strict):
     """Body of ``POST /v1/wallets/{customer_id}/credits``."""
 
     amount: Money
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Text = Field(min_length=1, max_length=500)
 
 
 class CreditOut(BaseModel):
@@ -265,7 +266,11 @@ class WebhookReceiptOut(BaseModel):
 
 
 class WebhookEventOut(BaseModel):
-    """A stored gateway event, as operators see it (the raw body stays in the database)."""
+    """A stored gateway event, as operators see it.
+
+    The raw body is shown for ``UNPARSEABLE`` events only (as text, undecodable
+    bytes replaced): the others are mapped into the fields above.
+    """
 
     provider: str
     event_id: str
@@ -278,12 +283,18 @@ class WebhookEventOut(BaseModel):
     booking_id: uuid.UUID | None
     status: str
     received_at: datetime
+    raw_body: str | None = None
+
+    @field_validator("raw_body", mode="before")
+    @classmethod
+    def _as_text(cls, value: bytes | str | None) -> str | None:
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 class CancelIn(Strict):
     """Body of ``POST /v1/bookings/{id}/cancel`` (optional); operators should give a reason."""
 
-    reason: str | None = Field(default=None, min_length=1, max_length=500)
+    reason: Text | None = Field(default=None, min_length=1, max_length=500)
 
 
 class CancelRefundOut(BaseModel):

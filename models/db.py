@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Integer,
+    LargeBinary,
     String,
     Text,
     func,
@@ -197,6 +198,8 @@ class WebhookEvent(Base):
     booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"))
     status: Mapped[str] = mapped_column(String(16))
     body: Mapped[dict[str, Any]]
+    # The exact bytes, kept for events that could not be mapped (UNPARSEABLE).
+    raw_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     received_at: Mapped[datetime] = _now_column()
 
 

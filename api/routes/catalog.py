@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Query
 from api.deps import CurrentUser, Operator, SessionDep
 from api.schemas import Page, ResourceIn, ResourceOut, SlotOut, SlotsIn, SlotsOut
 from api.services import catalog
+from api.validation import Instant
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 
@@ -34,8 +34,8 @@ async def list_slots(
     _: CurrentUser,
     session: SessionDep,
     resource_id: uuid.UUID | None = None,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Instant | None = None,
     available: bool | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

@@ -18,11 +18,16 @@ router = APIRouter(prefix="/v1/ops", tags=["operators"])
 async def webhook_events(
     _: Operator,
     session: SessionDep,
-    status: Literal["RECEIVED", "SIGNALLED", "UNMATCHED", "WORKFLOW_CLOSED"] | None = None,
+    status: Literal["RECEIVED", "SIGNALLED", "UNMATCHED", "UNPARSEABLE", "WORKFLOW_CLOSED"]
+    | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[WebhookEventOut]:
-    """Stored gateway events, newest first; ``UNMATCHED`` ones name no known order."""
+    """Stored gateway events, newest first.
+
+    ``UNMATCHED`` ones name no known order; ``UNPARSEABLE`` ones were signed but
+    could not be mapped (their raw body is kept).
+    """
     return await ops.list_webhook_events(session, status=status, cursor=cursor, limit=limit)
 
 

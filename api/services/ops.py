@@ -21,7 +21,7 @@ from models.db import OutgoingEvent, WebhookEvent
 async def list_webhook_events(
     session: AsyncSession, *, status: str | None, cursor: str | None, limit: int
 ) -> Page[WebhookEventOut]:
-    """Stored webhook events (without their raw bodies), newest first."""
+    """Stored webhook events, newest first (raw bodies only of unparseable ones)."""
     query = select(WebhookEvent).order_by(WebhookEvent.id.desc())
     if status is not None:
         query = query.where(WebhookEvent.status == status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -23,6 +24,9 @@ from store.timeline import record_event
 from workflows.booking import BookingWorkflow
 
 log = structlog.get_logger(__name__)
+
+# A verified event the engine cannot map: stored with its raw body for operators.
+UNPARSEABLE = "UNPARSEABLE"
 
 
 async def _store(
@@ -77,6 +81,28 @@ async def _store(
     return stored, booking, first
 
 
+async def _store_unparseable(services: Services, provider: str, body: bytes) -> WebhookReceiptOut:
+    """Store a verified event that maps to nothing, once per exact body, with its raw bytes."""
+    event_id = f"sha256:{hashlib.sha256(body).hexdigest()}"
+    async with services.sessions() as session:
+        await session.execute(
+            insert(WebhookEvent)
+            .values(
+                provider=provider,
+                event_id=event_id,
+                type="other",
+                raw_type="",
+                status=UNPARSEABLE,
+                body={},
+                raw_body=body,
+            )
+            .on_conflict_do_nothing(constraint="webhook_events_once")
+        )
+        await session.commit()
+    log.error("webhook.unparseable", provider=provider, event_id=event_id, size=len(body))
+    return WebhookReceiptOut(event_id=event_id, status=UNPARSEABLE)
+
+
 async def _mark(services: Services, stored_id: int, status: str) -> None:
     async with services.sessions() as session:
         await session.execute(
@@ -99,8 +125,9 @@ async def receive_webhook(
     the workflow ignores event ids it has seen.
 
     Raises:
-        BookingError: INVALID_SIGNATURE (nothing stored), VALIDATION_ERROR, or
-            DEPENDENCY_UNAVAILABLE so the gateway retries.
+        BookingError: INVALID_SIGNATURE (nothing stored), or DEPENDENCY_UNAVAILABLE
+            so the gateway retries. A verified event that cannot be mapped is no
+            error: it is stored as UNPARSEABLE and answered 2xx.
     """
     verifier = verifiers.get(provider)
     if verifier is None:
@@ -115,7 +142,8 @@ async def receive_webhook(
         event = verifier.parse(body, headers)
         payload = json.loads(body)
     except (ValueError, KeyError, TypeError):
-        raise BookingError(ErrorCode.VALIDATION_ERROR, "The event has no usable shape.") from None
+        # Signed by the gateway but not an event we can map: keep it, answer 2xx.
+        return await _store_unparseable(services, provider, body)
 
     stored, booking, first = await _store(services, provider, event, payload)
     log.info(

@@ -340,3 +340,28 @@ async def test_webhook_naming_an_order_we_have_not_stored_yet_is_matched_by_its_
             await session.execute(select(WebhookEvent).where(WebhookEvent.event_id == event["id"]))
         ).scalar_one()
     assert str(stored.booking_id) == booking["id"]
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"hello": "a signed event of no known shape"}', b"not json at all \xff"]
+)
+async def test_a_signed_event_that_maps_to_nothing_is_kept_and_answered_2xx(
+    api: httpx.AsyncClient, body: bytes
+) -> None:
+    """Verified but unmappable: 200 UNPARSEABLE, stored once with its raw body, listed.
+
+    The gateway stops retrying, and nothing it signed is lost.
+    """
+    body = body.replace(b"a signed", f"a signed {uuid.uuid4().hex}".encode())
+    headers = {"Sandbox-Signature": sign_header([SANDBOX_WEBHOOK_SECRET], int(time.time()), body)}
+
+    first = await api.post("/v1/webhooks/sandbox", content=body, headers=headers)
+    again = await api.post("/v1/webhooks/sandbox", content=body, headers=headers)
+    listed = await api.get("/v1/ops/webhook-events?status=UNPARSEABLE", headers=OPERATOR)
+
+    assert first.status_code == again.status_code == 200
+    assert first.json()["status"] == "UNPARSEABLE"
+    assert first.json()["event_id"] == again.json()["event_id"]
+    mine = [e for e in listed.json()["items"] if e["event_id"] == first.json()["event_id"]]
+    assert len(mine) == 1
+    assert mine[0]["raw_body"] == body.decode("utf-8", "replace")

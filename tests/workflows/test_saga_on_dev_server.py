@@ -16,7 +16,14 @@ from activities.wallet import WalletActivities
 from core.db import SessionFactory
 from core.settings import Settings
 from models.db import Booking, BookingEvent, LedgerEntry, Notification, Slot
-from models.payloads import ChargeWalletInput, HoldSlotInput, SlotHold
+from models.payloads import (
+    BookingInput,
+    ChargeWalletInput,
+    Contact,
+    HoldSlotInput,
+    PaymentSpec,
+    SlotHold,
+)
 from models.search_attributes import BOOKING_STATUS, RESOURCE_ID
 from stack.mailsink import MailSink
 from worker import SANDBOX, engine_activities
@@ -39,7 +46,8 @@ class CrashAfterCommit:
     def _crash_first_time(self, name: str) -> None:
         self.attempts[name] = activity.info().attempt
         if activity.info().attempt == 1:
-            raise RuntimeError(f"worker died after {name} committed")
+            # A lost connection is transient: the step is retried (a defect would not be).
+            raise ConnectionResetError(f"worker lost its connection after {name} committed")
 
     @activity.defn(name="hold_slot")
     async def hold_slot(self, request: HoldSlotInput) -> SlotHold:
@@ -163,3 +171,39 @@ async def test_refused_booking_workflow_completes_failed_with_its_reason(
     described = await handle.describe()
     assert described.typed_search_attributes.get(BOOKING_STATUS) == "FAILED"
     await record_history(handle, "wallet_insufficient_funds_update_with_start")
+
+
+async def test_a_value_postgresql_refuses_fails_the_hold_at_once_and_frees_everything(
+    temporal: Client, settings: Settings, sessions: SessionFactory, api: httpx.AsyncClient
+) -> None:
+    """Poison past the edge (a NUL in the contact): one hold attempt, FAILED at once, slot free.
+
+    The API refuses such input with 422; this drives the workflow directly, as a
+    client that bypasses the API would, to pin that the worker does not loop on it.
+    """
+    slot = await make_slot(api, price=1_000)
+    booking_id = uuid.uuid4()
+    handle = await temporal.start_workflow(
+        BookingWorkflow.run,
+        BookingInput(
+            booking_id=booking_id,
+            customer_id=uuid.uuid4(),
+            slot_id=uuid.UUID(slot["id"]),
+            payment=PaymentSpec(method="wallet"),
+            contact=Contact(name="nul\x00here"),
+        ),
+        id=f"booking-{booking_id}",
+        task_queue=settings.task_queue,
+    )
+
+    decision = await handle.execute_update(BookingWorkflow.create, id="create")
+    result = await handle.result()
+
+    # INTERNAL, not DEPENDENCY_UNAVAILABLE: classified a defect at the first attempt
+    # rather than retried until the decision's 30 s bound ran out.
+    assert (decision.status, decision.reason) == ("FAILED", "INTERNAL")
+    assert result.status == "FAILED"
+    async with sessions() as session:
+        held = await session.get(Slot, uuid.UUID(slot["id"]), populate_existing=True)
+    assert held is not None
+    assert held.active_count == 0

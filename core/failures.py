@@ -1,0 +1,78 @@
+"""Every activity failure is one of three kinds, decided in one place.
+
+    business outcome   ApplicationError(type=<ErrorCode>, non_retryable=True),
+                       raised by the activity itself: the step changed nothing
+    transient fault    a dependency is down or slow (connection, timeout, a
+                       retryable ApplicationError): retried with backoff, within
+                       the step's bound
+    defect or poison   anything else (a value PostgreSQL refuses, a bug):
+                       non-retryable at once, so it never loops while it holds
+                       a slot, a lock or a waiting caller
+
+:class:`FailureClassifier` is a worker interceptor that applies this to every
+activity, so no activity has to remember to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+)
+
+# The ApplicationError type of a defect or poison input.
+DEFECT = "DEFECT"
+
+_TRANSIENT = (OperationalError, InterfaceError, OSError, asyncio.TimeoutError, ConnectionError)
+
+
+def classify(exc: BaseException) -> BaseException:
+    """The failure Temporal should see for ``exc``: itself, or a non-retryable defect."""
+    if isinstance(exc, ApplicationError | asyncio.CancelledError):
+        return exc
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return exc
+    if isinstance(exc, _TRANSIENT) and not _refused_value(exc):
+        return exc
+    # The message names the exception type only: its text may quote the input.
+    return ApplicationError(
+        f"{type(exc).__name__} in activity {activity.info().activity_type}",
+        type=DEFECT,
+        non_retryable=True,
+    )
+
+
+def _refused_value(exc: BaseException) -> bool:
+    """An OperationalError can still be PostgreSQL refusing a value (class 22, data exception)."""
+    orig = getattr(exc, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(
+        getattr(orig, "__cause__", None), "sqlstate", None
+    )
+    return isinstance(sqlstate, str) and sqlstate.startswith("22")
+
+
+class _Classify(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        try:
+            return await super().execute_activity(input)
+        except Exception as exc:
+            classified = classify(exc)
+            if classified is exc:
+                raise
+            activity.logger.warning("activity failed with a defect: %s", type(exc).__name__)
+            raise classified from None
+
+
+class FailureClassifier(Interceptor):
+    """Worker interceptor: defects and poison inputs fail their activity at once."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        """Wrap every activity of the worker."""
+        return _Classify(next)
