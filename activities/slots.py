@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
-from core.db import EXCLUSION_VIOLATION, SessionFactory, pg_error
-from models.db import Booking, BookingEvent, Resource, Slot
+from core.db import CHECK_VIOLATION, EXCLUSION_VIOLATION, SessionFactory, pg_error
+from models.db import Booking, BookingEvent, CustomerHolds, Resource, Slot
 from models.domain import ACTIVE_STATUSES, BookingStatus, has_started
 from models.errors import ErrorCode, business_failure
 from models.payloads import (
@@ -75,17 +75,19 @@ class SlotActivities:
             reason = await self._take_capacity(session, slot)
             if reason is None:
                 try:
-                    # The exclusion constraint is not deferred: the INSERT itself raises.
+                    await self._set_hold_cap(session, request)
+                    # The exclusion constraint is not deferred: the INSERT itself raises,
+                    # and so does the unpaid-holds cap (its trigger counts the new HELD).
                     await session.execute(
                         insert(Booking).values(**values, status=BookingStatus.HELD.value)
                     )
                     await record_event(session, request.booking_id, "booking.held")
                     await session.commit()
                 except IntegrityError as exc:
-                    if pg_error(exc).sqlstate != EXCLUSION_VIOLATION:
+                    reason = _hold_refusal(exc)
+                    if reason is None:
                         raise
                     await session.rollback()
-                    reason = ErrorCode.SLOT_UNAVAILABLE
                 else:
                     log.info("slot.held", booking_id=str(request.booking_id))
                     booking = await session.get(Booking, request.booking_id)
@@ -101,6 +103,23 @@ class SlotActivities:
             await session.commit()
             log.info("slot.hold_refused", booking_id=str(request.booking_id), reason=reason)
             raise business_failure(reason)
+
+    @staticmethod
+    async def _set_hold_cap(session: AsyncSession, request: HoldSlotInput) -> None:
+        # The cap in force is the setting, but never below what the customer holds
+        # now: lowering it refuses new holds without breaking the counter's CHECK.
+        await session.execute(
+            insert(CustomerHolds)
+            .values(customer_id=request.customer_id, unpaid=0, max_unpaid=request.max_active_holds)
+            .on_conflict_do_update(
+                index_elements=["customer_id"],
+                set_={
+                    "max_unpaid": func.greatest(
+                        insert(CustomerHolds).excluded.max_unpaid, CustomerHolds.unpaid
+                    )
+                },
+            )
+        )
 
     @staticmethod
     async def _take_capacity(session: AsyncSession, slot: Slot) -> ErrorCode | None:
@@ -246,3 +265,13 @@ class SlotActivities:
             )
         ).scalar_one_or_none()
         return int((data or {}).get("difference", 0))
+
+
+def _hold_refusal(exc: IntegrityError) -> ErrorCode | None:
+    """The refusal a constraint gave the hold, or None when it is no refusal of ours."""
+    err = pg_error(exc)
+    if err.sqlstate == EXCLUSION_VIOLATION:
+        return ErrorCode.SLOT_UNAVAILABLE
+    if err.sqlstate == CHECK_VIOLATION and err.constraint == "customer_holds_within_cap":
+        return ErrorCode.TOO_MANY_ACTIVE_HOLDS
+    return None

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     meeting_secret: SecretStr | None = None
 
     hold_ttl_seconds: int = Field(default=600, ge=30)
+    # Unpaid bookings (HELD, AWAITING_PAYMENT) one customer may hold at once.
+    max_active_holds: int = Field(default=3, ge=1, le=1000)
     idempotency_ttl_days: int = Field(default=7, ge=7)
     create_timeout_seconds: float = Field(default=30.0, gt=0)
     # Request bodies over this are refused unread (413); gateway webhooks have their own 1 MiB.

@@ -127,6 +127,16 @@ class Wallet(Base):
     updated_at: Mapped[datetime] = _now_column()
 
 
+class CustomerHolds(Base):
+    """How many unpaid bookings a customer holds; a trigger on bookings keeps the count."""
+
+    __tablename__ = "customer_holds"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    unpaid: Mapped[int] = mapped_column(Integer, default=0)
+    max_unpaid: Mapped[int] = mapped_column(Integer)
+
+
 class LedgerEntry(Base):
     """Append-only money movement. A trigger applies it to the wallet balance."""
 

@@ -50,6 +50,7 @@ DEFAULT_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.RESOURCE_NOT_FOUND: "No such resource.",
     ErrorCode.DEPENDENCY_UNAVAILABLE: "A dependency is unavailable; retry later.",
     ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE: "The payment provider is unavailable; retry later.",
+    ErrorCode.TOO_MANY_ACTIVE_HOLDS: "Too many unpaid bookings; pay or cancel one first.",
     ErrorCode.INTERNAL: "Internal error.",
 }
 

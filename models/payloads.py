@@ -48,6 +48,7 @@ class BookingPolicy(Frozen):
     """Operator-tunable bounds, fixed when the booking starts (workflows read no settings)."""
 
     hold_ttl_seconds: int = 600
+    max_active_holds: int = 3
     meeting_alert_after_seconds: int = 1800
     gateway_max_attempts: int = 5
     # How long a closed gateway booking keeps listening for late payments to refund.
@@ -91,6 +92,8 @@ class HoldSlotInput(Frozen):
     workflow_id: str
     payment: PaymentSpec
     contact: Contact | None = None
+    # How many unpaid (HELD, AWAITING_PAYMENT) bookings the customer may hold.
+    max_active_holds: int = 3
 
 
 class SlotHold(Frozen):

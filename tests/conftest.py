@@ -227,3 +227,18 @@ async def invariants(request: pytest.FixtureRequest) -> AsyncIterator[None]:
             )
         ).all()
         assert overbooked == [], f"slot counters disagree with bookings: {overbooked}"
+        holds = (
+            await session.execute(
+                text(
+                    """
+                    SELECT h.customer_id, h.unpaid, COUNT(b.id) AS counted
+                      FROM customer_holds h LEFT JOIN bookings b
+                        ON b.customer_id = h.customer_id
+                       AND b.status IN ('HELD', 'AWAITING_PAYMENT')
+                     GROUP BY h.customer_id, h.unpaid
+                    HAVING h.unpaid <> COUNT(b.id)
+                    """
+                )
+            )
+        ).all()
+        assert holds == [], f"unpaid-hold counters disagree with bookings: {holds}"

@@ -206,6 +206,7 @@ class BookingWorkflow:
                     workflow_id=workflow.info().workflow_id,
                     payment=request.payment,
                     contact=request.contact,
+                    max_active_holds=request.policy.max_active_holds,
                 ),
             )
         except ActivityFailure as err:

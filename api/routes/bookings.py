@@ -25,6 +25,7 @@ from api.schemas import (
 from api.services import booking_changes, booking_create, booking_reads
 from api.services.idempotency import Refusal
 from models.domain import BookingStatus
+from models.errors import ErrorCode
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 
@@ -38,6 +39,7 @@ router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
         402: {"model": ErrorOut},
         409: {"model": ErrorOut},
         422: {"model": ErrorOut},
+        429: {"model": ErrorOut, "description": "TOO_MANY_ACTIVE_HOLDS, with Retry-After"},
     },
 )
 async def create_booking(
@@ -59,6 +61,9 @@ async def create_booking(
     BOOKING_DECISIONS.labels(str(answer.status)).inc()
     if isinstance(answer, Refusal):
         response = error_response(request, answer.code, answer.message)
+        if answer.code == ErrorCode.TOO_MANY_ACTIVE_HOLDS:
+            # The latest a hold can last: by then at least one has been paid or released.
+            response.headers["Retry-After"] = str(services.settings.hold_ttl_seconds)
     else:
         response = JSONResponse(answer.body, status_code=answer.status)
     if outcome.replayed:

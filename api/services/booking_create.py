@@ -188,6 +188,7 @@ async def _run_create_update(
             contact=contact,
             policy=BookingPolicy(
                 hold_ttl_seconds=settings.hold_ttl_seconds,
+                max_active_holds=settings.max_active_holds,
                 meeting_alert_after_seconds=settings.meeting_alert_after_seconds,
                 gateway_max_attempts=settings.gateway_max_attempts,
                 late_payment_window_seconds=settings.late_payment_window_seconds,

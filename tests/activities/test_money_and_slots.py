@@ -21,7 +21,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.slots import SlotActivities
 from activities.wallet import WalletActivities, append_ledger_entry
 from core.db import SessionFactory
-from models.db import Booking, BookingEvent, LedgerEntry, Resource, Slot, Wallet
+from models.db import Booking, BookingEvent, CustomerHolds, LedgerEntry, Resource, Slot, Wallet
 from models.domain import BookingStatus
 from models.payloads import (
     ChargeWalletInput,
@@ -616,3 +616,54 @@ async def test_slot_capacity_counter_cannot_exceed_capacity_or_go_negative(
                 )
             await session.rollback()
     assert await active_count_of(sessions, slot.id) == 0
+
+
+async def test_unpaid_holds_are_capped_per_customer_by_the_database(
+    sessions: SessionFactory,
+) -> None:
+    """Three holds, then the fourth is refused TOO_MANY_ACTIVE_HOLDS with its slot left free.
+
+    Another customer is unaffected, and releasing one hold makes room again.
+    """
+    customer, other = uuid.uuid4(), uuid.uuid4()
+    slots = [await make_slot(sessions) for _ in range(6)]
+    capped = [
+        hold_input(s, customer_id=customer).model_copy(update={"max_active_holds": 3})
+        for s in slots
+    ]
+
+    held = await asyncio.gather(*(hold(sessions, r) for r in capped[:3]))
+    with pytest.raises(ApplicationError) as refused:
+        await hold(sessions, capped[3])
+    await hold(sessions, hold_input(slots[4], customer_id=other))
+    await release(
+        sessions, ReleaseSlotInput(booking_id=held[0].booking_id, status=BookingStatus.EXPIRED)
+    )
+    await hold(sessions, capped[5])
+
+    assert failure_type(refused) == "TOO_MANY_ACTIVE_HOLDS"
+    async with sessions() as session:
+        fourth = await session.get(Slot, slots[3].id)
+        counter = await session.get(CustomerHolds, customer)
+    assert fourth is not None
+    assert fourth.active_count == 0
+    assert counter is not None
+    assert (counter.unpaid, counter.max_unpaid) == (3, 3)
+
+
+async def test_concurrent_holds_of_one_customer_never_pass_the_cap(
+    sessions: SessionFactory,
+) -> None:
+    """Twenty holds of one customer at once, on twenty slots: exactly the cap succeed."""
+    customer = uuid.uuid4()
+    slots = [await make_slot(sessions) for _ in range(20)]
+    requests = [
+        hold_input(s, customer_id=customer).model_copy(update={"max_active_holds": 3})
+        for s in slots
+    ]
+
+    outcomes = await asyncio.gather(*(hold(sessions, r) for r in requests), return_exceptions=True)
+
+    refused = [o for o in outcomes if isinstance(o, ApplicationError)]
+    assert len(outcomes) - len(refused) == 3
+    assert {o.type for o in refused} == {"TOO_MANY_ACTIVE_HOLDS"}

@@ -365,3 +365,24 @@ async def test_a_signed_event_that_maps_to_nothing_is_kept_and_answered_2xx(
     mine = [e for e in listed.json()["items"] if e["event_id"] == first.json()["event_id"]]
     assert len(mine) == 1
     assert mine[0]["raw_body"] == body.decode("utf-8", "replace")
+
+
+async def test_a_customer_cannot_hoard_slots_with_unpaid_holds(api: httpx.AsyncClient) -> None:
+    """Eight unpaid gateway bookings at once by one customer: three held, five refused.
+
+    The five are 429 TOO_MANY_ACTIVE_HOLDS with Retry-After, and their slots stay
+    bookable by others.
+    """
+    hoarder, other = uuid.uuid4(), uuid.uuid4()
+    slots = [await make_slot(api, price=1_000) for _ in range(8)]
+
+    answers = await asyncio.gather(*(book_gateway(api, hoarder, s["id"]) for s in slots))
+
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [201] * 3 + [429] * 5
+    refused = [a for a in answers if a.status_code == 429]
+    assert {a.json()["error"]["code"] for a in refused} == {"TOO_MANY_ACTIVE_HOLDS"}
+    assert all(int(a.headers["Retry-After"]) > 0 for a in refused)
+    free = [s for s, a in zip(slots, answers, strict=True) if a.status_code == 429]
+    taken_by_other = await book_gateway(api, other, free[0]["id"])
+    assert taken_by_other.status_code == 201, taken_by_other.text
