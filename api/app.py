@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api.admission import SlotAdmission
 from api.body_limit import BodyLimit
-from api.deps import Services
+from api.deps import Services, limit_address
 from api.errors import install_error_handling
 from api.metrics import install_metrics
+from api.rate_limits import RateLimits
 from api.routes import bookings, catalog, health, ops, wallets, webhooks
 from core.db import create_engine, session_factory
 from core.settings import Settings, get_settings
 from core.temporal import TemporalConnection
 from integrations.gateways.registry import build_verifiers
+from store.rate_limits import PostgresStorage
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -31,12 +33,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
+        sessions = session_factory(engine)
         app.state.services = Services(
             settings=settings,
             engine=engine,
-            sessions=session_factory(engine),
+            sessions=sessions,
             temporal=TemporalConnection(settings),
             admission=SlotAdmission(max_wait=settings.create_timeout_seconds / 3),
+            rate_limits=RateLimits(
+                PostgresStorage(sessions),
+                per_customer=settings.rate_limit_per_customer,
+                per_address=settings.rate_limit_per_address,
+            ),
             verifiers=build_verifiers(settings),
         )
         try:
@@ -49,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         summary="Durable bookings and payments; every booking is a Temporal workflow.",
         lifespan=lifespan,
+        dependencies=[Depends(limit_address)],
     )
     # Innermost (added first): it caps what the routes read, raising into the reader
     # directly rather than across the request-id middleware's task group.

@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from api.admission import SlotAdmission
+from api.rate_limits import RateLimits
 from core.auth import Principal, verify_token
 from core.db import SessionFactory
 from core.settings import Settings
@@ -33,6 +34,7 @@ class Services:
     sessions: SessionFactory
     temporal: TemporalConnection
     admission: SlotAdmission
+    rate_limits: RateLimits
     verifiers: Mapping[str, WebhookVerifier] = field(default_factory=dict)
 
 
@@ -73,10 +75,17 @@ async def current_principal(
         raise BookingError(ErrorCode.UNAUTHENTICATED, "A bearer token is required.")
     principal = verify_token(services.settings.require_jwt_secret(), credentials.credentials)
     structlog.contextvars.bind_contextvars(customer_id=str(principal.sub))
+    await services.rate_limits.check_customer(principal.sub)
     return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+async def limit_address(request: Request, services: ServicesDep) -> None:
+    """Count the request against its client address's limit (every route, webhooks exempt)."""
+    address = request.client.host if request.client else "unknown"
+    await services.rate_limits.check_address(address, request.url.path)
 
 
 async def require_operator(user: CurrentUser) -> Principal:

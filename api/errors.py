@@ -103,7 +103,10 @@ def install_error_handling(app: FastAPI) -> None:
 
     @app.exception_handler(BookingError)
     async def booking_error(request: Request, exc: BookingError) -> JSONResponse:
-        return error_response(request, exc.code, exc.message)
+        response = error_response(request, exc.code, exc.message)
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -104,6 +104,11 @@ class Stack:
             "BOOKING_SANDBOX_WEBHOOK_SECRET": generate_secret(),
             "BOOKING_CREATE_TIMEOUT_SECONDS": "30",
             "BOOKING_HOLD_TTL_SECONDS": "600",
+            # The limiter stays on (its cost is part of C) but never refuses the load
+            # generator's one address and few customers.
+            "BOOKING_RATE_LIMIT_PER_CUSTOMER": "100000000",
+            "BOOKING_RATE_LIMIT_PER_ADDRESS": "100000000",
+            "BOOKING_MAX_ACTIVE_HOLDS": "1000",
             "BOOKING_WORKFLOW_SANDBOX": "true",
             **self.overrides,
         }

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     meeting_secret: SecretStr | None = None
 
     hold_ttl_seconds: int = Field(default=600, ge=30)
+    # Requests per minute, shared by all API processes; 0 turns a limit off.
+    rate_limit_per_customer: int = Field(default=120, ge=0)
+    rate_limit_per_address: int = Field(default=1200, ge=0)
     # Unpaid bookings (HELD, AWAITING_PAYMENT) one customer may hold at once.
     max_active_holds: int = Field(default=3, ge=1, le=1000)
     idempotency_ttl_days: int = Field(default=7, ge=7)

@@ -58,8 +58,12 @@ DEFAULT_MESSAGES: dict[ErrorCode, str] = {
 class BookingError(Exception):
     """A failure with a documented code, safe to show to the caller."""
 
-    def __init__(self, code: ErrorCode, message: str | None = None) -> None:
+    def __init__(
+        self, code: ErrorCode, message: str | None = None, *, retry_after: int | None = None
+    ) -> None:
         self.code = code
+        # Seconds after which a retry can succeed (RATE_LIMITED): the Retry-After header.
+        self.retry_after = retry_after
         self.message = message or DEFAULT_MESSAGES.get(code, code.value.replace("_", " ").lower())
         super().__init__(f"{code.value}: {self.message}")
 

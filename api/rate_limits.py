@@ -1,0 +1,65 @@
+"""Rate limits per customer and per client address, shared by all API processes.
+
+Requests per minute, fixed windows (``limits``' strategy), counted in
+PostgreSQL (:mod:`store.rate_limits`). ``0`` turns a limit off. Gateways'
+webhooks are not limited per address (a gateway retries from few addresses),
+nor are the health and metrics probes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+
+from limits import RateLimitItemPerMinute
+from limits.aio.strategies import FixedWindowRateLimiter
+
+from models.errors import BookingError, ErrorCode
+from store.rate_limits import PostgresStorage
+
+UNLIMITED_PREFIXES = ("/v1/webhooks/", "/healthz", "/readyz", "/metrics")
+
+
+class RateLimits:
+    """The two limits of the contract, on one shared store."""
+
+    def __init__(self, storage: PostgresStorage, *, per_customer: int, per_address: int) -> None:
+        self._limiter = FixedWindowRateLimiter(storage)
+        self._customer = (
+            RateLimitItemPerMinute(per_customer, namespace="customer") if per_customer else None
+        )
+        self._address = (
+            RateLimitItemPerMinute(per_address, namespace="address") if per_address else None
+        )
+
+    async def check_address(self, address: str, path: str) -> None:
+        """Count one request from ``address``; refuse past the limit.
+
+        Raises:
+            BookingError: ``RATE_LIMITED`` with the seconds until the window ends.
+        """
+        if self._address is None or path.startswith(UNLIMITED_PREFIXES):
+            return
+        await self._hit(self._address, address)
+
+    async def check_customer(self, customer_id: uuid.UUID) -> None:
+        """Count one request of an authenticated customer; refuse past the limit.
+
+        Raises:
+            BookingError: ``RATE_LIMITED`` with the seconds until the window ends.
+        """
+        if self._customer is None:
+            return
+        await self._hit(self._customer, str(customer_id))
+
+    async def _hit(self, item: RateLimitItemPerMinute, who: str) -> None:
+        if await self._limiter.hit(item, who):
+            return
+        stats = await self._limiter.get_window_stats(item, who)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        raise BookingError(
+            ErrorCode.RATE_LIMITED,
+            f"Too many requests; at most {item.amount} a minute.",
+            retry_after=retry_after,
+        )
