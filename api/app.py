@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from api.admission import SlotAdmission
 from api.body_limit import BodyLimit
@@ -13,7 +14,8 @@ from api.deps import Services, limit_address
 from api.errors import install_error_handling
 from api.metrics import install_metrics
 from api.rate_limits import RateLimits
-from api.routes import bookings, catalog, health, ops, wallets, webhooks
+from api.routes import bookings, catalog, codec, health, ops, wallets, webhooks
+from core.codec import data_converter
 from core.db import create_engine, session_factory
 from core.settings import Settings, get_settings
 from core.temporal import TemporalConnection
@@ -29,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """
     settings = settings or get_settings()
     settings.require_jwt_secret()
+    settings.payload_key_spec()  # production refuses to start without payload keys
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -46,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 per_address=settings.rate_limit_per_address,
             ),
             verifiers=build_verifiers(settings),
+            codec=data_converter(settings.payload_key_spec()).payload_codec,
         )
         try:
             yield
@@ -64,6 +68,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_metrics(app)
     install_error_handling(app)
-    for module in (catalog, bookings, wallets, webhooks, ops, health):
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+        )
+    for module in (catalog, bookings, wallets, webhooks, ops, codec, health):
         app.include_router(module.router)
     return app

@@ -14,6 +14,7 @@ import structlog
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from temporalio.converter import PayloadCodec
 
 from api.admission import SlotAdmission
 from api.rate_limits import RateLimits
@@ -35,6 +36,8 @@ class Services:
     temporal: TemporalConnection
     admission: SlotAdmission
     rate_limits: RateLimits
+    # The payload codec of this process's Temporal client (None: payloads in clear).
+    codec: PayloadCodec | None = None
     verifiers: Mapping[str, WebhookVerifier] = field(default_factory=dict)
 
 
@@ -63,12 +66,12 @@ async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
-_bearer = HTTPBearer(auto_error=False)
+bearer_scheme = HTTPBearer(auto_error=False)
 
 
 async def current_principal(
     services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
     """The caller, from a valid bearer token."""
     if credentials is None or credentials.scheme.lower() != "bearer":

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from core.codec import new_key_spec
 from core.settings import generate_secret
 from stack.embedded import EmbeddedPostgres, TemporalDevServer, _die_with_parent, free_port
 
@@ -100,6 +101,7 @@ class Stack:
             "BOOKING_SMTP_PORT": str(free_port()),
             "BOOKING_MEETING_PROVIDER": "jitsi",
             "BOOKING_JWT_SECRET": self.jwt_secret,
+            "BOOKING_PAYLOAD_KEYS": new_key_spec(),
             "BOOKING_SANDBOX_API_KEY": generate_secret(),
             "BOOKING_SANDBOX_WEBHOOK_SECRET": generate_secret(),
             "BOOKING_CREATE_TIMEOUT_SECONDS": "30",

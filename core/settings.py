@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     mail_from: str = "bookings@localhost"
 
     jwt_secret: SecretStr | None = None
+    # AES-256-GCM keys of Temporal payloads, "id:base64key,..."; the first encrypts.
+    payload_keys: SecretStr | None = None
+    # Browser origins allowed to call the API (the Temporal UI, for the codec endpoint).
+    cors_origins: list[str] = Field(default_factory=list)
     meeting_secret: SecretStr | None = None
 
     hold_ttl_seconds: int = Field(default=600, ge=30)
@@ -141,6 +145,21 @@ class Settings(BaseSettings):
                 "BOOKING_JWT_SECRET is required (make dev generates one in the data dir)"
             )
         return self.jwt_secret.get_secret_value()
+
+    def payload_key_spec(self) -> str | None:
+        """The payload keys; required outside ``dev`` and ``test``, so production encrypts.
+
+        Raises:
+            RuntimeError: In production without ``BOOKING_PAYLOAD_KEYS``.
+        """
+        if self.payload_keys is not None:
+            return self.payload_keys.get_secret_value()
+        if self.env == "production":
+            raise RuntimeError(
+                "BOOKING_PAYLOAD_KEYS is required: Temporal must hold no personal data in clear"
+                " (make dev generates one in the data dir)"
+            )
+        return None
 
     def require_events_webhook_secret(self) -> str:
         """Return the secret that signs booking events, or fail loudly when none is configured."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
+from core.codec import data_converter
 from core.settings import Settings
 from models.errors import BookingError, ErrorCode
 from models.search_attributes import REGISTRATION
@@ -16,11 +16,11 @@ SEARCH_ATTRIBUTES = REGISTRATION
 
 
 async def connect(settings: Settings) -> Client:
-    """A client using the pydantic data converter, as every client of the engine must."""
+    """A client with the engine's converter (pydantic, payloads encrypted), as every client must."""
     return await Client.connect(
         settings.temporal_target,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings.payload_key_spec()),
     )
 
 

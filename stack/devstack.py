@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import structlog
 import uvicorn
 from pydantic import SecretStr
 
+from core.codec import new_key_spec
 from core.settings import Settings, generate_secret, get_settings
 
 log = structlog.get_logger(__name__)
 
 
-def _persistent_secret(path: Path) -> str:
+def _persistent_secret(path: Path, generate: Callable[[], str] = generate_secret) -> str:
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    secret = generate_secret()
+    secret = generate()
     path.write_text(secret + "\n")
     path.chmod(0o600)
     return secret
@@ -44,6 +45,14 @@ def dev_settings() -> Settings:
     for name, value in generated.items():
         if value is None:
             updates[name] = SecretStr(_persistent_secret(settings.data_dir / name))
+    if "cors_origins" not in given:
+        # The local Temporal UI calls the codec endpoint from its own origin.
+        ui = settings.temporal_ui_port
+        updates["cors_origins"] = [f"http://127.0.0.1:{ui}", f"http://localhost:{ui}"]
+    if settings.payload_keys is None:
+        updates["payload_keys"] = SecretStr(
+            _persistent_secret(settings.data_dir / "payload_keys", new_key_spec)
+        )
     return settings.model_copy(update=updates)
 
 
@@ -106,6 +115,7 @@ async def _serve(settings: Settings, stack: contextlib.AsyncExitStack) -> None:
             db_file=data / "temporal.db",
             namespace=settings.temporal_namespace,
             log_file=data / "temporal.log",
+            codec_endpoint=f"http://127.0.0.1:{settings.api_port}/codec",
         )
         stack.callback(temporal.stop)
         await temporal.start()

@@ -79,7 +79,9 @@ class TemporalDevServer:
         db_file: Path | None,
         namespace: str = "default",
         log_file: Path | None = None,
+        codec_endpoint: str | None = None,
     ) -> None:
+        self.codec_endpoint = codec_endpoint
         self.port = port
         self.ui_port = ui_port
         self.db_file = db_file
@@ -102,6 +104,9 @@ class TemporalDevServer:
             cmd.append("--headless")
         else:
             cmd += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
+            if self.codec_endpoint is not None:
+                # The UI decrypts payloads through the API's codec endpoint.
+                cmd += ["--ui-codec-endpoint", self.codec_endpoint]
         if self.db_file is not None:
             cmd += ["--db-filename", str(self.db_file)]
         for name, kind in SEARCH_ATTRIBUTES.items():

@@ -34,7 +34,7 @@ from stack.embedded import EmbeddedPostgres, TemporalDevServer, free_port
 from stack.mailsink import MailSink
 from worker import build_worker, engine_activities
 
-from support.auth import API_URL, JWT_SECRET, SANDBOX_URL, SANDBOX_WEBHOOK_SECRET
+from support.auth import API_URL, JWT_SECRET, PAYLOAD_KEYS, SANDBOX_URL, SANDBOX_WEBHOOK_SECRET
 
 
 @pytest.fixture(scope="session")
@@ -97,6 +97,7 @@ def settings(
         log_format="console",
         notification_max_attempts=2,
         meeting_alert_after_seconds=5,
+        payload_keys=SecretStr(PAYLOAD_KEYS),
         sandbox_url=SANDBOX_URL,
         sandbox_api_key=SecretStr("sandbox-test-key"),
         sandbox_webhook_secret=SecretStr(SANDBOX_WEBHOOK_SECRET),

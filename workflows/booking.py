@@ -413,17 +413,17 @@ class BookingWorkflow:
                     )
                     if amount <= 0:
                         return None
-                return await self._refund(amount, reason, capture=undo)
+                return await self._refund(amount, reason, paid_by=undo)
         return None
 
     # ---- money back -----------------------------------------------------------------------------
 
     async def _refund(
-        self, amount: int | None, reason: str, *, capture: Undo, move: int | None = None
+        self, amount: int | None, reason: str, *, paid_by: Undo, move: int | None = None
     ) -> RefundInfo:
-        """Give ``amount`` back the way it was paid (None: the whole wallet debit)."""
+        """Give ``amount`` back the way ``paid_by`` took it (None: all of it)."""
         hold = self._current_hold()
-        if capture.kind == UndoKind.REFUND_WALLET:
+        if paid_by.kind == UndoKind.REFUND_WALLET:
             refunded = await self._compensate(
                 WalletActivities.refund_wallet,
                 RefundWalletInput(
@@ -436,9 +436,8 @@ class BookingWorkflow:
                 method="wallet",
                 status=RefundStatus.PROCESSED,
             )
-        assert capture.payment_id is not None
-        given = capture.amount if amount is None else amount
-        return await self._refund_capture(capture, given, reason, move=move)
+        given = paid_by.amount if amount is None else amount
+        return await self._refund_capture(paid_by, given, reason, move=move)
 
     async def _refund_capture(
         self, capture: Undo, amount: int, reason: str, *, move: int | None = None
@@ -685,7 +684,7 @@ class BookingWorkflow:
             if moved.difference < 0:
                 paid_by = next(u for u in s.undo if u.kind in _REFUNDS)
                 refund = await self._refund(
-                    -moved.difference, "reschedule to a cheaper slot", capture=paid_by, move=move
+                    -moved.difference, "reschedule to a cheaper slot", paid_by=paid_by, move=move
                 )
             s.close_at = moved.hold.ends_at
             await self._create_meeting()

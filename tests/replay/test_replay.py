@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from core.codec import data_converter
 from worker import SANDBOX
 from workflows.booking import BookingWorkflow
+
+from support.auth import PAYLOAD_KEYS
 
 HISTORIES = Path(__file__).parent / "histories"
 EXPECTED = {
@@ -48,7 +50,7 @@ async def test_history_replays(name: str, recorded: str) -> None:
     history = WorkflowHistory.from_json(f"replay-{name}", recorded)
     replayer = Replayer(
         workflows=[BookingWorkflow],
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(PAYLOAD_KEYS),
         workflow_runner=SANDBOX,
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)

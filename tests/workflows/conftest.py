@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from core.codec import data_converter
 from core.temporal import SEARCH_ATTRIBUTES
+
+from support.auth import PAYLOAD_KEYS
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +25,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
         Path(sys.executable).parent / "temporal-test-server"
     )
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=binary
+        data_converter=data_converter(PAYLOAD_KEYS), test_server_existing_path=binary
     )
     await env.client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(

@@ -8,11 +8,11 @@ import httpx
 from sqlalchemy import func, select
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from activities.slots import SlotActivities
 from activities.wallet import WalletActivities
+from core.codec import data_converter
 from core.db import SessionFactory
 from core.settings import Settings
 from models.db import Booking, BookingEvent, LedgerEntry, Notification, Slot
@@ -29,6 +29,7 @@ from stack.mailsink import MailSink
 from worker import SANDBOX, engine_activities
 from workflows.booking import BookingWorkflow
 
+from support.auth import PAYLOAD_KEYS
 from support.catalog import book, fund, make_slot
 from support.engine import engine_on_queue, replace_activity
 from support.histories import record_history
@@ -146,7 +147,7 @@ async def test_confirmed_booking_gets_meeting_and_email_then_waits_for_its_slot(
     history = await handle.fetch_history()
     await Replayer(
         workflows=[BookingWorkflow],
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(PAYLOAD_KEYS),
         workflow_runner=SANDBOX,
     ).replay_workflow(history)
 

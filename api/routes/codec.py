@@ -1,0 +1,63 @@
+"""The Temporal codec endpoint: operators (and the Temporal UI) read decrypted payloads.
+
+Temporal's remote-codec protocol: ``POST /codec/decode`` and ``/codec/encode``
+with ``{"payloads": [...]}`` in protobuf JSON. Operators only; in ``make dev``
+(``BOOKING_ENV=dev``) a caller on this machine needs no token, so the local
+Temporal UI can decode without a login of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payloads
+
+from api.deps import ServicesDep, bearer_scheme, current_principal
+from models.errors import BookingError, ErrorCode
+
+router = APIRouter(prefix="/codec", tags=["operators"])
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+async def codec_caller(
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> None:
+    """An operator, or in ``make dev`` anyone on this machine."""
+    local = request.client is not None and request.client.host in _LOOPBACK
+    if credentials is None and services.settings.env == "dev" and local:
+        return
+    user = await current_principal(services, credentials)
+    if not user.is_operator:
+        raise BookingError(ErrorCode.FORBIDDEN, "Operators only.")
+
+
+async def _payloads(request: Request) -> Payloads:
+    try:
+        return json_format.Parse(await request.body(), Payloads())
+    except json_format.ParseError:
+        raise BookingError(ErrorCode.VALIDATION_ERROR, "payloads: not Temporal payloads") from None
+
+
+def _out(payloads: list[Any]) -> dict[str, Any]:
+    message = Payloads(payloads=payloads)
+    out: dict[str, Any] = json_format.MessageToDict(message)
+    return out
+
+
+@router.post("/decode", dependencies=[Depends(codec_caller)])
+async def decode(request: Request, services: ServicesDep) -> dict[str, Any]:
+    """Decrypt payloads (those not encrypted come back as they are)."""
+    payloads = list((await _payloads(request)).payloads)
+    return _out(payloads if services.codec is None else await services.codec.decode(payloads))
+
+
+@router.post("/encode", dependencies=[Depends(codec_caller)])
+async def encode(request: Request, services: ServicesDep) -> dict[str, Any]:
+    """Encrypt payloads with the current key."""
+    payloads = list((await _payloads(request)).payloads)
+    return _out(payloads if services.codec is None else await services.codec.encode(payloads))
