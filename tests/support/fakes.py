@@ -33,6 +33,7 @@ from models.payloads import (
     MeetingLink,
     MoveBookingInput,
     MoveBookingResult,
+    PaymentEvent,
     PaymentSpec,
     RecordAuditInput,
     RecordMeetingAlertInput,
@@ -255,3 +256,29 @@ async def start_booking(
     )
     decision = await handle.execute_update(BookingWorkflow.create, id="create")
     return handle, decision
+
+
+def captured(
+    event_id: str, payment_id: str, amount: int = 5_000, currency: str = "INR"
+) -> PaymentEvent:
+    """A payment.captured event as the webhook endpoint signals it."""
+    return PaymentEvent(
+        provider="sandbox",
+        event_id=event_id,
+        type="payment.captured",
+        order_id="order_1",
+        payment_id=payment_id,
+        amount=amount,
+        currency=currency,
+    )
+
+
+def failed(event_id: str, payment_id: str) -> PaymentEvent:
+    """A payment.failed event."""
+    return PaymentEvent(
+        provider="sandbox",
+        event_id=event_id,
+        type="payment.failed",
+        order_id="order_1",
+        payment_id=payment_id,
+    )

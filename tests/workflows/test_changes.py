@@ -16,12 +16,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.db import SessionFactory
 from core.settings import Settings
-from models.payloads import CancelInput, PaymentEvent, PaymentSpec, RescheduleInput
+from models.payloads import CancelInput, PaymentSpec, RescheduleInput
 from worker import engine_activities
 from workflows.booking import BookingWorkflow
 
 from support.engine import activity_name
-from support.fakes import FakeSteps, fake_worker, start_booking
+from support.fakes import FakeSteps, captured, fake_worker, start_booking
 from support.histories import record_history
 from support.workflows import settled, until_state
 
@@ -103,18 +103,7 @@ async def test_cancel_of_a_paid_gateway_booking_refunds_that_payment(
     worker, queue = fake_worker(time_env, steps)
     async with worker:
         handle, _ = await start_booking(time_env, queue, steps, payment=SANDBOX)
-        await handle.signal(
-            BookingWorkflow.payment_event,
-            PaymentEvent(
-                provider="sandbox",
-                event_id="evt_1",
-                type="payment.captured",
-                order_id="order_1",
-                payment_id="pay_1",
-                amount=4_000,
-                currency="INR",
-            ),
-        )
+        await handle.signal(BookingWorkflow.payment_event, captured("evt_1", "pay_1", 4_000))
         await until_state(handle, settled("CONFIRMED"))
         answer = await handle.execute_update(
             BookingWorkflow.cancel, CancelInput(actor="customer:c")

@@ -13,37 +13,11 @@ from temporalio.testing import WorkflowEnvironment
 from models.payloads import BookingPolicy, PaymentEvent, PaymentSpec
 from workflows.booking import BookingWorkflow
 
-from support.fakes import FakeSteps, fake_worker, start_booking
+from support.fakes import FakeSteps, captured, failed, fake_worker, start_booking
 from support.histories import record_history
 
 SANDBOX = PaymentSpec(method="gateway", provider="sandbox")
 TTL = 600
-
-
-def captured(
-    event_id: str, payment_id: str, amount: int = 5_000, currency: str = "INR"
-) -> PaymentEvent:
-    """A payment.captured event as the webhook endpoint signals it."""
-    return PaymentEvent(
-        provider="sandbox",
-        event_id=event_id,
-        type="payment.captured",
-        order_id="order_1",
-        payment_id=payment_id,
-        amount=amount,
-        currency=currency,
-    )
-
-
-def failed(event_id: str, payment_id: str) -> PaymentEvent:
-    """A payment.failed event."""
-    return PaymentEvent(
-        provider="sandbox",
-        event_id=event_id,
-        type="payment.failed",
-        order_id="order_1",
-        payment_id=payment_id,
-    )
 
 
 async def test_unpaid_booking_expires_exactly_at_its_deadline(
