@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -92,6 +93,7 @@ def install_error_handling(app: FastAPI) -> None:
         request.state.request_id = rid
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=rid)
+        started = time.perf_counter()
         try:
             response = await call_next(request)
         except Exception:
@@ -99,6 +101,15 @@ def install_error_handling(app: FastAPI) -> None:
             log.exception("request.unhandled", path=request.url.path)
             response = error_response(request, ErrorCode.INTERNAL, "Internal error.")
         response.headers[REQUEST_ID_HEADER] = rid
+        # The access line (uvicorn's own is off): the path only, never the query
+        # string, which may carry what a client should not have put there.
+        log.info(
+            "request",
+            method=request.method,
+            path=request.url.path,
+            status=response.status_code,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
         return response
 
     @app.exception_handler(BookingError)

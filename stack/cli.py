@@ -24,6 +24,7 @@ def _api(_: argparse.Namespace) -> None:
         host=settings.api_host,
         port=settings.api_port,
         log_config=None,
+        access_log=False,
         proxy_headers=True,
     )
 
@@ -52,6 +53,7 @@ def _sandbox(_: argparse.Namespace) -> None:
         host=settings.api_host,
         port=settings.sandbox_port,
         log_config=None,
+        access_log=False,
     )
 
 

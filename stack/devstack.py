@@ -135,7 +135,11 @@ async def _serve(settings: Settings, stack: contextlib.AsyncExitStack) -> None:
     stack.push_async_callback(stop_worker)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
+            create_app(settings),
+            host=settings.api_host,
+            port=settings.api_port,
+            log_config=None,
+            access_log=False,
         )
     )
     gateway = _SecondaryServer(
@@ -144,6 +148,7 @@ async def _serve(settings: Settings, stack: contextlib.AsyncExitStack) -> None:
             host=settings.api_host,
             port=settings.sandbox_port,
             log_config=None,
+            access_log=False,
         )
     )
     gateway_task = asyncio.create_task(gateway.serve())

@@ -95,12 +95,19 @@ async def test_a_booking_its_webhooks_and_refusals_log_no_contact_token_or_signa
         headers={"Sandbox-Signature": "t=1,v1=" + "ab" * 32},
     )
 
+    listed = await api.get(
+        "/v1/slots", params={"resource_id": "querysecret123"}, headers=bearer(customer)
+    )
+    assert listed.status_code == 422
     assert delivered.status_code == 200, delivered.text
     assert forged.status_code == 400
     assert captured, "the flow logged nothing: the capture is not wired"
     logged = repr(captured)
     digest = signature.split("v1=")[1]
-    for secret in (EMAIL, NAME, "Secretname", token, "ab" * 32, digest, SANDBOX_WEBHOOK_SECRET):
+    secrets = (EMAIL, NAME, "Secretname", token, "ab" * 32, digest, SANDBOX_WEBHOOK_SECRET)
+    for secret in (*secrets, "querysecret123"):
         assert secret not in logged, f"{secret[:12]}… appears in a log event"
     events = {entry["event"] for entry in captured}
-    assert {"slot.held", "wallet.charged", "webhook.stored"} <= events
+    assert {"slot.held", "wallet.charged", "webhook.stored", "request"} <= events
+    access = [e for e in captured if e["event"] == "request" and e["path"] == "/v1/slots"]
+    assert [(e["method"], e["status"]) for e in access] == [("GET", 422)]
