@@ -108,16 +108,15 @@ class SlotActivities:
     async def _set_hold_cap(session: AsyncSession, request: HoldSlotInput) -> None:
         # The cap in force is the setting, but never below what the customer holds
         # now: lowering it refuses new holds without breaking the counter's CHECK.
+        cap = insert(CustomerHolds).values(
+            customer_id=request.customer_id, unpaid=0, max_unpaid=request.max_active_holds
+        )
         await session.execute(
-            insert(CustomerHolds)
-            .values(customer_id=request.customer_id, unpaid=0, max_unpaid=request.max_active_holds)
-            .on_conflict_do_update(
+            cap.on_conflict_do_update(
                 index_elements=["customer_id"],
-                set_={
-                    "max_unpaid": func.greatest(
-                        insert(CustomerHolds).excluded.max_unpaid, CustomerHolds.unpaid
-                    )
-                },
+                set_={"max_unpaid": func.greatest(cap.excluded.max_unpaid, CustomerHolds.unpaid)},
+                # Written only when the setting changed: the hot path rewrites no row.
+                where=CustomerHolds.max_unpaid != cap.excluded.max_unpaid,
             )
         )
 

