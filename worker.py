@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -99,6 +101,8 @@ def build_worker(
         workflow_runner=workflow_runner(settings),
         # Defects and poison inputs fail at once; only transient faults are retried.
         interceptors=[FailureClassifier()],
+        # Shutdown stops polling, then lets running activities finish within the drain.
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_drain_seconds),
     )
 
 
@@ -113,6 +117,17 @@ async def worker_resources(
             yield session_factory(engine), http
         finally:
             await engine.dispose()
+
+
+async def until_signalled(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` until SIGINT or SIGTERM, then cancel it (the worker drains on cancel)."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    log.info("worker.stopped")
 
 
 async def run_worker(settings: Settings) -> None:
@@ -151,4 +166,4 @@ if __name__ == "__main__":
     from core.settings import get_settings
 
     configure_logging(get_settings())
-    asyncio.run(run_worker(get_settings()))
+    asyncio.run(until_signalled(run_worker(get_settings())))

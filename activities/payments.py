@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from core.crashpoints import CrashPoint, crash_point
 from core.db import SessionFactory
 from integrations.gateways.base import GatewayError, PaymentGateway
 from models.db import Booking, GatewayTransaction
@@ -137,6 +138,7 @@ class PaymentActivities:
             )
             await record_event(session, booking.id, "booking.confirmed")
             await session.commit()
+        crash_point(CrashPoint.CAPTURE_RECORDED)
         log.info("payment.confirmed", booking_id=str(request.booking_id))
 
     @activity.defn(name="refund_payment")
@@ -213,6 +215,7 @@ class PaymentActivities:
             )
         except GatewayError as exc:
             raise _gateway_failure(exc, request.provider, "refund", request.booking_id) from None
+        crash_point(CrashPoint.GATEWAY_REFUND_SENT)
         status = (
             RefundStatus.PROCESSED
             if refund.status in ("processed", "succeeded")

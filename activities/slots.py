@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
+from core.crashpoints import CrashPoint, crash_point
 from core.db import CHECK_VIOLATION, EXCLUSION_VIOLATION, SessionFactory, pg_error
 from models.db import Booking, BookingEvent, CustomerHolds, Resource, Slot
 from models.domain import ACTIVE_STATUSES, BookingStatus, has_started
@@ -83,6 +84,7 @@ class SlotActivities:
                     )
                     await record_event(session, request.booking_id, "booking.held")
                     await session.commit()
+                    crash_point(CrashPoint.HOLD_COMMITTED)
                 except IntegrityError as exc:
                     reason = _hold_refusal(exc)
                     if reason is None:
@@ -241,6 +243,7 @@ class SlotActivities:
                     step=keys.moved_step(request.move),
                 )
                 await session.commit()
+                crash_point(CrashPoint.MOVE_COMMITTED)
             except IntegrityError as exc:
                 if is_overdraft(exc):
                     raise business_failure(ErrorCode.INSUFFICIENT_FUNDS) from None

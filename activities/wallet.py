@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 
+from core.crashpoints import CrashPoint, crash_point
 from core.db import SessionFactory
 from models.db import Booking, LedgerEntry
 from models.domain import BookingStatus, PaymentStatus
@@ -74,6 +75,7 @@ class WalletActivities:
                 )
                 await record_event(session, booking.id, "booking.confirmed")
                 await session.commit()
+                crash_point(CrashPoint.DEBIT_COMMITTED)
             except IntegrityError as exc:
                 # The balance trigger fires on insert, so an overdraft surfaces here.
                 if not is_overdraft(exc):
@@ -141,6 +143,7 @@ class WalletActivities:
                 {"method": "wallet", "amount": amount, "currency": debit.currency},
             )
             await session.commit()
+            crash_point(CrashPoint.WALLET_REFUND_COMMITTED)
         if written:
             log.info("wallet.refunded", booking_id=str(request.booking_id), amount=amount)
         return amount

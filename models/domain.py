@@ -81,6 +81,26 @@ class NotificationKind(StrEnum):
     PAYMENT_REFUNDED = "payment_refunded"
 
 
+class AttentionKind(StrEnum):
+    """What needs a person: the kinds of alerts and of the ``BookingAttention`` attribute."""
+
+    MEETING_LINK_FAILING = "MEETING_LINK_FAILING"
+    REFUND_FAILING = "REFUND_FAILING"
+    PAYMENT_MISMATCH = "PAYMENT_MISMATCH"
+    WEBHOOK_UNMATCHED = "WEBHOOK_UNMATCHED"
+    WEBHOOK_UNPARSEABLE = "WEBHOOK_UNPARSEABLE"
+    NOTIFICATION_FAILED = "NOTIFICATION_FAILED"
+    EVENT_DELIVERY_FAILED = "EVENT_DELIVERY_FAILED"
+    BALANCE_MISMATCH = "BALANCE_MISMATCH"
+    WORKFLOW_MISSING = "WORKFLOW_MISSING"
+    STATUS_MISMATCH = "STATUS_MISMATCH"
+    GATEWAY_MISMATCH = "GATEWAY_MISMATCH"
+    RECONCILIATION_FAILED = "RECONCILIATION_FAILED"
+    CREDIT_SPIKE = "CREDIT_SPIKE"
+    # A step that must happen (release, confirm, audit...) is past its bound and waits for a retry.
+    STEP_FAILING = "STEP_FAILING"
+
+
 class NotificationStatus(StrEnum):
     """Delivery state of one notification in the outbox."""
 

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from models.domain import (
+    AttentionKind,
     BookingStatus,
     MeetingStatus,
     NotificationKind,
@@ -53,6 +54,13 @@ class BookingPolicy(Frozen):
     gateway_max_attempts: int = 5
     # How long a closed gateway booking keeps listening for late payments to refund.
     late_payment_window_seconds: int = 7 * 86400
+    # The bound of a step the create call waits for (the hold, the debit): the create timeout.
+    decision_timeout_seconds: float = 30.0
+    # The bound of one notification hand-off (retries included); the outbox retries later.
+    notify_timeout_seconds: float = 300.0
+    # How long a must-happen step (release, refund, confirm, audit) is retried in line
+    # before it is kept pending for later rounds and shown to operators.
+    step_bound_seconds: float = 10.0
 
 
 class BookingInput(Frozen):
@@ -171,6 +179,9 @@ class BookingState(Frozen):
     meeting_status: MeetingStatus
     # Nothing in flight: every step so far is done and the workflow waits for events.
     idle: bool = False
+    # What needs a person now, and the must-happen steps waiting for a retry (in words).
+    attention: list[AttentionKind] = []
+    pending_steps: list[str] = []
 
 
 class SendNotificationInput(Frozen):

@@ -13,6 +13,8 @@ CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
 RESOURCE_ID = SearchAttributeKey.for_keyword("ResourceId")
 PAYMENT_PROVIDER = SearchAttributeKey.for_keyword("PaymentProvider")
 PAYMENT_DEADLINE = SearchAttributeKey.for_datetime("PaymentDeadline")
+# The kinds of what needs a person on this booking (models.domain.AttentionKind); empty when none.
+BOOKING_ATTENTION = SearchAttributeKey.for_keyword_list("BookingAttention")
 
 # Name -> indexed type, as `make dev`, the test session and the compose init step register them.
 SEARCH_ATTRIBUTES: dict[str, str] = {
@@ -22,4 +24,5 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
     "ResourceId": "Keyword",
     "PaymentProvider": "Keyword",
     "PaymentDeadline": "Datetime",
+    "BookingAttention": "KeywordList",
 }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 import uuid
 
@@ -26,17 +25,18 @@ def _api(_: argparse.Namespace) -> None:
         log_config=None,
         access_log=False,
         proxy_headers=True,
+        # SIGTERM: stop accepting at once; requests still open after 10 s are closed.
+        timeout_graceful_shutdown=10,
     )
 
 
 def _worker(_: argparse.Namespace) -> None:
     from core.logging import configure_logging
-    from worker import run_worker
+    from worker import run_worker, until_signalled
 
     settings = get_settings()
     configure_logging(settings)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_worker(settings))
+    asyncio.run(until_signalled(run_worker(settings)))
 
 
 def _sandbox(_: argparse.Namespace) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -80,8 +81,24 @@ Press Ctrl-C to stop.
 """
 
 
-class _SecondaryServer(uvicorn.Server):
-    """A uvicorn server that leaves Ctrl-C to the API server, which stops the whole stack."""
+# How long the HTTP servers wait for open requests once Ctrl-C stopped them accepting.
+GRACEFUL_SECONDS = 5
+
+
+def _stopped(part: str, stop: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        stop()
+        log.info("dev.stopped", part=part)
+
+    return run
+
+
+class _QuietServer(uvicorn.Server):
+    """A uvicorn server that leaves signals to the dev stack, which stops everything in order.
+
+    (uvicorn's own handling re-raises the signal once its server stops, which
+    would interrupt the rest of the shutdown.)
+    """
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -102,7 +119,7 @@ async def _serve(settings: Settings, stack: contextlib.AsyncExitStack) -> None:
     if settings.database_url is None:
         postgres = EmbeddedPostgres(data / "pg")
         await asyncio.to_thread(postgres.start)
-        stack.callback(postgres.stop)
+        stack.callback(_stopped("postgres", postgres.stop))
         url = await asyncio.to_thread(postgres.url, "booking")
         settings = settings.model_copy(update={"database_url": url})
     await asyncio.to_thread(upgrade, str(settings.database_url))
@@ -117,38 +134,43 @@ async def _serve(settings: Settings, stack: contextlib.AsyncExitStack) -> None:
             log_file=data / "temporal.log",
             codec_endpoint=f"http://127.0.0.1:{settings.api_port}/codec",
         )
-        stack.callback(temporal.stop)
+        stack.callback(_stopped("temporal", temporal.stop))
         await temporal.start()
     log.info("dev.temporal_ready", address=settings.temporal_target)
 
     sink = MailSink(data / "mail", settings.smtp_host, settings.smtp_port)
     sink.start()
-    stack.callback(sink.stop)
+    stack.callback(_stopped("mail_sink", sink.stop))
 
     worker = asyncio.create_task(run_worker(settings))
 
     async def stop_worker() -> None:
+        # The worker stops polling and lets running activities finish (its drain).
         worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await worker
+        log.info("dev.stopped", part="worker")
 
     stack.push_async_callback(stop_worker)
-    server = uvicorn.Server(
+    server = _QuietServer(
         uvicorn.Config(
             create_app(settings),
             host=settings.api_host,
             port=settings.api_port,
             log_config=None,
             access_log=False,
+            # Ctrl-C: stop accepting at once; a request still open after this is closed.
+            timeout_graceful_shutdown=GRACEFUL_SECONDS,
         )
     )
-    gateway = _SecondaryServer(
+    gateway = _QuietServer(
         uvicorn.Config(
             create_sandbox(sandbox_config(settings)),
             host=settings.api_host,
             port=settings.sandbox_port,
             log_config=None,
             access_log=False,
+            timeout_graceful_shutdown=GRACEFUL_SECONDS,
         )
     )
     gateway_task = asyncio.create_task(gateway.serve())
@@ -156,10 +178,21 @@ async def _serve(settings: Settings, stack: contextlib.AsyncExitStack) -> None:
     async def stop_gateway() -> None:
         gateway.should_exit = True
         await gateway_task
+        log.info("dev.stopped", part="sandbox")
 
     stack.push_async_callback(stop_gateway)
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        # The first Ctrl-C stops in order; a second one stops without waiting for requests.
+        server.force_exit = server.should_exit
+        server.should_exit = True
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop)
     print(banner(settings), flush=True)
     await server.serve()
+    log.info("dev.stopped", part="api")
 
 
 async def _main(settings: Settings) -> None:

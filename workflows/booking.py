@@ -22,21 +22,25 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 
 from workflows.policies import (
-    COMPENSATION_RETRY,
     DECISION_ATTEMPT_TIMEOUT,
     DECISION_RETRY,
-    DECISION_TIMEOUT,
     MEETING_RETRY,
+    MUST_RETRY,
     NOTIFY_RETRY,
+    PENDING_RETRY_EVERY,
+    PENDING_ROUNDS,
+    STEP_ROUND_BOUND,
     STEP_TIMEOUT,
     ActivityFailure,
     failure_message,
     failure_reason,
     gateway_retry,
     is_business_failure,
+    within,
 )
 
 with workflow.unsafe.imports_passed_through():
+    from temporalio.common import RetryPolicy
     from temporalio.exceptions import ApplicationError
 
     from activities.audit import AuditActivities
@@ -48,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
     from models.domain import (
         ACTIVE_STATUSES,
         TERMINAL_STATUSES,
+        AttentionKind,
         BookingStatus,
         MeetingStatus,
         NotificationKind,
@@ -85,7 +90,12 @@ with workflow.unsafe.imports_passed_through():
         SlotHold,
     )
     from models.refund_policy import refund_amount
-    from models.search_attributes import BOOKING_STATUS, PAYMENT_DEADLINE, RESOURCE_ID
+    from models.search_attributes import (
+        BOOKING_ATTENTION,
+        BOOKING_STATUS,
+        PAYMENT_DEADLINE,
+        RESOURCE_ID,
+    )
 
 
 _In = TypeVar("_In")
@@ -113,6 +123,15 @@ class Undo:
     currency: str = ""
 
 
+@dataclass(frozen=True)
+class PendingStep:
+    """A step that must happen, past its in-line bound: tried again later, shown to operators."""
+
+    what: str
+    attention: AttentionKind
+    run: Callable[[], Awaitable[object]]
+
+
 @dataclass
 class SagaState:
     """Everything one booking workflow knows; handlers and steps read and write only this."""
@@ -131,12 +150,24 @@ class SagaState:
     # Gateway payments already confirmed or refunded: a repeated capture is ignored.
     payments: set[str] = field(default_factory=set)
     moves: int = 0
+    # A move whose meeting link and mail are still to do (the main loop does them).
+    moved_to: int | None = None
     cancelling: bool = False
     cancel_result: CancelResult | None = None
     # True while nothing is in flight: the saga's steps are done and it waits for events.
     idle: bool = False
     # When the workflow may close: the end of the slot, or of the late-payment window.
     close_at: datetime | None = None
+    # The current details in words (without the pending-steps suffix).
+    details: str = ""
+    # What needs a person (the BookingAttention search attribute), and why, in words.
+    attention: set[AttentionKind] = field(default_factory=set)
+    attention_note: str = ""
+    # Must-happen steps past their bound; the workflow stays open until they are done.
+    pending: list[PendingStep] = field(default_factory=list)
+    pending_rounds: int = 0
+    next_retry_at: datetime | None = None
+    retry_pending_requested: bool = False
 
 
 # What the customer is told when the booking ends this way.
@@ -165,6 +196,8 @@ class BookingWorkflow:
         self._s = SagaState()
         # Serialises cancel and reschedule: one change at a time, one answer per cancel.
         self._change_lock = asyncio.Lock()
+        # Cancel and reschedule updates in flight (the lock's holder and its waiters).
+        self._changes = 0
 
     # ---- the saga ------------------------------------------------------------------------------
 
@@ -307,52 +340,110 @@ class BookingWorkflow:
         except ActivityFailure as err:
             # Never refund a paid booking over a meeting link: keep it PENDING,
             # alert operators, and wait for their retry signal.
-            alert = f"meeting link still missing after {bound}: {failure_message(err)}"
-            await self._compensate(
+            alert = f"meeting link still missing after {bound}: {failure_message(err)}"[:300]
+            await self._must(
                 MeetingActivities.record_meeting_alert,
                 RecordMeetingAlertInput(
-                    booking_id=hold.booking_id, status=MeetingStatus.PENDING, alert=alert[:300]
+                    booking_id=hold.booking_id, status=MeetingStatus.PENDING, alert=alert
                 ),
+                what="recording the meeting alert",
             )
+            await self._attend(AttentionKind.MEETING_LINK_FAILING, alert)
             self._show(
                 "confirmed; meeting link creation failing, waiting for an operator "
                 "to send the retry_meeting signal"
             )
             return
         s.meeting = MeetingStatus.READY
+        self._settle(AttentionKind.MEETING_LINK_FAILING)
         self._show("confirmed; meeting link ready")
 
     async def _serve_until_close(self) -> None:
-        """Until ``close_at``: refund stray payments and serve operator meeting retries.
+        """Until ``close_at``: late payments, meeting links, a moved booking's mail, pending steps.
 
         A cancellation or a move changes ``close_at``; the wait starts again.
+        The workflow does not close while a must-happen step is pending.
         """
         s = self._s
         while True:
             close_at = s.close_at
             assert close_at is not None
-            remaining = close_at - workflow.now()
-            if remaining > timedelta(0) and not s.events:
-                s.idle = True
-                with contextlib.suppress(TimeoutError):
-                    await workflow.wait_condition(
-                        functools.partial(self._woken, close_at), timeout=remaining
-                    )
-                s.idle = False
-                if s.close_at != close_at:
-                    continue
+            if not self._woken(close_at):
+                timeout = self._next_wake(close_at)
+                if timeout is None or timeout > timedelta(0):
+                    s.idle = True
+                    with contextlib.suppress(TimeoutError):
+                        await workflow.wait_condition(
+                            functools.partial(self._woken, close_at), timeout=timeout
+                        )
+                    s.idle = False
+                    if s.close_at != close_at:
+                        continue
             while s.events:
                 await self._on_payment_event(s.events.popleft())
+            if s.moved_to is not None:
+                move, s.moved_to = s.moved_to, None
+                await self._create_meeting()
+                await self._notify(NotificationKind.BOOKING_RESCHEDULED, about=f"move:{move}")
             if s.meeting_retry_requested:
                 s.meeting_retry_requested = False
                 if s.meeting != MeetingStatus.READY:
                     await self._create_meeting()
-            if s.close_at is not None and s.close_at <= workflow.now() and not s.events:
+            if s.pending and (s.retry_pending_requested or self._pending_due()):
+                await self._retry_pending()
+            if s.close_at is not None and s.close_at <= workflow.now() and self._done():
                 return
 
     def _woken(self, close_at: datetime) -> bool:
         s = self._s
-        return bool(s.events) or s.meeting_retry_requested or s.close_at != close_at
+        return (
+            bool(s.events)
+            or s.meeting_retry_requested
+            or s.moved_to is not None
+            or s.retry_pending_requested
+            or s.close_at != close_at
+        )
+
+    def _done(self) -> bool:
+        s = self._s
+        return not (s.events or s.pending or s.moved_to is not None)
+
+    def _next_wake(self, close_at: datetime) -> timedelta | None:
+        """How long to sleep: to the close or the next round of pending steps (None: a signal)."""
+        s, now = self._s, workflow.now()
+        wakes = [close_at - now] if close_at > now else []
+        if s.pending and s.pending_rounds < PENDING_ROUNDS and s.next_retry_at is not None:
+            wakes.append(max(s.next_retry_at - now, timedelta(0)))
+        if wakes:
+            return min(wakes)
+        return None if s.pending else timedelta(0)
+
+    def _pending_due(self) -> bool:
+        s = self._s
+        return (
+            s.pending_rounds < PENDING_ROUNDS
+            and s.next_retry_at is not None
+            and workflow.now() >= s.next_retry_at
+        )
+
+    async def _retry_pending(self) -> None:
+        """One round over the pending steps, in order; what succeeds leaves the list."""
+        s = self._s
+        s.retry_pending_requested = False
+        s.pending_rounds += 1
+        s.next_retry_at = workflow.now() + PENDING_RETRY_EVERY
+        still: list[PendingStep] = []
+        for step in s.pending:
+            try:
+                await step.run()
+            except ActivityFailure as err:
+                still.append(step)
+                s.attention_note = f"{step.what} is failing ({failure_message(err)})"
+        done = {step.attention for step in s.pending} - {step.attention for step in still}
+        s.pending = still
+        for kind in done:
+            self._settle(kind)
+        self._show(s.details)
 
     # ---- the one way a booking ends: unwind the stack ------------------------------------------
 
@@ -393,9 +484,10 @@ class BookingWorkflow:
         request, s = self._request, self._s
         match undo.kind:
             case UndoKind.RELEASE_SLOT:
-                await self._compensate(
+                await self._must(
                     SlotActivities.release_slot,
                     ReleaseSlotInput(booking_id=request.booking_id, status=status, reason=s.reason),
+                    what="releasing the slot",
                 )
             case UndoKind.CANCEL_ORDER:
                 await self._cancel_order()
@@ -424,12 +516,19 @@ class BookingWorkflow:
         """Give ``amount`` back the way ``paid_by`` took it (None: all of it)."""
         hold = self._current_hold()
         if paid_by.kind == UndoKind.REFUND_WALLET:
-            refunded = await self._compensate(
+            refunded = await self._must(
                 WalletActivities.refund_wallet,
                 RefundWalletInput(
                     booking_id=hold.booking_id, amount=amount, reason=reason, move=move
                 ),
+                what=f"the wallet refund ({reason})",
+                attention=AttentionKind.REFUND_FAILING,
             )
+            if refunded is None:  # Pending: owed until its retry goes through.
+                owed = hold.amount if amount is None else amount
+                return RefundInfo(
+                    amount=owed, currency=hold.currency, method="wallet", status=RefundStatus.OWED
+                )
             return RefundInfo(
                 amount=refunded,
                 currency=hold.currency,
@@ -447,27 +546,37 @@ class BookingWorkflow:
         info = RefundInfo(
             amount=amount, currency=capture.currency, method=provider, status=RefundStatus.OWED
         )
+        refund = RefundPaymentInput(
+            booking_id=self._request.booking_id,
+            provider=provider,
+            order_id=capture.order_id,
+            payment_id=capture.payment_id,
+            amount=amount,
+            currency=capture.currency,
+            reason=reason,
+            move=move,
+        )
+        retry = gateway_retry(2 * self._request.policy.gateway_max_attempts)
         try:
             outcome = await workflow.execute_activity_method(
                 PaymentActivities.refund_payment,
-                RefundPaymentInput(
-                    booking_id=self._request.booking_id,
-                    provider=provider,
-                    order_id=capture.order_id,
-                    payment_id=capture.payment_id,
-                    amount=amount,
-                    currency=capture.currency,
-                    reason=reason,
-                    move=move,
-                ),
+                refund,
                 start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=gateway_retry(2 * self._request.policy.gateway_max_attempts),
+                retry_policy=retry,
             )
         except ActivityFailure as err:
-            # The refund request is recorded; what is owed stays visible to operators.
-            await self._flag(
-                f"refund of {amount} {capture.currency} for payment {capture.payment_id} failed "
-                f"({failure_reason(err).value}); the money is owed to the customer"
+            # The refund request is keyed: it is tried again in rounds, and what is
+            # owed stays visible to operators until it goes through.
+            again = functools.partial(
+                self._bounded, PaymentActivities.refund_payment, refund, STEP_ROUND_BOUND, retry
+            )
+            what = (
+                f"the refund of {amount} {capture.currency} for payment {capture.payment_id}"
+                " (the money is owed to the customer)"
+            )
+            await self._defer(
+                PendingStep(what, AttentionKind.REFUND_FAILING, again),
+                f"{failure_reason(err).value}: {failure_message(err)}",
             )
             return info
         return info.model_copy(update={"status": outcome.status})
@@ -507,13 +616,14 @@ class BookingWorkflow:
         elif event.type == "payment.failed" and s.status == BookingStatus.AWAITING_PAYMENT:
             self._show_waiting(note="; the last attempt failed, the customer may retry")
         elif event.type == "refund.processed":
-            await self._compensate(
+            await self._must(
                 PaymentActivities.mark_refund_processed,
                 MarkRefundProcessedInput(
                     booking_id=self._request.booking_id,
                     provider=event.provider,
                     payment_id=event.payment_id,
                 ),
+                what="recording the processed refund",
             )
 
     async def _on_capture(self, event: PaymentEvent) -> None:
@@ -529,7 +639,8 @@ class BookingWorkflow:
             if (capture.amount, capture.currency) != (hold.amount, hold.currency):
                 await self._refuse_mismatched(capture)
                 return
-            await self._compensate(
+            # The money is taken: the booking is confirmed even if this record waits.
+            await self._must(
                 PaymentActivities.confirm_payment,
                 ConfirmPaymentInput(
                     booking_id=hold.booking_id,
@@ -539,6 +650,7 @@ class BookingWorkflow:
                     amount=hold.amount,
                     currency=hold.currency,
                 ),
+                what="recording the payment confirmation",
             )
             self._show("confirmed", status=BookingStatus.CONFIRMED)
             return
@@ -562,9 +674,10 @@ class BookingWorkflow:
             refund_reason="amount or currency differs from the order",
         )
         given = "it was refunded" if refund and refund.status != RefundStatus.OWED else "it is owed"
-        await self._flag(
+        await self._attend(
+            AttentionKind.PAYMENT_MISMATCH,
             f"payment {capture.payment_id} of {capture.amount} {capture.currency} did not match "
-            f"the order ({hold.amount} {hold.currency}); {given}"
+            f"the order ({hold.amount} {hold.currency}); {given}",
         )
 
     async def _cancel_order(self) -> None:
@@ -579,7 +692,7 @@ class BookingWorkflow:
                     order_id=self._s.order_id,
                 ),
                 start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=gateway_retry(3),
+                retry_policy=gateway_retry(self._request.policy.gateway_max_attempts),
             )
         except ActivityFailure:
             workflow.logger.warning("order could not be cancelled; late payments get refunded")
@@ -590,7 +703,7 @@ class BookingWorkflow:
                 MeetingActivities.cancel_meeting,
                 CancelMeetingInput(booking_id=self._request.booking_id),
                 start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=gateway_retry(5),
+                retry_policy=gateway_retry(self._request.policy.gateway_max_attempts),
             )
         except ActivityFailure:
             workflow.logger.warning(
@@ -611,15 +724,27 @@ class BookingWorkflow:
         """Cancel: the compensations in reverse (meeting, refund per policy, order, slot).
 
         Concurrent and repeated cancels get the first one's answer: one refund.
+        The mail goes out after the change lock is released.
         """
         s = self._s
-        async with self._change_lock:
-            if s.cancel_result is None:
-                await workflow.wait_condition(lambda: s.decision is not None)
-                if s.status not in ACTIVE_STATUSES:
-                    raise _refusal(ErrorCode.BOOKING_NOT_CANCELLABLE, f"the booking is {s.status}")
-                s.cancel_result = await self._cancel(request)
-            return s.cancel_result
+        self._changes += 1
+        try:
+            async with self._change_lock:
+                first = s.cancel_result is None
+                if first:
+                    await workflow.wait_condition(lambda: s.decision is not None)
+                    if s.status not in ACTIVE_STATUSES:
+                        raise _refusal(
+                            ErrorCode.BOOKING_NOT_CANCELLABLE, f"the booking is {s.status}"
+                        )
+                    s.cancel_result = await self._cancel(request)
+                result = s.cancel_result
+            assert result is not None
+            if first:
+                await self._notify(NotificationKind.BOOKING_CANCELLED)
+            return result
+        finally:
+            self._changes -= 1
 
     @cancel.validator
     def _accept_cancel(self, request: CancelInput) -> None:
@@ -631,7 +756,7 @@ class BookingWorkflow:
         s.cancelling = True
         who = "an operator" if request.by_operator else "the customer"
         self._show(f"cancelling at the request of {who}")
-        await self._compensate(
+        await self._must(
             AuditActivities.record_audit,
             RecordAuditInput(
                 booking_id=self._request.booking_id,
@@ -639,6 +764,7 @@ class BookingWorkflow:
                 action="booking.cancel_requested",
                 reason=request.reason,
             ),
+            what="the cancel's audit row",
         )
         refund = await self._finish(
             BookingStatus.CANCELLED, None, notify=False, refund_reason="cancellation"
@@ -648,53 +774,64 @@ class BookingWorkflow:
         if self._request.payment.method == PaymentMethod.GATEWAY:
             window = self._request.policy.late_payment_window_seconds
         s.close_at = workflow.now() + timedelta(seconds=window)
+        s.moved_to = None
         self._show(f"cancelled by {who}")
-        await self._notify(NotificationKind.BOOKING_CANCELLED)
         return CancelResult(
             booking_id=self._request.booking_id, status=BookingStatus.CANCELLED, refund=refund
         )
 
     @workflow.update
     async def reschedule(self, request: RescheduleInput) -> RescheduleResult:
-        """Move a confirmed booking to another slot; a cheaper one refunds the difference."""
+        """Move a confirmed booking to another slot; a cheaper one refunds the difference.
+
+        The answer comes once the move and its refund are done; the new meeting
+        link and the mail follow from the main loop, outside the change lock.
+        """
+        self._changes += 1
+        try:
+            async with self._change_lock:
+                return await self._reschedule(request)
+        finally:
+            self._changes -= 1
+
+    async def _reschedule(self, request: RescheduleInput) -> RescheduleResult:
         s = self._s
-        async with self._change_lock:
-            await workflow.wait_condition(lambda: s.decision is not None)
-            if s.status != BookingStatus.CONFIRMED or s.hold is None:
-                raise _refusal(ErrorCode.INVALID_STATE, _not_movable(s.status))
-            move = s.moves + 1
-            try:
-                moved = await workflow.execute_activity_method(
-                    SlotActivities.move_booking,
-                    MoveBookingInput(
-                        booking_id=s.hold.booking_id,
-                        customer_id=self._request.customer_id,
-                        slot_id=request.slot_id,
-                        allow_wallet_topup=self._request.payment.method == PaymentMethod.WALLET,
-                        move=move,
-                    ),
-                    start_to_close_timeout=DECISION_ATTEMPT_TIMEOUT,
-                    schedule_to_close_timeout=DECISION_TIMEOUT,
-                    retry_policy=DECISION_RETRY,
-                )
-            except ActivityFailure as err:
-                raise _refusal(failure_reason(err), failure_message(err)) from None
-            s.moves, s.hold = move, moved.hold
-            refund = None
-            if moved.difference < 0:
-                paid_by = next(u for u in s.undo if u.kind in _REFUNDS)
-                refund = await self._refund(
-                    -moved.difference, "reschedule to a cheaper slot", paid_by=paid_by, move=move
-                )
-            s.close_at = moved.hold.ends_at
-            await self._create_meeting()
-            await self._notify(NotificationKind.BOOKING_RESCHEDULED, about=f"move:{move}")
-            return RescheduleResult(
-                booking_id=moved.hold.booking_id,
-                slot_id=moved.hold.slot_id,
-                difference=moved.difference,
-                refund=refund,
+        await workflow.wait_condition(lambda: s.decision is not None)
+        if s.status != BookingStatus.CONFIRMED or s.hold is None:
+            raise _refusal(ErrorCode.INVALID_STATE, _not_movable(s.status))
+        move = s.moves + 1
+        try:
+            moved = await workflow.execute_activity_method(
+                SlotActivities.move_booking,
+                MoveBookingInput(
+                    booking_id=s.hold.booking_id,
+                    customer_id=self._request.customer_id,
+                    slot_id=request.slot_id,
+                    allow_wallet_topup=self._request.payment.method == PaymentMethod.WALLET,
+                    move=move,
+                ),
+                start_to_close_timeout=DECISION_ATTEMPT_TIMEOUT,
+                schedule_to_close_timeout=self._decision_bound(),
+                retry_policy=within(DECISION_RETRY, self._decision_bound()),
             )
+        except ActivityFailure as err:
+            raise _refusal(failure_reason(err), failure_message(err)) from None
+        s.moves, s.hold = move, moved.hold
+        refund = None
+        if moved.difference < 0:
+            paid_by = next(u for u in s.undo if u.kind in _REFUNDS)
+            refund = await self._refund(
+                -moved.difference, "reschedule to a cheaper slot", paid_by=paid_by, move=move
+            )
+        s.close_at = moved.hold.ends_at
+        s.meeting, s.moved_to = MeetingStatus.PENDING, move
+        self._show(f"moved to slot {moved.hold.slot_id}; creating its meeting link")
+        return RescheduleResult(
+            booking_id=moved.hold.booking_id,
+            slot_id=moved.hold.slot_id,
+            difference=moved.difference,
+            refund=refund,
+        )
 
     @reschedule.validator
     def _accept_reschedule(self, request: RescheduleInput) -> None:
@@ -714,6 +851,11 @@ class BookingWorkflow:
         """Operator asks to try creating the meeting link again."""
         self._s.meeting_retry_requested = True
 
+    @workflow.signal
+    def retry_pending_steps(self) -> None:
+        """Operator asks to try the pending must-happen steps again now."""
+        self._s.retry_pending_requested = True
+
     @workflow.query
     def state(self) -> BookingState:
         """The booking as this workflow sees it now."""
@@ -722,7 +864,9 @@ class BookingWorkflow:
             status=self._s.status,
             reason=self._s.reason,
             meeting_status=self._s.meeting,
-            idle=self._s.idle and not self._change_lock.locked(),
+            idle=self._s.idle and self._changes == 0,
+            attention=sorted(self._s.attention),
+            pending_steps=[step.what for step in self._s.pending],
         )
 
     # ---- small helpers --------------------------------------------------------------------------
@@ -736,6 +880,7 @@ class BookingWorkflow:
     ) -> None:
         """Set the status, the search attributes and the current details together."""
         s = self._s
+        s.details = details
         if status is not None:
             s.status = status
             current = workflow.info().typed_search_attributes
@@ -750,6 +895,12 @@ class BookingWorkflow:
             # cost a history event and a visibility write.
             if updates:
                 workflow.upsert_search_attributes(updates)
+        if s.pending:
+            steps = "; ".join(step.what for step in s.pending)
+            details += (
+                f". Needs attention: {steps}. Last error: {s.attention_note}. Retried every "
+                f"{PENDING_RETRY_EVERY}, or now with the retry_pending_steps signal"
+            )
         workflow.set_current_details(details)
 
     def _show_waiting(self, *, status: BookingStatus | None = None, note: str = "") -> None:
@@ -771,11 +922,11 @@ class BookingWorkflow:
     def _provider(self) -> str:
         return self._request.payment.provider or "sandbox"
 
-    async def _flag(self, reason: str) -> None:
-        await self._compensate(
-            PaymentActivities.flag_booking,
-            FlagBookingInput(booking_id=self._request.booking_id, reason=reason),
-        )
+    def _step_bound(self) -> timedelta:
+        return timedelta(seconds=self._request.policy.step_bound_seconds)
+
+    def _decision_bound(self) -> timedelta:
+        return timedelta(seconds=self._request.policy.decision_timeout_seconds)
 
     async def _decide(self, step: Callable[[Any, _In], Awaitable[_Out]], request: _In) -> _Out:
         """Run a step the create call waits for: local (no task-queue round trip), bounded."""
@@ -783,26 +934,99 @@ class BookingWorkflow:
             step,
             request,
             start_to_close_timeout=DECISION_ATTEMPT_TIMEOUT,
-            schedule_to_close_timeout=DECISION_TIMEOUT,
-            retry_policy=DECISION_RETRY,
+            schedule_to_close_timeout=self._decision_bound(),
+            retry_policy=within(DECISION_RETRY, self._decision_bound()),
         )
 
-    async def _compensate(self, step: Callable[[Any, _In], Awaitable[_Out]], request: _In) -> _Out:
-        """Run a step that must eventually happen: retried until it does."""
+    async def _bounded(
+        self,
+        step: Callable[[Any, _In], Awaitable[_Out]],
+        request: _In,
+        bound: timedelta,
+        retry: RetryPolicy = MUST_RETRY,
+    ) -> _Out:
         return await workflow.execute_activity_method(
-            step, request, start_to_close_timeout=STEP_TIMEOUT, retry_policy=COMPENSATION_RETRY
+            step,
+            request,
+            start_to_close_timeout=STEP_TIMEOUT,
+            schedule_to_close_timeout=bound,
+            retry_policy=retry,
         )
+
+    async def _must(
+        self,
+        step: Callable[[Any, _In], Awaitable[_Out]],
+        request: _In,
+        *,
+        what: str,
+        attention: AttentionKind = AttentionKind.STEP_FAILING,
+    ) -> _Out | None:
+        """Run a step that must happen, within a bound; past it, keep it pending (None).
+
+        A pending step is tried again in rounds (see ``workflows.policies``) and
+        whenever an operator sends ``retry_pending_steps``; until it is done the
+        booking carries ``attention`` and the workflow stays open. Nothing here
+        waits without a bound, so a cancel never keeps the change lock for long.
+        """
+        try:
+            return await self._bounded(step, request, self._step_bound())
+        except ActivityFailure as err:
+            again = functools.partial(self._bounded, step, request, STEP_ROUND_BOUND)
+            await self._defer(PendingStep(what, attention, again), failure_message(err))
+            return None
+
+    async def _defer(self, step: PendingStep, error: str) -> None:
+        s = self._s
+        s.pending.append(step)
+        if s.next_retry_at is None or s.pending_rounds >= PENDING_ROUNDS:
+            s.next_retry_at = workflow.now() + PENDING_RETRY_EVERY
+        await self._attend(step.attention, f"{step.what} is failing ({error})")
+        self._show(s.details)
+
+    async def _attend(self, kind: AttentionKind, reason: str) -> None:
+        """Put the booking in front of operators: search attribute, log event, database flag."""
+        s = self._s
+        s.attention_note = reason
+        if kind not in s.attention:
+            s.attention.add(kind)
+            workflow.upsert_search_attributes([BOOKING_ATTENTION.value_set(sorted(s.attention))])
+        workflow.logger.error("booking needs attention (%s): %s", kind, reason)
+        try:
+            # Best effort: when the database is what fails, the search attribute still says it.
+            await self._bounded(
+                PaymentActivities.flag_booking,
+                FlagBookingInput(booking_id=self._request.booking_id, reason=reason),
+                self._step_bound(),
+            )
+        except ActivityFailure:
+            workflow.logger.warning("the attention flag could not be stored")
+
+    def _settle(self, kind: AttentionKind) -> None:
+        """``kind`` no longer needs a person (its step went through)."""
+        s = self._s
+        if kind in s.attention:
+            s.attention.discard(kind)
+            workflow.upsert_search_attributes([BOOKING_ATTENTION.value_set(sorted(s.attention))])
 
     async def _notify(self, kind: NotificationKind, *, about: str | None = None) -> None:
         # Local: one SMTP hand-off needs no task-queue round trip or workflow
-        # task of its own. The outbox row bounds the attempts, so a mail outage
-        # ends in a FAILED notification, never a stuck booking.
-        await workflow.execute_local_activity_method(
-            NotificationActivities.send_notification,
-            SendNotificationInput(booking_id=self._request.booking_id, kind=kind, about=about),
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=NOTIFY_RETRY,
-        )
+        # task of its own. The outbox row bounds the delivery attempts; the
+        # bound here covers the outbox itself failing (the database down): the
+        # booking goes on and operators see NOTIFICATION_FAILED.
+        bound = timedelta(seconds=self._request.policy.notify_timeout_seconds)
+        try:
+            await workflow.execute_local_activity_method(
+                NotificationActivities.send_notification,
+                SendNotificationInput(booking_id=self._request.booking_id, kind=kind, about=about),
+                start_to_close_timeout=STEP_TIMEOUT,
+                schedule_to_close_timeout=bound,
+                retry_policy=within(NOTIFY_RETRY, bound),
+            )
+        except ActivityFailure as err:
+            await self._attend(
+                AttentionKind.NOTIFICATION_FAILED,
+                f"the {kind} notification could not be queued: {failure_message(err)}",
+            )
 
     async def _result(self) -> BookingResult:
         # The create update must answer before the run returns, or Temporal

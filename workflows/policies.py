@@ -20,23 +20,53 @@ with workflow.unsafe.imports_passed_through():
     from models.errors import ErrorCode
 
 # The hold and the wallet debit decide what the caller hears, so they run as
-# local activities: no task-queue round trip while the create call waits.
+# local activities: no task-queue round trip while the create call waits. Their
+# bound is the create timeout (BookingPolicy.decision_timeout_seconds).
 DECISION_ATTEMPT_TIMEOUT = timedelta(seconds=10)
-DECISION_TIMEOUT = timedelta(seconds=30)
 DECISION_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=100), maximum_interval=timedelta(seconds=2)
 )
-# Compensations must eventually happen, so they retry without a bound.
-COMPENSATION_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+# A step that must happen (a release, a refund, a confirmation, an audit row) is
+# tried within BookingPolicy.step_bound_seconds while the saga (and maybe a
+# caller or the change lock) waits; past it the step is kept as pending, shown
+# to operators, and tried again in rounds of STEP_ROUND_BOUND every
+# PENDING_RETRY_EVERY, at most PENDING_ROUNDS times (a day), then only when an
+# operator signals.
+MUST_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=500), maximum_interval=timedelta(seconds=10)
 )
+STEP_ROUND_BOUND = timedelta(minutes=2)
+PENDING_RETRY_EVERY = timedelta(minutes=15)
+PENDING_ROUNDS = 96
 MEETING_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=2)
 )
+# Notifications are bounded by BookingPolicy.notify_timeout_seconds.
 NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=5)
+    initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1)
 )
 STEP_TIMEOUT = timedelta(seconds=30)
+
+
+def within(policy: RetryPolicy, bound: timedelta) -> RetryPolicy:
+    """``policy`` with as many attempts as its backoff fits into ``bound`` (at least one).
+
+    A local activity's schedule-to-close timeout is the bound that matters, but
+    it is measured by the worker; the attempt count bounds it a second time.
+    """
+    attempts, waited = 1, timedelta(0)
+    interval = policy.initial_interval
+    maximum = policy.maximum_interval or interval * 100
+    while waited + interval <= bound:
+        waited += interval
+        attempts += 1
+        interval = min(interval * policy.backoff_coefficient, maximum)
+    return RetryPolicy(
+        initial_interval=policy.initial_interval,
+        backoff_coefficient=policy.backoff_coefficient,
+        maximum_interval=policy.maximum_interval,
+        maximum_attempts=attempts,
+    )
 
 
 def gateway_retry(max_attempts: int) -> RetryPolicy:

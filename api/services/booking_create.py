@@ -192,6 +192,7 @@ async def _run_create_update(
                 meeting_alert_after_seconds=settings.meeting_alert_after_seconds,
                 gateway_max_attempts=settings.gateway_max_attempts,
                 late_payment_window_seconds=settings.late_payment_window_seconds,
+                decision_timeout_seconds=settings.create_timeout_seconds,
             ),
         ),
         id=workflow_id,

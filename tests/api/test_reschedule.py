@@ -6,11 +6,14 @@ import uuid
 from datetime import timedelta
 
 import httpx
+from temporalio.client import Client
 
 from stack.mailsink import MailSink
+from workflows.booking import BookingWorkflow
 
 from support.auth import OPERATOR, bearer
 from support.catalog import book, fund, make_slot
+from support.workflows import settled, until_state
 
 
 async def reschedule(
@@ -133,7 +136,7 @@ async def test_failed_booking_cannot_be_moved(api: httpx.AsyncClient) -> None:
 
 
 async def test_moving_back_and_forth_charges_and_mails_every_move(
-    api: httpx.AsyncClient, mail_sink: MailSink
+    api: httpx.AsyncClient, mail_sink: MailSink, temporal: Client
 ) -> None:
     """A to dearer B, back, and to B again: every move moves money and sends its own mail.
 
@@ -152,5 +155,8 @@ async def test_moving_back_and_forth_charges_and_mails_every_move(
         balances.append(await _balance(api, customer))
 
     assert balances == [13_000, 15_000, 13_000]
+    # Each move's meeting link and mail follow its answer: wait until the workflow is idle.
+    handle = temporal.get_workflow_handle_for(BookingWorkflow.run, f"booking-{booking['id']}")
+    await until_state(handle, settled("CONFIRMED"))
     subjects = [m["Subject"] for m in mail_sink.messages() if booking["id"] in m.get_content()]
     assert subjects.count("Your booking was moved") == 3

@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from core.failures import FailureClassifier
 from models.payloads import (
     BookingInput,
     BookingPolicy,
@@ -74,12 +75,25 @@ class FakeSteps:
     released: asyncio.Event = field(default_factory=asyncio.Event)
     confirmed: asyncio.Event = field(default_factory=asyncio.Event)
     refunded: asyncio.Event = field(default_factory=asyncio.Event)
+    # Activity name -> the error every call of it raises (until removed).
+    faults: dict[str, BaseException] = field(default_factory=dict)
+    # (activity name, Temporal's attempt number) of every call that raised its fault.
+    failed_attempts: list[tuple[str, int]] = field(default_factory=list)
+
+    def _fault(self, name: str) -> None:
+        """Raise the fault injected into activity ``name``, if any (the call is recorded first)."""
+        fault = self.faults.get(name)
+        if fault is not None:
+            self.calls.append(f"{name}!")
+            self.failed_attempts.append((name, activity.info().attempt))
+            raise fault
 
     def activities(self) -> list[Callable[..., Any]]:  # noqa: C901 - one fake per activity
         """One fake per engine activity, each registered under the real activity's name."""
 
         @activity.defn(name="hold_slot")
         async def hold_slot(request: HoldSlotInput) -> SlotHold:
+            self._fault("hold_slot")
             self.calls.append("hold_slot")
             # The server's clock, which earlier tests have skipped ahead.
             starts = self.clock + timedelta(days=1)
@@ -96,12 +110,14 @@ class FakeSteps:
 
         @activity.defn(name="charge_wallet")
         async def charge_wallet(request: ChargeWalletInput) -> None:
+            self._fault("charge_wallet")
             self.calls.append("charge_wallet")
             if self.charge_error is not None:
                 raise self.charge_error
 
         @activity.defn(name="release_slot")
         async def release_slot(request: ReleaseSlotInput) -> None:
+            self._fault("release_slot")
             self.calls.append("release_slot")
             self.releases.append(request)
             self.release_times.append(activity.info().scheduled_time)
@@ -109,12 +125,14 @@ class FakeSteps:
 
         @activity.defn(name="refund_wallet")
         async def refund_wallet(request: RefundWalletInput) -> int:
+            self._fault("refund_wallet")
             self.calls.append("refund_wallet")
             self.wallet_refunds.append(request)
             return self.amount if request.amount is None else request.amount
 
         @activity.defn(name="create_meeting")
         async def create_meeting(request: CreateMeetingInput) -> MeetingLink:
+            self._fault("create_meeting")
             self.calls.append("create_meeting")
             if not self.meeting_works:
                 raise ApplicationError("provider answered 503")
@@ -123,17 +141,20 @@ class FakeSteps:
 
         @activity.defn(name="record_meeting_alert")
         async def record_meeting_alert(request: RecordMeetingAlertInput) -> None:
+            self._fault("record_meeting_alert")
             self.calls.append("record_meeting_alert")
             self.alerted.set()
 
         @activity.defn(name="send_notification")
         async def send_notification(request: SendNotificationInput) -> SendNotificationResult:
+            self._fault("send_notification")
             self.calls.append(f"send_notification:{request.kind}")
             self.notifications.append(request)
             return SendNotificationResult(status="SENT")
 
         @activity.defn(name="create_order")
         async def create_order(request: CreateOrderInput) -> CreateOrderResult:
+            self._fault("create_order")
             self.calls.append("create_order")
             if self.order_error is not None:
                 raise self.order_error
@@ -141,11 +162,13 @@ class FakeSteps:
 
         @activity.defn(name="confirm_payment")
         async def confirm_payment(request: ConfirmPaymentInput) -> None:
+            self._fault("confirm_payment")
             self.calls.append("confirm_payment")
             self.confirmed.set()
 
         @activity.defn(name="refund_payment")
         async def refund_payment(request: RefundPaymentInput) -> RefundPaymentResult:
+            self._fault("refund_payment")
             self.calls.append("refund_payment")
             if self.refund_error is not None:
                 raise self.refund_error
@@ -157,15 +180,18 @@ class FakeSteps:
 
         @activity.defn(name="mark_refund_processed")
         async def mark_refund_processed(request: MarkRefundProcessedInput) -> None:
+            self._fault("mark_refund_processed")
             self.calls.append("mark_refund_processed")
 
         @activity.defn(name="cancel_order")
         async def cancel_order(request: CancelOrderInput) -> bool:
+            self._fault("cancel_order")
             self.calls.append("cancel_order")
             return False
 
         @activity.defn(name="move_booking")
         async def move_booking(request: MoveBookingInput) -> MoveBookingResult:
+            self._fault("move_booking")
             self.calls.append(f"move_booking:{request.move}")
             self.moves.append(request)
             starts = self.clock + timedelta(days=2 + request.move)
@@ -183,14 +209,17 @@ class FakeSteps:
 
         @activity.defn(name="cancel_meeting")
         async def cancel_meeting(request: CancelMeetingInput) -> None:
+            self._fault("cancel_meeting")
             self.calls.append("cancel_meeting")
 
         @activity.defn(name="record_audit")
         async def record_audit(request: RecordAuditInput) -> None:
+            self._fault("record_audit")
             self.calls.append(f"record_audit:{request.action}")
 
         @activity.defn(name="flag_booking")
         async def flag_booking(request: FlagBookingInput) -> None:
+            self._fault("flag_booking")
             self.calls.append("flag_booking")
             self.flags.append(request.reason)
 
@@ -223,6 +252,8 @@ def fake_worker(env: WorkflowEnvironment, steps: FakeSteps) -> tuple[Worker, str
         workflows=[BookingWorkflow],
         activities=steps.activities(),
         workflow_runner=SANDBOX,
+        # As in production: defects fail at once, transient faults are retried.
+        interceptors=[FailureClassifier()],
     )
     return worker, queue
 

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle
 
 from models.payloads import BookingState
@@ -34,3 +35,9 @@ async def until_state(
 def settled(status: str) -> Callable[[BookingState], bool]:
     """The booking is ``status`` and its steps are done (it waits for events or its end)."""
     return lambda state: state.status == status and state.idle
+
+
+async def current_details(handle: WorkflowHandle[Any, Any]) -> str:
+    """The current details the Temporal UI shows for the workflow, as it set them."""
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    return str(metadata.current_details)

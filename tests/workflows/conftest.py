@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from collections.abc import AsyncIterator
@@ -31,7 +32,9 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
         AddSearchAttributesRequest(
             namespace=env.client.namespace,
             search_attributes={
-                name: getattr(IndexedValueType, f"INDEXED_VALUE_TYPE_{kind.upper()}")
+                name: IndexedValueType.Value(
+                    "INDEXED_VALUE_TYPE_" + re.sub(r"(?<!^)(?=[A-Z])", "_", kind).upper()
+                )
                 for name, kind in SEARCH_ATTRIBUTES.items()
             },
         )

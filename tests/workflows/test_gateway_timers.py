@@ -11,10 +11,12 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from models.payloads import BookingPolicy, PaymentEvent, PaymentSpec
+from models.search_attributes import BOOKING_ATTENTION
 from workflows.booking import BookingWorkflow
 
 from support.fakes import FakeSteps, captured, failed, fake_worker, start_booking
 from support.histories import record_history
+from support.workflows import until_state
 
 SANDBOX = PaymentSpec(method="gateway", provider="sandbox")
 TTL = 600
@@ -190,24 +192,34 @@ async def test_events_in_any_order_reach_the_same_final_state(
     assert steps.releases == []
 
 
-async def test_refund_that_keeps_failing_is_flagged_with_the_money_owed(
+async def test_refund_that_keeps_failing_is_pending_and_owed_until_an_operator_retries(
     time_env: WorkflowEnvironment,
 ) -> None:
-    """The gateway refuses refunds: retried to the bound, then operators see what is owed."""
+    """The gateway refuses refunds: bounded, then pending (REFUND_FAILING); a retry settles it."""
     steps = FakeSteps(refund_error=ApplicationError("503 from gateway", type="GATEWAY_UNAVAILABLE"))
     worker, queue = fake_worker(time_env, steps)
     async with worker:
         handle, _ = await start_booking(
             time_env, queue, steps, payment=SANDBOX, policy=BookingPolicy(gateway_max_attempts=1)
         )
-        first = captured("evt_1", "pay_1")
-        second = captured("evt_2", "pay_2")
-        for event in (first, second):
+        for event in (captured("evt_1", "pay_1"), captured("evt_2", "pay_2")):
             await handle.signal(BookingWorkflow.payment_event, event)
+        stuck = await until_state(handle, lambda s: bool(s.pending_steps))
+        described = await handle.describe()
+
+        steps.refund_error = None  # The gateway is back; the operator asks for a retry.
+        await handle.signal(BookingWorkflow.retry_pending_steps)
+        settled_state = await until_state(handle, lambda s: not s.pending_steps)
         result = await handle.result()
 
-    assert result.status == "CONFIRMED"
-    assert steps.calls.count("refund_payment") == 2
+    assert stuck.attention == ["REFUND_FAILING"]
+    assert "pay_2" in stuck.pending_steps[0]
+    assert "owed" in stuck.pending_steps[0]
+    assert described.typed_search_attributes.get(BOOKING_ATTENTION) == ["REFUND_FAILING"]
     assert len(steps.flags) == 1
     assert "pay_2" in steps.flags[0]
-    assert "owed" in steps.flags[0]
+    # Two attempts within the bound, then one on the operator's signal: one refund.
+    assert steps.calls.count("refund_payment") == 3
+    assert [(r.payment_id, r.amount) for r in steps.refunds] == [("pay_2", 5_000)]
+    assert settled_state.attention == []
+    assert result.status == "CONFIRMED"
