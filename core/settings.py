@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     max_active_holds: int = Field(default=3, ge=1, le=1000)
     idempotency_ttl_days: int = Field(default=7, ge=7)
     create_timeout_seconds: float = Field(default=30.0, gt=0)
+    # How long a cancel or reschedule call waits for its workflow before answering 503.
+    change_timeout_seconds: float = Field(default=60.0, gt=0)
     # On shutdown the worker stops polling, then waits this long for running activities.
     worker_drain_seconds: float = Field(default=10.0, ge=0)
     # Request bodies over this are refused unread (413); gateway webhooks have their own 1 MiB.

@@ -59,8 +59,9 @@ class BookingPolicy(Frozen):
     # The bound of one notification hand-off (retries included); the outbox retries later.
     notify_timeout_seconds: float = 300.0
     # How long a must-happen step (release, refund, confirm, audit) is retried in line
-    # before it is kept pending for later rounds and shown to operators.
-    step_bound_seconds: float = 10.0
+    # before it is kept pending for later rounds and shown to operators. Longer than
+    # one attempt's timeout, so an attempt lost with its worker is retried in line.
+    step_bound_seconds: float = 25.0
 
 
 class BookingInput(Frozen):

@@ -87,7 +87,7 @@ class ProcessStack:
         )
         await self.temporal.start()
 
-        self.jwt_secret = generate_secret()
+        self.jwt_secret = self.overrides.get("BOOKING_JWT_SECRET") or generate_secret()
         self.settings = {
             "BOOKING_ENV": "production",
             "BOOKING_LOG_LEVEL": "WARNING",

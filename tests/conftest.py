@@ -35,6 +35,7 @@ from stack.mailsink import MailSink
 from worker import build_worker, engine_activities
 
 from support.auth import API_URL, JWT_SECRET, PAYLOAD_KEYS, SANDBOX_URL, SANDBOX_WEBHOOK_SECRET
+from support.invariants import INVARIANTS
 
 
 @pytest.fixture(scope="session")
@@ -203,47 +204,6 @@ async def invariants(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         return
     factory: SessionFactory = request.getfixturevalue("sessions")
     async with factory() as session:
-        drift = (
-            await session.execute(
-                text(
-                    """
-                    SELECT w.customer_id, w.currency, w.balance, COALESCE(SUM(l.amount), 0) AS sum
-                      FROM wallets w LEFT JOIN ledger_entries l
-                        ON l.customer_id = w.customer_id AND l.currency = w.currency
-                     GROUP BY w.customer_id, w.currency, w.balance
-                    HAVING w.balance <> COALESCE(SUM(l.amount), 0)
-                    """
-                )
-            )
-        ).all()
-        assert drift == [], f"wallet balance differs from its ledger: {drift}"
-        overbooked = (
-            await session.execute(
-                text(
-                    """
-                    SELECT s.id, s.active_count, COUNT(b.id) AS active
-                      FROM slots s LEFT JOIN bookings b
-                        ON b.slot_id = s.id
-                       AND b.status IN ('HELD', 'AWAITING_PAYMENT', 'CONFIRMED')
-                     GROUP BY s.id, s.active_count, s.capacity
-                    HAVING s.active_count <> COUNT(b.id) OR COUNT(b.id) > s.capacity
-                    """
-                )
-            )
-        ).all()
-        assert overbooked == [], f"slot counters disagree with bookings: {overbooked}"
-        holds = (
-            await session.execute(
-                text(
-                    """
-                    SELECT h.customer_id, h.unpaid, COUNT(b.id) AS counted
-                      FROM customer_holds h LEFT JOIN bookings b
-                        ON b.customer_id = h.customer_id
-                       AND b.status IN ('HELD', 'AWAITING_PAYMENT')
-                     GROUP BY h.customer_id, h.unpaid
-                    HAVING h.unpaid <> COUNT(b.id)
-                    """
-                )
-            )
-        ).all()
-        assert holds == [], f"unpaid-hold counters disagree with bookings: {holds}"
+        for breach, query in INVARIANTS.items():
+            rows = (await session.execute(text(query))).all()
+            assert rows == [], f"{breach}: {rows}"

@@ -25,6 +25,7 @@ from workflows.policies import (
     DECISION_ATTEMPT_TIMEOUT,
     DECISION_RETRY,
     MEETING_RETRY,
+    MUST_ATTEMPT_TIMEOUT,
     MUST_RETRY,
     NOTIFY_RETRY,
     PENDING_RETRY_EVERY,
@@ -948,7 +949,7 @@ class BookingWorkflow:
         return await workflow.execute_activity_method(
             step,
             request,
-            start_to_close_timeout=STEP_TIMEOUT,
+            start_to_close_timeout=MUST_ATTEMPT_TIMEOUT if retry is MUST_RETRY else STEP_TIMEOUT,
             schedule_to_close_timeout=bound,
             retry_policy=retry,
         )

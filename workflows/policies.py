@@ -35,6 +35,9 @@ DECISION_RETRY = RetryPolicy(
 MUST_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=500), maximum_interval=timedelta(seconds=10)
 )
+# One attempt of a must-happen step (a few statements): a worker that died in it
+# is noticed after this long and the step is retried on another worker.
+MUST_ATTEMPT_TIMEOUT = timedelta(seconds=10)
 STEP_ROUND_BOUND = timedelta(minutes=2)
 PENDING_RETRY_EVERY = timedelta(minutes=15)
 PENDING_ROUNDS = 96

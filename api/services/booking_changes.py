@@ -6,11 +6,14 @@ the booking, sends the update, and turns a refusal into the documented error.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import structlog
 from sqlalchemy import select
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -33,7 +36,28 @@ from models.errors import BookingError, ErrorCode
 from models.payloads import CancelInput, RefundInfo, RescheduleInput
 from workflows.booking import BookingWorkflow
 
+_T = TypeVar("_T")
+
 log = structlog.get_logger(__name__)
+
+
+async def _bounded(services: Services, what: str, change: Awaitable[_T]) -> _T:
+    """Wait for a change's update at most ``BOOKING_CHANGE_TIMEOUT_SECONDS``.
+
+    The SDK polls for an update's outcome without an overall deadline; a
+    worker that is down would hold the caller for as long. Past the bound the
+    caller hears 503 and the change goes on in the workflow.
+    """
+    try:
+        async with asyncio.timeout(services.settings.change_timeout_seconds):
+            return await change
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        log.warning("booking.change_timed_out", change=what)
+        raise BookingError(
+            ErrorCode.DEPENDENCY_UNAVAILABLE,
+            f"The {what} is taking longer than expected; it goes on: read the booking for "
+            "its result.",
+        ) from None
 
 
 async def cancel_booking(
@@ -44,10 +68,16 @@ async def cancel_booking(
     client = await services.temporal.client()
     handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
     try:
-        result = await handle.execute_update(
-            BookingWorkflow.cancel,
-            CancelInput(
-                actor=f"{user.role}:{user.sub}", by_operator=user.is_operator, reason=body.reason
+        result = await _bounded(
+            services,
+            "cancellation",
+            handle.execute_update(
+                BookingWorkflow.cancel,
+                CancelInput(
+                    actor=f"{user.role}:{user.sub}",
+                    by_operator=user.is_operator,
+                    reason=body.reason,
+                ),
             ),
         )
     except WorkflowUpdateFailedError as exc:
@@ -150,9 +180,13 @@ async def reschedule_booking(
     client = await services.temporal.client()
     handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
     try:
-        result = await handle.execute_update(
-            BookingWorkflow.reschedule,
-            RescheduleInput(slot_id=body.slot_id, actor=f"{user.role}:{user.sub}"),
+        result = await _bounded(
+            services,
+            "move",
+            handle.execute_update(
+                BookingWorkflow.reschedule,
+                RescheduleInput(slot_id=body.slot_id, actor=f"{user.role}:{user.sub}"),
+            ),
         )
     except WorkflowUpdateFailedError as exc:
         raise _update_error(exc) from None

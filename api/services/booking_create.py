@@ -8,6 +8,7 @@ wait for its ``create`` decision; settle the key with the answer.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import uuid
 from dataclasses import dataclass
@@ -147,8 +148,11 @@ async def _decide(
     """Run the create update; its decision becomes the key's answer."""
     booking_id = claim.target_id
     try:
-        result = await _run_create_update(services, user, booking_id, body, slot.resource_id)
-    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        # The SDK polls for the update's outcome without an overall deadline (the
+        # RPC timeout bounds each poll): this bounds the whole wait.
+        async with asyncio.timeout(services.settings.create_timeout_seconds):
+            result = await _run_create_update(services, user, booking_id, body, slot.resource_id)
+    except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
         # The workflow keeps going; the same key later gets its answer.
         log.warning("booking.create_timed_out", first_request=claim.first)
         if claim.first:

@@ -26,21 +26,10 @@ from worker import engine_activities
 from workflows.booking import BookingWorkflow
 
 from support.auth import OPERATOR, SANDBOX_WEBHOOK_SECRET, bearer
-from support.catalog import make_slot
+from support.catalog import book_gateway, make_slot
 from support.engine import api_client, engine_on_queue, replace_activity
 from support.histories import record_history
 from support.workflows import settled, until_state
-
-
-async def book_gateway(
-    api: httpx.AsyncClient, customer: uuid.UUID, slot_id: str, key: str | None = None
-) -> httpx.Response:
-    """Create a sandbox-paid booking."""
-    return await api.post(
-        "/v1/bookings",
-        json={"slot_id": slot_id, "payment": {"method": "gateway", "provider": "sandbox"}},
-        headers={**bearer(customer), "Idempotency-Key": key or str(uuid.uuid4())},
-    )
 
 
 def signed(

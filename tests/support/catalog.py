@@ -76,3 +76,14 @@ async def book(
         json=body,
         headers={**bearer(customer), "Idempotency-Key": key or str(uuid.uuid4())},
     )
+
+
+async def book_gateway(
+    api: httpx.AsyncClient, customer: uuid.UUID, slot_id: str, key: str | None = None
+) -> httpx.Response:
+    """Create a sandbox-paid booking."""
+    return await api.post(
+        "/v1/bookings",
+        json={"slot_id": slot_id, "payment": {"method": "gateway", "provider": "sandbox"}},
+        headers={**bearer(customer), "Idempotency-Key": key or str(uuid.uuid4())},
+    )
