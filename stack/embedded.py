@@ -43,6 +43,9 @@ class EmbeddedPostgres:
         """Initialise the data directory if needed and start the server."""
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         self._server = get_server(self.pgdata, cleanup_mode=None)
+        # The package keeps one server object per data directory, also once stopped:
+        # started again in this process (a restart), it must be told to run.
+        self._server.ensure_postgres_running()
 
     def url(self, database: str) -> str:
         """The SQLAlchemy asyncpg URL of ``database``, creating it when missing."""
