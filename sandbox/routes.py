@@ -141,6 +141,8 @@ async def create_refund(
     idempotency_key: Annotated[str, Header(min_length=1, max_length=255)],
 ) -> RefundOut:
     """Refund part of a captured payment; the same Idempotency-Key returns the same refund."""
+    if sandbox.deliverer.faults.refunds_unavailable:
+        raise SandboxError(SandboxErrorCode.UNAVAILABLE, "Refunds are unavailable (fault mode).")
     refund, created = await sandbox.store.refund(body, idempotency_key)
     if not created:
         response.status_code = 200
@@ -167,7 +169,7 @@ async def get_faults(sandbox: SandboxDep) -> Faults:
 
 @merchant.put("/sandbox/faults")
 async def put_faults(body: Faults, sandbox: SandboxDep) -> Faults:
-    """Replace the webhook fault mode; ``{}`` turns every fault off."""
+    """Replace the fault modes; ``{}`` turns every fault off."""
     sandbox.deliverer.faults = body
     return body
 

@@ -36,12 +36,13 @@ class RefundIn(BaseModel):
 
 
 class Faults(BaseModel):
-    """The webhook fault mode; all off by default.
+    """The fault modes; all off by default.
 
     Attributes:
         duplicate: Extra copies of each delivery, all with the same event id.
         delay_ms: Hold each delivery this long before its first attempt.
         reorder: Buffer an order's events for ``delay_ms`` and send the newest first.
+        refunds_unavailable: Answer every refund request 503 (a gateway outage).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -49,6 +50,7 @@ class Faults(BaseModel):
     duplicate: int = Field(default=0, ge=0, le=20, strict=True)
     delay_ms: int = Field(default=0, ge=0, le=600_000, strict=True)
     reorder: bool = Field(default=False, strict=True)
+    refunds_unavailable: bool = Field(default=False, strict=True)
 
 
 class PaymentOut(BaseModel):

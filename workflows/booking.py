@@ -559,11 +559,9 @@ class BookingWorkflow:
         )
         retry = gateway_retry(2 * self._request.policy.gateway_max_attempts)
         try:
-            outcome = await workflow.execute_activity_method(
-                PaymentActivities.refund_payment,
-                refund,
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=retry,
+            # Bounded like every must-happen step: a cancel may be waiting (and its lock).
+            outcome = await self._bounded(
+                PaymentActivities.refund_payment, refund, self._step_bound(), retry
             )
         except ActivityFailure as err:
             # The refund request is keyed: it is tried again in rounds, and what is

@@ -405,7 +405,16 @@ async def test_duplicate_fault_delivers_copies_with_one_event_id(gw: Harness) ->
     await gw.pay(order["id"])
     await gw.sandbox.drain()
 
-    assert put.json() == current.json() == {"duplicate": 2, "delay_ms": 0, "reorder": False}
+    assert (
+        put.json()
+        == current.json()
+        == {
+            "duplicate": 2,
+            "delay_ms": 0,
+            "reorder": False,
+            "refunds_unavailable": False,
+        }
+    )
     events = gw.receiver.events()
     assert len(events) == 3
     assert len({e["id"] for e in events}) == 1
@@ -414,7 +423,7 @@ async def test_duplicate_fault_delivers_copies_with_one_event_id(gw: Harness) ->
 
 async def test_faults_default_off_and_reset(gw: Harness) -> None:
     """Fault mode starts all off, and ``PUT {}`` turns it off again."""
-    off = {"duplicate": 0, "delay_ms": 0, "reorder": False}
+    off = {"duplicate": 0, "delay_ms": 0, "reorder": False, "refunds_unavailable": False}
     initial = await gw.api.get("/v1/sandbox/faults", headers=AUTH)
     await gw.api.put("/v1/sandbox/faults", json={"duplicate": 1, "reorder": True}, headers=AUTH)
     reset = await gw.api.put("/v1/sandbox/faults", json={}, headers=AUTH)
@@ -423,6 +432,23 @@ async def test_faults_default_off_and_reset(gw: Harness) -> None:
     assert initial.json() == off
     assert reset.json() == off
     assert invalid.status_code == 422
+
+
+async def test_refund_outage_answers_503_and_refunds_nothing_until_it_ends(gw: Harness) -> None:
+    """With ``refunds_unavailable`` every refund is 503; the same key works once it is off."""
+    order = await gw.order(amount=10_000)
+    payment = (await gw.pay(order["id"])).json()
+    await gw.api.put("/v1/sandbox/faults", json={"refunds_unavailable": True}, headers=AUTH)
+
+    refused = await gw.refund("outage-key", payment["id"], 10_000)
+    during = (await gw.api.get(f"/v1/orders/{order['id']}", headers=AUTH)).json()
+    await gw.api.put("/v1/sandbox/faults", json={}, headers=AUTH)
+    after = await gw.refund("outage-key", payment["id"], 10_000)
+
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "UNAVAILABLE"
+    assert during["amount_refunded"] == 0
+    assert after.status_code == 201
 
 
 async def test_delay_fault_holds_each_delivery(gw: Harness) -> None:
