@@ -170,19 +170,32 @@ async def test_killed_after_a_gateway_capture_is_recorded(
     assert await _money(db, booking_id) == {"gateway_capture": 1}
 
 
-async def test_killed_inside_a_wallet_refund(
-    api: httpx.AsyncClient, db: asyncpg.Connection, workers: Workers
-) -> None:
-    """The cancel's refund committed, then the worker died: retried, refunded once, CANCELLED."""
-    booking_id, customer = await _confirmed_wallet_booking(api)
-    workers.arm(CrashPoint.WALLET_REFUND_COMMITTED)
+async def _cancel_through_a_crash(
+    api: httpx.AsyncClient,
+    workers: Workers,
+    point: CrashPoint,
+    booking_id: str,
+    customer: uuid.UUID,
+) -> tuple[httpx.Response, dict[str, Any]]:
+    """Cancel while the worker dies at ``point``; the answer, and the booking once CANCELLED."""
+    workers.arm(point)
     call = asyncio.create_task(
         api.post(f"/v1/bookings/{booking_id}/cancel", json={}, headers=bearer(customer))
     )
     assert await workers.died() == -signal.SIGKILL
     cancel = await call
     assert cancel.status_code == 200, cancel.text
-    done = await _until_status(api, booking_id, customer, "CANCELLED")
+    return cancel, await _until_status(api, booking_id, customer, "CANCELLED")
+
+
+async def test_killed_inside_a_wallet_refund(
+    api: httpx.AsyncClient, db: asyncpg.Connection, workers: Workers
+) -> None:
+    """The cancel's refund committed, then the worker died: retried, refunded once, CANCELLED."""
+    booking_id, customer = await _confirmed_wallet_booking(api)
+    cancel, done = await _cancel_through_a_crash(
+        api, workers, CrashPoint.WALLET_REFUND_COMMITTED, booking_id, customer
+    )
 
     assert await _money(db, booking_id) == {"wallet_debit": 1, "wallet_refund": 1}
     assert cancel.json()["refund"]["amount"] == {"amount": PRICE, "currency": "INR"}
@@ -197,14 +210,9 @@ async def test_killed_after_the_gateway_refunded(
     """The gateway refunded, the worker died before recording it: the retry reuses the key."""
     booking_id, customer, _ = await _paid_gateway_booking(api, gateway)
     await _until_status(api, booking_id, customer, "CONFIRMED")
-    workers.arm(CrashPoint.GATEWAY_REFUND_SENT)
-    call = asyncio.create_task(
-        api.post(f"/v1/bookings/{booking_id}/cancel", json={}, headers=bearer(customer))
+    _, done = await _cancel_through_a_crash(
+        api, workers, CrashPoint.GATEWAY_REFUND_SENT, booking_id, customer
     )
-    assert await workers.died() == -signal.SIGKILL
-    cancel = await call
-    assert cancel.status_code == 200, cancel.text
-    done = await _until_status(api, booking_id, customer, "CANCELLED")
 
     assert await _money(db, booking_id) == {"gateway_capture": 1, "gateway_refund": 1}
 

@@ -147,10 +147,9 @@ async def test_a_failing_decision_step_answers_the_caller_and_undoes_what_it_too
 # ---- the steps that must happen: pending, visible, resolved by a retry -------------------------
 
 
-async def _cancel_confirmed_wallet(
-    env: WorkflowEnvironment, queue: str, steps: FakeSteps
+async def _cancelled(
+    handle: WorkflowHandle[BookingWorkflow, BookingResult],
 ) -> WorkflowHandle[BookingWorkflow, BookingResult]:
-    handle, _ = await start_booking(env, queue, steps, policy=POLICY)
     await until_state(handle, settled("CONFIRMED"))
     answer = await handle.execute_update(BookingWorkflow.cancel, CancelInput(actor="customer:c"))
     # The cancel is answered, CANCELLED, whatever could not be finished yet.
@@ -158,15 +157,17 @@ async def _cancel_confirmed_wallet(
     return handle
 
 
+async def _cancel_confirmed_wallet(
+    env: WorkflowEnvironment, queue: str, steps: FakeSteps
+) -> WorkflowHandle[BookingWorkflow, BookingResult]:
+    handle, _ = await start_booking(env, queue, steps, policy=POLICY)
+    return await _cancelled(handle)
+
+
 async def _cancel_paid_gateway(
     env: WorkflowEnvironment, queue: str, steps: FakeSteps
 ) -> WorkflowHandle[BookingWorkflow, BookingResult]:
-    handle, _ = await start_booking(env, queue, steps, payment=SANDBOX, policy=POLICY)
-    await handle.signal(BookingWorkflow.payment_event, captured("evt_1", "pay_1"))
-    await until_state(handle, settled("CONFIRMED"))
-    answer = await handle.execute_update(BookingWorkflow.cancel, CancelInput(actor="customer:c"))
-    assert answer.status == "CANCELLED"
-    return handle
+    return await _cancelled(await _capture(env, queue, steps))
 
 
 async def _capture(
