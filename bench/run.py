@@ -574,7 +574,7 @@ def versions(pg: str) -> dict[str, str]:
 
 def redact(settings: dict[str, str]) -> dict[str, str]:
     """Settings with secrets hidden."""
-    hidden = ("SECRET", "API_KEY")
+    hidden = ("SECRET", "API_KEY", "PAYLOAD_KEYS")
     return {k: ("<generated>" if any(h in k for h in hidden) else v) for k, v in settings.items()}
 
 
