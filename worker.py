@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.alerts import AlertActivities
 from activities.audit import AuditActivities
 from activities.meetings import MeetingActivities
 from activities.notifications import NotificationActivities
@@ -60,6 +61,7 @@ def engine_activities(
     notifications = NotificationActivities(sessions, settings)
     payments = PaymentActivities(sessions, build_gateways(settings, http))
     audit = AuditActivities(sessions)
+    alerts = AlertActivities(sessions)
     return [
         slots.hold_slot,
         slots.release_slot,
@@ -75,7 +77,8 @@ def engine_activities(
         payments.refund_payment,
         payments.mark_refund_processed,
         payments.cancel_order,
-        payments.flag_booking,
+        alerts.open_alert,
+        alerts.settle_alert,
         audit.record_audit,
     ]
 

@@ -28,7 +28,6 @@ from models.payloads import (
     ConfirmPaymentInput,
     CreateOrderInput,
     CreateOrderResult,
-    FlagBookingInput,
     MarkRefundProcessedInput,
     RefundPaymentInput,
     RefundPaymentResult,
@@ -278,22 +277,3 @@ class PaymentActivities:
             )
             await session.commit()
         return cancelled
-
-    @activity.defn(name="flag_booking")
-    async def flag_booking(self, request: FlagBookingInput) -> None:
-        """Mark a booking for operators (money owed, mismatched payment...)."""
-        async with self._sessions() as session:
-            booking = await session.get(Booking, request.booking_id, with_for_update=True)
-            if booking is None:
-                return
-            booking.needs_attention = True
-            booking.attention_reason = request.reason[:500]
-            await record_event(
-                session,
-                booking.id,
-                "operator.attention",
-                {"reason": request.reason[:500]},
-                step=keys.attention_step(request.reason),
-            )
-            await session.commit()
-        log.error("booking.needs_attention", booking_id=str(request.booking_id))

@@ -14,7 +14,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from api.validation import Currency, Instant, Text
-from models.domain import BookingStatus, MeetingStatus, PaymentMethod, PaymentStatus, RefundStatus
+from models.domain import (
+    AlertSeverity,
+    AttentionKind,
+    BookingStatus,
+    MeetingStatus,
+    PaymentMethod,
+    PaymentStatus,
+    RefundStatus,
+)
 
 
 class Strict(BaseModel):
@@ -339,3 +347,26 @@ class OutgoingEventOut(BaseModel):
     next_attempt_at: datetime
     created_at: datetime
     delivered_at: datetime | None
+
+
+class AlertOut(BaseModel):
+    """A condition that needs a person; open until ``resolved_at``."""
+
+    id: uuid.UUID
+    kind: AttentionKind
+    severity: AlertSeverity
+    subject: str = Field(description="What it is about: a booking id, a provider's event id")
+    booking_id: uuid.UUID | None
+    details: str
+    occurrences: int = Field(description="How often the condition was seen while open")
+    opened_at: datetime
+    last_seen_at: datetime
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolution_note: str | None
+
+
+class ResolveAlertIn(Strict):
+    """Body of ``POST /v1/ops/alerts/{id}/resolve``: what was done, for the audit log."""
+
+    note: Text = Field(min_length=1, max_length=500)

@@ -268,3 +268,23 @@ class OutgoingEvent(Base):
     next_attempt_at: Mapped[datetime] = _now_column()
     created_at: Mapped[datetime] = _now_column()
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Alert(Base):
+    """A condition that needs a person; one open row per (kind, subject)."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    # What the alert is about: a booking id, a provider's event, a customer.
+    subject: Mapped[str] = mapped_column(Text)
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"))
+    details: Mapped[str] = mapped_column(Text)
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    opened_at: Mapped[datetime] = _now_column()
+    last_seen_at: Mapped[datetime] = _now_column()
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[str | None] = mapped_column(Text)
+    resolution_note: Mapped[str | None] = mapped_column(Text)

@@ -101,6 +101,31 @@ class AttentionKind(StrEnum):
     STEP_FAILING = "STEP_FAILING"
 
 
+class AlertSeverity(StrEnum):
+    """How soon a person must look: money at stake (critical) or not (warning)."""
+
+    CRITICAL = "critical"
+    WARNING = "warning"
+
+
+# Money at stake, or the books disagree: someone must look today.
+CRITICAL_KINDS = frozenset(
+    {
+        AttentionKind.REFUND_FAILING,
+        AttentionKind.PAYMENT_MISMATCH,
+        AttentionKind.BALANCE_MISMATCH,
+        AttentionKind.GATEWAY_MISMATCH,
+        AttentionKind.STEP_FAILING,
+        AttentionKind.CREDIT_SPIKE,
+    }
+)
+
+
+def severity_of(kind: AttentionKind) -> AlertSeverity:
+    """The severity an alert of ``kind`` opens with."""
+    return AlertSeverity.CRITICAL if kind in CRITICAL_KINDS else AlertSeverity.WARNING
+
+
 class NotificationStatus(StrEnum):
     """Delivery state of one notification in the outbox."""
 

@@ -279,11 +279,20 @@ class MarkRefundProcessedInput(Frozen):
     payment_id: str | None
 
 
-class FlagBookingInput(Frozen):
-    """Put a booking in front of operators, with the reason in words."""
+class OpenAlertInput(Frozen):
+    """Put a booking in front of operators: an alert of ``kind``, the reason in words."""
 
     booking_id: uuid.UUID
-    reason: str
+    kind: AttentionKind
+    details: str
+
+
+class SettleAlertInput(Frozen):
+    """The condition behind the booking's open ``kind`` alert has cleared."""
+
+    booking_id: uuid.UUID
+    kind: AttentionKind
+    note: str
 
 
 class CancelInput(Frozen):

@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.common import RetryPolicy
     from temporalio.exceptions import ApplicationError
 
+    from activities.alerts import AlertActivities
     from activities.audit import AuditActivities
     from activities.meetings import MeetingActivities
     from activities.notifications import NotificationActivities
@@ -74,10 +75,10 @@ with workflow.unsafe.imports_passed_through():
         CreateMeetingInput,
         CreateOrderInput,
         CreateResult,
-        FlagBookingInput,
         HoldSlotInput,
         MarkRefundProcessedInput,
         MoveBookingInput,
+        OpenAlertInput,
         PaymentEvent,
         RecordAuditInput,
         RecordMeetingAlertInput,
@@ -88,6 +89,7 @@ with workflow.unsafe.imports_passed_through():
         RescheduleInput,
         RescheduleResult,
         SendNotificationInput,
+        SettleAlertInput,
         SlotHold,
     )
     from models.refund_policy import refund_amount
@@ -356,7 +358,7 @@ class BookingWorkflow:
             )
             return
         s.meeting = MeetingStatus.READY
-        self._settle(AttentionKind.MEETING_LINK_FAILING)
+        await self._settle(AttentionKind.MEETING_LINK_FAILING, "the meeting link was created")
         self._show("confirmed; meeting link ready")
 
     async def _serve_until_close(self) -> None:
@@ -434,16 +436,20 @@ class BookingWorkflow:
         s.pending_rounds += 1
         s.next_retry_at = workflow.now() + PENDING_RETRY_EVERY
         still: list[PendingStep] = []
+        failing: dict[AttentionKind, str] = {}
         for step in s.pending:
             try:
                 await step.run()
             except ActivityFailure as err:
                 still.append(step)
-                s.attention_note = f"{step.what} is failing ({failure_message(err)})"
+                failing[step.attention] = f"{step.what} is failing ({failure_message(err)})"
         done = {step.attention for step in s.pending} - {step.attention for step in still}
         s.pending = still
-        for kind in done:
-            self._settle(kind)
+        for kind in sorted(done):
+            await self._settle(kind, "the pending step went through")
+        for kind, reason in failing.items():
+            # Opens the alert again if an operator resolved it while the step still fails.
+            await self._attend(kind, reason)
         self._show(s.details)
 
     # ---- the one way a booking ends: unwind the stack ------------------------------------------
@@ -855,6 +861,15 @@ class BookingWorkflow:
         """Operator asks to try the pending must-happen steps again now."""
         self._s.retry_pending_requested = True
 
+    @workflow.signal
+    def alert_resolved(self, kind: AttentionKind) -> None:
+        """An operator resolved the booking's ``kind`` alert: it leaves ``BookingAttention``.
+
+        A step still pending under that kind keeps being retried, and opens
+        the alert again if it fails again.
+        """
+        self._drop_attention(kind)
+
     @workflow.query
     def state(self) -> BookingState:
         """The booking as this workflow sees it now."""
@@ -983,7 +998,7 @@ class BookingWorkflow:
         self._show(s.details)
 
     async def _attend(self, kind: AttentionKind, reason: str) -> None:
-        """Put the booking in front of operators: search attribute, log event, database flag."""
+        """Put the booking in front of operators: search attribute, log event, alert row."""
         s = self._s
         s.attention_note = reason
         if kind not in s.attention:
@@ -993,15 +1008,29 @@ class BookingWorkflow:
         try:
             # Best effort: when the database is what fails, the search attribute still says it.
             await self._bounded(
-                PaymentActivities.flag_booking,
-                FlagBookingInput(booking_id=self._request.booking_id, reason=reason),
+                AlertActivities.open_alert,
+                OpenAlertInput(booking_id=self._request.booking_id, kind=kind, details=reason),
                 self._step_bound(),
             )
         except ActivityFailure:
-            workflow.logger.warning("the attention flag could not be stored")
+            workflow.logger.warning("the alert could not be stored")
 
-    def _settle(self, kind: AttentionKind) -> None:
-        """``kind`` no longer needs a person (its step went through)."""
+    async def _settle(self, kind: AttentionKind, note: str) -> None:
+        """``kind`` no longer needs a person (its step went through): resolve its alert."""
+        s = self._s
+        if kind not in s.attention:
+            return
+        self._drop_attention(kind)
+        try:
+            await self._bounded(
+                AlertActivities.settle_alert,
+                SettleAlertInput(booking_id=self._request.booking_id, kind=kind, note=note),
+                self._step_bound(),
+            )
+        except ActivityFailure:
+            workflow.logger.warning("the alert could not be resolved; an operator can")
+
+    def _drop_attention(self, kind: AttentionKind) -> None:
         s = self._s
         if kind in s.attention:
             s.attention.discard(kind)

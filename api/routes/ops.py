@@ -1,4 +1,4 @@
-"""Operator views: what needs a human (unmatched webhooks, undelivered booking events)."""
+"""Operator views: alerts, unmatched webhooks, undelivered booking events."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from api.deps import Operator, SessionDep
-from api.schemas import OutgoingEventOut, Page, WebhookEventOut
+from api.deps import Operator, ServicesDep, SessionDep
+from api.schemas import AlertOut, OutgoingEventOut, Page, ResolveAlertIn, WebhookEventOut
 from api.services import ops
+from models.domain import AttentionKind
 
 router = APIRouter(prefix="/v1/ops", tags=["operators"])
 
@@ -44,3 +45,27 @@ async def outgoing_events(
     return await ops.list_outgoing_events(
         session, status=status, booking_id=booking_id, cursor=cursor, limit=limit
     )
+
+
+@router.get("/alerts", response_model=Page[AlertOut])
+async def list_alerts(
+    _: Operator,
+    session: SessionDep,
+    status: Literal["open", "resolved"] | None = None,
+    kind: AttentionKind | None = None,
+    booking_id: uuid.UUID | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[AlertOut]:
+    """What needs a person, newest first: open ones until an operator resolves them."""
+    return await ops.list_alerts(
+        session, status=status, kind=kind, booking_id=booking_id, cursor=cursor, limit=limit
+    )
+
+
+@router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
+async def resolve_alert(
+    alert_id: uuid.UUID, body: ResolveAlertIn, user: Operator, services: ServicesDep
+) -> AlertOut:
+    """Resolve an open alert with a note (audited); 409 if it is already resolved."""
+    return await ops.resolve_alert(services, user, alert_id, body)

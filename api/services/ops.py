@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.service import RPCError, RPCStatusCode
 
+from api.deps import Services
 from api.pagination import (
     after_time_and_id,
     before_id,
@@ -14,8 +17,15 @@ from api.pagination import (
     fetch_page,
     time_and_id_cursor,
 )
-from api.schemas import OutgoingEventOut, Page, WebhookEventOut
-from models.db import OutgoingEvent, WebhookEvent
+from api.schemas import AlertOut, OutgoingEventOut, Page, ResolveAlertIn, WebhookEventOut
+from core.auth import Principal
+from models.db import Alert, Booking, OutgoingEvent, WebhookEvent
+from models.domain import AttentionKind
+from models.errors import BookingError, ErrorCode
+from store import alerts
+from workflows.booking import BookingWorkflow
+
+log = structlog.get_logger(__name__)
 
 
 async def list_webhook_events(
@@ -59,3 +69,68 @@ async def list_outgoing_events(
         items=[OutgoingEventOut.model_validate(e, from_attributes=True) for e in rows],
         next_cursor=next_cursor,
     )
+
+
+async def list_alerts(
+    session: AsyncSession,
+    *,
+    status: str | None,
+    kind: AttentionKind | None,
+    booking_id: uuid.UUID | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[AlertOut]:
+    """Alerts, newest first; ``status`` is ``open`` or ``resolved``."""
+    query = select(Alert).order_by(Alert.opened_at.desc(), Alert.id.desc())
+    if status == "open":
+        query = query.where(Alert.resolved_at.is_(None))
+    elif status == "resolved":
+        query = query.where(Alert.resolved_at.is_not(None))
+    if kind is not None:
+        query = query.where(Alert.kind == kind.value)
+    if booking_id is not None:
+        query = query.where(Alert.booking_id == booking_id)
+    if cursor is not None:
+        query = query.where(after_time_and_id(Alert.opened_at, Alert.id, cursor, descending=True))
+    rows, next_cursor = await fetch_page(
+        session, query, limit, lambda a: time_and_id_cursor(a.opened_at, a.id)
+    )
+    return Page[AlertOut](
+        items=[AlertOut.model_validate(a, from_attributes=True) for a in rows],
+        next_cursor=next_cursor,
+    )
+
+
+async def resolve_alert(
+    services: Services, user: Principal, alert_id: uuid.UUID, body: ResolveAlertIn
+) -> AlertOut:
+    """Resolve an open alert with the operator's note (audited).
+
+    A booking's alert also leaves its workflow's ``BookingAttention`` (the
+    ``alert_resolved`` signal); a workflow that has finished has nothing to drop.
+    """
+    actor = f"{user.role}:{user.sub}"
+    async with services.sessions() as session:
+        alert = await session.get(Alert, alert_id, with_for_update=True)
+        if alert is None:
+            raise BookingError(ErrorCode.NOT_FOUND, "No such alert.")
+        if alert.resolved_at is not None:
+            raise BookingError(
+                ErrorCode.INVALID_STATE,
+                f"The alert was resolved at {alert.resolved_at.isoformat()} "
+                f"by {alert.resolved_by}.",
+            )
+        still_open = await alerts.resolve_alert(session, alert, actor=actor, note=body.note)
+        booking = await session.get(Booking, alert.booking_id) if alert.booking_id else None
+        await session.commit()
+        out = AlertOut.model_validate(alert, from_attributes=True)
+    if booking is not None and out.kind not in still_open:
+        client = await services.temporal.client()
+        handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
+        try:
+            await handle.signal(BookingWorkflow.alert_resolved, out.kind)
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+    log.info("alert.resolved", alert_id=str(alert_id), kind=out.kind, actor=actor)
+    return out

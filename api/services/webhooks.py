@@ -17,8 +17,10 @@ from api.deps import Services
 from api.schemas import WebhookReceiptOut
 from integrations.gateways.base import GatewayEvent, InvalidSignature, WebhookVerifier
 from models.db import Booking, WebhookEvent
+from models.domain import AttentionKind
 from models.errors import BookingError, ErrorCode
 from models.payloads import PaymentEvent
+from store import alerts
 from store.bookings import booking_for_order
 from store.timeline import record_event
 from workflows.booking import BookingWorkflow
@@ -62,6 +64,14 @@ async def _store(
             .returning(WebhookEvent.id)
         )
         first = inserted.first() is not None
+        if first and booking is None:
+            await alerts.open_alert(
+                session,
+                AttentionKind.WEBHOOK_UNMATCHED,
+                f"{provider}:{event.event_id}",
+                f"a signed {provider} {event.raw_type or event.type} event for order "
+                f"{event.order_id} matches no booking",
+            )
         if first and booking is not None:
             await record_event(
                 session,
@@ -85,7 +95,7 @@ async def _store_unparseable(services: Services, provider: str, body: bytes) -> 
     """Store a verified event that maps to nothing, once per exact body, with its raw bytes."""
     event_id = f"sha256:{hashlib.sha256(body).hexdigest()}"
     async with services.sessions() as session:
-        await session.execute(
+        inserted = await session.execute(
             insert(WebhookEvent)
             .values(
                 provider=provider,
@@ -97,7 +107,15 @@ async def _store_unparseable(services: Services, provider: str, body: bytes) -> 
                 raw_body=body,
             )
             .on_conflict_do_nothing(constraint="webhook_events_once")
+            .returning(WebhookEvent.id)
         )
+        if inserted.first() is not None:
+            await alerts.open_alert(
+                session,
+                AttentionKind.WEBHOOK_UNPARSEABLE,
+                f"{provider}:{event_id}",
+                f"a signed {provider} event could not be read ({len(body)} bytes kept)",
+            )
         await session.commit()
     log.error("webhook.unparseable", provider=provider, event_id=event_id, size=len(body))
     return WebhookReceiptOut(event_id=event_id, status=UNPARSEABLE)

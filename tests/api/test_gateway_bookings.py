@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
-from typing import Any
 
 import httpx
 import pytest
@@ -16,12 +14,13 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
-from activities.payments import PaymentActivities
+from activities.alerts import AlertActivities
 from core.db import SessionFactory
 from core.settings import Settings
 from core.signing import sign_header
 from models.db import GatewayTransaction, WebhookEvent
-from models.payloads import CreateOrderInput, CreateOrderResult, FlagBookingInput
+from models.domain import AttentionKind
+from models.payloads import CreateOrderInput, CreateOrderResult, OpenAlertInput
 from worker import engine_activities
 from workflows.booking import BookingWorkflow
 
@@ -29,32 +28,8 @@ from support.auth import OPERATOR, SANDBOX_WEBHOOK_SECRET, bearer
 from support.catalog import book_gateway, make_slot
 from support.engine import api_client, engine_on_queue, replace_activity
 from support.histories import record_history
+from support.webhooks import captured_event, signed
 from support.workflows import settled, until_state
-
-
-def signed(
-    event: dict[str, Any], *, secret: str = SANDBOX_WEBHOOK_SECRET, at: float | None = None
-) -> tuple[bytes, dict[str, str]]:
-    """A sandbox-style webhook body and its signature header."""
-    body = json.dumps(event).encode()
-    header = sign_header([secret], int(at if at is not None else time.time()), body)
-    return body, {"Sandbox-Signature": header, "Content-Type": "application/json"}
-
-
-def captured_event(order_id: str, amount: int, event_id: str = "evt_1") -> dict[str, Any]:
-    """The sandbox's payment.captured payload."""
-    return {
-        "id": event_id,
-        "type": "payment.captured",
-        "created": int(time.time()),
-        "data": {
-            "order_id": order_id,
-            "payment_id": "pay_" + event_id,
-            "amount": amount,
-            "currency": "INR",
-            "status": "captured",
-        },
-    }
 
 
 async def _stored_events(sessions: SessionFactory, event_id: str) -> int:
@@ -200,6 +175,13 @@ async def test_event_for_an_unknown_order_is_kept_for_operators(
         "/v1/ops/webhook-events", params={"status": "UNMATCHED", "limit": 200}, headers=OPERATOR
     )
     assert event_id in [e["event_id"] for e in listed.json()["items"]]
+    alerts = await api.get(
+        "/v1/ops/alerts",
+        params={"status": "open", "kind": "WEBHOOK_UNMATCHED", "limit": 200},
+        headers=OPERATOR,
+    )
+    mine = [a for a in alerts.json()["items"] if a["subject"] == f"sandbox:{event_id}"]
+    assert [(a["severity"], a["booking_id"]) for a in mine] == [("warning", None)]
 
 
 async def test_webhook_that_cannot_be_stored_gets_a_5xx(settings: Settings) -> None:
@@ -292,10 +274,13 @@ async def test_flagged_bookings_are_listed_for_operators(
     slot = await make_slot(api, price=1_000)
     customer = uuid.uuid4()
     booking = (await book_gateway(api, customer, slot["id"])).json()
-    flag = PaymentActivities(sessions, {}).flag_booking
     await ActivityEnvironment().run(
-        flag,
-        FlagBookingInput(booking_id=uuid.UUID(booking["id"]), reason="refund of 1000 INR is owed"),
+        AlertActivities(sessions).open_alert,
+        OpenAlertInput(
+            booking_id=uuid.UUID(booking["id"]),
+            kind=AttentionKind.REFUND_FAILING,
+            details="refund of 1000 INR is owed",
+        ),
     )
 
     listed = await api.get(
@@ -354,6 +339,12 @@ async def test_a_signed_event_that_maps_to_nothing_is_kept_and_answered_2xx(
     mine = [e for e in listed.json()["items"] if e["event_id"] == first.json()["event_id"]]
     assert len(mine) == 1
     assert mine[0]["raw_body"] == body.decode("utf-8", "replace")
+    alerts = await api.get(
+        "/v1/ops/alerts", params={"kind": "WEBHOOK_UNPARSEABLE", "limit": 200}, headers=OPERATOR
+    )
+    subject = f"sandbox:{first.json()['event_id']}"
+    # Stored once, so alerted once: the repeat is the same event.
+    assert [a["occurrences"] for a in alerts.json()["items"] if a["subject"] == subject] == [1]
 
 
 async def test_a_customer_cannot_hoard_slots_with_unpaid_holds(api: httpx.AsyncClient) -> None:

@@ -28,12 +28,12 @@ from models.payloads import (
     CreateOrderInput,
     CreateOrderResult,
     CreateResult,
-    FlagBookingInput,
     HoldSlotInput,
     MarkRefundProcessedInput,
     MeetingLink,
     MoveBookingInput,
     MoveBookingResult,
+    OpenAlertInput,
     PaymentEvent,
     PaymentSpec,
     RecordAuditInput,
@@ -44,6 +44,7 @@ from models.payloads import (
     ReleaseSlotInput,
     SendNotificationInput,
     SendNotificationResult,
+    SettleAlertInput,
     SlotHold,
 )
 from worker import SANDBOX
@@ -217,11 +218,16 @@ class FakeSteps:
             self._fault("record_audit")
             self.calls.append(f"record_audit:{request.action}")
 
-        @activity.defn(name="flag_booking")
-        async def flag_booking(request: FlagBookingInput) -> None:
-            self._fault("flag_booking")
-            self.calls.append("flag_booking")
-            self.flags.append(request.reason)
+        @activity.defn(name="open_alert")
+        async def open_alert(request: OpenAlertInput) -> None:
+            self._fault("open_alert")
+            self.calls.append(f"open_alert:{request.kind}")
+            self.flags.append(request.details)
+
+        @activity.defn(name="settle_alert")
+        async def settle_alert(request: SettleAlertInput) -> None:
+            self._fault("settle_alert")
+            self.calls.append(f"settle_alert:{request.kind}")
 
         return [
             hold_slot,
@@ -236,7 +242,8 @@ class FakeSteps:
             refund_payment,
             mark_refund_processed,
             cancel_order,
-            flag_booking,
+            open_alert,
+            settle_alert,
             move_booking,
             cancel_meeting,
             record_audit,

@@ -1,0 +1,149 @@
+"""Alerts: one open row per (kind, subject), resolved by an operator with a note (audited).
+
+A booking's open alerts set its ``needs_attention``; the workflow that opened
+one lists its kind in ``BookingAttention`` until it is resolved.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from temporalio.client import Client
+
+from core.db import SessionFactory
+from models.db import AuditRecord
+from models.domain import AttentionKind
+from models.search_attributes import BOOKING_ATTENTION
+from store import alerts
+from workflows.booking import BookingWorkflow
+
+from support.auth import OPERATOR, bearer
+from support.catalog import book_gateway, make_slot
+from support.webhooks import captured_event, signed
+from support.workflows import until_state
+
+
+async def _alerts(api: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:
+    response = await api.get("/v1/ops/alerts", params={"limit": 200, **params}, headers=OPERATOR)
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+async def test_one_open_alert_per_kind_and_subject_then_resolved_with_a_note(
+    api: httpx.AsyncClient, sessions: SessionFactory
+) -> None:
+    """A repeat counts on the open alert; resolving is audited and clears needs_attention."""
+    slot = await make_slot(api, price=1_000)
+    booking = (await book_gateway(api, uuid.uuid4(), slot["id"])).json()
+    booking_id = uuid.UUID(booking["id"])
+    async with sessions() as session:
+        first = await alerts.open_alert(
+            session, AttentionKind.REFUND_FAILING, str(booking_id), "owed", booking_id=booking_id
+        )
+        again = await alerts.open_alert(
+            session, AttentionKind.REFUND_FAILING, str(booking_id), "owed", booking_id=booking_id
+        )
+        await session.commit()
+    flagged = (await api.get(f"/v1/bookings/{booking_id}", headers=OPERATOR)).json()
+
+    resolved = await api.post(
+        f"/v1/ops/alerts/{first}/resolve", json={"note": "refunded by hand"}, headers=OPERATOR
+    )
+    twice = await api.post(
+        f"/v1/ops/alerts/{first}/resolve", json={"note": "again"}, headers=OPERATOR
+    )
+    cleared = (await api.get(f"/v1/bookings/{booking_id}", headers=OPERATOR)).json()
+    async with sessions() as session:
+        audit = (
+            await session.execute(
+                select(AuditRecord).where(
+                    AuditRecord.booking_id == booking_id, AuditRecord.action == "alert.resolved"
+                )
+            )
+        ).scalar_one()
+        reopened = await alerts.open_alert(
+            session, AttentionKind.REFUND_FAILING, str(booking_id), "owed", booking_id=booking_id
+        )
+        await session.commit()
+
+    assert first == again
+    assert (flagged["needs_attention"], flagged["attention_reason"]) == (True, "owed")
+    assert resolved.status_code == 200, resolved.text
+    body = resolved.json()
+    assert (body["kind"], body["severity"], body["occurrences"]) == (
+        "REFUND_FAILING",
+        "critical",
+        2,
+    )
+    assert body["resolution_note"] == "refunded by hand"
+    assert body["resolved_by"].startswith("operator:")
+    assert twice.status_code == 409
+    assert (cleared["needs_attention"], cleared["attention_reason"]) == (False, None)
+    assert audit.reason == "REFUND_FAILING: refunded by hand"
+    # Once resolved, the next occurrence is a new alert.
+    assert reopened != first
+    listed = await _alerts(api, booking_id=str(booking_id))
+    assert [(a["id"], a["resolved_at"] is None) for a in listed] == [
+        (str(reopened), True),
+        (str(first), False),
+    ]
+
+
+async def test_alert_queries_and_resolution_refuse_what_they_do_not_know(
+    api: httpx.AsyncClient,
+) -> None:
+    """Unknown alert 404, bad status or kind 422, an empty note 422, customers 403."""
+    missing = await api.post(
+        f"/v1/ops/alerts/{uuid.uuid4()}/resolve", json={"note": "x"}, headers=OPERATOR
+    )
+    bad_status = await api.get("/v1/ops/alerts?status=maybe", headers=OPERATOR)
+    bad_kind = await api.get("/v1/ops/alerts?kind=NOT_A_KIND", headers=OPERATOR)
+    no_note = await api.post(
+        f"/v1/ops/alerts/{uuid.uuid4()}/resolve", json={"note": ""}, headers=OPERATOR
+    )
+    customer = await api.get("/v1/ops/alerts", headers=bearer(uuid.uuid4()))
+
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "NOT_FOUND"
+    assert bad_status.status_code == bad_kind.status_code == no_note.status_code == 422
+    assert customer.status_code == 403
+
+
+async def test_resolving_a_workflows_alert_takes_it_out_of_booking_attention(
+    api: httpx.AsyncClient, temporal: Client
+) -> None:
+    """A payment of the wrong amount: the workflow alerts PAYMENT_MISMATCH; resolved, it leaves.
+
+    (The gateway knows no such payment, so its refund is pending too: REFUND_FAILING stays.)
+    """
+    slot = await make_slot(api, price=1_000)
+    customer = uuid.uuid4()
+    booking = (await book_gateway(api, customer, slot["id"])).json()
+    order = booking["payment"]["order_id"]
+    body, headers = signed(captured_event(order, 999, f"evt_{uuid.uuid4().hex}"))
+    assert (await api.post("/v1/webhooks/sandbox", content=body, headers=headers)).is_success
+    handle = temporal.get_workflow_handle_for(BookingWorkflow.run, f"booking-{booking['id']}")
+    alerted = await until_state(handle, lambda s: "PAYMENT_MISMATCH" in s.attention and s.idle)
+    described = await handle.describe()
+    [alert] = await _alerts(api, booking_id=booking["id"], status="open", kind="PAYMENT_MISMATCH")
+
+    resolved = await api.post(
+        f"/v1/ops/alerts/{alert['id']}/resolve",
+        json={"note": "refund confirmed with the gateway"},
+        headers=OPERATOR,
+    )
+    after = await until_state(handle, lambda s: "PAYMENT_MISMATCH" not in s.attention)
+    described_after = await handle.describe()
+
+    assert alerted.status == "FAILED"
+    assert "PAYMENT_MISMATCH" in (described.typed_search_attributes.get(BOOKING_ATTENTION) or [])
+    assert alert["kind"] == "PAYMENT_MISMATCH"
+    assert alert["subject"] == booking["id"]
+    assert resolved.status_code == 200, resolved.text
+    assert after.status == "FAILED"
+    assert after.attention == ["REFUND_FAILING"]
+    assert described_after.typed_search_attributes.get(BOOKING_ATTENTION) == ["REFUND_FAILING"]
