@@ -370,3 +370,16 @@ class ResolveAlertIn(Strict):
     """Body of ``POST /v1/ops/alerts/{id}/resolve``: what was done, for the audit log."""
 
     note: Text = Field(min_length=1, max_length=500)
+
+
+class RetryMeetingIn(Strict):
+    """Body of ``POST /v1/ops/bookings/{id}/retry-meeting`` (optional): why, for the audit log."""
+
+    note: Text | None = Field(default=None, min_length=1, max_length=500)
+
+
+class RetryMeetingOut(BaseModel):
+    """The retry is queued in the booking's workflow; read the booking for the link."""
+
+    booking_id: uuid.UUID
+    meeting_status: MeetingStatus

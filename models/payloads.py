@@ -367,3 +367,17 @@ class RescheduleResult(Frozen):
     slot_id: uuid.UUID
     difference: int
     refund: RefundInfo | None = None
+
+
+class RetryMeetingInput(Frozen):
+    """An operator asks the workflow to create the missing meeting link again."""
+
+    actor: str
+    note: str | None = None
+
+
+class RetryMeetingResult(Frozen):
+    """The retry is queued; the meeting's status as it is now."""
+
+    booking_id: uuid.UUID
+    meeting_status: MeetingStatus

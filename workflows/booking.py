@@ -88,6 +88,8 @@ with workflow.unsafe.imports_passed_through():
         ReleaseSlotInput,
         RescheduleInput,
         RescheduleResult,
+        RetryMeetingInput,
+        RetryMeetingResult,
         SendNotificationInput,
         SettleAlertInput,
         SlotHold,
@@ -148,6 +150,8 @@ class SagaState:
     deadline: datetime | None = None
     meeting: MeetingStatus = MeetingStatus.PENDING
     meeting_retry_requested: bool = False
+    # Operator retries asked through the API (each one audited under its own key).
+    meeting_retries: int = 0
     events: deque[PaymentEvent] = field(default_factory=deque)
     seen_events: set[str] = field(default_factory=set)
     # Gateway payments already confirmed or refunded: a repeated capture is ignored.
@@ -853,8 +857,37 @@ class BookingWorkflow:
 
     @workflow.signal
     def retry_meeting(self) -> None:
-        """Operator asks to try creating the meeting link again."""
+        """Operator asks to try creating the meeting link again (from the Temporal UI)."""
         self._s.meeting_retry_requested = True
+
+    @workflow.update
+    async def request_meeting_retry(self, request: RetryMeetingInput) -> RetryMeetingResult:
+        """The ops API's retry-meeting: audited, then the main loop tries the link again."""
+        await self._must(
+            AuditActivities.record_audit,
+            RecordAuditInput(
+                booking_id=self._request.booking_id,
+                actor=request.actor,
+                action=f"meeting.retry_requested:{self._s.meeting_retries + 1}",
+                reason=request.note,
+            ),
+            what="the meeting retry's audit row",
+        )
+        self._s.meeting_retries += 1
+        self._s.meeting_retry_requested = True
+        return RetryMeetingResult(
+            booking_id=self._request.booking_id, meeting_status=self._s.meeting
+        )
+
+    @request_meeting_retry.validator
+    def _accept_meeting_retry(self, request: RetryMeetingInput) -> None:
+        s = self._s
+        if s.status != BookingStatus.CONFIRMED:
+            raise _refusal(
+                ErrorCode.INVALID_STATE, f"only a CONFIRMED booking has a meeting; it is {s.status}"
+            )
+        if s.meeting == MeetingStatus.READY:
+            raise _refusal(ErrorCode.INVALID_STATE, "the meeting link is already there")
 
     @workflow.signal
     def retry_pending_steps(self) -> None:

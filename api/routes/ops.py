@@ -8,8 +8,16 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from api.deps import Operator, ServicesDep, SessionDep
-from api.schemas import AlertOut, OutgoingEventOut, Page, ResolveAlertIn, WebhookEventOut
-from api.services import ops
+from api.schemas import (
+    AlertOut,
+    OutgoingEventOut,
+    Page,
+    ResolveAlertIn,
+    RetryMeetingIn,
+    RetryMeetingOut,
+    WebhookEventOut,
+)
+from api.services import booking_changes, ops
 from models.domain import AttentionKind
 
 router = APIRouter(prefix="/v1/ops", tags=["operators"])
@@ -69,3 +77,13 @@ async def resolve_alert(
 ) -> AlertOut:
     """Resolve an open alert with a note (audited); 409 if it is already resolved."""
     return await ops.resolve_alert(services, user, alert_id, body)
+
+
+@router.post(
+    "/bookings/{booking_id}/retry-meeting", response_model=RetryMeetingOut, status_code=202
+)
+async def retry_meeting(
+    booking_id: uuid.UUID, user: Operator, services: ServicesDep, body: RetryMeetingIn | None = None
+) -> RetryMeetingOut:
+    """Create a confirmed booking's missing meeting link again (audited; 409 if it has one)."""
+    return await booking_changes.retry_meeting(services, user, booking_id, body or RetryMeetingIn())

@@ -25,6 +25,8 @@ from api.schemas import (
     Money,
     RescheduleIn,
     RescheduleOut,
+    RetryMeetingIn,
+    RetryMeetingOut,
     SignedMoney,
 )
 from api.services.booking_reads import owned_booking
@@ -33,7 +35,7 @@ from core.auth import Principal
 from models.db import Booking, GatewayTransaction, LedgerEntry
 from models.domain import BookingStatus, GatewayTransactionKind, RefundStatus
 from models.errors import BookingError, ErrorCode
-from models.payloads import CancelInput, RefundInfo, RescheduleInput
+from models.payloads import CancelInput, RefundInfo, RescheduleInput, RetryMeetingInput
 from workflows.booking import BookingWorkflow
 
 _T = TypeVar("_T")
@@ -203,3 +205,31 @@ async def reschedule_booking(
         difference=SignedMoney(amount=result.difference, currency=view.amount.currency),
         refund=_refund_out(refund),
     )
+
+
+async def retry_meeting(
+    services: Services, user: Principal, booking_id: uuid.UUID, body: RetryMeetingIn
+) -> RetryMeetingOut:
+    """Ask the booking's workflow to create its missing meeting link again (an audited update).
+
+    Refused with 409 INVALID_STATE unless the booking is CONFIRMED without a link.
+    """
+    booking = await _owned_booking(services, user, booking_id)
+    client = await services.temporal.client()
+    handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
+    try:
+        result = await _bounded(
+            services,
+            "meeting retry",
+            handle.execute_update(
+                BookingWorkflow.request_meeting_retry,
+                RetryMeetingInput(actor=f"{user.role}:{user.sub}", note=body.note),
+            ),
+        )
+    except WorkflowUpdateFailedError as exc:
+        raise _update_error(exc) from None
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise BookingError(ErrorCode.INVALID_STATE, f"The booking is {booking.status}.") from None
+    return RetryMeetingOut(booking_id=result.booking_id, meeting_status=result.meeting_status)

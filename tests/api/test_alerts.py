@@ -7,6 +7,7 @@ one lists its kind in ``BookingAttention`` until it is resolved.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -21,7 +22,7 @@ from store import alerts
 from workflows.booking import BookingWorkflow
 
 from support.auth import OPERATOR, bearer
-from support.catalog import book_gateway, make_slot
+from support.catalog import book, book_gateway, fund, make_slot
 from support.webhooks import captured_event, signed
 from support.workflows import until_state
 
@@ -147,3 +148,92 @@ async def test_resolving_a_workflows_alert_takes_it_out_of_booking_attention(
     assert after.status == "FAILED"
     assert after.attention == ["REFUND_FAILING"]
     assert described_after.typed_search_attributes.get(BOOKING_ATTENTION) == ["REFUND_FAILING"]
+
+
+async def _google_booking(api: httpx.AsyncClient, customer: uuid.UUID) -> dict[str, Any]:
+    """A confirmed wallet booking on a resource whose provider (Google) is not configured."""
+    resource = await api.post(
+        "/v1/resources",
+        json={"name": "Dr. Rao", "timezone": "Asia/Kolkata", "meeting_provider": "google"},
+        headers=OPERATOR,
+    )
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    slots = await api.post(
+        f"/v1/resources/{resource.json()['id']}/slots",
+        json={
+            "slots": [
+                {
+                    "starts_at": starts.isoformat(),
+                    "ends_at": (starts + timedelta(hours=1)).isoformat(),
+                    "price": {"amount": 1_000, "currency": "INR"},
+                    "capacity": 1,
+                }
+            ]
+        },
+        headers=OPERATOR,
+    )
+    await fund(api, customer, 1_000)
+    booked = await book(api, customer, slots.json()["items"][0]["id"])
+    assert booked.status_code == 201, booked.text
+    booking: dict[str, Any] = booked.json()
+    return booking
+
+
+async def test_an_operator_retries_a_missing_meeting_link_through_the_workflow(
+    api: httpx.AsyncClient, temporal: Client, sessions: SessionFactory
+) -> None:
+    """MEETING_LINK_FAILING; retry-meeting is audited and tried again (still failing: counted)."""
+    customer = uuid.uuid4()
+    booking = await _google_booking(api, customer)
+    handle = temporal.get_workflow_handle_for(BookingWorkflow.run, f"booking-{booking['id']}")
+    await until_state(handle, lambda s: "MEETING_LINK_FAILING" in s.attention and s.idle)
+
+    retried = await api.post(
+        f"/v1/ops/bookings/{booking['id']}/retry-meeting",
+        json={"note": "provider back?"},
+        headers=OPERATOR,
+    )
+
+    # The update answers once the retry is queued; the workflow is idle again once it ran.
+    await until_state(handle, lambda s: s.idle)
+    [alert] = await _alerts(api, booking_id=booking["id"], kind="MEETING_LINK_FAILING")
+    async with sessions() as session:
+        audit = (
+            await session.execute(
+                select(AuditRecord).where(
+                    AuditRecord.booking_id == uuid.UUID(booking["id"]),
+                    AuditRecord.action == "meeting.retry_requested:1",
+                )
+            )
+        ).scalar_one()
+
+    assert retried.status_code == 202, retried.text
+    assert retried.json() == {"booking_id": booking["id"], "meeting_status": "PENDING"}
+    assert audit.reason == "provider back?"
+    assert audit.actor.startswith("operator:")
+    # Tried again, failed again: the same open alert, seen twice.
+    assert (alert["occurrences"], alert["resolved_at"]) == (2, None)
+
+
+async def test_retry_meeting_is_refused_where_there_is_nothing_to_retry(
+    api: httpx.AsyncClient, temporal: Client
+) -> None:
+    """A booking with its link: 409; no such booking: 404; a customer: 403."""
+    customer = uuid.uuid4()
+    slot = await make_slot(api, price=1_000)
+    await fund(api, customer, 1_000)
+    booking = (await book(api, customer, slot["id"])).json()
+    handle = temporal.get_workflow_handle_for(BookingWorkflow.run, f"booking-{booking['id']}")
+    await until_state(handle, lambda s: s.meeting_status == "READY" and s.idle)
+
+    ready = await api.post(f"/v1/ops/bookings/{booking['id']}/retry-meeting", headers=OPERATOR)
+    missing = await api.post(f"/v1/ops/bookings/{uuid.uuid4()}/retry-meeting", headers=OPERATOR)
+    customer_call = await api.post(
+        f"/v1/ops/bookings/{booking['id']}/retry-meeting", headers=bearer(customer)
+    )
+
+    assert ready.status_code == 409
+    assert ready.json()["error"]["code"] == "INVALID_STATE"
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "BOOKING_NOT_FOUND"
+    assert customer_call.status_code == 403
