@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy import select
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -172,6 +176,28 @@ async def _owned_booking(services: Services, user: Principal, booking_id: uuid.U
     return booking
 
 
+async def _change(
+    services: Services,
+    booking: Booking,
+    what: str,
+    send: Callable[[WorkflowHandle[BookingWorkflow, Any]], Awaitable[_T]],
+) -> _T:
+    """Send a change to the booking's workflow: bounded, refusals as their documented errors.
+
+    A workflow that has finished means the booking is over: 409 INVALID_STATE.
+    """
+    client = await services.temporal.client()
+    handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
+    try:
+        return await _bounded(services, what, send(handle))
+    except WorkflowUpdateFailedError as exc:
+        raise _update_error(exc) from None
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise BookingError(ErrorCode.INVALID_STATE, f"The booking is {booking.status}.") from None
+
+
 async def reschedule_booking(
     services: Services, user: Principal, booking_id: uuid.UUID, body: RescheduleIn
 ) -> RescheduleOut:
@@ -179,23 +205,15 @@ async def reschedule_booking(
     booking = await _owned_booking(services, user, booking_id)
     if booking.slot_id == body.slot_id:
         raise BookingError(ErrorCode.VALIDATION_ERROR, "slot_id: the booking is already there")
-    client = await services.temporal.client()
-    handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
-    try:
-        result = await _bounded(
-            services,
-            "move",
-            handle.execute_update(
-                BookingWorkflow.reschedule,
-                RescheduleInput(slot_id=body.slot_id, actor=f"{user.role}:{user.sub}"),
-            ),
-        )
-    except WorkflowUpdateFailedError as exc:
-        raise _update_error(exc) from None
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-        raise BookingError(ErrorCode.INVALID_STATE, f"The booking is {booking.status}.") from None
+    result = await _change(
+        services,
+        booking,
+        "move",
+        lambda handle: handle.execute_update(
+            BookingWorkflow.reschedule,
+            RescheduleInput(slot_id=body.slot_id, actor=f"{user.role}:{user.sub}"),
+        ),
+    )
     async with services.sessions() as session:
         view = await booking_view(session, booking_id)
     assert view is not None
@@ -215,21 +233,13 @@ async def retry_meeting(
     Refused with 409 INVALID_STATE unless the booking is CONFIRMED without a link.
     """
     booking = await _owned_booking(services, user, booking_id)
-    client = await services.temporal.client()
-    handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
-    try:
-        result = await _bounded(
-            services,
-            "meeting retry",
-            handle.execute_update(
-                BookingWorkflow.request_meeting_retry,
-                RetryMeetingInput(actor=f"{user.role}:{user.sub}", note=body.note),
-            ),
-        )
-    except WorkflowUpdateFailedError as exc:
-        raise _update_error(exc) from None
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-        raise BookingError(ErrorCode.INVALID_STATE, f"The booking is {booking.status}.") from None
+    result = await _change(
+        services,
+        booking,
+        "meeting retry",
+        lambda handle: handle.execute_update(
+            BookingWorkflow.request_meeting_retry,
+            RetryMeetingInput(actor=f"{user.role}:{user.sub}", note=body.note),
+        ),
+    )
     return RetryMeetingOut(booking_id=result.booking_id, meeting_status=result.meeting_status)
