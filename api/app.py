@@ -13,6 +13,7 @@ from api.body_limit import BodyLimit
 from api.deps import Services, limit_address
 from api.errors import install_error_handling
 from api.metrics import install_metrics
+from api.query_params import refuse_unknown_query_params
 from api.rate_limits import RateLimits
 from api.routes import bookings, catalog, codec, health, ops, wallets, webhooks
 from core.codec import data_converter
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         summary="Durable bookings and payments; every booking is a Temporal workflow.",
         lifespan=lifespan,
-        dependencies=[Depends(limit_address)],
+        dependencies=[Depends(limit_address), Depends(refuse_unknown_query_params)],
     )
     # Innermost (added first): it caps what the routes read, raising into the reader
     # directly rather than across the request-id middleware's task group.

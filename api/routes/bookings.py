@@ -83,16 +83,25 @@ async def list_bookings(
     session: SessionDep,
     status: BookingStatus | None = None,
     needs_attention: bool | None = None,
+    customer_id: uuid.UUID | None = None,
+    resource_id: uuid.UUID | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[BookingSummaryOut]:
     """A customer's own bookings, or all of them for operators; newest first.
 
-    ``needs_attention=true`` lists bookings flagged for operators (money owed,
-    mismatched payments).
+    ``needs_attention=true`` lists bookings with open alerts; ``customer_id``
+    (operators) and ``resource_id`` narrow the list. Unknown parameters are 422.
     """
     return await booking_reads.list_bookings(
-        session, user, status=status, needs_attention=needs_attention, cursor=cursor, limit=limit
+        session,
+        user,
+        status=status,
+        needs_attention=needs_attention,
+        customer_id=customer_id,
+        resource_id=resource_id,
+        cursor=cursor,
+        limit=limit,
     )
 
 

@@ -32,11 +32,23 @@ async def list_bookings(
     cursor: str | None,
     limit: int,
     needs_attention: bool | None = None,
+    customer_id: uuid.UUID | None = None,
+    resource_id: uuid.UUID | None = None,
 ) -> Page[BookingSummaryOut]:
-    """Newest first: a customer's own bookings, or every booking for operators."""
+    """Newest first: a customer's own bookings, or every booking for operators.
+
+    Raises:
+        BookingError: FORBIDDEN when a customer asks for another customer's bookings.
+    """
     query = select(Booking).order_by(Booking.created_at.desc(), Booking.id.desc())
     if not user.is_operator:
-        query = query.where(Booking.customer_id == user.sub)
+        if customer_id is not None and customer_id != user.sub:
+            raise BookingError(ErrorCode.FORBIDDEN, "customer_id: only operators list others")
+        customer_id = user.sub
+    if customer_id is not None:
+        query = query.where(Booking.customer_id == customer_id)
+    if resource_id is not None:
+        query = query.where(Booking.resource_id == resource_id)
     if status is not None:
         query = query.where(Booking.status == status.value)
     if needs_attention is not None:

@@ -244,3 +244,42 @@ async def test_bookings_and_ledger_page_newest_first_without_gaps(
     assert ledger == sorted(ledger, key=int, reverse=True)
     assert junk.status_code == 422
     assert junk.json()["error"]["message"] == "cursor: not a valid cursor"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/bookings?statsu=CONFIRMED", "/v1/slots?resourceid=x", "/v1/ops/alerts?state=open"],
+)
+async def test_an_unknown_query_parameter_is_422_naming_it(
+    api: httpx.AsyncClient, path: str
+) -> None:
+    """A misspelt filter is refused, never silently ignored (which would list everything)."""
+    response = await api.get(path, headers=OPERATOR)
+
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    misspelt = path.split("?")[1].split("=")[0]
+    assert error["message"].startswith(f"{misspelt}: unknown query parameter")
+
+
+async def test_operators_filter_bookings_by_customer_and_resource(api: httpx.AsyncClient) -> None:
+    """customer_id and resource_id narrow the list; a customer may not ask for another's."""
+    alice, bob = uuid.uuid4(), uuid.uuid4()
+    first, second = await make_slot(api, price=1_000), await make_slot(api, price=1_000)
+    for customer in (alice, bob):
+        await fund(api, customer, 1_000)
+    mine = (await book(api, alice, first["id"])).json()
+    theirs = (await book(api, bob, second["id"])).json()
+
+    by_customer = await api.get(f"/v1/bookings?customer_id={alice}", headers=OPERATOR)
+    by_resource = await api.get(
+        f"/v1/bookings?resource_id={second['resource_id']}", headers=OPERATOR
+    )
+    own = await api.get(f"/v1/bookings?customer_id={alice}", headers=bearer(alice))
+    other = await api.get(f"/v1/bookings?customer_id={bob}", headers=bearer(alice))
+
+    assert [b["id"] for b in by_customer.json()["items"]] == [mine["id"]]
+    assert [b["id"] for b in by_resource.json()["items"]] == [theirs["id"]]
+    assert [b["id"] for b in own.json()["items"]] == [mine["id"]]
+    assert other.status_code == 403
