@@ -21,6 +21,17 @@ async def create_resource(body: ResourceIn, _: Operator, session: SessionDep) ->
     return await catalog.create_resource(session, body)
 
 
+@router.get("/resources", response_model=Page[ResourceOut])
+async def list_resources(
+    _: CurrentUser,
+    session: SessionDep,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[ResourceOut]:
+    """Every bookable resource, newest first."""
+    return await catalog.list_resources(session, cursor=cursor, limit=limit)
+
+
 @router.post("/resources/{resource_id}/slots", status_code=201, response_model=SlotsOut)
 async def create_slots(
     resource_id: uuid.UUID, body: SlotsIn, _: Operator, session: SessionDep

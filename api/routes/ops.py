@@ -10,14 +10,16 @@ from fastapi import APIRouter, Query
 from api.deps import Operator, ServicesDep, SessionDep
 from api.schemas import (
     AlertOut,
+    LedgerEntryOut,
     OutgoingEventOut,
     Page,
     ResolveAlertIn,
     RetryMeetingIn,
     RetryMeetingOut,
+    WalletOut,
     WebhookEventOut,
 )
-from api.services import booking_changes, ops
+from api.services import booking_changes, ops, wallets
 from models.domain import AttentionKind
 
 router = APIRouter(prefix="/v1/ops", tags=["operators"])
@@ -87,3 +89,21 @@ async def retry_meeting(
 ) -> RetryMeetingOut:
     """Create a confirmed booking's missing meeting link again (audited; 409 if it has one)."""
     return await booking_changes.retry_meeting(services, user, booking_id, body or RetryMeetingIn())
+
+
+@router.get("/wallets/{customer_id}", response_model=WalletOut)
+async def customer_wallet(customer_id: uuid.UUID, _: Operator, session: SessionDep) -> WalletOut:
+    """A customer's balances per currency, as the customer sees them."""
+    return await wallets.get_wallet(session, customer_id)
+
+
+@router.get("/wallets/{customer_id}/ledger", response_model=Page[LedgerEntryOut])
+async def customer_ledger(
+    customer_id: uuid.UUID,
+    _: Operator,
+    session: SessionDep,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[LedgerEntryOut]:
+    """A customer's ledger entries, newest first."""
+    return await wallets.list_ledger(session, customer_id, cursor=cursor, limit=limit)

@@ -95,3 +95,18 @@ async def list_slots(
         session, query, limit, lambda s: time_and_id_cursor(s.starts_at, s.id)
     )
     return Page[SlotOut](items=[slot_view(s) for s in rows], next_cursor=next_cursor)
+
+
+async def list_resources(
+    session: AsyncSession, *, cursor: str | None, limit: int
+) -> Page[ResourceOut]:
+    """Every resource, newest first."""
+    query = select(Resource).order_by(Resource.created_at.desc(), Resource.id.desc())
+    if cursor is not None:
+        query = query.where(
+            after_time_and_id(Resource.created_at, Resource.id, cursor, descending=True)
+        )
+    rows, next_cursor = await fetch_page(
+        session, query, limit, lambda r: time_and_id_cursor(r.created_at, r.id)
+    )
+    return Page[ResourceOut](items=[resource_view(r) for r in rows], next_cursor=next_cursor)

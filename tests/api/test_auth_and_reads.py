@@ -283,3 +283,36 @@ async def test_operators_filter_bookings_by_customer_and_resource(api: httpx.Asy
     assert [b["id"] for b in by_resource.json()["items"]] == [theirs["id"]]
     assert [b["id"] for b in own.json()["items"]] == [mine["id"]]
     assert other.status_code == 403
+
+
+async def test_operators_read_any_customers_wallet_and_ledger(api: httpx.AsyncClient) -> None:
+    """The customer's own view, for operators; customers get 403 on it."""
+    customer = uuid.uuid4()
+    slot = await make_slot(api, price=1_500)
+    await fund(api, customer, 4_000)
+    await book(api, customer, slot["id"])
+
+    wallet = await api.get(f"/v1/ops/wallets/{customer}", headers=OPERATOR)
+    ledger = await api.get(f"/v1/ops/wallets/{customer}/ledger", headers=OPERATOR)
+    own = await api.get("/v1/wallets/me", headers=bearer(customer))
+    refused = await api.get(f"/v1/ops/wallets/{customer}", headers=bearer(customer))
+
+    assert wallet.json() == own.json()
+    assert wallet.json()["balances"] == [{"amount": 2_500, "currency": "INR"}]
+    assert [e["kind"] for e in ledger.json()["items"]] == ["debit", "credit"]
+    assert refused.status_code == 403
+
+
+async def test_resources_are_listed_newest_first(api: httpx.AsyncClient) -> None:
+    """GET /v1/resources pages through every resource."""
+    slot = await make_slot(api)
+    first = await api.get("/v1/resources", params={"limit": 1}, headers=OPERATOR)
+    second = await api.get(
+        "/v1/resources",
+        params={"limit": 1, "cursor": first.json()["next_cursor"]},
+        headers=OPERATOR,
+    )
+
+    assert [r["id"] for r in first.json()["items"]] == [slot["resource_id"]]
+    assert first.json()["next_cursor"] is not None
+    assert second.json()["items"][0]["id"] != slot["resource_id"]
