@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -28,9 +29,11 @@ from core.db import SessionFactory, create_engine, session_factory
 from core.failures import FailureClassifier
 from core.settings import Settings
 from core.temporal import connect
-from integrations.events_out import EventDispatcher
+from integrations.events_out import ClaimedEvent, EventDispatcher
 from integrations.gateways.registry import build_gateways
 from integrations.meetings import MeetingProvider, build_provider
+from models.domain import AttentionKind
+from store import alerts
 from workflows.booking import BookingWorkflow
 
 log = structlog.get_logger(__name__)
@@ -81,6 +84,18 @@ def engine_activities(
         alerts.settle_alert,
         audit.record_audit,
     ]
+
+
+async def alert_undelivered(session: AsyncSession, event: ClaimedEvent, error: str) -> None:
+    """An outgoing booking event that exhausted its retries: EVENT_DELIVERY_FAILED."""
+    await alerts.open_alert(
+        session,
+        AttentionKind.EVENT_DELIVERY_FAILED,
+        f"event:{event.id}",
+        f"booking event {event.payload.get('type', '?')} was not delivered after "
+        f"{event.attempts} attempts: {error}",
+        booking_id=event.booking_id,
+    )
 
 
 def workflow_runner(settings: Settings) -> WorkflowRunner:
@@ -138,7 +153,11 @@ async def run_worker(settings: Settings) -> None:
     client = await connect(settings)
     async with worker_resources(settings) as (sessions, http):
         # Built first, so a URL without a signing secret stops the worker at start.
-        events = EventDispatcher(sessions, settings, http) if settings.events_webhook_url else None
+        events = (
+            EventDispatcher(sessions, settings, http, on_gave_up=alert_undelivered)
+            if settings.events_webhook_url
+            else None
+        )
         worker = build_worker(client, settings, engine_activities(settings, sessions, http))
         log.info(
             "worker.started",

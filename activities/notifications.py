@@ -14,9 +14,9 @@ from core.db import SessionFactory
 from core.settings import Settings
 from integrations.mail import SUBJECTS, EmailDeliveryError, compose, render_body, send_email
 from models.db import Booking, Notification
-from models.domain import NotificationStatus
+from models.domain import AttentionKind, NotificationStatus
 from models.payloads import SendNotificationInput, SendNotificationResult
-from store import keys
+from store import alerts, keys
 
 log = structlog.get_logger(__name__)
 
@@ -85,6 +85,15 @@ class NotificationActivities:
                 outbox.status = (
                     NotificationStatus.FAILED if exhausted else NotificationStatus.PENDING
                 )
+                if exhausted:
+                    await alerts.open_alert(
+                        session,
+                        AttentionKind.NOTIFICATION_FAILED,
+                        f"notification:{key}",
+                        f"the {request.kind} mail was not delivered after {outbox.attempts} "
+                        f"attempts: {outbox.last_error}",
+                        booking_id=booking.id,
+                    )
                 await session.commit()
                 log.warning(
                     "notification.failed",

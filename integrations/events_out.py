@@ -39,6 +39,7 @@ from typing import Any
 import httpx
 import structlog
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import SessionFactory
 from core.settings import Settings
@@ -103,7 +104,9 @@ class _Target:
 
 
 @dataclass(frozen=True)
-class _Claimed:
+class ClaimedEvent:
+    """An outgoing event this dispatcher holds the lease of."""
+
     id: uuid.UUID
     booking_id: uuid.UUID
     payload: dict[str, Any]
@@ -122,6 +125,10 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Called in the transaction that marks an event FAILED (the worker opens an alert).
+GaveUp = Callable[[AsyncSession, "ClaimedEvent", str], Awaitable[None]]
+
+
 class EventDispatcher:
     """Deliver due outgoing events to the host application's URL."""
 
@@ -136,6 +143,7 @@ class EventDispatcher:
         batch_size: int = 50,
         lease: timedelta = timedelta(minutes=5),
         timeout: float = 10.0,
+        on_gave_up: GaveUp | None = None,
     ) -> None:
         """Bind the dispatcher to its clients.
 
@@ -147,6 +155,7 @@ class EventDispatcher:
             raise RuntimeError("BOOKING_EVENTS_WEBHOOK_URL is not set")
         self._secret = settings.require_events_webhook_secret()
         self._url = httpx.URL(settings.events_webhook_url)
+        self._on_gave_up = on_gave_up
         self._sessions = sessions
         self._settings = settings
         self._http = http
@@ -202,7 +211,7 @@ class EventDispatcher:
 
     async def _claim(
         self, now: datetime, booking_ids: Collection[uuid.UUID] | None
-    ) -> list[_Claimed]:
+    ) -> list[ClaimedEvent]:
         due = (
             select(OutgoingEvent.id)
             .where(OutgoingEvent.status == "PENDING", OutgoingEvent.next_attempt_at <= now)
@@ -233,7 +242,7 @@ class EventDispatcher:
                 )
             ).all()
             await session.commit()
-        claimed = [_Claimed(*row) for row in rows]
+        claimed = [ClaimedEvent(*row) for row in rows]
         return sorted(claimed, key=lambda event: event.source_event_id)
 
     async def _target(self) -> _Target:
@@ -260,7 +269,7 @@ class EventDispatcher:
             extensions=extensions,
         )
 
-    async def _send(self, target: _Target, event: _Claimed, now: datetime) -> _Outcome:
+    async def _send(self, target: _Target, event: ClaimedEvent, now: datetime) -> _Outcome:
         body = json.dumps(event.payload, separators=(",", ":"), sort_keys=True).encode()
         headers = {
             **target.headers,
@@ -284,7 +293,7 @@ class EventDispatcher:
             return _Outcome(delivered=True)
         return self._failed(event, f"HTTP {response.status_code}")
 
-    def _failed(self, event: _Claimed, error: str) -> _Outcome:
+    def _failed(self, event: ClaimedEvent, error: str) -> _Outcome:
         return _Outcome(error=error, final=event.attempts >= self._settings.events_max_attempts)
 
     def _backoff(self, attempts: int) -> timedelta:
@@ -293,7 +302,7 @@ class EventDispatcher:
         return timedelta(seconds=min(ceiling, base * 2 ** min(attempts - 1, 32)))
 
     async def _record(
-        self, claimed: Sequence[_Claimed], outcomes: Sequence[_Outcome], now: datetime
+        self, claimed: Sequence[ClaimedEvent], outcomes: Sequence[_Outcome], now: datetime
     ) -> None:
         async with self._sessions() as session:
             for event, outcome in zip(claimed, outcomes, strict=True):
@@ -313,6 +322,9 @@ class EventDispatcher:
                     log.info("events.delivered", event_id=str(event.id), attempts=event.attempts)
                 elif outcome.final:
                     values = {"status": "FAILED", "last_error": outcome.error}
+                    if self._on_gave_up is not None:
+                        # In the same transaction: the FAILED row and its alert, or neither.
+                        await self._on_gave_up(session, event, outcome.error or "")
                     log.error(
                         "events.gave_up",
                         event_id=str(event.id),

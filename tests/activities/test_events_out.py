@@ -20,11 +20,13 @@ from activities.slots import SlotActivities
 from core.db import SessionFactory
 from core.settings import Settings
 from core.signing import InvalidSignature, verify_header
-from integrations.events_out import TARGET_REFUSED, EventDispatcher, address_allowed
-from models.db import OutgoingEvent
-from models.domain import BookingStatus
+from integrations.events_out import TARGET_REFUSED, EventDispatcher, GaveUp, address_allowed
+from models.db import Booking, OutgoingEvent
+from models.domain import AttentionKind, BookingStatus
 from models.payloads import ReleaseSlotInput
+from store import alerts
 from store.timeline import PUBLISHED_TYPES, record_event
+from worker import alert_undelivered
 
 from support.db import insert_confirmed_booking
 
@@ -74,6 +76,7 @@ def _dispatcher(
     *,
     addresses: Sequence[str] = (PUBLIC_IP,),
     resolved: list[str] | None = None,
+    on_gave_up: GaveUp | None = None,
     **overrides: Any,
 ) -> EventDispatcher:
     configured = settings.model_copy(
@@ -88,7 +91,11 @@ def _dispatcher(
     )
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     return EventDispatcher(
-        sessions, configured, http, resolver=_resolver(*addresses, calls=resolved)
+        sessions,
+        configured,
+        http,
+        resolver=_resolver(*addresses, calls=resolved),
+        on_gave_up=on_gave_up,
     )
 
 
@@ -262,6 +269,32 @@ async def test_delivery_gives_up_after_max_attempts(
     assert waits[:2] == [timedelta(seconds=10), timedelta(seconds=20)]
     assert (event.status, event.attempts, event.last_error) == ("FAILED", 3, "ConnectError")
     assert await dispatcher.dispatch_once(now + timedelta(days=1), booking_ids=[booking_id]) == 0
+
+
+async def test_an_event_that_is_never_delivered_opens_an_alert(
+    sessions: SessionFactory, settings: Settings
+) -> None:
+    """The worker's give-up hook: EVENT_DELIVERY_FAILED on the booking, once, with the error."""
+    booking_id = await insert_confirmed_booking(sessions)
+    await _record(sessions, booking_id, "booking.expired")
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(f"cannot reach {request.url}", request=request)
+
+    dispatcher = _dispatcher(sessions, settings, refuse, on_gave_up=alert_undelivered)
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    for _ in range(3):
+        await dispatcher.dispatch_once(now, booking_ids=[booking_id])
+        [event] = await _events(sessions, booking_id)
+        now = event.next_attempt_at
+    async with sessions() as session:
+        kinds = await alerts.open_kinds(session, booking_id)
+        booking = await session.get(Booking, booking_id)
+
+    assert kinds == [AttentionKind.EVENT_DELIVERY_FAILED]
+    assert booking is not None
+    assert booking.needs_attention
+    assert "was not delivered after 3 attempts: ConnectError" in (booking.attention_reason or "")
 
 
 @pytest.mark.parametrize(

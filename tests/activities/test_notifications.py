@@ -13,9 +13,11 @@ from core.db import SessionFactory
 from core.settings import Settings
 from integrations.mail import EmailDeliveryError
 from models.db import Booking, Notification
+from models.domain import AttentionKind
 from models.payloads import SendNotificationInput
 from stack.embedded import free_port
 from stack.mailsink import MailSink
+from store import alerts
 
 from support.db import insert_confirmed_booking
 
@@ -67,8 +69,12 @@ async def test_failed_delivery_is_recorded_retried_then_marked_failed(
     assert (failed.status, failed.attempts) == ("FAILED", settings.notification_max_attempts)
     async with sessions() as session:
         booking = await session.get(Booking, booking_id)
+        kinds = await alerts.open_kinds(session, booking_id)
     assert booking is not None
     assert booking.status == "CONFIRMED"
+    # Given up: a person is told.
+    assert kinds == [AttentionKind.NOTIFICATION_FAILED]
+    assert booking.needs_attention
 
 
 async def test_booking_without_contact_is_skipped_and_recorded(
