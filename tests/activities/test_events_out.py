@@ -247,34 +247,14 @@ async def test_failed_delivery_is_retried_at_the_backoff_time(
     assert seen[0].headers["Booking-Event-Id"] == seen[1].headers["Booking-Event-Id"]
 
 
-async def test_delivery_gives_up_after_max_attempts(
+async def test_delivery_gives_up_after_max_attempts_and_opens_an_alert(
     sessions: SessionFactory, settings: Settings
 ) -> None:
-    """A receiver that never answers is retried with doubling backoff, then the event is FAILED."""
-    booking_id = await insert_confirmed_booking(sessions)
-    await _record(sessions, booking_id, "booking.expired")
+    """A receiver that never answers: doubling backoff, then FAILED and EVENT_DELIVERY_FAILED.
 
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError(f"cannot reach {request.url}", request=request)
-
-    dispatcher = _dispatcher(sessions, settings, refuse)
-    now = datetime.now(UTC) + timedelta(seconds=1)
-    waits = []
-    for _ in range(3):
-        assert await dispatcher.dispatch_once(now, booking_ids=[booking_id]) == 1
-        [event] = await _events(sessions, booking_id)
-        waits.append(event.next_attempt_at - now)
-        now = event.next_attempt_at
-
-    assert waits[:2] == [timedelta(seconds=10), timedelta(seconds=20)]
-    assert (event.status, event.attempts, event.last_error) == ("FAILED", 3, "ConnectError")
-    assert await dispatcher.dispatch_once(now + timedelta(days=1), booking_ids=[booking_id]) == 0
-
-
-async def test_an_event_that_is_never_delivered_opens_an_alert(
-    sessions: SessionFactory, settings: Settings
-) -> None:
-    """The worker's give-up hook: EVENT_DELIVERY_FAILED on the booking, once, with the error."""
+    The alert comes from the worker's give-up hook, in the transaction that
+    marks the event FAILED; no attempt before the last one opens it.
+    """
     booking_id = await insert_confirmed_booking(sessions)
     await _record(sessions, booking_id, "booking.expired")
 
@@ -283,15 +263,21 @@ async def test_an_event_that_is_never_delivered_opens_an_alert(
 
     dispatcher = _dispatcher(sessions, settings, refuse, on_gave_up=alert_undelivered)
     now = datetime.now(UTC) + timedelta(seconds=1)
+    waits, alerted = [], []
     for _ in range(3):
-        await dispatcher.dispatch_once(now, booking_ids=[booking_id])
+        assert await dispatcher.dispatch_once(now, booking_ids=[booking_id]) == 1
         [event] = await _events(sessions, booking_id)
+        waits.append(event.next_attempt_at - now)
         now = event.next_attempt_at
+        async with sessions() as session:
+            alerted.append(await alerts.open_kinds(session, booking_id))
     async with sessions() as session:
-        kinds = await alerts.open_kinds(session, booking_id)
         booking = await session.get(Booking, booking_id)
 
-    assert kinds == [AttentionKind.EVENT_DELIVERY_FAILED]
+    assert waits[:2] == [timedelta(seconds=10), timedelta(seconds=20)]
+    assert (event.status, event.attempts, event.last_error) == ("FAILED", 3, "ConnectError")
+    assert await dispatcher.dispatch_once(now + timedelta(days=1), booking_ids=[booking_id]) == 0
+    assert alerted == [[], [], [AttentionKind.EVENT_DELIVERY_FAILED]]
     assert booking is not None
     assert booking.needs_attention
     assert "was not delivered after 3 attempts: ConnectError" in (booking.attention_reason or "")
