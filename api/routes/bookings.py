@@ -24,7 +24,8 @@ from api.schemas import (
 )
 from api.services import booking_changes, booking_create, booking_reads
 from api.services.idempotency import Refusal
-from models.domain import BookingStatus
+from api.validation import Instant
+from models.domain import AttentionKind, BookingStatus
 from models.errors import ErrorCode
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
@@ -85,13 +86,18 @@ async def list_bookings(
     needs_attention: bool | None = None,
     customer_id: uuid.UUID | None = None,
     resource_id: uuid.UUID | None = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Instant | None = None,
+    attention: AttentionKind | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[BookingSummaryOut]:
     """A customer's own bookings, or all of them for operators; newest first.
 
-    ``needs_attention=true`` lists bookings with open alerts; ``customer_id``
-    (operators) and ``resource_id`` narrow the list. Unknown parameters are 422.
+    ``needs_attention=true`` lists bookings with open alerts, ``attention`` those
+    with an open alert of that kind; ``customer_id`` (operators), ``resource_id``
+    and the start time (``from`` inclusive, ``to`` exclusive) narrow the list.
+    Unknown parameters are 422.
     """
     return await booking_reads.list_bookings(
         session,
@@ -100,6 +106,9 @@ async def list_bookings(
         needs_attention=needs_attention,
         customer_id=customer_id,
         resource_id=resource_id,
+        starts_from=from_,
+        starts_before=to,
+        attention=attention,
         cursor=cursor,
         limit=limit,
     )

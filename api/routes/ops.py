@@ -57,6 +57,14 @@ async def outgoing_events(
     )
 
 
+@router.post("/outgoing-events/{event_id}/redeliver", response_model=OutgoingEventOut)
+async def redeliver_event(
+    event_id: uuid.UUID, user: Operator, services: ServicesDep
+) -> OutgoingEventOut:
+    """Send a FAILED (or DELIVERED) booking event again, with fresh attempts (audited)."""
+    return await ops.redeliver_event(services, user, event_id)
+
+
 @router.get("/alerts", response_model=Page[AlertOut])
 async def list_alerts(
     _: Operator,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,8 +12,8 @@ from api.pagination import after_time_and_id, fetch_page, time_and_id_cursor
 from api.schemas import BookingOut, BookingSummaryOut, Page
 from api.views import booking_view, summary_view
 from core.auth import Principal
-from models.db import Booking
-from models.domain import BookingStatus
+from models.db import Alert, Booking
+from models.domain import AttentionKind, BookingStatus
 from models.errors import BookingError, ErrorCode
 
 
@@ -34,6 +35,9 @@ async def list_bookings(
     needs_attention: bool | None = None,
     customer_id: uuid.UUID | None = None,
     resource_id: uuid.UUID | None = None,
+    starts_from: datetime | None = None,
+    starts_before: datetime | None = None,
+    attention: AttentionKind | None = None,
 ) -> Page[BookingSummaryOut]:
     """Newest first: a customer's own bookings, or every booking for operators.
 
@@ -49,6 +53,20 @@ async def list_bookings(
         query = query.where(Booking.customer_id == customer_id)
     if resource_id is not None:
         query = query.where(Booking.resource_id == resource_id)
+    if starts_from is not None:
+        query = query.where(Booking.starts_at >= starts_from)
+    if starts_before is not None:
+        query = query.where(Booking.starts_at < starts_before)
+    if attention is not None:
+        query = query.where(
+            select(Alert.id)
+            .where(
+                Alert.booking_id == Booking.id,
+                Alert.kind == attention.value,
+                Alert.resolved_at.is_(None),
+            )
+            .exists()
+        )
     if status is not None:
         query = query.where(Booking.status == status.value)
     if needs_attention is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy import select
@@ -19,7 +20,7 @@ from api.pagination import (
 )
 from api.schemas import AlertOut, OutgoingEventOut, Page, ResolveAlertIn, WebhookEventOut
 from core.auth import Principal
-from models.db import Alert, Booking, OutgoingEvent, WebhookEvent
+from models.db import Alert, AuditRecord, Booking, OutgoingEvent, WebhookEvent
 from models.domain import AttentionKind
 from models.errors import BookingError, ErrorCode
 from store import alerts
@@ -133,4 +134,36 @@ async def resolve_alert(
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise
     log.info("alert.resolved", alert_id=str(alert_id), kind=out.kind, actor=actor)
+    return out
+
+
+async def redeliver_event(
+    services: Services, user: Principal, event_id: uuid.UUID
+) -> OutgoingEventOut:
+    """Queue a FAILED (or DELIVERED) outgoing event for delivery again, with fresh attempts.
+
+    Audited. An event still PENDING is already queued: 409 INVALID_STATE.
+    """
+    actor = f"{user.role}:{user.sub}"
+    async with services.sessions() as session:
+        event = await session.get(OutgoingEvent, event_id, with_for_update=True)
+        if event is None:
+            raise BookingError(ErrorCode.NOT_FOUND, "No such outgoing event.")
+        if event.status == "PENDING":
+            raise BookingError(ErrorCode.INVALID_STATE, "The event is already queued.")
+        previous = event.status
+        event.status, event.attempts = "PENDING", 0
+        event.next_attempt_at = datetime.now(UTC)
+        session.add(
+            AuditRecord(
+                actor=actor,
+                action="event.redelivery_requested",
+                booking_id=event.booking_id,
+                reason=f"{event.type} ({event.id}) was {previous}",
+                key=f"event:{event.id}:redeliver:{uuid.uuid4()}",
+            )
+        )
+        await session.commit()
+        out = OutgoingEventOut.model_validate(event, from_attributes=True)
+    log.info("events.redelivery_requested", event_id=str(event_id), actor=actor)
     return out

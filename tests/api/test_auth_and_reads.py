@@ -8,6 +8,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import jwt
 import pytest
+from sqlalchemy import func, select, update
+
+from core.db import SessionFactory
+from models.db import AuditRecord, OutgoingEvent
+from models.domain import AttentionKind
+from store import alerts
 
 from support.auth import JWT_SECRET, OPERATOR, bearer
 from support.catalog import book, fund, make_slot
@@ -316,3 +322,81 @@ async def test_resources_are_listed_newest_first(api: httpx.AsyncClient) -> None
     assert [r["id"] for r in first.json()["items"]] == [slot["resource_id"]]
     assert first.json()["next_cursor"] is not None
     assert second.json()["items"][0]["id"] != slot["resource_id"]
+
+
+async def test_operators_redeliver_an_event_that_gave_up(
+    api: httpx.AsyncClient, sessions: SessionFactory
+) -> None:
+    """FAILED back to PENDING with fresh attempts, audited; a queued one is 409, unknown 404."""
+    customer = uuid.uuid4()
+    slot = await make_slot(api, price=700)
+    await fund(api, customer, 700)
+    booking = (await book(api, customer, slot["id"])).json()
+    listed = await api.get(
+        "/v1/ops/outgoing-events", params={"booking_id": booking["id"]}, headers=OPERATOR
+    )
+    event_id = listed.json()["items"][0]["id"]
+    async with sessions() as session:
+        await session.execute(
+            update(OutgoingEvent)
+            .where(OutgoingEvent.id == uuid.UUID(event_id))
+            .values(status="FAILED", attempts=12, last_error="ConnectError")
+        )
+        await session.commit()
+
+    again = await api.post(f"/v1/ops/outgoing-events/{event_id}/redeliver", headers=OPERATOR)
+    twice = await api.post(f"/v1/ops/outgoing-events/{event_id}/redeliver", headers=OPERATOR)
+    missing = await api.post(f"/v1/ops/outgoing-events/{uuid.uuid4()}/redeliver", headers=OPERATOR)
+    async with sessions() as session:
+        audited = await session.scalar(
+            select(func.count())
+            .select_from(AuditRecord)
+            .where(
+                AuditRecord.booking_id == uuid.UUID(booking["id"]),
+                AuditRecord.action == "event.redelivery_requested",
+            )
+        )
+
+    assert again.status_code == 200, again.text
+    assert (again.json()["status"], again.json()["attempts"]) == ("PENDING", 0)
+    assert twice.status_code == 409
+    assert missing.status_code == 404
+    assert audited == 1
+
+
+async def test_bookings_filter_by_start_time_and_open_alert_kind(
+    api: httpx.AsyncClient, sessions: SessionFactory
+) -> None:
+    """``from`` (inclusive) and ``to`` (exclusive) on the start; ``attention`` on open alerts."""
+    customer = uuid.uuid4()
+    soon = await make_slot(api, price=500, starts_in=timedelta(days=40))
+    later = await make_slot(api, price=500, starts_in=timedelta(days=41))
+    await fund(api, customer, 1_000)
+    early = (await book(api, customer, soon["id"])).json()
+    late = (await book(api, customer, later["id"])).json()
+    async with sessions() as session:
+        await alerts.open_alert(
+            session,
+            AttentionKind.REFUND_FAILING,
+            late["id"],
+            "owed",
+            booking_id=uuid.UUID(late["id"]),
+        )
+        await session.commit()
+
+    base = {"customer_id": str(customer)}
+    window = await api.get(
+        "/v1/bookings",
+        params={**base, "from": soon["starts_at"], "to": later["starts_at"]},
+        headers=OPERATOR,
+    )
+    alerted = await api.get(
+        "/v1/bookings", params={**base, "attention": "REFUND_FAILING"}, headers=OPERATOR
+    )
+    other_kind = await api.get(
+        "/v1/bookings", params={**base, "attention": "STEP_FAILING"}, headers=OPERATOR
+    )
+
+    assert [b["id"] for b in window.json()["items"]] == [early["id"]]
+    assert [b["id"] for b in alerted.json()["items"]] == [late["id"]]
+    assert other_kind.json()["items"] == []
