@@ -82,3 +82,25 @@ async def fetch_page(
         return rows, None
     rows = rows[:limit]
     return rows, cursor_of(rows[-1])
+
+
+async def newest_first(
+    session: AsyncSession,
+    query: Select[Row],
+    time_column: InstrumentedAttribute[datetime],
+    id_column: InstrumentedAttribute[uuid.UUID],
+    *,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Row], str | None]:
+    """One page of ``query`` (already filtered) in descending (time, id) order after ``cursor``."""
+    query = query.order_by(time_column.desc(), id_column.desc())
+    if cursor is not None:
+        query = query.where(after_time_and_id(time_column, id_column, cursor, descending=True))
+    time_key, id_key = time_column.key, id_column.key
+    return await fetch_page(
+        session,
+        query,
+        limit,
+        lambda row: time_and_id_cursor(getattr(row, time_key), getattr(row, id_key)),
+    )

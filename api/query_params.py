@@ -9,11 +9,23 @@ from fastapi.routing import APIRoute
 from models.errors import BookingError, ErrorCode
 
 
-def _declared(dependant: Dependant) -> set[str]:
+def _declared(dependant: Dependant) -> frozenset[str]:
     names = {param.alias for param in dependant.query_params}
     for sub in dependant.dependencies:
         names |= _declared(sub)
-    return names
+    return frozenset(names)
+
+
+# Route id (its name, path and method) -> the query parameters it takes: computed once.
+_DECLARED: dict[str, frozenset[str]] = {}
+
+
+def _declared_by(route: APIRoute) -> frozenset[str]:
+    """The query parameters a route takes, its dependencies' included (once per route)."""
+    declared = _DECLARED.get(route.unique_id)
+    if declared is None:
+        declared = _DECLARED[route.unique_id] = _declared(route.dependant)
+    return declared
 
 
 async def refuse_unknown_query_params(request: Request) -> None:
@@ -25,9 +37,10 @@ async def refuse_unknown_query_params(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    unknown = sorted(set(request.query_params) - _declared(route.dependant))
+    declared = _declared_by(route)
+    unknown = sorted(set(request.query_params) - declared)
     if unknown:
-        allowed = ", ".join(sorted(_declared(route.dependant))) or "none"
+        allowed = ", ".join(sorted(declared)) or "none"
         raise BookingError(
             ErrorCode.VALIDATION_ERROR,
             f"{unknown[0]}: unknown query parameter (this route takes: {allowed})",

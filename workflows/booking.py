@@ -419,19 +419,23 @@ class BookingWorkflow:
         """How long to sleep: to the close or the next round of pending steps (None: a signal)."""
         s, now = self._s, workflow.now()
         wakes = [close_at - now] if close_at > now else []
-        if s.pending and s.pending_rounds < PENDING_ROUNDS and s.next_retry_at is not None:
-            wakes.append(max(s.next_retry_at - now, timedelta(0)))
+        round_at = self._next_round_at()
+        if round_at is not None:
+            wakes.append(max(round_at - now, timedelta(0)))
         if wakes:
             return min(wakes)
         return None if s.pending else timedelta(0)
 
-    def _pending_due(self) -> bool:
+    def _next_round_at(self) -> datetime | None:
+        """When pending steps are tried again by themselves (None: none, or rounds used up)."""
         s = self._s
-        return (
-            s.pending_rounds < PENDING_ROUNDS
-            and s.next_retry_at is not None
-            and workflow.now() >= s.next_retry_at
-        )
+        if not s.pending or s.pending_rounds >= PENDING_ROUNDS:
+            return None
+        return s.next_retry_at
+
+    def _pending_due(self) -> bool:
+        round_at = self._next_round_at()
+        return round_at is not None and workflow.now() >= round_at
 
     async def _retry_pending(self) -> None:
         """One round over the pending steps, in order; what succeeds leaves the list."""
@@ -571,13 +575,18 @@ class BookingWorkflow:
         try:
             # Bounded like every must-happen step: a cancel may be waiting (and its lock).
             outcome = await self._bounded(
-                PaymentActivities.refund_payment, refund, self._step_bound(), retry
+                PaymentActivities.refund_payment, refund, self._step_bound(), retry, STEP_TIMEOUT
             )
         except ActivityFailure as err:
             # The refund request is keyed: it is tried again in rounds, and what is
             # owed stays visible to operators until it goes through.
             again = functools.partial(
-                self._bounded, PaymentActivities.refund_payment, refund, STEP_ROUND_BOUND, retry
+                self._bounded,
+                PaymentActivities.refund_payment,
+                refund,
+                STEP_ROUND_BOUND,
+                retry,
+                STEP_TIMEOUT,
             )
             what = (
                 f"the refund of {amount} {capture.currency} for payment {capture.payment_id}"
@@ -991,11 +1000,12 @@ class BookingWorkflow:
         request: _In,
         bound: timedelta,
         retry: RetryPolicy = MUST_RETRY,
+        attempt: timedelta = MUST_ATTEMPT_TIMEOUT,
     ) -> _Out:
         return await workflow.execute_activity_method(
             step,
             request,
-            start_to_close_timeout=MUST_ATTEMPT_TIMEOUT if retry is MUST_RETRY else STEP_TIMEOUT,
+            start_to_close_timeout=attempt,
             schedule_to_close_timeout=bound,
             retry_policy=retry,
         )
@@ -1024,9 +1034,9 @@ class BookingWorkflow:
 
     async def _defer(self, step: PendingStep, error: str) -> None:
         s = self._s
-        s.pending.append(step)
-        if s.next_retry_at is None or s.pending_rounds >= PENDING_ROUNDS:
+        if not s.pending:
             s.next_retry_at = workflow.now() + PENDING_RETRY_EVERY
+        s.pending.append(step)
         await self._attend(step.attention, f"{step.what} is failing ({error})")
         self._show(s.details)
 
@@ -1036,7 +1046,7 @@ class BookingWorkflow:
         s.attention_note = reason
         if kind not in s.attention:
             s.attention.add(kind)
-            workflow.upsert_search_attributes([BOOKING_ATTENTION.value_set(sorted(s.attention))])
+            self._publish_attention()
         workflow.logger.error("booking needs attention (%s): %s", kind, reason)
         try:
             # Best effort: when the database is what fails, the search attribute still says it.
@@ -1064,10 +1074,12 @@ class BookingWorkflow:
             workflow.logger.warning("the alert could not be resolved; an operator can")
 
     def _drop_attention(self, kind: AttentionKind) -> None:
-        s = self._s
-        if kind in s.attention:
-            s.attention.discard(kind)
-            workflow.upsert_search_attributes([BOOKING_ATTENTION.value_set(sorted(s.attention))])
+        if kind in self._s.attention:
+            self._s.attention.discard(kind)
+            self._publish_attention()
+
+    def _publish_attention(self) -> None:
+        workflow.upsert_search_attributes([BOOKING_ATTENTION.value_set(sorted(self._s.attention))])
 
     async def _notify(self, kind: NotificationKind, *, about: str | None = None) -> None:
         # Local: one SMTP hand-off needs no task-queue round trip or workflow

@@ -9,6 +9,7 @@ I/O, safe inside the workflow sandbox.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 from temporalio import workflow
@@ -64,12 +65,7 @@ def within(policy: RetryPolicy, bound: timedelta) -> RetryPolicy:
         waited += interval
         attempts += 1
         interval = min(interval * policy.backoff_coefficient, maximum)
-    return RetryPolicy(
-        initial_interval=policy.initial_interval,
-        backoff_coefficient=policy.backoff_coefficient,
-        maximum_interval=policy.maximum_interval,
-        maximum_attempts=attempts,
-    )
+    return dataclasses.replace(policy, maximum_attempts=attempts)
 
 
 def gateway_retry(max_attempts: int) -> RetryPolicy:

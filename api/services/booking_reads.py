@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.pagination import after_time_and_id, fetch_page, time_and_id_cursor
+from api.pagination import newest_first
 from api.schemas import BookingOut, BookingSummaryOut, Page
 from api.views import booking_view, summary_view
 from core.auth import Principal
@@ -44,7 +44,7 @@ async def list_bookings(
     Raises:
         BookingError: FORBIDDEN when a customer asks for another customer's bookings.
     """
-    query = select(Booking).order_by(Booking.created_at.desc(), Booking.id.desc())
+    query = select(Booking)
     if not user.is_operator:
         if customer_id is not None and customer_id != user.sub:
             raise BookingError(ErrorCode.FORBIDDEN, "customer_id: only operators list others")
@@ -71,12 +71,8 @@ async def list_bookings(
         query = query.where(Booking.status == status.value)
     if needs_attention is not None:
         query = query.where(Booking.needs_attention.is_(needs_attention))
-    if cursor is not None:
-        query = query.where(
-            after_time_and_id(Booking.created_at, Booking.id, cursor, descending=True)
-        )
-    rows, next_cursor = await fetch_page(
-        session, query, limit, lambda b: time_and_id_cursor(b.created_at, b.id)
+    rows, next_cursor = await newest_first(
+        session, query, Booking.created_at, Booking.id, cursor=cursor, limit=limit
     )
     return Page[BookingSummaryOut](items=[summary_view(b) for b in rows], next_cursor=next_cursor)
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.pagination import after_time_and_id, fetch_page, time_and_id_cursor
+from api.pagination import after_time_and_id, fetch_page, newest_first, time_and_id_cursor
 from api.schemas import Page, ResourceIn, ResourceOut, SlotOut, SlotsIn
 from api.views import resource_view, slot_view
 from models.db import Resource, Slot
@@ -101,12 +101,7 @@ async def list_resources(
     session: AsyncSession, *, cursor: str | None, limit: int
 ) -> Page[ResourceOut]:
     """Every resource, newest first."""
-    query = select(Resource).order_by(Resource.created_at.desc(), Resource.id.desc())
-    if cursor is not None:
-        query = query.where(
-            after_time_and_id(Resource.created_at, Resource.id, cursor, descending=True)
-        )
-    rows, next_cursor = await fetch_page(
-        session, query, limit, lambda r: time_and_id_cursor(r.created_at, r.id)
+    rows, next_cursor = await newest_first(
+        session, select(Resource), Resource.created_at, Resource.id, cursor=cursor, limit=limit
     )
     return Page[ResourceOut](items=[resource_view(r) for r in rows], next_cursor=next_cursor)

@@ -11,13 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Services
-from api.pagination import (
-    after_time_and_id,
-    before_id,
-    encode_cursor,
-    fetch_page,
-    time_and_id_cursor,
-)
+from api.pagination import before_id, encode_cursor, fetch_page, newest_first
 from api.schemas import AlertOut, OutgoingEventOut, Page, ResolveAlertIn, WebhookEventOut
 from core.auth import Principal
 from models.db import Alert, AuditRecord, Booking, OutgoingEvent, WebhookEvent
@@ -54,17 +48,13 @@ async def list_outgoing_events(
     limit: int,
 ) -> Page[OutgoingEventOut]:
     """Booking events for the host application with their delivery status, newest first."""
-    query = select(OutgoingEvent).order_by(OutgoingEvent.created_at.desc(), OutgoingEvent.id.desc())
+    query = select(OutgoingEvent)
     if status is not None:
         query = query.where(OutgoingEvent.status == status)
     if booking_id is not None:
         query = query.where(OutgoingEvent.booking_id == booking_id)
-    if cursor is not None:
-        query = query.where(
-            after_time_and_id(OutgoingEvent.created_at, OutgoingEvent.id, cursor, descending=True)
-        )
-    rows, next_cursor = await fetch_page(
-        session, query, limit, lambda e: time_and_id_cursor(e.created_at, e.id)
+    rows, next_cursor = await newest_first(
+        session, query, OutgoingEvent.created_at, OutgoingEvent.id, cursor=cursor, limit=limit
     )
     return Page[OutgoingEventOut](
         items=[OutgoingEventOut.model_validate(e, from_attributes=True) for e in rows],
@@ -82,7 +72,7 @@ async def list_alerts(
     limit: int,
 ) -> Page[AlertOut]:
     """Alerts, newest first; ``status`` is ``open`` or ``resolved``."""
-    query = select(Alert).order_by(Alert.opened_at.desc(), Alert.id.desc())
+    query = select(Alert)
     if status == "open":
         query = query.where(Alert.resolved_at.is_(None))
     elif status == "resolved":
@@ -91,10 +81,8 @@ async def list_alerts(
         query = query.where(Alert.kind == kind.value)
     if booking_id is not None:
         query = query.where(Alert.booking_id == booking_id)
-    if cursor is not None:
-        query = query.where(after_time_and_id(Alert.opened_at, Alert.id, cursor, descending=True))
-    rows, next_cursor = await fetch_page(
-        session, query, limit, lambda a: time_and_id_cursor(a.opened_at, a.id)
+    rows, next_cursor = await newest_first(
+        session, query, Alert.opened_at, Alert.id, cursor=cursor, limit=limit
     )
     return Page[AlertOut](
         items=[AlertOut.model_validate(a, from_attributes=True) for a in rows],

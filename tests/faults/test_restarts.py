@@ -74,7 +74,10 @@ async def test_postgres_restart_between_order_and_payment_loses_nothing(
 ) -> None:
     """The pools reconnect; the webhook is stored once, the payment confirmed once."""
     booking_id, customer, order = await _awaiting_payment(api)
+    before = stack.pids()["postgres"]
     await stack.restart_postgres()
+    # A new postmaster: the server really went away and came back.
+    assert stack.pids()["postgres"] != before
 
     paid = await gateway.post(f"/v1/orders/{order}/pay", json={"outcome": "success"})
     assert paid.status_code == 200, paid.text
