@@ -27,6 +27,7 @@ from activities.slots import SlotActivities
 from activities.wallet import WalletActivities
 from core.db import SessionFactory, create_engine, session_factory
 from core.failures import FailureClassifier
+from core.metrics import worker_runtime
 from core.settings import Settings
 from core.temporal import connect
 from integrations.events_out import ClaimedEvent, EventDispatcher
@@ -35,6 +36,7 @@ from integrations.meetings import MeetingProvider, build_provider
 from models.domain import AttentionKind
 from store import alerts
 from workflows.booking import BookingWorkflow
+from workflows.ops import BookingOpsWorkflow
 
 log = structlog.get_logger(__name__)
 
@@ -79,6 +81,7 @@ def engine_activities(
         payments.confirm_payment,
         payments.refund_payment,
         payments.mark_refund_processed,
+        payments.find_refundable,
         payments.cancel_order,
         alerts.open_alert,
         alerts.settle_alert,
@@ -114,7 +117,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[BookingWorkflow],
+        workflows=[BookingWorkflow, BookingOpsWorkflow],
         activities=activities,
         workflow_runner=workflow_runner(settings),
         # Defects and poison inputs fail at once; only transient faults are retried.
@@ -149,8 +152,12 @@ async def until_signalled(work: Coroutine[Any, Any, None]) -> None:
 
 
 async def run_worker(settings: Settings) -> None:
-    """Run a worker until cancelled, with the booking event dispatcher when a URL is set."""
-    client = await connect(settings)
+    """Run a worker until cancelled, with the booking event dispatcher when a URL is set.
+
+    Its metrics (the Temporal SDK's and the engine's) are served on
+    ``BOOKING_WORKER_METRICS_PORT``.
+    """
+    client = await connect(settings, worker_runtime(settings))
     async with worker_resources(settings) as (sessions, http):
         # Built first, so a URL without a signing secret stops the worker at start.
         events = (

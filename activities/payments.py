@@ -6,21 +6,24 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from core.crashpoints import CrashPoint, crash_point
 from core.db import SessionFactory
+from core.metrics import gateway_timer
 from integrations.gateways.base import GatewayError, PaymentGateway
 from models.db import Booking, GatewayTransaction
 from models.domain import (
     OPEN_REFUND_STATUSES,
     BookingStatus,
     GatewayTransactionKind,
+    PaymentMethod,
     PaymentStatus,
     RefundStatus,
+    status_after_refund,
 )
 from models.errors import ErrorCode, business_failure
 from models.payloads import (
@@ -28,12 +31,14 @@ from models.payloads import (
     ConfirmPaymentInput,
     CreateOrderInput,
     CreateOrderResult,
+    FindRefundableInput,
     MarkRefundProcessedInput,
+    Refundable,
     RefundPaymentInput,
     RefundPaymentResult,
 )
 from store import keys
-from store.payments import record_capture
+from store.payments import most_refundable, record_capture, refundable
 from store.timeline import record_event
 
 log = structlog.get_logger(__name__)
@@ -73,13 +78,14 @@ class PaymentActivities:
         """Create the order (idempotent per booking) and set the booking AWAITING_PAYMENT."""
         gateway = self._gateway(request.provider)
         try:
-            order = await gateway.create_order(
-                booking_id=request.booking_id,
-                amount=request.amount,
-                currency=request.currency,
-                idempotency_key=keys.gateway_order(request.booking_id),
-                expires_at=request.expires_at,
-            )
+            with gateway_timer(request.provider, "create_order"):
+                order = await gateway.create_order(
+                    booking_id=request.booking_id,
+                    amount=request.amount,
+                    currency=request.currency,
+                    idempotency_key=keys.gateway_order(request.booking_id),
+                    expires_at=request.expires_at,
+                )
         except GatewayError as exc:
             raise _gateway_failure(exc, request.provider, "order", request.booking_id) from None
         async with self._sessions() as session:
@@ -152,7 +158,7 @@ class PaymentActivities:
         the gateway is asked with the same key, so a retry after a crash
         neither refunds twice at the gateway nor counts twice here.
         """
-        key = keys.gateway_refund(request.booking_id, request.payment_id, request.move)
+        key = keys.gateway_refund(request.booking_id, request.payment_id, request.move, request.ops)
         async with self._sessions() as session:
             booking = await session.get(Booking, request.booking_id, with_for_update=True)
             if booking is None:
@@ -166,52 +172,34 @@ class PaymentActivities:
                 request.amount,
                 request.currency,
             )
-            requested = await session.execute(
-                insert(GatewayTransaction)
-                .values(
-                    booking_id=booking.id,
-                    provider=request.provider,
-                    kind=GatewayTransactionKind.REFUND,
-                    amount=request.amount,
-                    currency=request.currency,
-                    order_id=request.order_id,
-                    payment_id=request.payment_id,
-                    status=RefundStatus.REQUESTED,
-                    reason=request.reason,
-                    idempotency_key=key,
+            asked = (
+                await session.execute(
+                    select(GatewayTransaction.amount).where(
+                        GatewayTransaction.idempotency_key == key
+                    )
                 )
-                .on_conflict_do_nothing(index_elements=["idempotency_key"])
-                .returning(GatewayTransaction.id)
-            )
-            if requested.first() is not None:
-                booking.refunded_amount += request.amount
-                booking.payment_status = PaymentStatus.REFUNDED
-                booking.updated_at = datetime.now(UTC)
-                await record_event(
-                    session,
-                    booking.id,
-                    "payment.refund_requested",
-                    {
-                        "provider": request.provider,
-                        "amount": request.amount,
-                        "payment_id": request.payment_id,
-                        "reason": request.reason,
-                    },
-                    step=keys.refund_step(
-                        "payment.refund_requested", request.payment_id, request.move
-                    ),
-                )
+            ).scalar_one_or_none()
+            if asked is None:
+                # Never more than is left of the payment: an operator may have refunded some.
+                asked = min(request.amount, await refundable(session, booking, request.payment_id))
+                if asked <= 0:
+                    await session.commit()
+                    return RefundPaymentResult(
+                        refund_id=None, status=RefundStatus.PROCESSED, amount=0
+                    )
+                await self._request_refund(session, booking, request, key, asked)
             await session.commit()
 
         gateway = self._gateway(request.provider)
         try:
-            refund = await gateway.refund(
-                order_id=request.order_id or "",
-                payment_id=request.payment_id,
-                amount=request.amount,
-                currency=request.currency,
-                idempotency_key=key,
-            )
+            with gateway_timer(request.provider, "refund"):
+                refund = await gateway.refund(
+                    order_id=request.order_id or "",
+                    payment_id=request.payment_id,
+                    amount=asked,
+                    currency=request.currency,
+                    idempotency_key=key,
+                )
         except GatewayError as exc:
             raise _gateway_failure(exc, request.provider, "refund", request.booking_id) from None
         crash_point(CrashPoint.GATEWAY_REFUND_SENT)
@@ -235,15 +223,82 @@ class PaymentActivities:
                 "payment.refunded",
                 {
                     "provider": request.provider,
-                    "amount": request.amount,
+                    "amount": asked,
                     "payment_id": request.payment_id,
                     "status": status,
                 },
-                step=keys.refund_step("payment.refunded", request.payment_id, request.move),
+                step=keys.refund_step(
+                    "payment.refunded", request.payment_id, request.move, request.ops
+                ),
             )
             await session.commit()
         log.info("payment.refunded", booking_id=str(request.booking_id), status=status)
-        return RefundPaymentResult(refund_id=refund.refund_id, status=status, amount=request.amount)
+        return RefundPaymentResult(refund_id=refund.refund_id, status=status, amount=asked)
+
+    @staticmethod
+    async def _request_refund(
+        session: AsyncSession,
+        booking: Booking,
+        request: RefundPaymentInput,
+        key: str,
+        amount: int,
+    ) -> None:
+        """Write the refund request (REQUESTED) and count it on the booking, before the gateway."""
+        session.add(
+            GatewayTransaction(
+                booking_id=booking.id,
+                provider=request.provider,
+                kind=GatewayTransactionKind.REFUND,
+                amount=amount,
+                currency=request.currency,
+                order_id=request.order_id,
+                payment_id=request.payment_id,
+                status=RefundStatus.REQUESTED,
+                reason=request.reason,
+                idempotency_key=key,
+            )
+        )
+        booking.refunded_amount += amount
+        booking.payment_status = status_after_refund(
+            booking.captured_amount, booking.refunded_amount
+        )
+        booking.updated_at = datetime.now(UTC)
+        await record_event(
+            session,
+            booking.id,
+            "payment.refund_requested",
+            {
+                "provider": request.provider,
+                "amount": amount,
+                "payment_id": request.payment_id,
+                "reason": request.reason,
+            },
+            step=keys.refund_step(
+                "payment.refund_requested", request.payment_id, request.move, request.ops
+            ),
+        )
+
+    @activity.defn(name="find_refundable")
+    async def find_refundable(self, request: FindRefundableInput) -> Refundable:
+        """What is left to refund of the booking's payment (wallet, or its best gateway capture)."""
+        async with self._sessions() as session:
+            booking = await session.get(Booking, request.booking_id)
+            if booking is None:
+                raise business_failure(ErrorCode.BOOKING_NOT_FOUND)
+            if booking.payment_method == PaymentMethod.WALLET:
+                return Refundable(
+                    method=PaymentMethod.WALLET.value,
+                    currency=booking.currency,
+                    remaining=booking.captured_amount - booking.refunded_amount,
+                )
+            payment_id, order_id, left = await most_refundable(session, booking)
+        return Refundable(
+            method=booking.payment_provider or "",
+            currency=booking.currency,
+            remaining=left,
+            payment_id=payment_id or None,
+            order_id=order_id,
+        )
 
     @activity.defn(name="mark_refund_processed")
     async def mark_refund_processed(self, request: MarkRefundProcessedInput) -> None:
@@ -264,8 +319,10 @@ class PaymentActivities:
     @activity.defn(name="cancel_order")
     async def cancel_order(self, request: CancelOrderInput) -> bool:
         """Stop an unpaid order where the gateway allows it; False where it cannot."""
+        gateway = self._gateway(request.provider)
         try:
-            cancelled = await self._gateway(request.provider).cancel_order(request.order_id)
+            with gateway_timer(request.provider, "cancel_order"):
+                cancelled = await gateway.cancel_order(request.order_id)
         except GatewayError as exc:
             raise _gateway_failure(exc, request.provider, "cancel", request.booking_id) from None
         async with self._sessions() as session:

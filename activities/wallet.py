@@ -12,7 +12,7 @@ from temporalio import activity
 from core.crashpoints import CrashPoint, crash_point
 from core.db import SessionFactory
 from models.db import Booking, LedgerEntry
-from models.domain import BookingStatus, PaymentStatus
+from models.domain import BookingStatus, PaymentStatus, status_after_refund
 from models.errors import ErrorCode, business_failure
 from models.payloads import ChargeWalletInput, RefundWalletInput
 from store import keys
@@ -88,9 +88,11 @@ class WalletActivities:
         """Credit back a booking's wallet debit, once (key ``{booking_id}:refund``).
 
         The whole debit by default, or the amount a refund policy grants; a
-        move's refund is keyed by its move number. A retry after the commit
-        writes nothing; the refunded-not-above-captured check on the booking
-        backs the amount up.
+        move's refund is keyed by its move number, an operator's by their
+        request. Never more than is left of what was taken (an operator may
+        have refunded some already); the refunded-not-above-captured check on
+        the booking backs that up. A retry after the commit writes nothing and
+        answers the amount written then.
 
         As the compensation of a charge whose outcome is unknown, it also
         voids a charge that has not happened: under the booking's row lock,
@@ -119,31 +121,44 @@ class WalletActivities:
                     booking.updated_at = datetime.now(UTC)
                     await session.commit()
                 return 0
-            amount = -debit.amount if request.amount is None else request.amount
+            key = keys.wallet_refund(request.booking_id, request.move, request.ops)
+            earlier = (
+                await session.execute(
+                    select(LedgerEntry.amount).where(LedgerEntry.idempotency_key == key)
+                )
+            ).scalar_one_or_none()
+            if earlier is not None:  # A retry after the commit: the same answer, nothing written.
+                await session.commit()
+                return earlier
+            wanted = -debit.amount if request.amount is None else request.amount
+            # Never more than is left: an operator's refund may already have given some back.
+            amount = min(wanted, booking.captured_amount - booking.refunded_amount)
             if amount <= 0:
+                await session.commit()
                 return 0
-            written = await append_ledger_entry(
+            await append_ledger_entry(
                 session,
                 customer_id=debit.customer_id,
                 currency=debit.currency,
                 amount=amount,
                 kind="refund",
-                idempotency_key=keys.wallet_refund(request.booking_id, request.move),
+                idempotency_key=key,
                 booking_id=request.booking_id,
                 reason=request.reason,
             )
-            if written:
-                booking.refunded_amount += amount
-            booking.payment_status = PaymentStatus.REFUNDED
+            booking.refunded_amount += amount
+            booking.payment_status = status_after_refund(
+                booking.captured_amount, booking.refunded_amount
+            )
             booking.updated_at = datetime.now(UTC)
             await record_event(
                 session,
                 booking.id,
                 "payment.refunded",
                 {"method": "wallet", "amount": amount, "currency": debit.currency},
+                step=keys.refund_step("payment.refunded", "wallet", request.move, request.ops),
             )
             await session.commit()
             crash_point(CrashPoint.WALLET_REFUND_COMMITTED)
-        if written:
-            log.info("wallet.refunded", booking_id=str(request.booking_id), amount=amount)
+        log.info("wallet.refunded", booking_id=str(request.booking_id), amount=amount)
         return amount

@@ -1,4 +1,11 @@
-"""Prometheus metrics of the API process."""
+"""Prometheus metrics of the API process.
+
+Counters and histograms count what this process saw (sum them across API
+processes). The two gauges are read from PostgreSQL at scrape time, so every
+API process reports the same engine-wide value (take ``max``, not ``sum``).
+The worker serves its own metrics (bookings by status, refunds, gateway
+calls, and the Temporal SDK's) on ``BOOKING_WORKER_METRICS_PORT``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,12 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.db import Alert, OutgoingEvent
+from models.domain import AttentionKind
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Counter(
@@ -27,6 +39,51 @@ BOOKING_DECISIONS = Counter(
     ["status"],
     registry=REGISTRY,
 )
+
+
+DECISION_SECONDS = Histogram(
+    "booking_decision_seconds",
+    "Time from a create-booking call to its decision (first answers, not replays).",
+    registry=REGISTRY,
+    buckets=(0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0),
+)
+WEBHOOKS = Counter(
+    "booking_webhooks_total",
+    "Gateway webhooks by provider and what became of them (signalled, unmatched, "
+    "unparseable, workflow_closed, invalid_signature, ...).",
+    ["provider", "result"],
+    registry=REGISTRY,
+)
+ALERTS_OPEN = Gauge(
+    "booking_alerts_open",
+    "Open alerts by kind (engine-wide, read from PostgreSQL at scrape time).",
+    ["kind"],
+    registry=REGISTRY,
+)
+OUTGOING_PENDING = Gauge(
+    "booking_outgoing_events_pending",
+    "Booking events for the host application not yet delivered (engine-wide).",
+    registry=REGISTRY,
+)
+
+
+async def refresh_gauges(session: AsyncSession) -> None:
+    """Read the engine-wide gauges from PostgreSQL (every kind, so a cleared one reads 0)."""
+    counts = dict(
+        (
+            await session.execute(
+                select(Alert.kind, func.count())
+                .where(Alert.resolved_at.is_(None))
+                .group_by(Alert.kind)
+            )
+        ).all()
+    )
+    for kind in AttentionKind:
+        ALERTS_OPEN.labels(kind.value).set(counts.get(kind.value, 0))
+    pending = await session.scalar(
+        select(func.count()).select_from(OutgoingEvent).where(OutgoingEvent.status == "PENDING")
+    )
+    OUTGOING_PENDING.set(pending or 0)
 
 
 def install_metrics(app: FastAPI) -> None:

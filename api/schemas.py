@@ -19,6 +19,8 @@ from models.domain import (
     AttentionKind,
     BookingStatus,
     MeetingStatus,
+    NotificationKind,
+    NotificationStatus,
     PaymentMethod,
     PaymentStatus,
     RefundStatus,
@@ -383,3 +385,38 @@ class RetryMeetingOut(BaseModel):
 
     booking_id: uuid.UUID
     meeting_status: MeetingStatus
+
+
+class OpsRefundIn(Strict):
+    """Body of ``POST /v1/ops/bookings/{id}/refund``; without ``amount``, all that is left."""
+
+    amount: Money | None = Field(
+        default=None,
+        description="At most what was captured less what was refunded; omit for all of it",
+        examples=[{"amount": 25000, "currency": "INR"}],
+    )
+    reason: Text = Field(min_length=1, max_length=500, examples=["goodwill: late start"])
+
+
+class OpsRefundOut(BaseModel):
+    """The refund an operator's request made (a gateway refund may still be PENDING)."""
+
+    booking_id: uuid.UUID
+    refund: CancelRefundOut
+
+
+class ResendNotificationIn(Strict):
+    """Body of ``POST /v1/ops/bookings/{id}/resend-notification``."""
+
+    kind: NotificationKind = Field(
+        description="A notification the booking was sent before", examples=["booking_confirmed"]
+    )
+    note: Text | None = Field(default=None, min_length=1, max_length=500)
+
+
+class ResendNotificationOut(BaseModel):
+    """How the repeated notification went (``SENT``, ``FAILED``, ``SKIPPED`` without an address)."""
+
+    booking_id: uuid.UUID
+    kind: NotificationKind
+    status: NotificationStatus

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     change_timeout_seconds: float = Field(default=60.0, gt=0)
     # On shutdown the worker stops polling, then waits this long for running activities.
     worker_drain_seconds: float = Field(default=10.0, ge=0)
+    # The worker's Prometheus endpoint (the Temporal SDK's and the engine's metrics); 0: off.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
     # Request bodies over this are refused unread (413); gateway webhooks have their own 1 MiB.
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 

@@ -5,18 +5,23 @@ from __future__ import annotations
 import asyncio
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 
 from core.codec import data_converter
 from core.settings import Settings
 from models.errors import BookingError, ErrorCode
 
 
-async def connect(settings: Settings) -> Client:
-    """A client with the engine's converter (pydantic, payloads encrypted), as every client must."""
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+    """A client with the engine's converter (pydantic, payloads encrypted), as every client must.
+
+    ``runtime``: the worker's, which serves its metrics; None for the default one.
+    """
     return await Client.connect(
         settings.temporal_target,
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings.payload_key_spec()),
+        runtime=runtime,
     )
 
 

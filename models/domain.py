@@ -40,10 +40,20 @@ class PaymentStatus(StrEnum):
     """State of a booking's payment, separate from the booking status."""
 
     PENDING = "PENDING"
+    # The last attempt failed; the customer may try again while the payment window is open.
+    DECLINED = "DECLINED"
     CAPTURED = "CAPTURED"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
     REFUNDED = "REFUNDED"
     # Nothing was or ever will be taken: the charge was voided by its compensation.
     FAILED = "FAILED"
+
+
+def status_after_refund(captured: int, refunded: int) -> PaymentStatus:
+    """What a payment is once ``refunded`` of its ``captured`` money has been given back."""
+    if refunded <= 0:
+        return PaymentStatus.CAPTURED
+    return PaymentStatus.REFUNDED if refunded >= captured else PaymentStatus.PARTIALLY_REFUNDED
 
 
 class RefundStatus(StrEnum):

@@ -169,6 +169,8 @@ class RefundWalletInput(Frozen):
     reason: str = "booking compensation"
     # None: the booking's own refund; n: what its n-th move saved. Keys the ledger row.
     move: int | None = None
+    # An operator's refund: the id of their request (keys the ledger row instead of ``move``).
+    ops: uuid.UUID | None = None
 
 
 class BookingState(Frozen):
@@ -253,6 +255,8 @@ class RefundPaymentInput(Frozen):
     reason: str
     # None: the booking's own refund of this payment; n: what its n-th move saved.
     move: int | None = None
+    # An operator's refund: the id of their request.
+    ops: uuid.UUID | None = None
 
 
 class RefundPaymentResult(Frozen):
@@ -381,3 +385,64 @@ class RetryMeetingResult(Frozen):
 
     booking_id: uuid.UUID
     meeting_status: MeetingStatus
+
+
+class FindRefundableInput(Frozen):
+    """Ask what is left to refund of a booking's payment."""
+
+    booking_id: uuid.UUID
+
+
+class Refundable(Frozen):
+    """What of a booking's payment can still be given back, and how.
+
+    ``method`` is ``wallet`` or the gateway; a gateway refund names the
+    payment it comes from (the one with the most left).
+    """
+
+    method: str
+    currency: str
+    remaining: int
+    payment_id: str | None = None
+    order_id: str | None = None
+
+
+class OpsRefundInput(Frozen):
+    """An operator refunds some (``amount``) or all of what is left of a booking's payment."""
+
+    # The id of the operator's idempotent request: keys the refund, so a retry refunds once.
+    request_id: uuid.UUID
+    actor: str
+    reason: str
+    amount: int | None = None
+
+
+class OpsRefundResult(Frozen):
+    """The refund an operator's request made."""
+
+    booking_id: uuid.UUID
+    refund: RefundInfo
+
+
+class ResendNotificationInput(Frozen):
+    """An operator sends one of a booking's notifications again."""
+
+    request_id: uuid.UUID
+    actor: str
+    kind: NotificationKind
+    note: str | None = None
+
+
+class ResendNotificationResult(Frozen):
+    """How the repeated notification went."""
+
+    booking_id: uuid.UUID
+    kind: NotificationKind
+    status: NotificationStatus
+
+
+class BookingOpsInput(Frozen):
+    """Start input of the workflow that serves operator actions on a closed booking."""
+
+    booking_id: uuid.UUID
+    policy: BookingPolicy = BookingPolicy()

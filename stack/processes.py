@@ -131,7 +131,8 @@ class ProcessStack:
 
     def spawn_worker(self, name: str = "worker", extra: dict[str, str] | None = None) -> Child:
         """Start a worker process (``extra``: settings of its own, such as a crash point)."""
-        return self.spawn(name, [*ENGINE, "worker"], extra)
+        own = {"BOOKING_WORKER_METRICS_PORT": str(free_port()), **(extra or {})}
+        return self.spawn(name, [*ENGINE, "worker"], own)
 
     def url(self, name: str) -> str:
         """The base URL of an HTTP service of the stack."""

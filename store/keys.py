@@ -14,7 +14,10 @@ import uuid
 from models.domain import NotificationKind
 
 
-def _move(move: int | None) -> str:
+def _move(move: int | None, ops: uuid.UUID | None = None) -> str:
+    """What tells one refund of a booking from another: a move's number, an operator's request."""
+    if ops is not None:
+        return f":ops:{ops}"
     return "" if move is None else f":move:{move}"
 
 
@@ -23,9 +26,11 @@ def wallet_debit(booking_id: uuid.UUID) -> str:
     return f"{booking_id}:debit"
 
 
-def wallet_refund(booking_id: uuid.UUID, move: int | None = None) -> str:
-    """The ledger key of a wallet refund: the booking's own, or the one of its ``move``-th move."""
-    return f"{booking_id}{_move(move)}:refund"
+def wallet_refund(
+    booking_id: uuid.UUID, move: int | None = None, ops: uuid.UUID | None = None
+) -> str:
+    """The ledger key of a wallet refund: the booking's own, a move's or an operator's."""
+    return f"{booking_id}{_move(move, ops)}:refund"
 
 
 def move_debit(booking_id: uuid.UUID, move: int) -> str:
@@ -48,9 +53,11 @@ def gateway_capture(booking_id: uuid.UUID, payment_id: str) -> str:
     return f"{booking_id}:capture:{payment_id}"
 
 
-def gateway_refund(booking_id: uuid.UUID, payment_id: str, move: int | None = None) -> str:
+def gateway_refund(
+    booking_id: uuid.UUID, payment_id: str, move: int | None = None, ops: uuid.UUID | None = None
+) -> str:
     """The key of a gateway refund of ``payment_id`` (stored and sent to the gateway)."""
-    return f"{booking_id}{_move(move)}:refund:{payment_id}"
+    return f"{booking_id}{_move(move, ops)}:refund:{payment_id}"
 
 
 def notification(booking_id: uuid.UUID, kind: NotificationKind, about: str | None = None) -> str:
@@ -79,9 +86,11 @@ def webhook_step(provider: str, event_id: str) -> str:
     return f"webhook:{provider}:{event_id}"
 
 
-def refund_step(event_type: str, payment_id: str, move: int | None = None) -> str:
+def refund_step(
+    event_type: str, payment_id: str, move: int | None = None, ops: uuid.UUID | None = None
+) -> str:
     """The timeline step of a gateway refund's request or result."""
-    return f"{event_type}{_move(move)}:{payment_id}"
+    return f"{event_type}{_move(move, ops)}:{payment_id}"
 
 
 def attention_step(reason: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from typing import Any, TypeVar
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 
+from workflows.metrics import count_booking, count_refund
+from workflows.ops import find_refundable, refund_amount_for, refund_audit, resend_audit
 from workflows.policies import (
     DECISION_ATTEMPT_TIMEOUT,
     DECISION_RETRY,
@@ -37,12 +40,12 @@ from workflows.policies import (
     failure_reason,
     gateway_retry,
     is_business_failure,
+    refusal,
     within,
 )
 
 with workflow.unsafe.imports_passed_through():
     from temporalio.common import RetryPolicy
-    from temporalio.exceptions import ApplicationError
 
     from activities.alerts import AlertActivities
     from activities.audit import AuditActivities
@@ -58,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         BookingStatus,
         MeetingStatus,
         NotificationKind,
+        NotificationStatus,
         PaymentMethod,
         RefundStatus,
     )
@@ -79,6 +83,8 @@ with workflow.unsafe.imports_passed_through():
         MarkRefundProcessedInput,
         MoveBookingInput,
         OpenAlertInput,
+        OpsRefundInput,
+        OpsRefundResult,
         PaymentEvent,
         RecordAuditInput,
         RecordMeetingAlertInput,
@@ -88,6 +94,8 @@ with workflow.unsafe.imports_passed_through():
         ReleaseSlotInput,
         RescheduleInput,
         RescheduleResult,
+        ResendNotificationInput,
+        ResendNotificationResult,
         RetryMeetingInput,
         RetryMeetingResult,
         SendNotificationInput,
@@ -526,35 +534,54 @@ class BookingWorkflow:
     # ---- money back -----------------------------------------------------------------------------
 
     async def _refund(
-        self, amount: int | None, reason: str, *, paid_by: Undo, move: int | None = None
+        self,
+        amount: int | None,
+        reason: str,
+        *,
+        paid_by: Undo,
+        move: int | None = None,
+        ops: uuid.UUID | None = None,
     ) -> RefundInfo:
-        """Give ``amount`` back the way ``paid_by`` took it (None: all of it)."""
+        """Give ``amount`` back the way ``paid_by`` took it (None: all of it).
+
+        ``move`` or ``ops`` (an operator's request) tell this refund from the
+        booking's own; the activities never give back more than is left.
+        """
         hold = self._current_hold()
         if paid_by.kind == UndoKind.REFUND_WALLET:
             refunded = await self._must(
                 WalletActivities.refund_wallet,
                 RefundWalletInput(
-                    booking_id=hold.booking_id, amount=amount, reason=reason, move=move
+                    booking_id=hold.booking_id, amount=amount, reason=reason, move=move, ops=ops
                 ),
                 what=f"the wallet refund ({reason})",
                 attention=AttentionKind.REFUND_FAILING,
             )
             if refunded is None:  # Pending: owed until its retry goes through.
                 owed = hold.amount if amount is None else amount
-                return RefundInfo(
+                info = RefundInfo(
                     amount=owed, currency=hold.currency, method="wallet", status=RefundStatus.OWED
                 )
-            return RefundInfo(
-                amount=refunded,
-                currency=hold.currency,
-                method="wallet",
-                status=RefundStatus.PROCESSED,
-            )
+            else:
+                info = RefundInfo(
+                    amount=refunded,
+                    currency=hold.currency,
+                    method="wallet",
+                    status=RefundStatus.PROCESSED,
+                )
+            count_refund(info)
+            return info
         given = paid_by.amount if amount is None else amount
-        return await self._refund_capture(paid_by, given, reason, move=move)
+        return await self._refund_capture(paid_by, given, reason, move=move, ops=ops)
 
     async def _refund_capture(
-        self, capture: Undo, amount: int, reason: str, *, move: int | None = None
+        self,
+        capture: Undo,
+        amount: int,
+        reason: str,
+        *,
+        move: int | None = None,
+        ops: uuid.UUID | None = None,
     ) -> RefundInfo:
         assert capture.payment_id is not None
         provider = self._provider()
@@ -570,6 +597,7 @@ class BookingWorkflow:
             currency=capture.currency,
             reason=reason,
             move=move,
+            ops=ops,
         )
         retry = gateway_retry(2 * self._request.policy.gateway_max_attempts)
         try:
@@ -596,8 +624,11 @@ class BookingWorkflow:
                 PendingStep(what, AttentionKind.REFUND_FAILING, again),
                 f"{failure_reason(err).value}: {failure_message(err)}",
             )
+            count_refund(info)
             return info
-        return info.model_copy(update={"status": outcome.status})
+        info = info.model_copy(update={"status": outcome.status, "amount": outcome.amount})
+        count_refund(info)
+        return info
 
     def _capture_of(self, event: PaymentEvent) -> Undo:
         assert event.payment_id is not None
@@ -752,7 +783,7 @@ class BookingWorkflow:
                 if first:
                     await workflow.wait_condition(lambda: s.decision is not None)
                     if s.status not in ACTIVE_STATUSES:
-                        raise _refusal(
+                        raise refusal(
                             ErrorCode.BOOKING_NOT_CANCELLABLE, f"the booking is {s.status}"
                         )
                     s.cancel_result = await self._cancel(request)
@@ -767,7 +798,7 @@ class BookingWorkflow:
     @cancel.validator
     def _accept_cancel(self, request: CancelInput) -> None:
         if self._s.cancel_result is None and self._s.status in TERMINAL_STATUSES:
-            raise _refusal(ErrorCode.BOOKING_NOT_CANCELLABLE, f"the booking is {self._s.status}")
+            raise refusal(ErrorCode.BOOKING_NOT_CANCELLABLE, f"the booking is {self._s.status}")
 
     async def _cancel(self, request: CancelInput) -> CancelResult:
         s = self._s
@@ -816,7 +847,7 @@ class BookingWorkflow:
         s = self._s
         await workflow.wait_condition(lambda: s.decision is not None)
         if s.status != BookingStatus.CONFIRMED or s.hold is None:
-            raise _refusal(ErrorCode.INVALID_STATE, _not_movable(s.status))
+            raise refusal(ErrorCode.INVALID_STATE, _not_movable(s.status))
         move = s.moves + 1
         try:
             moved = await workflow.execute_activity_method(
@@ -833,7 +864,7 @@ class BookingWorkflow:
                 retry_policy=within(DECISION_RETRY, self._decision_bound()),
             )
         except ActivityFailure as err:
-            raise _refusal(failure_reason(err), failure_message(err)) from None
+            raise refusal(failure_reason(err), failure_message(err)) from None
         s.moves, s.hold = move, moved.hold
         refund = None
         if moved.difference < 0:
@@ -854,7 +885,7 @@ class BookingWorkflow:
     @reschedule.validator
     def _accept_reschedule(self, request: RescheduleInput) -> None:
         if self._s.status in TERMINAL_STATUSES:
-            raise _refusal(ErrorCode.INVALID_STATE, _not_movable(self._s.status))
+            raise refusal(ErrorCode.INVALID_STATE, _not_movable(self._s.status))
 
     @workflow.signal
     def payment_event(self, event: PaymentEvent) -> None:
@@ -892,11 +923,67 @@ class BookingWorkflow:
     def _accept_meeting_retry(self, request: RetryMeetingInput) -> None:
         s = self._s
         if s.status != BookingStatus.CONFIRMED:
-            raise _refusal(
+            raise refusal(
                 ErrorCode.INVALID_STATE, f"only a CONFIRMED booking has a meeting; it is {s.status}"
             )
         if s.meeting == MeetingStatus.READY:
-            raise _refusal(ErrorCode.INVALID_STATE, "the meeting link is already there")
+            raise refusal(ErrorCode.INVALID_STATE, "the meeting link is already there")
+
+    @workflow.update
+    async def refund(self, request: OpsRefundInput) -> OpsRefundResult:
+        """An operator's refund of some or all of what is left (audited, keyed by the request).
+
+        Serialised with cancel and reschedule; what is left is read inside the
+        lock, so a later cancel refunds at most the rest.
+        """
+        booking_id = self._request.booking_id
+        self._changes += 1
+        try:
+            async with self._change_lock:
+                plan = await find_refundable(booking_id, self._decision_bound())
+                amount = refund_amount_for(plan, request.amount)
+                await self._must(
+                    AuditActivities.record_audit,
+                    refund_audit(booking_id, request, amount),
+                    what="the refund's audit row",
+                )
+                paid_by = (
+                    Undo(UndoKind.REFUND_WALLET)
+                    if plan.method == PaymentMethod.WALLET
+                    else Undo(
+                        UndoKind.REFUND_CAPTURE,
+                        payment_id=plan.payment_id,
+                        order_id=plan.order_id,
+                        amount=plan.remaining,
+                        currency=plan.currency,
+                    )
+                )
+                info = await self._refund(
+                    amount, request.reason, paid_by=paid_by, ops=request.request_id
+                )
+        finally:
+            self._changes -= 1
+        await self._notify(NotificationKind.PAYMENT_REFUNDED, about=f"ops:{request.request_id}")
+        return OpsRefundResult(booking_id=booking_id, refund=info)
+
+    @refund.validator
+    def _accept_refund(self, request: OpsRefundInput) -> None:
+        if self._s.status in (None, BookingStatus.HELD, BookingStatus.AWAITING_PAYMENT):
+            raise refusal(ErrorCode.INVALID_STATE, "nothing has been paid for this booking yet")
+
+    @workflow.update
+    async def resend_notification(
+        self, request: ResendNotificationInput
+    ) -> ResendNotificationResult:
+        """An operator sends one of the booking's notifications again (audited)."""
+        booking_id = self._request.booking_id
+        await self._must(
+            AuditActivities.record_audit,
+            resend_audit(booking_id, request),
+            what="the resend's audit row",
+        )
+        status = await self._notify(request.kind, about=f"resend:{request.request_id}")
+        return ResendNotificationResult(booking_id=booking_id, kind=request.kind, status=status)
 
     @workflow.signal
     def retry_pending_steps(self) -> None:
@@ -938,6 +1025,8 @@ class BookingWorkflow:
         s = self._s
         s.details = details
         if status is not None:
+            if status != s.status:
+                count_booking(status, s.reason)
             s.status = status
             current = workflow.info().typed_search_attributes
             updates: list[SearchAttributeUpdate[Any]] = []
@@ -1081,14 +1170,16 @@ class BookingWorkflow:
     def _publish_attention(self) -> None:
         workflow.upsert_search_attributes([BOOKING_ATTENTION.value_set(sorted(self._s.attention))])
 
-    async def _notify(self, kind: NotificationKind, *, about: str | None = None) -> None:
+    async def _notify(
+        self, kind: NotificationKind, *, about: str | None = None
+    ) -> NotificationStatus:
         # Local: one SMTP hand-off needs no task-queue round trip or workflow
         # task of its own. The outbox row bounds the delivery attempts; the
         # bound here covers the outbox itself failing (the database down): the
         # booking goes on and operators see NOTIFICATION_FAILED.
         bound = timedelta(seconds=self._request.policy.notify_timeout_seconds)
         try:
-            await workflow.execute_local_activity_method(
+            sent = await workflow.execute_local_activity_method(
                 NotificationActivities.send_notification,
                 SendNotificationInput(booking_id=self._request.booking_id, kind=kind, about=about),
                 start_to_close_timeout=STEP_TIMEOUT,
@@ -1100,6 +1191,8 @@ class BookingWorkflow:
                 AttentionKind.NOTIFICATION_FAILED,
                 f"the {kind} notification could not be queued: {failure_message(err)}",
             )
+            return NotificationStatus.FAILED
+        return sent.status
 
     async def _result(self) -> BookingResult:
         # The create update must answer before the run returns, or Temporal
@@ -1117,10 +1210,6 @@ class BookingWorkflow:
 
 
 _REFUNDS = (UndoKind.REFUND_WALLET, UndoKind.REFUND_CAPTURE)
-
-
-def _refusal(code: ErrorCode, message: str) -> ApplicationError:
-    return ApplicationError(message, type=code.value, non_retryable=True)
 
 
 def _not_movable(status: BookingStatus | None) -> str:

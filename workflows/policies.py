@@ -109,3 +109,8 @@ def is_business_failure(err: BaseException) -> bool:
     """Whether the activity refused for a documented business reason (so it changed nothing)."""
     cause = _application_error(err)
     return cause is not None and cause.non_retryable and cause.type in ErrorCode.__members__
+
+
+def refusal(code: ErrorCode, message: str) -> ApplicationError:
+    """A business refusal of an update: its caller hears ``code``; the workflow goes on."""
+    return ApplicationError(message, type=code.value, non_retryable=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Annotated
 
@@ -10,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import CurrentUser, IdempotencyKey, ServicesDep, SessionDep
 from api.errors import error_response
-from api.metrics import BOOKING_DECISIONS
+from api.metrics import BOOKING_DECISIONS, DECISION_SECONDS
 from api.schemas import (
     BookingIn,
     BookingOut,
@@ -57,9 +58,12 @@ async def create_booking(
 
     The same Idempotency-Key and body always get the same answer.
     """
+    started = time.perf_counter()
     outcome = await booking_create.create_booking(services, user, key, body)
     answer = outcome.answer
     BOOKING_DECISIONS.labels(str(answer.status)).inc()
+    if not outcome.replayed:
+        DECISION_SECONDS.observe(time.perf_counter() - started)
     if isinstance(answer, Refusal):
         response = error_response(request, answer.code, answer.message)
         if answer.code == ErrorCode.TOO_MANY_ACTIVE_HOLDS:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import structlog
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from api.deps import ServicesDep
-from api.metrics import REGISTRY
+from api.metrics import REGISTRY, refresh_gauges
+
+log = structlog.get_logger(__name__)
 
 router = APIRouter(tags=["health"])
 CHECK_TIMEOUT = 3.0
@@ -51,6 +54,11 @@ async def readyz(services: ServicesDep) -> JSONResponse:
 
 
 @router.get("/metrics")
-async def metrics() -> Response:
-    """Prometheus exposition."""
+async def metrics(services: ServicesDep) -> Response:
+    """Prometheus exposition; the engine-wide gauges are read now (kept as they were if not)."""
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT), services.sessions() as session:
+            await refresh_gauges(session)
+    except Exception:  # A scrape still answers while PostgreSQL is away.
+        log.warning("metrics.gauges_unavailable")
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

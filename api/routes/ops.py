@@ -6,20 +6,25 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 
-from api.deps import Operator, ServicesDep, SessionDep
+from api.deps import IdempotencyKey, Operator, ServicesDep, SessionDep
 from api.schemas import (
     AlertOut,
     LedgerEntryOut,
+    OpsRefundIn,
+    OpsRefundOut,
     OutgoingEventOut,
     Page,
+    ResendNotificationIn,
+    ResendNotificationOut,
     ResolveAlertIn,
     RetryMeetingIn,
     RetryMeetingOut,
     WalletOut,
     WebhookEventOut,
 )
-from api.services import booking_changes, ops, wallets
+from api.services import booking_changes, booking_ops, ops, wallets
 from models.domain import AttentionKind
 
 router = APIRouter(prefix="/v1/ops", tags=["operators"])
@@ -97,6 +102,32 @@ async def retry_meeting(
 ) -> RetryMeetingOut:
     """Create a confirmed booking's missing meeting link again (audited; 409 if it has one)."""
     return await booking_changes.retry_meeting(services, user, booking_id, body or RetryMeetingIn())
+
+
+@router.post("/bookings/{booking_id}/refund", response_model=OpsRefundOut, status_code=201)
+async def refund_booking(
+    booking_id: uuid.UUID,
+    body: OpsRefundIn,
+    user: Operator,
+    key: IdempotencyKey,
+    services: ServicesDep,
+) -> JSONResponse:
+    """Refund some or all of what is left of a booking's payment (audited, once per key).
+
+    Never above what was captured less what was refunded; a later cancel
+    refunds at most the rest. The customer is mailed.
+    """
+    out, replayed = await booking_ops.refund(services, user, booking_id, key, body)
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    return JSONResponse(out.model_dump(mode="json"), status_code=201, headers=headers)
+
+
+@router.post("/bookings/{booking_id}/resend-notification", response_model=ResendNotificationOut)
+async def resend_notification(
+    booking_id: uuid.UUID, body: ResendNotificationIn, user: Operator, services: ServicesDep
+) -> ResendNotificationOut:
+    """Send one of the booking's notifications again (audited); 409 if it was never sent."""
+    return await booking_ops.resend_notification(services, user, booking_id, body)
 
 
 @router.get("/wallets/{customer_id}", response_model=WalletOut)

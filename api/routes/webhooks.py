@@ -7,8 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 
 from api.deps import ServicesDep, VerifiersDep
+from api.metrics import WEBHOOKS
 from api.schemas import ErrorOut, WebhookReceiptOut
 from api.services.webhooks import receive_webhook
+from models.errors import BookingError
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -26,4 +28,12 @@ async def webhook(
 ) -> WebhookReceiptOut:
     """Verify the raw body's signature, store the event once, signal the booking."""
     body = await request.body()
-    return await receive_webhook(services, verifiers, provider, body, request.headers)
+    # Only configured providers name a series: a made-up path cannot grow the label set.
+    label = provider if provider in verifiers else "unknown"
+    try:
+        receipt = await receive_webhook(services, verifiers, provider, body, request.headers)
+    except BookingError as err:
+        WEBHOOKS.labels(label, err.code.value.lower()).inc()
+        raise
+    WEBHOOKS.labels(label, receipt.status.lower()).inc()
+    return receipt

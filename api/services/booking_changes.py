@@ -47,7 +47,7 @@ _T = TypeVar("_T")
 log = structlog.get_logger(__name__)
 
 
-async def _bounded(services: Services, what: str, change: Awaitable[_T]) -> _T:
+async def bounded(services: Services, what: str, change: Awaitable[_T]) -> _T:
     """Wait for a change's update at most ``BOOKING_CHANGE_TIMEOUT_SECONDS``.
 
     The SDK polls for an update's outcome without an overall deadline; a
@@ -70,11 +70,11 @@ async def cancel_booking(
     services: Services, user: Principal, booking_id: uuid.UUID, body: CancelIn
 ) -> CancelOut:
     """Cancel through the booking's workflow (its ``cancel`` update runs the compensations)."""
-    booking = await _owned_booking(services, user, booking_id)
+    booking = await owned_booking_bound(services, user, booking_id)
     client = await services.temporal.client()
     handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
     try:
-        result = await _bounded(
+        result = await bounded(
             services,
             "cancellation",
             handle.execute_update(
@@ -87,8 +87,8 @@ async def cancel_booking(
             ),
         )
     except WorkflowUpdateFailedError as exc:
-        if _update_error(exc).code is not ErrorCode.BOOKING_NOT_CANCELLABLE:
-            raise _update_error(exc) from None
+        if update_error(exc).code is not ErrorCode.BOOKING_NOT_CANCELLABLE:
+            raise update_error(exc) from None
         return await _already_cancelled(services, booking_id)
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
@@ -158,7 +158,7 @@ def _refund_out(refund: RefundInfo | None) -> CancelRefundOut | None:
     )
 
 
-def _update_error(exc: WorkflowUpdateFailedError) -> BookingError:
+def update_error(exc: WorkflowUpdateFailedError) -> BookingError:
     """The documented error a workflow update refused with (INTERNAL for anything else)."""
     cause = exc.cause
     if isinstance(cause, ApplicationError) and cause.type in ErrorCode.__members__:
@@ -167,7 +167,10 @@ def _update_error(exc: WorkflowUpdateFailedError) -> BookingError:
     return BookingError(ErrorCode.INTERNAL)
 
 
-async def _owned_booking(services: Services, user: Principal, booking_id: uuid.UUID) -> Booking:
+async def owned_booking_bound(
+    services: Services, user: Principal, booking_id: uuid.UUID
+) -> Booking:
+    """The caller's booking (any, for operators), with its ids bound to the log context."""
     async with services.sessions() as session:
         booking = await owned_booking(session, user, booking_id)
     structlog.contextvars.bind_contextvars(
@@ -176,7 +179,7 @@ async def _owned_booking(services: Services, user: Principal, booking_id: uuid.U
     return booking
 
 
-async def _change(
+async def send_change(
     services: Services,
     booking: Booking,
     what: str,
@@ -189,9 +192,9 @@ async def _change(
     client = await services.temporal.client()
     handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
     try:
-        return await _bounded(services, what, send(handle))
+        return await bounded(services, what, send(handle))
     except WorkflowUpdateFailedError as exc:
-        raise _update_error(exc) from None
+        raise update_error(exc) from None
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
@@ -202,10 +205,10 @@ async def reschedule_booking(
     services: Services, user: Principal, booking_id: uuid.UUID, body: RescheduleIn
 ) -> RescheduleOut:
     """Move a booking through its workflow's ``reschedule`` update; refused moves change nothing."""
-    booking = await _owned_booking(services, user, booking_id)
+    booking = await owned_booking_bound(services, user, booking_id)
     if booking.slot_id == body.slot_id:
         raise BookingError(ErrorCode.VALIDATION_ERROR, "slot_id: the booking is already there")
-    result = await _change(
+    result = await send_change(
         services,
         booking,
         "move",
@@ -232,8 +235,8 @@ async def retry_meeting(
 
     Refused with 409 INVALID_STATE unless the booking is CONFIRMED without a link.
     """
-    booking = await _owned_booking(services, user, booking_id)
-    result = await _change(
+    booking = await owned_booking_bound(services, user, booking_id)
+    result = await send_change(
         services,
         booking,
         "meeting retry",

@@ -28,6 +28,7 @@ from models.payloads import (
     CreateOrderInput,
     CreateOrderResult,
     CreateResult,
+    FindRefundableInput,
     HoldSlotInput,
     MarkRefundProcessedInput,
     MeetingLink,
@@ -38,6 +39,7 @@ from models.payloads import (
     PaymentSpec,
     RecordAuditInput,
     RecordMeetingAlertInput,
+    Refundable,
     RefundPaymentInput,
     RefundPaymentResult,
     RefundWalletInput,
@@ -229,6 +231,13 @@ class FakeSteps:
             self._fault("settle_alert")
             self.calls.append(f"settle_alert:{request.kind}")
 
+        @activity.defn(name="find_refundable")
+        async def find_refundable(request: FindRefundableInput) -> Refundable:
+            self._fault("find_refundable")
+            self.calls.append("find_refundable")
+            left = self.amount - sum(r.amount or self.amount for r in self.wallet_refunds)
+            return Refundable(method="wallet", currency="INR", remaining=left)
+
         return [
             hold_slot,
             charge_wallet,
@@ -247,6 +256,7 @@ class FakeSteps:
             move_booking,
             cancel_meeting,
             record_audit,
+            find_refundable,
         ]
 
 

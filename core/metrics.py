@@ -1,0 +1,57 @@
+"""The worker's metrics: the Temporal SDK's Prometheus endpoint, and what activities add to it.
+
+The worker serves one endpoint (``BOOKING_WORKER_METRICS_PORT``) from the
+SDK's runtime: the SDK's own metrics (``temporal_*``) and the engine's, which
+workflows and activities record through the SDK's metric meter (so a
+workflow's counts are not repeated when its history is replayed).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from temporalio import activity
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+from core.settings import Settings
+
+GATEWAY_SECONDS = "booking_gateway_request_seconds"
+# Seconds, for the engine's own histograms (the SDK's defaults suit milliseconds).
+SECONDS_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]
+
+
+def worker_runtime(settings: Settings) -> Runtime | None:
+    """A Temporal runtime serving Prometheus metrics, or None when the port is 0 (off).
+
+    Raises:
+        RuntimeError: The port cannot be bound (another worker on this machine has it).
+    """
+    if settings.worker_metrics_port == 0:
+        return None
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(
+                bind_address=f"{settings.worker_metrics_host}:{settings.worker_metrics_port}",
+                durations_as_seconds=True,
+                histogram_bucket_overrides={GATEWAY_SECONDS: SECONDS_BUCKETS},
+            )
+        )
+    )
+
+
+@contextmanager
+def gateway_timer(provider: str, operation: str) -> Iterator[None]:
+    """Time one gateway call into ``booking_gateway_request_seconds{provider,operation}``.
+
+    Failed calls are timed too; outside an activity nothing is recorded.
+    """
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        if activity.in_activity():
+            activity.metric_meter().create_histogram_float(
+                GATEWAY_SECONDS, "Gateway API calls by provider and operation.", "s"
+            ).record(time.perf_counter() - started, {"provider": provider, "operation": operation})

@@ -1,0 +1,279 @@
+"""Operator actions on a booking: the rules both workflows share, and the workflow for closed ones.
+
+While a booking's own workflow runs, an operator's refund or resent
+notification is one of its updates (:class:`workflows.booking.BookingWorkflow`),
+serialised with cancel and reschedule. Once it has closed (a cancelled wallet
+booking, a booking whose time has passed) the same actions go to
+:class:`BookingOpsWorkflow`, one per booking (``booking-{id}-ops``), started
+with Update-with-Start and serialised by its own lock. Both ask PostgreSQL what
+is left to refund inside their lock, so no two refunds can overlap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+
+from workflows.metrics import count_refund
+from workflows.policies import (
+    DECISION_ATTEMPT_TIMEOUT,
+    DECISION_RETRY,
+    MUST_ATTEMPT_TIMEOUT,
+    MUST_RETRY,
+    NOTIFY_RETRY,
+    PENDING_RETRY_EVERY,
+    PENDING_ROUNDS,
+    STEP_TIMEOUT,
+    ActivityFailure,
+    failure_message,
+    gateway_retry,
+    refusal,
+    within,
+)
+
+with workflow.unsafe.imports_passed_through():
+    from temporalio.common import RetryPolicy
+
+    from activities.alerts import AlertActivities
+    from activities.audit import AuditActivities
+    from activities.notifications import NotificationActivities
+    from activities.payments import PaymentActivities
+    from activities.wallet import WalletActivities
+    from models.domain import (
+        AttentionKind,
+        NotificationKind,
+        NotificationStatus,
+        PaymentMethod,
+        RefundStatus,
+    )
+    from models.errors import ErrorCode
+    from models.payloads import (
+        BookingOpsInput,
+        FindRefundableInput,
+        OpenAlertInput,
+        OpsRefundInput,
+        OpsRefundResult,
+        RecordAuditInput,
+        Refundable,
+        RefundInfo,
+        RefundPaymentInput,
+        RefundWalletInput,
+        ResendNotificationInput,
+        ResendNotificationResult,
+        SendNotificationInput,
+        SettleAlertInput,
+    )
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+
+# How long the ops workflow of a closed booking waits for another action before it closes.
+LINGER = timedelta(minutes=1)
+
+
+def refund_amount_for(plan: Refundable, amount: int | None) -> int:
+    """What an operator's refund gives back (None: all that is left), or its refusal.
+
+    Raises:
+        ApplicationError: ``INVALID_STATE`` when nothing is left,
+            ``VALIDATION_ERROR`` when ``amount`` is more than is left.
+    """
+    if plan.remaining <= 0:
+        raise refusal(ErrorCode.INVALID_STATE, "nothing is left to refund on this booking")
+    if amount is None:
+        return plan.remaining
+    if amount > plan.remaining:
+        raise refusal(
+            ErrorCode.VALIDATION_ERROR,
+            f"amount: at most {plan.remaining} {plan.currency} is left to refund",
+        )
+    return amount
+
+
+def refund_audit(booking_id: uuid.UUID, request: OpsRefundInput, amount: int) -> RecordAuditInput:
+    """The audit row of an operator's refund (one per request)."""
+    return RecordAuditInput(
+        booking_id=booking_id,
+        actor=request.actor,
+        action=f"refund.requested:{request.request_id}",
+        reason=f"{amount}: {request.reason}",
+    )
+
+
+def resend_audit(booking_id: uuid.UUID, request: ResendNotificationInput) -> RecordAuditInput:
+    """The audit row of an operator's resent notification (one per request)."""
+    return RecordAuditInput(
+        booking_id=booking_id,
+        actor=request.actor,
+        action=f"notification.resent:{request.request_id}",
+        reason=f"{request.kind}: {request.note or 'resent'}",
+    )
+
+
+async def find_refundable(booking_id: uuid.UUID, bound: timedelta) -> Refundable:
+    """Ask PostgreSQL what is left to refund (local: a read the caller waits for)."""
+    return await workflow.execute_local_activity_method(
+        PaymentActivities.find_refundable,
+        FindRefundableInput(booking_id=booking_id),
+        start_to_close_timeout=DECISION_ATTEMPT_TIMEOUT,
+        schedule_to_close_timeout=bound,
+        retry_policy=within(DECISION_RETRY, bound),
+    )
+
+
+@workflow.defn
+class BookingOpsWorkflow:
+    """Operator actions on a booking whose own workflow has closed, one at a time.
+
+    Each action is an update (refund, resend a notification), audited like
+    its twin on the booking's workflow. The workflow closes once no action
+    has come for :data:`LINGER`; the next action starts it again.
+    """
+
+    @workflow.init
+    def __init__(self, request: BookingOpsInput) -> None:
+        self._request = request
+        self._lock = asyncio.Lock()
+
+    @workflow.run
+    async def run(self, request: BookingOpsInput) -> None:
+        """Serve actions until none has come for a while."""
+        while True:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            try:
+                await workflow.wait_condition(
+                    lambda: not workflow.all_handlers_finished(), timeout=LINGER
+                )
+            except TimeoutError:
+                if workflow.all_handlers_finished():
+                    return
+
+    @workflow.update
+    async def refund(self, request: OpsRefundInput) -> OpsRefundResult:
+        """Refund some or all of what is left of the booking's payment (audited, keyed)."""
+        booking_id = self._request.booking_id
+        async with self._lock:
+            plan = await find_refundable(booking_id, self._bound())
+            amount = refund_amount_for(plan, request.amount)
+            await self._run(AuditActivities.record_audit, refund_audit(booking_id, request, amount))
+            info = await self._give_back(plan, amount, request)
+        await self._notify(NotificationKind.PAYMENT_REFUNDED, f"ops:{request.request_id}")
+        return OpsRefundResult(booking_id=booking_id, refund=info)
+
+    @workflow.update
+    async def resend_notification(
+        self, request: ResendNotificationInput
+    ) -> ResendNotificationResult:
+        """Send one of the booking's notifications again (audited)."""
+        booking_id = self._request.booking_id
+        async with self._lock:
+            await self._run(AuditActivities.record_audit, resend_audit(booking_id, request))
+        status = await self._notify(request.kind, f"resend:{request.request_id}")
+        return ResendNotificationResult(booking_id=booking_id, kind=request.kind, status=status)
+
+    def _bound(self) -> timedelta:
+        return timedelta(seconds=self._request.policy.step_bound_seconds)
+
+    async def _give_back(
+        self, plan: Refundable, amount: int, request: OpsRefundInput
+    ) -> RefundInfo:
+        """The refund itself; past its bound it opens REFUND_FAILING and keeps trying for a day."""
+        try:
+            info = await self._refund_once(plan, amount, request, self._bound())
+            count_refund(info)
+            return info
+        except ActivityFailure as err:
+            await self._run(
+                AlertActivities.open_alert,
+                OpenAlertInput(
+                    booking_id=self._request.booking_id,
+                    kind=AttentionKind.REFUND_FAILING,
+                    details=f"the operator's refund of {amount} {plan.currency} is failing "
+                    f"({failure_message(err)}); retried for a day",
+                ),
+            )
+        info = await self._refund_once(plan, amount, request, PENDING_RETRY_EVERY * PENDING_ROUNDS)
+        count_refund(info)
+        await self._run(
+            AlertActivities.settle_alert,
+            SettleAlertInput(
+                booking_id=self._request.booking_id,
+                kind=AttentionKind.REFUND_FAILING,
+                note="the operator's refund went through",
+            ),
+        )
+        return info
+
+    async def _refund_once(
+        self, plan: Refundable, amount: int, request: OpsRefundInput, bound: timedelta
+    ) -> RefundInfo:
+        booking_id = self._request.booking_id
+        info = RefundInfo(
+            amount=amount, currency=plan.currency, method=plan.method, status=RefundStatus.PROCESSED
+        )
+        if plan.method == PaymentMethod.WALLET:
+            given = await self._run(
+                WalletActivities.refund_wallet,
+                RefundWalletInput(
+                    booking_id=booking_id,
+                    amount=amount,
+                    reason=request.reason,
+                    ops=request.request_id,
+                ),
+                bound=bound,
+            )
+            return info.model_copy(update={"amount": given})
+        assert plan.payment_id is not None
+        outcome = await self._run(
+            PaymentActivities.refund_payment,
+            RefundPaymentInput(
+                booking_id=booking_id,
+                provider=plan.method,
+                order_id=plan.order_id,
+                payment_id=plan.payment_id,
+                amount=amount,
+                currency=plan.currency,
+                reason=request.reason,
+                ops=request.request_id,
+            ),
+            bound=bound,
+            retry=gateway_retry(2 * self._request.policy.gateway_max_attempts),
+            attempt=STEP_TIMEOUT,
+        )
+        return info.model_copy(update={"amount": outcome.amount, "status": outcome.status})
+
+    async def _run(
+        self,
+        step: Callable[[Any, _In], Awaitable[_Out]],
+        request: _In,
+        *,
+        bound: timedelta | None = None,
+        retry: RetryPolicy = MUST_RETRY,
+        attempt: timedelta = MUST_ATTEMPT_TIMEOUT,
+    ) -> _Out:
+        return await workflow.execute_activity_method(
+            step,
+            request,
+            start_to_close_timeout=attempt,
+            schedule_to_close_timeout=bound or self._bound(),
+            retry_policy=retry,
+        )
+
+    async def _notify(self, kind: NotificationKind, about: str) -> NotificationStatus:
+        bound = timedelta(seconds=self._request.policy.notify_timeout_seconds)
+        try:
+            sent = await workflow.execute_activity_method(
+                NotificationActivities.send_notification,
+                SendNotificationInput(booking_id=self._request.booking_id, kind=kind, about=about),
+                start_to_close_timeout=STEP_TIMEOUT,
+                schedule_to_close_timeout=bound,
+                retry_policy=within(NOTIFY_RETRY, bound),
+            )
+        except ActivityFailure:
+            return NotificationStatus.FAILED
+        return sent.status
