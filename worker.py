@@ -23,6 +23,7 @@ from activities.audit import AuditActivities
 from activities.meetings import MeetingActivities
 from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
+from activities.reconcile import ReconcileActivities
 from activities.slots import SlotActivities
 from activities.wallet import WalletActivities
 from core.db import SessionFactory, create_engine, session_factory
@@ -34,9 +35,11 @@ from integrations.events_out import ClaimedEvent, EventDispatcher
 from integrations.gateways.registry import build_gateways
 from integrations.meetings import MeetingProvider, build_provider
 from models.domain import AttentionKind
+from stack.schedules import ensure_schedules
 from store import alerts
 from workflows.booking import BookingWorkflow
 from workflows.ops import BookingOpsWorkflow
+from workflows.reconcile import ReconcileWorkflow
 
 log = structlog.get_logger(__name__)
 
@@ -54,6 +57,20 @@ def meeting_providers(settings: Settings, http: httpx.AsyncClient) -> dict[str, 
     if settings.google_access_token is not None:
         providers["google"] = build_provider("google", settings, http)
     return providers
+
+
+def reconcile_activities(
+    settings: Settings, sessions: SessionFactory, http: httpx.AsyncClient, temporal: Client
+) -> list[Callable[..., Any]]:
+    """The reconciliation jobs, bound to their clients (the schedules start them)."""
+    jobs = ReconcileActivities(sessions, temporal, build_gateways(settings, http))
+    return [
+        jobs.reconcile_ledger,
+        jobs.reconcile_workflows,
+        jobs.reconcile_gateways,
+        jobs.purge_expired,
+        jobs.reconcile_failed,
+    ]
 
 
 def engine_activities(
@@ -117,7 +134,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[BookingWorkflow, BookingOpsWorkflow],
+        workflows=[BookingWorkflow, BookingOpsWorkflow, ReconcileWorkflow],
         activities=activities,
         workflow_runner=workflow_runner(settings),
         # Defects and poison inputs fail at once; only transient faults are retried.
@@ -165,7 +182,10 @@ async def run_worker(settings: Settings) -> None:
             if settings.events_webhook_url
             else None
         )
-        worker = build_worker(client, settings, engine_activities(settings, sessions, http))
+        activities = engine_activities(settings, sessions, http)
+        activities += reconcile_activities(settings, sessions, http, client)
+        worker = build_worker(client, settings, activities)
+        await ensure_schedules(client, settings)
         log.info(
             "worker.started",
             task_queue=settings.task_queue,

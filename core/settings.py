@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     # Development only: let events go to loopback and private addresses (SSRF guard off).
     events_allow_private_targets: bool = False
 
+    # Reconciliation (Temporal Schedules created by the worker): what is newer than the grace
+    # is still settling; how far back gateways are compared; a day's credits that are a spike.
+    reconcile_grace_seconds: int = Field(default=600, ge=0)
+    reconcile_lookback_hours: int = Field(default=48, ge=1, le=24 * 90)
+    credit_spike_amount: int = Field(default=10_000_000, ge=1)
+
     log_format: Literal["json", "console"] = "json"
     log_level: str = "INFO"
 

@@ -136,6 +136,15 @@ def severity_of(kind: AttentionKind) -> AlertSeverity:
     return AlertSeverity.CRITICAL if kind in CRITICAL_KINDS else AlertSeverity.WARNING
 
 
+class ReconcileJob(StrEnum):
+    """A reconciliation job; each runs on a Temporal Schedule of the same name."""
+
+    LEDGER = "ledger"
+    WORKFLOWS = "workflows"
+    GATEWAYS = "gateways"
+    PURGE = "purge"
+
+
 class NotificationStatus(StrEnum):
     """Delivery state of one notification in the outbox."""
 

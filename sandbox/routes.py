@@ -24,6 +24,7 @@ from sandbox.schemas import (
     PaymentList,
     PaymentOut,
     RefundIn,
+    RefundList,
     RefundOut,
 )
 from sandbox.service import Sandbox
@@ -131,6 +132,14 @@ async def list_payments(
 ) -> PaymentList:
     """Payments created at or after ``since``, oldest first, for reconciliation."""
     return PaymentList(items=[payment_out(p) for p in sandbox.store.payments_since(since)])
+
+
+@merchant.get("/refunds")
+async def list_refunds(
+    sandbox: SandboxDep, since: Annotated[AwareDatetime | None, Query()] = None
+) -> RefundList:
+    """Refunds created at or after ``since``, oldest first, for reconciliation."""
+    return RefundList(items=[refund_out(r) for r in sandbox.store.refunds_since(since)])
 
 
 @merchant.post("/refunds", status_code=201)

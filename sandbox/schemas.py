@@ -100,6 +100,12 @@ class PaymentList(BaseModel):
     items: list[PaymentOut]
 
 
+class RefundList(BaseModel):
+    """Refunds, oldest first."""
+
+    items: list[RefundOut]
+
+
 class EventData(BaseModel):
     """What a webhook is about."""
 

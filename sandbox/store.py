@@ -188,6 +188,11 @@ class Store:
         chosen = [p for p in self._payments.values() if since is None or p.created_at >= since]
         return sorted(chosen, key=lambda p: p.created_at)
 
+    def refunds_since(self, since: datetime | None) -> list[Refund]:
+        """Refunds created at or after ``since`` (all when ``None``), oldest first."""
+        chosen = [r for r in self._refunds.values() if since is None or r.created_at >= since]
+        return sorted(chosen, key=lambda r: r.created_at)
+
     async def refund(self, request: RefundIn, idempotency_key: str) -> tuple[Refund, bool]:
         """Refund part of a captured payment, once per idempotency key.
 

@@ -96,17 +96,26 @@ async def resolve_by_engine(
     Returns:
         The kinds the booking still has open.
     """
+    await resolve_subject(session, kind, str(booking_id), note)
+    return await open_kinds(session, booking_id)
+
+
+async def resolve_subject(
+    session: AsyncSession, kind: AttentionKind, subject: str, note: str
+) -> bool:
+    """Resolve the open ``kind`` alert about ``subject`` as the engine; False if none is open."""
     alert = (
         await session.execute(
             select(Alert)
-            .where(Alert.subject == str(booking_id), Alert.kind == kind.value)
+            .where(Alert.subject == subject, Alert.kind == kind.value)
             .where(Alert.resolved_at.is_(None))
             .with_for_update()
         )
     ).scalar_one_or_none()
     if alert is None:
-        return await open_kinds(session, booking_id)
-    return await resolve_alert(session, alert, actor="engine", note=note)
+        return False
+    await resolve_alert(session, alert, actor="engine", note=note)
+    return True
 
 
 async def open_kinds(session: AsyncSession, booking_id: uuid.UUID) -> list[AttentionKind]:

@@ -6,6 +6,7 @@
     header                                  a request header, looked up case-insensitively
     safe_code / decoded / error_object      pieces for a provider's error-code extraction
     refund_from                             a refund answer as a GatewayRefund
+    list_items / record                     a list answer's objects; one as a GatewayRecord
     require_secrets                         a verifier's secrets, at least one
     TimestampedVerifier                     core.signing's ``t=…,v1=…`` header check
 
@@ -25,7 +26,7 @@ from typing import Any
 import httpx
 
 from core.signing import TOLERANCE_SECONDS, verify_header
-from integrations.gateways.base import GatewayError, GatewayRefund
+from integrations.gateways.base import GatewayError, GatewayRecord, GatewayRefund
 
 # A machine-readable error code; anything else from a gateway stays out of messages.
 _CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
@@ -181,6 +182,52 @@ def refund_from(answer: Mapping[str, Any], provider: str) -> GatewayRefund:
     return GatewayRefund(
         refund_id=refund_id, amount=amount, currency=currency.upper(), status=status
     )
+
+
+def list_items(answer: Mapping[str, Any], key: str = "items") -> list[dict[str, Any]]:
+    """The objects of a list answer (``items``, or Stripe's ``data``); others are skipped."""
+    items = answer.get(key)
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def record(
+    kind: str,
+    record_id: str | None,
+    payment_id: str | None,
+    order_id: str | None,
+    amount: int | None,
+    currency: str | None,
+    created_at: datetime | None,
+) -> GatewayRecord | None:
+    """A listed capture or refund as a GatewayRecord; None when a field it needs is missing."""
+    if (
+        kind not in ("capture", "refund")
+        or record_id is None
+        or payment_id is None
+        or amount is None
+        or currency is None
+        or created_at is None
+    ):
+        return None
+    return GatewayRecord(
+        kind="capture" if kind == "capture" else "refund",
+        id=record_id,
+        payment_id=payment_id,
+        order_id=order_id,
+        amount=amount,
+        currency=currency.upper(),
+        created_at=created_at,
+    )
+
+
+def iso_time(obj: Mapping[str, Any], key: str) -> datetime | None:
+    """``obj[key]`` as a datetime when it is an RFC 3339 string with an offset, else None."""
+    value = text(obj, key)
+    try:
+        moment = datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.utcoffset() is not None else None
 
 
 def require_secrets(provider: str, secrets: Sequence[str]) -> tuple[str, ...]:

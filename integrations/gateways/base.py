@@ -24,6 +24,7 @@ __all__ = [
     "GatewayError",
     "GatewayEvent",
     "GatewayOrder",
+    "GatewayRecord",
     "GatewayRefund",
     "InvalidSignature",
     "PaymentGateway",
@@ -63,6 +64,23 @@ class GatewayRefund:
     amount: int
     currency: str
     status: str
+
+
+@dataclass(frozen=True)
+class GatewayRecord:
+    """A capture or a refund as the gateway lists it, for reconciliation.
+
+    ``id`` is the gateway's own id of the record (the payment, or the refund);
+    ``payment_id`` is the payment it belongs to, as the engine stores it.
+    """
+
+    kind: Literal["capture", "refund"]
+    id: str
+    payment_id: str
+    order_id: str | None
+    amount: int
+    currency: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -113,6 +131,10 @@ class PaymentGateway(Protocol):
         idempotency_key: str,
     ) -> GatewayRefund:
         """Refund ``amount`` of a captured payment, once per ``idempotency_key``."""
+        ...
+
+    async def list_transactions(self, since: datetime) -> list[GatewayRecord]:
+        """Captures and refunds made at or after ``since``, for reconciliation."""
         ...
 
 

@@ -40,6 +40,8 @@ from integrations.gateways._common import (
     event_object,
     header,
     integer,
+    list_items,
+    record,
     refund_from,
     require_secrets,
     safe_code,
@@ -51,6 +53,7 @@ from integrations.gateways.base import (
     GatewayError,
     GatewayEvent,
     GatewayOrder,
+    GatewayRecord,
     GatewayRefund,
     InvalidSignature,
 )
@@ -67,6 +70,9 @@ SIGNATURE_HEADER = "X-Razorpay-Signature"
 EVENT_ID_HEADER = "X-Razorpay-Event-Id"
 # Razorpay's documented maximum receipt length.
 _RECEIPT_MAX = 40
+# Reconciliation lists 100 a page, at most this many pages per list.
+PAGE = 100
+MAX_PAGES = 50
 
 
 def checkout_reference(order_id: str) -> str:
@@ -179,6 +185,56 @@ class RazorpayGateway:
             headers={"X-Refund-Idempotency": idempotency_key},
         )
         return refund_from(refund, self.name)
+
+    async def list_transactions(self, since: datetime) -> list[GatewayRecord]:
+        """Captured payments and refunds created at or after ``since``, for reconciliation.
+
+        ``GET /v1/payments`` and ``GET /v1/refunds``, 100 a page (``count``/``skip``)
+        up to :data:`MAX_PAGES`. A payment fully refunded since is ``refunded``
+        but was captured all the same.
+
+        Raises:
+            GatewayError: A call failed.
+        """
+        start = str(int(since.timestamp()))
+        payments = await self._list("/v1/payments", start)
+        refunds = await self._list("/v1/refunds", start)
+        listed = [
+            record(
+                "capture",
+                text(p, "id"),
+                text(p, "id"),
+                text(p, "order_id"),
+                integer(p, "amount"),
+                text(p, "currency"),
+                unix_time(p, "created_at"),
+            )
+            for p in payments
+            if p.get("status") in ("captured", "refunded")
+        ] + [
+            record(
+                "refund",
+                text(r, "id"),
+                text(r, "payment_id"),
+                None,
+                integer(r, "amount"),
+                text(r, "currency"),
+                unix_time(r, "created_at"),
+            )
+            for r in refunds
+            if r.get("status") in ("processed", "pending")
+        ]
+        return [r for r in listed if r is not None]
+
+    async def _list(self, path: str, start: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for page in range(MAX_PAGES):
+            params = {"from": start, "count": str(PAGE), "skip": str(page * PAGE)}
+            items = list_items(await self._call("list_transactions", "GET", path, params=params))
+            found += items
+            if len(items) < PAGE:
+                break
+        return found
 
     def _order(self, order: Mapping[str, Any]) -> GatewayOrder:
         order_id, status = text(order, "id"), text(order, "status")

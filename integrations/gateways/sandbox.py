@@ -23,6 +23,9 @@ from integrations.gateways._common import (
     decoded,
     event_object,
     integer,
+    iso_time,
+    list_items,
+    record,
     refund_from,
     safe_code,
     text,
@@ -33,6 +36,7 @@ from integrations.gateways.base import (
     GatewayError,
     GatewayEvent,
     GatewayOrder,
+    GatewayRecord,
     GatewayRefund,
 )
 
@@ -155,6 +159,45 @@ class SandboxGateway:
             "refund", "/v1/refunds", body, headers={"Idempotency-Key": idempotency_key}
         )
         return refund_from(refund, self.name)
+
+    async def list_transactions(self, since: datetime) -> list[GatewayRecord]:
+        """Captured payments and refunds made at or after ``since`` (the sandbox's list API).
+
+        Raises:
+            GatewayError: A call failed.
+        """
+        params = {"since": since.isoformat()}
+        payments = await self._get("list_transactions", "/v1/payments", params)
+        refunds = await self._get("list_transactions", "/v1/refunds", params)
+        listed = [
+            record(
+                "capture",
+                text(p, "id"),
+                text(p, "id"),
+                text(p, "order_id"),
+                integer(p, "amount"),
+                text(p, "currency"),
+                iso_time(p, "created_at"),
+            )
+            for p in list_items(payments)
+            if p.get("status") == "captured"
+        ] + [
+            record(
+                "refund",
+                text(r, "id"),
+                text(r, "payment_id"),
+                text(r, "order_id"),
+                integer(r, "amount"),
+                text(r, "currency"),
+                iso_time(r, "created_at"),
+            )
+            for r in list_items(refunds)
+        ]
+        return [r for r in listed if r is not None]
+
+    async def _get(self, operation: str, path: str, params: dict[str, str]) -> dict[str, Any]:
+        request = self._client.get(f"{self._base_url}{path}", params=params, headers=self._headers)
+        return await call_json(self.name, operation, request, _error_code)
 
     async def _post(
         self,

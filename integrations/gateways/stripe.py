@@ -28,7 +28,9 @@ from integrations.gateways._common import (
     event_object,
     integer,
     json_object,
+    list_items,
     raise_for_status,
+    record,
     refund_from,
     safe_code,
     send,
@@ -40,12 +42,15 @@ from integrations.gateways.base import (
     GatewayError,
     GatewayEvent,
     GatewayOrder,
+    GatewayRecord,
     GatewayRefund,
 )
 
 __all__ = ["SIGNATURE_HEADER", "StripeGateway", "StripeVerifier", "checkout_reference"]
 
 SIGNATURE_HEADER = "Stripe-Signature"
+# Reconciliation reads at most this many pages of 100 per list.
+MAX_PAGES = 50
 
 
 def checkout_reference(payment_intent_id: str) -> str:
@@ -170,6 +175,65 @@ class StripeGateway:
         response = await self._post("refund", "/v1/refunds", form, idempotency_key)
         _raise_for_status(response, "refund")
         return refund_from(json_object(response, self.name, "refund"), self.name)
+
+    async def list_transactions(self, since: datetime) -> list[GatewayRecord]:
+        """Captured charges and refunds created at or after ``since``, for reconciliation.
+
+        ``GET /v1/charges`` and ``GET /v1/refunds``, every page up to
+        :data:`MAX_PAGES`. A charge's id is the payment id the engine stores (an intent's
+        ``latest_charge``); its order is the PaymentIntent.
+
+        Raises:
+            GatewayError: A call failed.
+        """
+        created = str(int(since.timestamp()))
+        charges = await self._list("/v1/charges", created)
+        refunds = await self._list("/v1/refunds", created)
+        listed = [
+            record(
+                "capture",
+                text(c, "id"),
+                text(c, "id"),
+                text(c, "payment_intent"),
+                integer(c, "amount_captured"),
+                text(c, "currency"),
+                unix_time(c, "created"),
+            )
+            for c in charges
+            if c.get("captured") is True and c.get("status") == "succeeded"
+        ] + [
+            record(
+                "refund",
+                text(r, "id"),
+                text(r, "charge"),
+                text(r, "payment_intent"),
+                integer(r, "amount"),
+                text(r, "currency"),
+                unix_time(r, "created"),
+            )
+            for r in refunds
+            if r.get("status") in ("succeeded", "pending")
+        ]
+        return [r for r in listed if r is not None]
+
+    async def _list(self, path: str, created_gte: str) -> list[dict[str, Any]]:
+        """Every object of a Stripe list, following ``has_more`` / ``starting_after``."""
+        found: list[dict[str, Any]] = []
+        params = {"created[gte]": created_gte, "limit": "100"}
+        for _ in range(MAX_PAGES):
+            request = self._client.get(
+                f"{self._api_base}{path}", params=params, headers=self._headers
+            )
+            response = await send(self.name, "list_transactions", request)
+            _raise_for_status(response, "list_transactions")
+            page = json_object(response, self.name, "list_transactions")
+            items = list_items(page, "data")
+            found += items
+            last = text(items[-1], "id") if items else None
+            if page.get("has_more") is not True or last is None:
+                break
+            params = {**params, "starting_after": last}
+        return found
 
     async def _post(
         self, operation: str, path: str, form: dict[str, str], idempotency_key: str | None

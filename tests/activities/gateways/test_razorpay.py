@@ -348,3 +348,25 @@ def test_parse_rejects_unusable_bodies(body: bytes) -> None:
     """Bodies without a type, a payment entity, or a capture's amount raise ValueError."""
     with pytest.raises(ValueError):  # noqa: PT011
         RazorpayVerifier([SECRET]).parse(body, {"X-Razorpay-Event-Id": EVENT_ID})
+
+
+async def test_list_transactions_counts_refunded_payments_as_captured() -> None:
+    """Captured and since-refunded payments are captures; failed ones are not; refunds listed."""
+    razorpay = Razorpay(
+        httpx.Response(200, json=fixture("payments_list")),
+        httpx.Response(200, json=fixture("refunds_list")),
+    )
+    since = datetime.fromtimestamp(1_741_598_000, tz=UTC)
+
+    records = await razorpay.gateway().list_transactions(since)
+
+    payments, refunds = razorpay.requests
+    assert payments.url.params["from"] == "1741598000"
+    assert (payments.url.params["count"], payments.url.params["skip"]) == ("100", "0")
+    assert refunds.url.path == "/v1/refunds"
+    assert payments.headers["Authorization"] == basic_auth()
+    assert [(r.kind, r.id, r.payment_id, r.amount) for r in records] == [
+        ("capture", "pay_29QQoUBi66xm2f", "pay_29QQoUBi66xm2f", 50_000),
+        ("capture", "pay_29QQoUBi66xm2g", "pay_29QQoUBi66xm2g", 30_000),
+        ("refund", "rfnd_FP8QHiV938haTz", "pay_29QQoUBi66xm2g", 30_000),
+    ]

@@ -403,3 +403,33 @@ def test_parse_rejects_unusable_bodies(body: bytes) -> None:
     """Bodies without an id, an object, or a capture's amount raise ValueError."""
     with pytest.raises(ValueError):  # noqa: PT011
         StripeVerifier([SECRET]).parse(body, {})
+
+
+async def test_list_transactions_pages_through_charges_and_keeps_captures_and_refunds() -> None:
+    """Captured charges (every page) and succeeded refunds; failed ones are not money moved."""
+    stripe = Stripe(
+        httpx.Response(200, json=fixture("charges_page_1")),
+        httpx.Response(200, json=fixture("charges_page_2")),
+        httpx.Response(200, json=fixture("refunds_list")),
+    )
+    since = datetime.fromtimestamp(1_741_598_000, tz=UTC)
+
+    records = await stripe.gateway().list_transactions(since)
+
+    charges, second, refunds = stripe.requests
+    assert charges.url.params["created[gte]"] == "1741598000"
+    assert second.url.params["starting_after"] == "ch_3MtwBwLkdIwHu7ix1failed00"
+    assert refunds.url.path == "/v1/refunds"
+    assert [(r.kind, r.id, r.payment_id, r.order_id, r.amount, r.currency) for r in records] == [
+        ("capture", CHARGE_ID, CHARGE_ID, INTENT_ID, 50_000, "INR"),
+        (
+            "capture",
+            "ch_3MtwBwLkdIwHu7ix2second00",
+            "ch_3MtwBwLkdIwHu7ix2second00",
+            "pi_3MtwBwLkdIwHu7ix28a3tqPc",
+            12_000,
+            "INR",
+        ),
+        ("refund", "re_3MtwBwLkdIwHu7ix0T4tF9sW", CHARGE_ID, INTENT_ID, 20_000, "INR"),
+    ]
+    assert records[0].created_at == datetime.fromtimestamp(1_741_599_000, tz=UTC)
