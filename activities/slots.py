@@ -51,7 +51,7 @@ class SlotActivities:
                 if existing.status in ACTIVE_STATUSES:
                     owner = await session.get(Resource, existing.resource_id)
                     assert owner is not None
-                    return slot_hold_of(existing, owner.refund_policy)
+                    return slot_hold_of(existing, owner)
                 raise business_failure(ErrorCode(existing.reason or ErrorCode.SLOT_UNAVAILABLE))
 
             slot, resource = await slot_with_resource(session, request.slot_id)
@@ -94,7 +94,7 @@ class SlotActivities:
                     log.info("slot.held", booking_id=str(request.booking_id))
                     booking = await session.get(Booking, request.booking_id)
                     assert booking is not None
-                    return slot_hold_of(booking, resource.refund_policy)
+                    return slot_hold_of(booking, resource)
 
             await session.execute(
                 insert(Booking)
@@ -186,7 +186,7 @@ class SlotActivities:
                 owner = await session.get(Resource, booking.resource_id)
                 assert owner is not None
                 return MoveBookingResult(
-                    hold=slot_hold_of(booking, owner.refund_policy),
+                    hold=slot_hold_of(booking, owner),
                     difference=await self._moved_by(session, request),
                 )
             if booking.status != BookingStatus.CONFIRMED.value:
@@ -252,7 +252,7 @@ class SlotActivities:
                 raise
             log.info("booking.moved", booking_id=str(booking.id), difference=difference)
             return MoveBookingResult(
-                hold=slot_hold_of(booking, resource.refund_policy), difference=difference
+                hold=slot_hold_of(booking, resource), difference=difference
             )
 
     @staticmethod

@@ -118,6 +118,10 @@ class SlotHold(Frozen):
     ends_at: datetime
     meeting_provider: str
     refund_policy: RefundPolicy = RefundPolicy()
+    # Words for operators (the Temporal UI's details): no personal data.
+    resource_name: str = ""
+    price_text: str = ""
+    starts_text: str = ""
 
 
 class ChargeWalletInput(Frozen):

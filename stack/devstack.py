@@ -65,6 +65,11 @@ def banner(settings: Settings) -> str:
         if settings.temporal_address is None
         else f"(external Temporal at {settings.temporal_target})"
     )
+    worker_metrics = (
+        f"http://{settings.worker_metrics_host}:{settings.worker_metrics_port}/metrics"
+        if settings.worker_metrics_port
+        else "off"
+    )
     return f"""
 Booking engine is running.
   API           {api}   (docs: {api}/docs)
@@ -72,6 +77,7 @@ Booking engine is running.
   Temporal      {settings.temporal_target}  namespace={settings.temporal_namespace}
   Sandbox       {settings.sandbox_base_url}  (payment gateway: checkout pages, webhooks)
   SMTP sink     127.0.0.1:{settings.smtp_port}  (messages in {settings.data_dir / "mail"})
+  Metrics       {api}/metrics  (worker: {worker_metrics})
   Data          {settings.data_dir.resolve()}
 
 Get a token (in another terminal):

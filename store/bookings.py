@@ -7,14 +7,15 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.formatting import local_time, money
 from models.db import Booking, Resource, Slot
 from models.errors import ErrorCode, business_failure
 from models.payloads import SlotHold
 from models.refund_policy import RefundPolicy
 
 
-def slot_hold_of(booking: Booking, policy: dict[str, object]) -> SlotHold:
-    """The booking's current hold as the workflow carries it."""
+def slot_hold_of(booking: Booking, resource: Resource) -> SlotHold:
+    """The booking's current hold as the workflow carries it, with its words for operators."""
     return SlotHold(
         booking_id=booking.id,
         slot_id=booking.slot_id,
@@ -24,7 +25,10 @@ def slot_hold_of(booking: Booking, policy: dict[str, object]) -> SlotHold:
         starts_at=booking.starts_at,
         ends_at=booking.ends_at,
         meeting_provider=booking.meeting_provider,
-        refund_policy=RefundPolicy.model_validate(policy),
+        refund_policy=RefundPolicy.model_validate(resource.refund_policy),
+        resource_name=resource.name,
+        price_text=money(booking.amount, booking.currency),
+        starts_text=local_time(booking.starts_at, resource.timezone),
     )
 
 

@@ -263,12 +263,12 @@ class BookingWorkflow:
             # Nobody was charged, so nobody is told; the caller hears the reason.
             await self._finish(BookingStatus.FAILED, failure_reason(err), notify=False)
             return False
-        self._show("slot held", status=BookingStatus.HELD, resource=s.hold)
+        self._show(f"held: {self._what()}", status=BookingStatus.HELD, resource=s.hold)
         return True
 
     async def _charge_wallet(self) -> bool:
         s, hold = self._s, self._current_hold()
-        self._show(f"charging the wallet {hold.amount} {hold.currency} (minor units)")
+        self._show(f"charging {hold.price_text or hold.amount} to the wallet for {self._what()}")
         # Pushed first: a debit attempt that timed out may still have committed. Its
         # undo also voids a debit that has not happened (see refund_wallet).
         s.undo.append(Undo(UndoKind.REFUND_WALLET))
@@ -365,13 +365,17 @@ class BookingWorkflow:
             )
             await self._attend(AttentionKind.MEETING_LINK_FAILING, alert)
             self._show(
-                "confirmed; meeting link creation failing, waiting for an operator "
-                "to send the retry_meeting signal"
+                f"confirmed, but the {hold.meeting_provider} meeting link is missing ({alert}). "
+                f"Waiting for an operator: POST /v1/ops/bookings/{hold.booking_id}/retry-meeting "
+                "(or the retry_meeting signal)"
             )
             return
         s.meeting = MeetingStatus.READY
         await self._settle(AttentionKind.MEETING_LINK_FAILING, "the meeting link was created")
-        self._show("confirmed; meeting link ready")
+        self._show(
+            f"confirmed; meeting link ready; open until the booked time ends "
+            f"({hold.ends_at:%Y-%m-%d %H:%M} UTC)"
+        )
 
     async def _serve_until_close(self) -> None:
         """Until ``close_at``: late payments, meeting links, a moved booking's mail, pending steps.
@@ -1044,18 +1048,27 @@ class BookingWorkflow:
             steps = "; ".join(step.what for step in s.pending)
             details += (
                 f". Needs attention: {steps}. Last error: {s.attention_note}. Retried every "
-                f"{PENDING_RETRY_EVERY}, or now with the retry_pending_steps signal"
+                f"{PENDING_RETRY_EVERY}, or at once with the retry_pending_steps signal"
             )
         workflow.set_current_details(details)
 
     def _show_waiting(self, *, status: BookingStatus | None = None, note: str = "") -> None:
         s = self._s
         assert s.deadline is not None
+        hold = self._current_hold()
         self._show(
-            f"waiting for {self._provider()} payment for order {s.order_id} until "
-            f"{s.deadline:%Y-%m-%d %H:%M:%S} UTC{note}",
+            f"waiting for {self._provider()} payment of {hold.price_text or hold.amount} for "
+            f"order {s.order_id} until {s.deadline:%Y-%m-%d %H:%M:%S} UTC{note}; unpaid by "
+            "then, the slot is released (EXPIRED)",
             status=status,
         )
+
+    def _what(self) -> str:
+        """The booking in words for the details: resource, local start, price (no PII)."""
+        hold = self._current_hold()
+        if not hold.resource_name:
+            return f"slot {hold.slot_id}"
+        return f"{hold.resource_name}, {hold.starts_text}, {hold.price_text}"
 
     def _close_no_later_than(self, when: datetime) -> None:
         self._s.close_at = min(when, self._s.close_at or when)

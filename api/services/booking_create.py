@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import structlog
+from sqlalchemy import select
 from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
@@ -33,7 +34,8 @@ from api.schemas import BookingIn
 from api.services.idempotency import Answer, IdempotencyKey, Refusal, Success
 from api.views import booking_view
 from core.auth import Principal
-from models.db import Slot
+from core.formatting import local_time, money
+from models.db import Resource, Slot
 from models.domain import BookingStatus, PaymentMethod, has_started
 from models.errors import BookingError, ErrorCode
 from models.payloads import BookingInput, BookingPolicy, Contact, CreateResult, PaymentSpec
@@ -81,9 +83,14 @@ async def create_booking(
     """
     _check_payment(services, body)
     async with services.sessions() as session:
-        slot = await session.get(Slot, body.slot_id)
-    if slot is None:
+        found = (
+            await session.execute(
+                select(Slot, Resource).join(Resource).where(Slot.id == body.slot_id)
+            )
+        ).one_or_none()
+    if found is None:
         raise BookingError(ErrorCode.SLOT_NOT_FOUND)
+    slot, resource = found
     claim = await IdempotencyKey.claim(
         services.sessions,
         principal=str(user.sub),
@@ -110,9 +117,21 @@ async def create_booking(
         stored = await claim.start()
         if stored is not None:
             return CreateOutcome(stored, replayed=True)
-        answer = await claim.settle(await _decide(services, user, claim, body, slot))
+        answer = await claim.settle(await _decide(services, user, claim, body, slot, resource))
         log.info("booking.create_answered", status=answer.status)
         return CreateOutcome(answer, replayed=False)
+
+
+def summary(slot: Slot, resource: Resource, body: BookingIn) -> str:
+    """The workflow's summary in the Temporal UI: what is booked, when, for how much, paid how.
+
+    No personal data: the resource, its local start time, the price, the method.
+    """
+    paid = "wallet" if body.payment.method == PaymentMethod.WALLET else body.payment.provider
+    return (
+        f"{resource.name} · {local_time(slot.starts_at, resource.timezone)} · "
+        f"{money(slot.price_amount, slot.currency)} · {paid}"
+    )
 
 
 def _check_payment(services: Services, body: BookingIn) -> None:
@@ -143,7 +162,12 @@ async def _free_seats(services: Services, slot_id: uuid.UUID) -> int:
 
 
 async def _decide(
-    services: Services, user: Principal, claim: IdempotencyKey, body: BookingIn, slot: Slot
+    services: Services,
+    user: Principal,
+    claim: IdempotencyKey,
+    body: BookingIn,
+    slot: Slot,
+    resource: Resource,
 ) -> Answer:
     """Run the create update; its decision becomes the key's answer."""
     booking_id = claim.target_id
@@ -151,7 +175,9 @@ async def _decide(
         # The SDK polls for the update's outcome without an overall deadline (the
         # RPC timeout bounds each poll): this bounds the whole wait.
         async with asyncio.timeout(services.settings.create_timeout_seconds):
-            result = await _run_create_update(services, user, booking_id, body, slot.resource_id)
+            result = await _run_create_update(
+                services, user, booking_id, body, summary(slot, resource, body), resource.id
+            )
     except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
         # The workflow keeps going; the same key later gets its answer.
         log.warning("booking.create_timed_out", first_request=claim.first)
@@ -177,6 +203,7 @@ async def _run_create_update(
     user: Principal,
     booking_id: uuid.UUID,
     body: BookingIn,
+    static_summary: str,
     resource_id: uuid.UUID,
 ) -> CreateResult:
     settings = services.settings
@@ -213,9 +240,7 @@ async def _run_create_update(
                 SearchAttributePair(BOOKING_STATUS, BookingStatus.HELD.value),
             ]
         ),
-        static_summary=(
-            f"Booking {booking_id} of slot {body.slot_id}, paid by {body.payment.method}"
-        ),
+        static_summary=static_summary,
     )
     temporal = await services.temporal.client()
     try:
