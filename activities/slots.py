@@ -251,9 +251,7 @@ class SlotActivities:
                     raise business_failure(ErrorCode.SLOT_UNAVAILABLE) from None
                 raise
             log.info("booking.moved", booking_id=str(booking.id), difference=difference)
-            return MoveBookingResult(
-                hold=slot_hold_of(booking, resource), difference=difference
-            )
+            return MoveBookingResult(hold=slot_hold_of(booking, resource), difference=difference)
 
     @staticmethod
     async def _moved_by(session: AsyncSession, request: MoveBookingInput) -> int:
