@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
@@ -49,15 +49,24 @@ def _out(payloads: list[Any]) -> dict[str, Any]:
     return out
 
 
+# The Temporal UI asks with ``?preserveStorageRefs=true`` (payloads kept in external
+# storage stay references); the engine stores none, so it changes nothing here.
+PreserveStorageRefs = Annotated[bool | None, Query(alias="preserveStorageRefs")]
+
+
 @router.post("/decode", dependencies=[Depends(codec_caller)])
-async def decode(request: Request, services: ServicesDep) -> dict[str, Any]:
+async def decode(
+    request: Request, services: ServicesDep, _refs: PreserveStorageRefs = None
+) -> dict[str, Any]:
     """Decrypt payloads (those not encrypted come back as they are)."""
     payloads = list((await _payloads(request)).payloads)
     return _out(payloads if services.codec is None else await services.codec.decode(payloads))
 
 
 @router.post("/encode", dependencies=[Depends(codec_caller)])
-async def encode(request: Request, services: ServicesDep) -> dict[str, Any]:
+async def encode(
+    request: Request, services: ServicesDep, _refs: PreserveStorageRefs = None
+) -> dict[str, Any]:
     """Encrypt payloads with the current key."""
     payloads = list((await _payloads(request)).payloads)
     return _out(payloads if services.codec is None else await services.codec.encode(payloads))

@@ -241,6 +241,11 @@ async def _run_create_update(
             ]
         ),
         static_summary=static_summary,
+        static_details=(
+            f"Booking {booking_id}, slot {body.slot_id}, resource {resource_id}. "
+            f"Ops API: GET /v1/bookings/{booking_id}; its alerts: "
+            f"GET /v1/ops/alerts?booking_id={booking_id}"
+        ),
     )
     temporal = await services.temporal.client()
     try:

@@ -25,8 +25,8 @@ async def test_a_history_read_straight_from_temporal_holds_no_contact_data(
 ) -> None:
     """The raw history (no codec) has neither the email nor the name; the codec reads them.
 
-    The codec endpoint answers an operator, refuses a customer (403) and a caller
-    without a token (401).
+    The codec endpoint answers an operator (with the query the Temporal UI adds),
+    refuses a customer (403) and a caller without a token (401).
     """
     customer = uuid.uuid4()
     slot = await make_slot(api, price=1_000)
@@ -49,8 +49,9 @@ async def test_a_history_read_straight_from_temporal_holds_no_contact_data(
     assert payload.metadata["encoding"] == b"binary/encrypted"
 
     body = json_format.MessageToJson(started.input)
+    # As the Temporal UI asks (it adds ?preserveStorageRefs=true).
     decoded = await api.post(
-        "/codec/decode",
+        "/codec/decode?preserveStorageRefs=true",
         content=body,
         headers={**OPERATOR, "Content-Type": "application/json"},
     )
