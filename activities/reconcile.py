@@ -21,6 +21,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from core.db import SessionFactory
+from core.formatting import money
 from core.metrics import gateway_timer
 from integrations.gateways.base import GatewayError, GatewayRecord, PaymentGateway
 from models.db import Booking, GatewayTransaction, IdempotencyRecord
@@ -102,11 +103,13 @@ class ReconcileActivities:
         async with self._sessions() as session:
             findings = Findings(session)
             for row in (await session.execute(_BALANCES)).all():
+                balance, ledger = int(row.balance), int(row.ledger)
                 await findings.add(
                     AttentionKind.BALANCE_MISMATCH,
                     f"wallet:{row.customer_id}:{row.currency}",
-                    f"wallet {row.customer_id} {row.currency}: balance {row.balance} but the "
-                    f"ledger sums to {row.ledger} (difference {row.balance - row.ledger})",
+                    f"wallet {row.customer_id} {row.currency}: balance {balance} but the "
+                    f"ledger sums to {ledger} (difference {balance - ledger}, "
+                    f"{money(balance - ledger, row.currency)})",
                 )
             spikes = await session.execute(_CREDITS, {"threshold": request.credit_spike_amount})
             day = datetime.now(UTC).date().isoformat()
@@ -114,8 +117,9 @@ class ReconcileActivities:
                 await findings.add(
                     AttentionKind.CREDIT_SPIKE,
                     f"credits:{row.customer_id}:{row.currency}:{day}",
-                    f"wallet {row.customer_id} was credited {row.credited} {row.currency} in "
-                    f"24 hours (threshold {request.credit_spike_amount})",
+                    f"wallet {row.customer_id} was credited {int(row.credited)} {row.currency} "
+                    f"({money(int(row.credited), row.currency)}) in 24 hours "
+                    f"(threshold {request.credit_spike_amount})",
                 )
             checked = await session.scalar(text("SELECT count(*) FROM wallets")) or 0
             await session.commit()
