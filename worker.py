@@ -99,6 +99,7 @@ def engine_activities(
         payments.refund_payment,
         payments.mark_refund_processed,
         payments.find_refundable,
+        payments.record_decline,
         payments.cancel_order,
         alerts.open_alert,
         alerts.settle_alert,

@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError
 from core.db import SessionFactory
 from integrations.meetings import MeetingProvider, MeetingProviderError
 from models.db import Booking
-from models.domain import MeetingStatus
+from models.domain import BookingStatus, MeetingStatus
 from models.payloads import (
     CancelMeetingInput,
     CreateMeetingInput,
@@ -70,21 +70,40 @@ class MeetingActivities:
                 str(exc), type=MEETING_PROVIDER_ERROR, non_retryable=not exc.retryable
             ) from exc
         async with self._sessions() as session:
-            await session.execute(
+            # Only a booking still confirmed gets its link: one cancelled meanwhile stays
+            # CANCELLED, and the meeting made for it is cancelled at once.
+            ready = await session.execute(
                 update(Booking)
-                .where(Booking.id == request.booking_id)
+                .where(
+                    Booking.id == request.booking_id,
+                    Booking.status == BookingStatus.CONFIRMED.value,
+                )
                 .values(
                     meeting_status=MeetingStatus.READY.value,
                     meeting_url=meeting.url,
                     meeting_external_id=meeting.external_id,
                     updated_at=datetime.now(UTC),
                 )
+                .returning(Booking.id)
             )
+            if ready.first() is None:
+                await session.commit()
+                await self._cancel_quietly(provider, meeting.external_id, request.booking_id)
+                return meeting
             await record_event(
                 session, request.booking_id, "meeting.ready", {"provider": request.provider}
             )
             await session.commit()
         return meeting
+
+    @staticmethod
+    async def _cancel_quietly(
+        provider: MeetingProvider, external_id: str, booking_id: object
+    ) -> None:
+        try:
+            await provider.cancel(external_id)
+        except MeetingProviderError:
+            log.warning("meeting.orphan_left", booking_id=str(booking_id))
 
     @activity.defn(name="record_meeting_alert")
     async def record_meeting_alert(self, request: RecordMeetingAlertInput) -> None:
@@ -107,19 +126,24 @@ class MeetingActivities:
 
     @activity.defn(name="cancel_meeting")
     async def cancel_meeting(self, request: CancelMeetingInput) -> None:
-        """Cancel the booking's meeting at its provider (a no-op when it has none)."""
+        """Cancel the booking's meeting at its provider (if it has one): it is CANCELLED."""
         async with self._sessions() as session:
             booking = await session.get(Booking, request.booking_id)
-            if booking is None or booking.meeting_external_id is None:
+            if booking is None:
                 return
             provider = self._providers.get(booking.meeting_provider)
-            if provider is not None:
+            if provider is not None and booking.meeting_external_id is not None:
                 try:
                     await provider.cancel(booking.meeting_external_id)
                 except MeetingProviderError as exc:
                     raise ApplicationError(
                         str(exc), type=MEETING_PROVIDER_ERROR, non_retryable=not exc.retryable
                     ) from exc
+            await session.execute(
+                update(Booking)
+                .where(Booking.id == request.booking_id)
+                .values(meeting_status=MeetingStatus.CANCELLED.value, updated_at=datetime.now(UTC))
+            )
             await record_event(
                 session, booking.id, "meeting.cancelled", {"provider": booking.meeting_provider}
             )

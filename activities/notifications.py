@@ -12,8 +12,16 @@ from temporalio import activity
 
 from core.db import SessionFactory
 from core.settings import Settings
-from integrations.mail import SUBJECTS, EmailDeliveryError, compose, render_body, send_email
-from models.db import Booking, Notification
+from integrations.mail import (
+    INVITES,
+    EmailDeliveryError,
+    compose,
+    invite,
+    mail_context,
+    render,
+    send_email,
+)
+from models.db import Booking, Notification, Resource
 from models.domain import AttentionKind, NotificationStatus
 from models.payloads import SendNotificationInput, SendNotificationResult
 from store import alerts, keys
@@ -41,6 +49,8 @@ class NotificationActivities:
             booking = await session.get(Booking, request.booking_id)
             if booking is None:
                 return SendNotificationResult(status=NotificationStatus.SKIPPED)
+            resource = await session.get(Resource, booking.resource_id)
+            assert resource is not None
             recipient = (booking.contact or {}).get("email")
             await session.execute(
                 insert(Notification)
@@ -67,11 +77,35 @@ class NotificationActivities:
                 return SendNotificationResult(status=NotificationStatus(outbox.status))
 
             outbox.attempts += 1
+            context = mail_context(
+                booking,
+                resource,
+                request.kind,
+                refund=request.refund,
+                charged=request.charged,
+                about=request.about,
+            )
+            text, html = render(request.kind, context)
+            method = INVITES.get(request.kind)
             message = compose(
                 to=str(recipient),
                 sender=self._settings.mail_from,
-                subject=SUBJECTS[request.kind],
-                body=render_body(booking, request.kind),
+                subject=context.subject,
+                body=text,
+                html=html,
+                calendar=(
+                    invite(
+                        booking,
+                        resource,
+                        method=method,
+                        sequence=request.sequence,
+                        organizer=self._settings.mail_from,
+                        attendee=str(recipient),
+                    ),
+                    method,
+                )
+                if method
+                else None,
                 # A stable Message-ID lets mail clients drop an at-least-once duplicate.
                 message_id=f"<{key.replace(':', '.')}@booking-engine>",
             )

@@ -33,6 +33,7 @@ from models.payloads import (
     CreateOrderResult,
     FindRefundableInput,
     MarkRefundProcessedInput,
+    RecordDeclineInput,
     Refundable,
     RefundPaymentInput,
     RefundPaymentResult,
@@ -277,6 +278,25 @@ class PaymentActivities:
                 "payment.refund_requested", request.payment_id, request.move, request.ops
             ),
         )
+
+    @activity.defn(name="record_decline")
+    async def record_decline(self, request: RecordDeclineInput) -> None:
+        """A payment attempt failed: the payment is DECLINED until another attempt succeeds."""
+        async with self._sessions() as session:
+            booking = await session.get(Booking, request.booking_id, with_for_update=True)
+            if booking is None:
+                raise business_failure(ErrorCode.BOOKING_NOT_FOUND)
+            if booking.payment_status == PaymentStatus.PENDING:
+                booking.payment_status = PaymentStatus.DECLINED.value
+                booking.updated_at = datetime.now(UTC)
+            await record_event(
+                session,
+                booking.id,
+                "payment.declined",
+                {"provider": request.provider, "payment_id": request.payment_id},
+                step=f"payment.declined:{request.event_id}",
+            )
+            await session.commit()
 
     @activity.defn(name="find_refundable")
     async def find_refundable(self, request: FindRefundableInput) -> Refundable:

@@ -14,7 +14,13 @@ from temporalio import activity
 from core.crashpoints import CrashPoint, crash_point
 from core.db import CHECK_VIOLATION, EXCLUSION_VIOLATION, SessionFactory, pg_error
 from models.db import Booking, BookingEvent, CustomerHolds, Resource, Slot
-from models.domain import ACTIVE_STATUSES, BookingStatus, has_started
+from models.domain import (
+    ACTIVE_STATUSES,
+    BookingStatus,
+    MeetingStatus,
+    PaymentStatus,
+    has_started,
+)
 from models.errors import ErrorCode, business_failure
 from models.payloads import (
     HoldSlotInput,
@@ -138,9 +144,12 @@ class SlotActivities:
 
     @activity.defn(name="release_slot")
     async def release_slot(self, request: ReleaseSlotInput) -> None:
-        """Give the booking's capacity back and record its terminal status.
+        """Give the booking's capacity back and record how it ended.
 
-        Idempotent: a booking already out of the active statuses is left as is.
+        ``COMPLETED`` when its time has passed; otherwise it ended early
+        (FAILED, EXPIRED, CANCELLED): a payment never taken is FAILED and there
+        is no meeting (CANCELLED). Idempotent: a booking already out of the
+        active statuses is left as is.
         """
         async with self._sessions() as session:
             booking = await session.get(Booking, request.booking_id, with_for_update=True)
@@ -149,6 +158,10 @@ class SlotActivities:
             booking.status = request.status.value
             booking.reason = request.reason
             booking.updated_at = datetime.now(UTC)
+            if request.status != BookingStatus.COMPLETED:
+                booking.meeting_status = MeetingStatus.CANCELLED.value
+                if booking.payment_status in (PaymentStatus.PENDING, PaymentStatus.DECLINED):
+                    booking.payment_status = PaymentStatus.FAILED.value
             await session.execute(
                 update(Slot)
                 .where(Slot.id == booking.slot_id)

@@ -31,8 +31,25 @@ def local_time(at: datetime, timezone: str, locale: str = LOCALE) -> str:
     """
     zone = ZoneInfo(timezone)
     local = at.astimezone(zone)
-    day = format_datetime(local, "EEE d MMM y, HH:mm", tzinfo=zone, locale=locale)
+    return f"{_day(local, zone, locale)} {_zone_label(local, zone, locale)}"
+
+
+def local_span(starts: datetime, ends: datetime, timezone: str, locale: str = LOCALE) -> str:
+    """``Fri 4 Dec 2026, 12:30 to 13:30 IST (UTC+05:30)``; both days when it ends another day."""
+    zone = ZoneInfo(timezone)
+    start, end = starts.astimezone(zone), ends.astimezone(zone)
+    if end.date() == start.date():
+        until = format_datetime(end, "HH:mm", tzinfo=zone, locale=locale)
+    else:
+        until = _day(end, zone, locale)
+    return f"{_day(start, zone, locale)} to {until} {_zone_label(start, zone, locale)}"
+
+
+def _day(local: datetime, zone: ZoneInfo, locale: str) -> str:
+    return str(format_datetime(local, "EEE d MMM y, HH:mm", tzinfo=zone, locale=locale))
+
+
+def _zone_label(local: datetime, zone: ZoneInfo, locale: str) -> str:
     offset = format_datetime(local, "xxx", tzinfo=zone, locale=locale)
     name = local.tzname() or ""
-    label = f"{name} " if name and name[0] not in "+-" else ""
-    return f"{day} {label}(UTC{offset})"
+    return f"{name} (UTC{offset})" if name and name[0] not in "+-" else f"(UTC{offset})"

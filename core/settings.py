@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     meeting_alert_after_seconds: int = Field(default=1800, ge=1)
 
     notification_max_attempts: int = Field(default=8, ge=1)
+    # Reminder mails before a booking's start: durations such as "24h,1h" (d, h, m, s); "" none.
+    reminder_offsets: str = "24h,1h"
 
     # Run workflow code in Temporal's sandbox (fresh module state per run and
     # runtime checks for non-deterministic calls). The tests always use it;
@@ -124,6 +126,17 @@ class Settings(BaseSettings):
         if raw.lower() in _PLACEHOLDER_SECRETS or len(raw) < 32:
             raise ValueError("must be a real secret of at least 32 characters")
         return value
+
+    @field_validator("reminder_offsets")
+    @classmethod
+    def _check_offsets(cls, value: str) -> str:
+        parse_offsets(value)
+        return value
+
+    @property
+    def reminder_offsets_seconds(self) -> list[int]:
+        """The reminder offsets in seconds, longest first."""
+        return parse_offsets(self.reminder_offsets)
 
     def enabled_gateways(self) -> set[str]:
         """Payment providers with credentials configured."""
@@ -190,6 +203,24 @@ class Settings(BaseSettings):
         return hmac.new(
             self.require_jwt_secret().encode(), b"meeting-room-names", hashlib.sha256
         ).digest()
+
+
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_offsets(value: str) -> list[int]:
+    """``"24h,1h"`` as ``[86400, 3600]``: comma-separated durations in d, h, m or s.
+
+    Raises:
+        ValueError: A part is not a positive whole number followed by one of the units.
+    """
+    offsets = set()
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        number, unit = part[:-1], part[-1:]
+        if unit not in _UNITS or not number.isdigit() or int(number) == 0:
+            raise ValueError(f"{part!r}: expected a duration such as 24h, 90m or 1d")
+        offsets.add(int(number) * _UNITS[unit])
+    return sorted(offsets, reverse=True)
 
 
 def generate_secret() -> str:

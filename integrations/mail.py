@@ -1,15 +1,29 @@
-"""Notification mail: what each kind says, and composing and sending it over SMTP."""
+"""Notification mail: what each kind says, and composing and sending it over SMTP.
+
+Bodies come from templates in ``integrations/templates`` (``<kind>.txt`` and
+``<kind>.html``, Jinja2, HTML autoescaped), with times in the resource's
+timezone and money formatted for its currency (``core.formatting``). A change
+to the calendar event carries an iCalendar invite (one UID per booking,
+SEQUENCE raised by each change, ``METHOD:CANCEL`` on a cancellation).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import smtplib
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from models.db import Booking
-from models.domain import NotificationKind
+import jinja2
+from icalendar import Calendar, Event, vCalAddress
+
+from core.formatting import local_span, local_time, money
+from models.db import Booking, Resource
+from models.domain import BookingStatus, NotificationKind, PaymentMethod, RefundStatus
+from models.payloads import RefundInfo
 
 SUBJECTS: dict[NotificationKind, str] = {
     NotificationKind.BOOKING_RESCHEDULED: "Your booking was moved",
@@ -18,23 +32,185 @@ SUBJECTS: dict[NotificationKind, str] = {
     NotificationKind.BOOKING_FAILED: "Your booking could not be completed",
     NotificationKind.BOOKING_EXPIRED: "Your booking expired before payment",
     NotificationKind.BOOKING_CANCELLED: "Your booking was cancelled",
+    NotificationKind.BOOKING_REMINDER: "Reminder: your booking",
+    NotificationKind.PAYMENT_DECLINED: "Your payment was declined",
+    NotificationKind.MEETING_READY: "Your meeting link is ready",
 }
 
+# The kinds that change the calendar event: they carry an invite (CANCEL for a cancellation).
+INVITES: dict[NotificationKind, str] = {
+    NotificationKind.BOOKING_CONFIRMED: "REQUEST",
+    NotificationKind.BOOKING_RESCHEDULED: "REQUEST",
+    NotificationKind.MEETING_READY: "REQUEST",
+    NotificationKind.BOOKING_CANCELLED: "CANCEL",
+}
 
-def render_body(booking: Booking, kind: NotificationKind) -> str:
-    """Plain-text body of a notification (no PII beyond what the recipient gave us)."""
-    lines = [
-        SUBJECTS[kind] + ".",
-        "",
-        f"Booking: {booking.id}",
-        f"When: {booking.starts_at.isoformat()} to {booking.ends_at.isoformat()}",
-        f"Amount: {booking.amount} {booking.currency} (minor units)",
-    ]
-    if booking.meeting_url:
-        lines.append(f"Meeting link: {booking.meeting_url}")
-    if booking.reason:
-        lines.append(f"Reason: {booking.reason}")
-    return "\n".join(lines) + "\n"
+# Why a booking failed, in the customer's words (codes without one are not explained).
+_REASONS = {
+    "INSUFFICIENT_FUNDS": "the wallet balance does not cover the price",
+    "SLOT_UNAVAILABLE": "the time was taken just before",
+    "PAYMENT_PROVIDER_UNAVAILABLE": "the payment provider could not be reached",
+    "PAYMENT_MISMATCH": "the payment did not match the price, so it is refunded",
+}
+
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("integrations", "templates"),
+    autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+    undefined=jinja2.StrictUndefined,
+)
+# Plain text: the templates keep their line breaks; runs of blank lines collapse to one.
+_BLANK_RUNS = re.compile(r"\n[ \t]*(?:\n[ \t]*){2,}")
+
+
+@dataclass(frozen=True)
+class RefundWords:
+    """A refund as a mail tells it: the amount formatted, what became of it, where it went."""
+
+    amount: str
+    words: str
+    where: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class MailContext:
+    """What a notification says: times in the resource's timezone, money formatted."""
+
+    subject: str
+    booking_id: str
+    name: str | None
+    resource: str
+    when: str
+    price: str
+    paid_with: str
+    meeting_url: str | None
+    has_meeting: bool
+    refund: RefundWords | None = None
+    charged: str | None = None
+    reason_words: str | None = None
+    deadline: str | None = None
+
+
+def refund_words(refund: RefundInfo, reason: str | None = None) -> RefundWords:
+    """A refund in words: ``₹250.00`` ``was refunded`` ``to your wallet``."""
+    words = {
+        RefundStatus.PROCESSED: "was refunded",
+        RefundStatus.PENDING: "is being refunded (it can take a few days to show)",
+        RefundStatus.REQUESTED: "is being refunded (it can take a few days to show)",
+        RefundStatus.OWED: "is owed to you and will be refunded; we are on it",
+    }[refund.status]
+    where = "to your wallet" if refund.method == PaymentMethod.WALLET else "to your payment method"
+    return RefundWords(money(refund.amount, refund.currency), words, where, reason)
+
+
+def mail_context(
+    booking: Booking,
+    resource: Resource,
+    kind: NotificationKind,
+    *,
+    refund: RefundInfo | None = None,
+    charged: int | None = None,
+    about: str | None = None,
+) -> MailContext:
+    """Everything the templates of ``kind`` need, from the booking as it is now.
+
+    ``refund`` and ``charged`` are the money this change moved; ``about`` tells
+    an operator's refund (``ops:…``) from one of money the booking did not need.
+    """
+    contact = booking.contact or {}
+    ended = booking.status not in (BookingStatus.CONFIRMED, BookingStatus.COMPLETED)
+    paid_with = (
+        "from your wallet"
+        if booking.payment_method == PaymentMethod.WALLET
+        else f"with {booking.payment_provider or 'your payment method'}"
+    )
+    if refund is None and booking.refunded_amount > 0 and kind in _TELLS_REFUNDS:
+        # Sent again by an operator: the refunds so far, from the books.
+        refund = RefundInfo(
+            amount=booking.refunded_amount,
+            currency=booking.currency,
+            method=booking.payment_method
+            if booking.payment_method == PaymentMethod.WALLET
+            else (booking.payment_provider or ""),
+            status=RefundStatus.PROCESSED,
+        )
+    return MailContext(
+        subject=SUBJECTS[kind],
+        booking_id=str(booking.id),
+        name=contact.get("name"),
+        resource=resource.name,
+        when=local_span(booking.starts_at, booking.ends_at, resource.timezone),
+        price=money(booking.amount, booking.currency),
+        paid_with=paid_with,
+        meeting_url=None if ended else booking.meeting_url,
+        has_meeting=bool(booking.meeting_provider),
+        refund=refund_words(refund, _refund_reason(kind, about)) if refund else None,
+        charged=money(charged, booking.currency) if charged else None,
+        reason_words=_REASONS.get(booking.reason or ""),
+        deadline=local_time(booking.hold_expires_at, resource.timezone)
+        if booking.hold_expires_at
+        else None,
+    )
+
+
+_TELLS_REFUNDS = frozenset(
+    {
+        NotificationKind.BOOKING_CANCELLED,
+        NotificationKind.BOOKING_FAILED,
+        NotificationKind.PAYMENT_REFUNDED,
+    }
+)
+
+
+def _refund_reason(kind: NotificationKind, about: str | None) -> str | None:
+    if kind != NotificationKind.PAYMENT_REFUNDED:
+        return None
+    if about is not None and about.startswith("ops:"):
+        return "a refund from our team"
+    return "a payment reached us that your booking did not need"
+
+
+def render(kind: NotificationKind, context: MailContext) -> tuple[str, str]:
+    """The plain-text and HTML bodies of a notification, from ``templates/<kind>.txt|html``."""
+    values = asdict(context)
+    values["refund"] = context.refund
+    text = _TEMPLATES.get_template(f"{kind.value}.txt").render(values)
+    html = _TEMPLATES.get_template(f"{kind.value}.html").render(values)
+    return _BLANK_RUNS.sub("\n\n", text).strip() + "\n", html
+
+
+def invite(
+    booking: Booking,
+    resource: Resource,
+    *,
+    method: str,
+    sequence: int,
+    organizer: str,
+    attendee: str,
+) -> bytes:
+    """The booking as an iCalendar invite: one stable UID, SEQUENCE raised by each change.
+
+    ``method`` is ``REQUEST`` (a new or changed event) or ``CANCEL``.
+    """
+    calendar = Calendar()
+    calendar.add("prodid", "-//Booking engine//bookings//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", method)
+    event = Event()
+    event.add("uid", f"{booking.id}@booking-engine")
+    event.add("sequence", sequence)
+    event.add("dtstamp", datetime.now(UTC))
+    event.add("dtstart", booking.starts_at.astimezone(UTC))
+    event.add("dtend", booking.ends_at.astimezone(UTC))
+    event.add("summary", resource.name)
+    event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    if booking.meeting_url and method != "CANCEL":
+        event.add("location", booking.meeting_url)
+        event.add("url", booking.meeting_url)
+    event.add("organizer", vCalAddress(f"mailto:{organizer}"))
+    event.add("attendee", vCalAddress(f"mailto:{attendee}"))
+    calendar.add_component(event)
+    return bytes(calendar.to_ical())
 
 
 class EmailDeliveryError(Exception):
@@ -45,8 +221,17 @@ class EmailDeliveryError(Exception):
         self.smtp_code = smtp_code
 
 
-def compose(*, to: str, sender: str, subject: str, body: str, message_id: str) -> EmailMessage:
-    """Build a plain-text message.
+def compose(
+    *,
+    to: str,
+    sender: str,
+    subject: str,
+    body: str,
+    message_id: str,
+    html: str | None = None,
+    calendar: tuple[bytes, str] | None = None,
+) -> EmailMessage:
+    """Build a message: plain text, with an HTML alternative and a calendar invite if given.
 
     Args:
         to: The recipient's address.
@@ -55,6 +240,9 @@ def compose(*, to: str, sender: str, subject: str, body: str, message_id: str) -
         body: The plain-text body.
         message_id: A stable RFC 5322 msg-id, so that a resend after an ambiguous
             failure can be recognised as a duplicate; angle brackets are added if missing.
+        html: The same message as HTML (``multipart/alternative``).
+        calendar: An iCalendar body and its method (``REQUEST``, ``CANCEL``), attached
+            as ``invite.ics``.
 
     Returns:
         The message, ready for :func:`send_email`.
@@ -69,6 +257,17 @@ def compose(*, to: str, sender: str, subject: str, body: str, message_id: str) -
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = message_id if message_id.startswith("<") else f"<{message_id}>"
     message.set_content(body)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    if calendar is not None:
+        ics, method = calendar
+        message.add_attachment(
+            ics,
+            maintype="text",
+            subtype="calendar",
+            filename="invite.ics",
+            params={"method": method},
+        )
     return message
 
 

@@ -16,6 +16,8 @@ class BookingStatus(StrEnum):
     HELD = "HELD"
     AWAITING_PAYMENT = "AWAITING_PAYMENT"
     CONFIRMED = "CONFIRMED"
+    # The booked time has passed; the seat is given back.
+    COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     EXPIRED = "EXPIRED"
     CANCELLED = "CANCELLED"
@@ -25,8 +27,21 @@ ACTIVE_STATUSES = frozenset(
     {BookingStatus.HELD, BookingStatus.AWAITING_PAYMENT, BookingStatus.CONFIRMED}
 )
 TERMINAL_STATUSES = frozenset(
-    {BookingStatus.FAILED, BookingStatus.EXPIRED, BookingStatus.CANCELLED}
+    {
+        BookingStatus.COMPLETED,
+        BookingStatus.FAILED,
+        BookingStatus.EXPIRED,
+        BookingStatus.CANCELLED,
+    }
 )
+
+
+class Reason(StrEnum):
+    """Why a booking ended, besides the error codes of a refusal (``INSUFFICIENT_FUNDS`` ...)."""
+
+    PAYMENT_WINDOW_EXPIRED = "PAYMENT_WINDOW_EXPIRED"
+    CANCELLED_BY_CUSTOMER = "CANCELLED_BY_CUSTOMER"
+    CANCELLED_BY_OPERATOR = "CANCELLED_BY_OPERATOR"
 
 
 class PaymentMethod(StrEnum):
@@ -78,6 +93,8 @@ class MeetingStatus(StrEnum):
     PENDING = "PENDING"
     READY = "READY"
     FAILED = "FAILED"
+    # The booking ended (cancelled, failed, expired): there is no meeting.
+    CANCELLED = "CANCELLED"
 
 
 class NotificationKind(StrEnum):
@@ -88,7 +105,10 @@ class NotificationKind(StrEnum):
     BOOKING_FAILED = "booking_failed"
     BOOKING_EXPIRED = "booking_expired"
     BOOKING_CANCELLED = "booking_cancelled"
+    BOOKING_REMINDER = "booking_reminder"
     PAYMENT_REFUNDED = "payment_refunded"
+    PAYMENT_DECLINED = "payment_declined"
+    MEETING_READY = "meeting_ready"
 
 
 class AttentionKind(StrEnum):

@@ -63,6 +63,8 @@ class BookingPolicy(Frozen):
     # before it is kept pending for later rounds and shown to operators. Longer than
     # one attempt's timeout, so an attempt lost with its worker is retried in line.
     step_bound_seconds: float = 25.0
+    # Reminders before the start (BOOKING_REMINDER_OFFSETS), in seconds.
+    reminder_offsets_seconds: list[int] = [86400, 3600]
 
 
 class BookingInput(Frozen):
@@ -200,6 +202,11 @@ class SendNotificationInput(Frozen):
     # Tells apart the notifications of a kind that can repeat: the move number
     # of a reschedule, the payment id of a refund. Part of the outbox key.
     about: str | None = None
+    # The calendar invite's SEQUENCE: it rises with every change of the event.
+    sequence: int = 0
+    # The money this change moved, as the mail tells it: a refund, or what a move charged.
+    refund: RefundInfo | None = None
+    charged: int | None = None
 
 
 class SendNotificationResult(Frozen):
@@ -235,6 +242,15 @@ class PaymentEvent(Frozen):
     payment_id: str | None = None
     amount: int | None = None
     currency: str | None = None
+
+
+class RecordDeclineInput(Frozen):
+    """A gateway reported a failed payment attempt for this booking."""
+
+    booking_id: uuid.UUID
+    provider: str
+    event_id: str
+    payment_id: str | None = None
 
 
 class ConfirmPaymentInput(Frozen):

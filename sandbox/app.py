@@ -1,7 +1,9 @@
 """``create_app``: the sandbox gateway as a FastAPI application.
 
-State is in memory for the life of the app: this is a sandbox. Tests await
-``app.state.sandbox.drain()`` to wait for every webhook delivery.
+State is kept in the data directory (``sandbox.db``) when the config names a
+state path, so orders, payments and queued webhooks survive a restart; tests
+keep it in memory. Tests await ``app.state.sandbox.drain()`` to wait for every
+webhook delivery.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import structlog
 from fastapi import FastAPI
 
 from sandbox.config import SandboxConfig
@@ -21,6 +24,8 @@ from sandbox.store import Clock, utc_now
 __all__ = ["Sandbox", "SandboxConfig", "create_app"]
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
+
+log = structlog.get_logger(__name__)
 
 
 def create_app(
@@ -49,6 +54,9 @@ def create_app(
         own_client = webhook_client is None
         client = webhook_client or httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_SECONDS)
         sandbox.deliverer.client = client
+        resumed = sandbox.deliverer.resume()
+        if resumed:
+            log.info("sandbox.webhooks_resumed", count=resumed)
         try:
             yield
         finally:
@@ -56,11 +64,13 @@ def create_app(
             sandbox.deliverer.client = None
             if own_client:
                 await client.aclose()
+            if sandbox.state is not None:
+                sandbox.state.close()
 
     app = FastAPI(
         title="Sandbox payment gateway",
         version="1",
-        summary="A hosted-checkout gateway for development and tests; state is in memory.",
+        summary="A hosted-checkout gateway for development and tests.",
         lifespan=lifespan,
     )
     app.state.sandbox = sandbox

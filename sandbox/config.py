@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,8 @@ class SandboxConfig:
         max_delivery_attempts: Attempts per webhook copy before giving up.
         initial_backoff: Seconds before the first retry; doubles after each failure.
         max_backoff: Cap on the seconds between two attempts.
+        state_path: The SQLite file that keeps orders, payments, refunds and
+            undelivered webhooks across restarts; None keeps them in memory.
     """
 
     api_key: str
@@ -27,6 +30,7 @@ class SandboxConfig:
     max_delivery_attempts: int = 8
     initial_backoff: float = 0.5
     max_backoff: float = 30.0
+    state_path: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.api_key:

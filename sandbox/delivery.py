@@ -21,6 +21,7 @@ import httpx
 import structlog
 
 from core.signing import sign_header
+from sandbox.persistence import StateFile
 from sandbox.schemas import Faults
 from sandbox.store import Clock, Event, rfc3339
 
@@ -65,8 +66,12 @@ def encode(event: Event) -> bytes:
 class Deliverer:
     """Delivers events to one webhook URL and keeps the record of every attempt."""
 
-    def __init__(self, policy: DeliveryPolicy, *, clock: Clock) -> None:
+    def __init__(
+        self, policy: DeliveryPolicy, *, clock: Clock, state: StateFile | None = None
+    ) -> None:
         self.policy = policy
+        # Where undelivered webhooks are kept across restarts (None: in memory only).
+        self._state = state
         self.client: httpx.AsyncClient | None = None
         self.faults = Faults()
         self.events: list[Event] = []
@@ -77,7 +82,9 @@ class Deliverer:
         self._held: dict[str, list[Event]] = {}
 
     def enqueue(self, event: Event) -> None:
-        """Schedule delivery of ``event`` under the current fault mode."""
+        """Schedule delivery of ``event`` under the current fault mode (kept until delivered)."""
+        if self._state is not None:
+            self._state.queue_event(event.id, event.order_id, event.body)
         self.events.append(event)
         faults = self.faults
         if not faults.reorder:
@@ -88,13 +95,22 @@ class Deliverer:
         if len(held) == 1:
             self._spawn(self._flush_reversed(event.order_id, faults))
 
+    def resume(self) -> int:
+        """Deliver again what an earlier run queued and never delivered; how many."""
+        if self._state is None:
+            return 0
+        pending = self._state.undelivered()
+        for event_id, order_id, body in pending:
+            self.enqueue(Event(id=event_id, order_id=order_id, body=body))
+        return len(pending)
+
     async def drain(self) -> None:
         """Wait until every queued delivery (retries included) has finished."""
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def close(self) -> None:
-        """Abandon deliveries still pending (state is in memory; nothing to keep)."""
+        """Stop deliveries still pending (kept on disk for the next start, when persisted)."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -118,6 +134,9 @@ class Deliverer:
         body = encode(event)
         copies = [self._deliver_copy(event, body, i) for i in range(faults.duplicate + 1)]
         await asyncio.gather(*copies)
+        if self._state is not None:
+            # Delivered, or every attempt used: either way nothing is left to resume.
+            self._state.event_done(event.id)
 
     async def _deliver_copy(self, event: Event, body: bytes, copy_index: int) -> None:
         policy = self.policy

@@ -19,4 +19,5 @@ def sandbox_config(settings: Settings) -> SandboxConfig:
         webhook_url=settings.sandbox_webhook_target,
         webhook_secrets=list(secrets_list(settings.sandbox_webhook_secret.get_secret_value())),
         public_base_url=settings.sandbox_public_url or settings.sandbox_base_url,
+        state_path=settings.data_dir / "sandbox.db",
     )

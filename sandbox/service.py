@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sandbox.config import SandboxConfig
 from sandbox.delivery import Deliverer, DeliveryPolicy
+from sandbox.persistence import StateFile
 from sandbox.store import Clock, Store, utc_now
 
 
@@ -12,12 +13,13 @@ class Sandbox:
 
     Attributes:
         config: What it was built with.
-        store: Orders, payments and refunds (in memory).
+        store: Orders, payments and refunds (in memory, and on disk with a state path).
         deliverer: Webhook delivery, the fault mode and the attempt log.
     """
 
     def __init__(self, config: SandboxConfig, *, clock: Clock = utc_now) -> None:
         self.config = config
+        self.state = StateFile(config.state_path) if config.state_path is not None else None
         self.deliverer = Deliverer(
             DeliveryPolicy(
                 url=config.webhook_url,
@@ -27,8 +29,9 @@ class Sandbox:
                 max_backoff=config.max_backoff,
             ),
             clock=clock,
+            state=self.state,
         )
-        self.store = Store(clock=clock, emit=self.deliverer.enqueue)
+        self.store = Store(clock=clock, emit=self.deliverer.enqueue, state=self.state)
 
     def checkout_url(self, order_id: str) -> str:
         """Where the customer pays for an order."""

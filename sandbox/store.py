@@ -1,14 +1,17 @@
-"""Orders, payments and refunds, in memory under one ``asyncio.Lock``.
+"""Orders, payments and refunds, in memory under one ``asyncio.Lock``, written through to disk.
 
-This is a sandbox: state lives in dicts for the life of the process and is lost
-on restart. Every change that a real gateway would announce emits an
-:class:`Event` through the ``emit`` callback, while still holding the lock, so
-events leave in the order the changes happened.
+With a :class:`~sandbox.persistence.StateFile` every change is also written to
+the data directory while the lock is held, and the state is read back at
+start, so a restart loses nothing (without one, state lives for the process).
+Every change that a real gateway would announce emits an :class:`Event`
+through the ``emit`` callback, while still holding the lock, so events leave
+in the order the changes happened.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.errors import SandboxError, SandboxErrorCode
+from sandbox.persistence import StateFile
 from sandbox.schemas import CreateOrderIn, EventType, OrderStatus, PaymentStatus, RefundIn
 
 Clock = Callable[[], datetime]
@@ -92,9 +96,12 @@ class Event:
 class Store:
     """The sandbox's orders, payments and refunds."""
 
-    def __init__(self, *, clock: Clock, emit: Callable[[Event], None]) -> None:
+    def __init__(
+        self, *, clock: Clock, emit: Callable[[Event], None], state: StateFile | None = None
+    ) -> None:
         self._clock = clock
         self._emit = emit
+        self._state = state
         self._lock = asyncio.Lock()
         self._orders: dict[str, Order] = {}
         self._by_receipt: dict[str, str] = {}
@@ -102,6 +109,32 @@ class Store:
         self._refunds: dict[str, Refund] = {}
         # Idempotency-Key -> (the request it was first used with, the refund it made).
         self._refund_keys: dict[str, tuple[RefundIn, str]] = {}
+        if state is not None:
+            self._load(state)
+
+    def _load(self, state: StateFile) -> None:
+        """Read back what an earlier run of the sandbox wrote."""
+        for payment in state.load("payment", Payment):
+            self._payments[payment.id] = payment
+        for _, body in state.load_raw("order"):
+            order = Order(**{**body, "payments": []})
+            order.payments = sorted(
+                (p for p in self._payments.values() if p.order_id == order.id),
+                key=lambda p: p.created_at,
+            )
+            self._orders[order.id] = order
+            self._by_receipt[order.receipt] = order.id
+        for refund in state.load("refund", Refund):
+            self._refunds[refund.id] = refund
+        for key, body in state.load_raw("refund_key"):
+            self._refund_keys[key] = (RefundIn(**body["request"]), body["refund_id"])
+
+    def _save(self, order: Order, payment: Payment | None = None) -> None:
+        if self._state is None:
+            return
+        self._state.save("order", order.id, {**dataclasses.asdict(order), "payments": []})
+        if payment is not None:
+            self._state.save("payment", payment.id, payment)
 
     async def create_order(self, request: CreateOrderIn) -> tuple[Order, bool]:
         """Create an order, or return the one already made for this receipt.
@@ -134,6 +167,7 @@ class Store:
             )
             self._orders[order.id] = order
             self._by_receipt[order.receipt] = order.id
+            self._save(order)
             return order, True
 
     def find_order(self, order_id: str) -> Order | None:
@@ -178,6 +212,7 @@ class Store:
             if success:
                 order.status = "paid"
                 order.amount_paid += payment.amount
+            self._save(order, payment)
             self._announce(
                 "payment.captured" if success else "payment.failed", order, payment, None
             )
@@ -243,6 +278,14 @@ class Store:
             order.amount_refunded += refund.amount
             self._refunds[refund.id] = refund
             self._refund_keys[idempotency_key] = (request, refund.id)
+            self._save(order, payment)
+            if self._state is not None:
+                self._state.save("refund", refund.id, refund)
+                self._state.save(
+                    "refund_key",
+                    idempotency_key,
+                    {"request": request.model_dump(), "refund_id": refund.id},
+                )
             self._announce("refund.processed", order, payment, refund)
             return refund, True
 

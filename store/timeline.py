@@ -26,6 +26,9 @@ PUBLISHED_TYPES: dict[str, str] = {
     "booking.rescheduled": "booking.rescheduled",
     "booking.expired": "booking.expired",
     "booking.failed": "booking.failed",
+    "booking.completed": "booking.completed",
+    "payment.declined": "booking.payment_declined",
+    "meeting.cancelled": "booking.meeting_cancelled",
     # Wallet and gateway refunds alike (a gateway refund step per payment and status).
     "payment.refunded": "booking.refunded",
     "meeting.ready": "booking.meeting_ready",

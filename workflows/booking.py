@@ -43,6 +43,7 @@ from workflows.policies import (
     refusal,
     within,
 )
+from workflows.reminders import Reminder, next_reminder_at, reminders_due
 
 with workflow.unsafe.imports_passed_through():
     from temporalio.common import RetryPolicy
@@ -63,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
         NotificationKind,
         NotificationStatus,
         PaymentMethod,
+        Reason,
         RefundStatus,
     )
     from models.errors import ErrorCode
@@ -87,6 +89,7 @@ with workflow.unsafe.imports_passed_through():
         OpsRefundResult,
         PaymentEvent,
         RecordAuditInput,
+        RecordDeclineInput,
         RecordMeetingAlertInput,
         RefundInfo,
         RefundPaymentInput,
@@ -150,7 +153,8 @@ class SagaState:
     """Everything one booking workflow knows; handlers and steps read and write only this."""
 
     status: BookingStatus | None = None
-    reason: ErrorCode | None = None
+    # An ErrorCode of a refusal, or a models.domain.Reason (expired, cancelled by whom).
+    reason: str | None = None
     decision: CreateResult | None = None
     hold: SlotHold | None = None
     undo: list[Undo] = field(default_factory=list)
@@ -165,8 +169,15 @@ class SagaState:
     # Gateway payments already confirmed or refunded: a repeated capture is ignored.
     payments: set[str] = field(default_factory=set)
     moves: int = 0
-    # A move whose meeting link and mail are still to do (the main loop does them).
+    # A move whose meeting link and mail are still to do (the main loop does them),
+    # and what it moved: the price difference and any refund of it.
     moved_to: int | None = None
+    move_money: tuple[int, RefundInfo | None] = (0, None)
+    # The calendar invite's SEQUENCE, raised by every change of the event.
+    calendar_sequence: int = 0
+    # Reminders sent or skipped, and since when the current set counts (confirm, move).
+    reminders_done: set[Reminder] = field(default_factory=set)
+    reminders_since: datetime | None = None
     cancelling: bool = False
     cancel_result: CancelResult | None = None
     # True while nothing is in flight: the saga's steps are done and it waits for events.
@@ -229,6 +240,8 @@ class BookingWorkflow:
         if paid:
             await self._create_meeting()
             await self._notify(NotificationKind.BOOKING_CONFIRMED)
+            s.reminders_since = workflow.now()
+            # At its end the booking is COMPLETED (see _serve_until_close).
             self._close_no_later_than(self._current_hold().ends_at)
         elif request.payment.method == PaymentMethod.GATEWAY:
             window = timedelta(seconds=request.policy.late_payment_window_seconds)
@@ -321,7 +334,7 @@ class BookingWorkflow:
             if s.cancelling:
                 break
             if event is None:
-                await self._finish(BookingStatus.EXPIRED, None)
+                await self._finish(BookingStatus.EXPIRED, Reason.PAYMENT_WINDOW_EXPIRED)
                 return False
             await self._on_payment_event(event)
         if s.cancelling:
@@ -329,10 +342,11 @@ class BookingWorkflow:
             await workflow.wait_condition(lambda: s.status == BookingStatus.CANCELLED)
         return s.status == BookingStatus.CONFIRMED
 
-    async def _create_meeting(self) -> None:
+    async def _create_meeting(self) -> bool:
+        """Create (or move) the meeting link; False when it is still missing."""
         s = self._s
         if s.status != BookingStatus.CONFIRMED:
-            return
+            return False
         hold = self._current_hold()
         # Pushed first (once): a cancel racing the creation still cancels the meeting.
         if Undo(UndoKind.CANCEL_MEETING) not in s.undo:
@@ -369,13 +383,14 @@ class BookingWorkflow:
                 f"Waiting for an operator: POST /v1/ops/bookings/{hold.booking_id}/retry-meeting "
                 "(or the retry_meeting signal)"
             )
-            return
+            return False
         s.meeting = MeetingStatus.READY
         await self._settle(AttentionKind.MEETING_LINK_FAILING, "the meeting link was created")
         self._show(
             f"confirmed; meeting link ready; open until the booked time ends "
             f"({hold.ends_at:%Y-%m-%d %H:%M} UTC)"
         )
+        return True
 
     async def _serve_until_close(self) -> None:
         """Until ``close_at``: late payments, meeting links, a moved booking's mail, pending steps.
@@ -401,17 +416,80 @@ class BookingWorkflow:
             while s.events:
                 await self._on_payment_event(s.events.popleft())
             if s.moved_to is not None:
-                move, s.moved_to = s.moved_to, None
-                await self._create_meeting()
-                await self._notify(NotificationKind.BOOKING_RESCHEDULED, about=f"move:{move}")
+                await self._after_move(s.moved_to)
             if s.meeting_retry_requested:
-                s.meeting_retry_requested = False
-                if s.meeting != MeetingStatus.READY:
-                    await self._create_meeting()
+                await self._retry_meeting()
+            await self._send_reminders()
             if s.pending and (s.retry_pending_requested or self._pending_due()):
                 await self._retry_pending()
             if s.close_at is not None and s.close_at <= workflow.now() and self._done():
-                return
+                if s.status != BookingStatus.CONFIRMED:
+                    return
+                await self._complete()
+
+    async def _retry_meeting(self) -> None:
+        """An operator's retry of a missing link; once made, it is mailed (it comes late)."""
+        s = self._s
+        s.meeting_retry_requested = False
+        if s.meeting != MeetingStatus.READY and await self._create_meeting():
+            s.calendar_sequence += 1
+            await self._notify(
+                NotificationKind.MEETING_READY, about=f"meeting:{s.calendar_sequence}"
+            )
+
+    async def _after_move(self, move: int) -> None:
+        """A moved booking's meeting at the new time, its mail, and its new reminders."""
+        s = self._s
+        s.moved_to = None
+        await self._create_meeting()
+        s.calendar_sequence += 1
+        difference, refund = s.move_money
+        await self._notify(
+            NotificationKind.BOOKING_RESCHEDULED,
+            about=f"move:{move}",
+            refund=refund,
+            charged=difference if difference > 0 else None,
+        )
+        s.reminders_since = workflow.now()
+
+    async def _send_reminders(self) -> None:
+        """Send the reminders that fell due; skip those whose time passed before the booking."""
+        s = self._s
+        if s.status != BookingStatus.CONFIRMED or s.reminders_since is None:
+            return
+        send, skip = reminders_due(
+            self._reminder_offsets(),
+            self._current_hold().starts_at,
+            move=s.moves,
+            since=s.reminders_since,
+            now=workflow.now(),
+            done=s.reminders_done,
+        )
+        s.reminders_done.update(skip)
+        for reminder in send:
+            s.reminders_done.add(reminder)
+            await self._notify(NotificationKind.BOOKING_REMINDER, about=reminder.about)
+
+    def _reminder_offsets(self) -> list[timedelta]:
+        return [timedelta(seconds=o) for o in self._request.policy.reminder_offsets_seconds]
+
+    async def _complete(self) -> None:
+        """The booked time has passed: COMPLETED, the seat given back.
+
+        A gateway booking then listens for late money for the late-payment
+        window (a second capture is still refunded); a wallet booking closes.
+        """
+        s = self._s
+        await self._must(
+            SlotActivities.release_slot,
+            ReleaseSlotInput(booking_id=self._request.booking_id, status=BookingStatus.COMPLETED),
+            what="recording the completion",
+        )
+        self._show("completed: the booked time has passed", status=BookingStatus.COMPLETED)
+        window = 0
+        if self._request.payment.method == PaymentMethod.GATEWAY:
+            window = self._request.policy.late_payment_window_seconds
+        s.close_at = workflow.now() + timedelta(seconds=window)
 
     def _woken(self, close_at: datetime) -> bool:
         s = self._s
@@ -434,6 +512,12 @@ class BookingWorkflow:
         round_at = self._next_round_at()
         if round_at is not None:
             wakes.append(max(round_at - now, timedelta(0)))
+        if s.status == BookingStatus.CONFIRMED and s.reminders_since is not None:
+            reminder_at = next_reminder_at(
+                self._reminder_offsets(), self._current_hold().starts_at, now=now
+            )
+            if reminder_at is not None:
+                wakes.append(reminder_at - now)
         if wakes:
             return min(wakes)
         return None if s.pending else timedelta(0)
@@ -477,7 +561,7 @@ class BookingWorkflow:
     async def _finish(
         self,
         status: BookingStatus,
-        reason: ErrorCode | None,
+        reason: str | None,
         *,
         notify: bool = True,
         refund_reason: str | None = None,
@@ -497,14 +581,17 @@ class BookingWorkflow:
             undo = s.undo.pop()
             made = await self._undo(undo, status, refund_reason or f"booking {status.lower()}")
             refund = refund or made
-        words = f"{status.lower()}: {reason.value}" if reason else status.lower()
+        # There is no meeting once the booking has ended before its time.
+        s.meeting = MeetingStatus.CANCELLED
+        words = f"{status.lower()}: {reason}" if reason else status.lower()
         self._show(words, status=status)
         if s.decision is None:
             s.decision = CreateResult(
                 booking_id=self._request.booking_id, status=status, reason=reason
             )
         if notify:
-            await self._notify(_ENDING_NOTICE[status])
+            s.calendar_sequence += 1
+            await self._notify(_ENDING_NOTICE[status], refund=refund)
         return refund
 
     async def _undo(self, undo: Undo, status: BookingStatus, reason: str) -> RefundInfo | None:
@@ -667,7 +754,18 @@ class BookingWorkflow:
         if event.type == "payment.captured" and event.payment_id:
             await self._on_capture(event)
         elif event.type == "payment.failed" and s.status == BookingStatus.AWAITING_PAYMENT:
-            self._show_waiting(note="; the last attempt failed, the customer may retry")
+            await self._must(
+                PaymentActivities.record_decline,
+                RecordDeclineInput(
+                    booking_id=self._request.booking_id,
+                    provider=event.provider,
+                    event_id=event.event_id,
+                    payment_id=event.payment_id,
+                ),
+                what="recording the declined payment",
+            )
+            self._show_waiting(note="; the last attempt was declined, the customer may try again")
+            await self._notify(NotificationKind.PAYMENT_DECLINED, about=event.event_id)
         elif event.type == "refund.processed":
             await self._must(
                 PaymentActivities.mark_refund_processed,
@@ -709,14 +807,16 @@ class BookingWorkflow:
             return
         # Money for a booking that is no longer waiting for it: give it back.
         late = s.status != BookingStatus.CONFIRMED
-        await self._refund_capture(
+        refund = await self._refund_capture(
             capture,
             capture.amount,
             f"payment after the booking was {s.status}"
             if late
             else "second payment for a confirmed booking",
         )
-        await self._notify(NotificationKind.PAYMENT_REFUNDED, about=capture.payment_id)
+        await self._notify(
+            NotificationKind.PAYMENT_REFUNDED, about=capture.payment_id, refund=refund
+        )
 
     async def _refuse_mismatched(self, capture: Undo) -> None:
         """Never confirm on a payment that does not match the order: refund it and fail."""
@@ -794,7 +894,8 @@ class BookingWorkflow:
                 result = s.cancel_result
             assert result is not None
             if first:
-                await self._notify(NotificationKind.BOOKING_CANCELLED)
+                s.calendar_sequence += 1
+                await self._notify(NotificationKind.BOOKING_CANCELLED, refund=result.refund)
             return result
         finally:
             self._changes -= 1
@@ -820,7 +921,10 @@ class BookingWorkflow:
             what="the cancel's audit row",
         )
         refund = await self._finish(
-            BookingStatus.CANCELLED, None, notify=False, refund_reason="cancellation"
+            BookingStatus.CANCELLED,
+            Reason.CANCELLED_BY_OPERATOR if request.by_operator else Reason.CANCELLED_BY_CUSTOMER,
+            notify=False,
+            refund_reason="cancellation",
         )
         # Wallet money cannot arrive late; gateway money can, for a while.
         window = 0
@@ -878,6 +982,7 @@ class BookingWorkflow:
             )
         s.close_at = moved.hold.ends_at
         s.meeting, s.moved_to = MeetingStatus.PENDING, move
+        s.move_money = (moved.difference, refund)
         self._show(f"moved to slot {moved.hold.slot_id}; creating its meeting link")
         return RescheduleResult(
             booking_id=moved.hold.booking_id,
@@ -967,7 +1072,9 @@ class BookingWorkflow:
                 )
         finally:
             self._changes -= 1
-        await self._notify(NotificationKind.PAYMENT_REFUNDED, about=f"ops:{request.request_id}")
+        await self._notify(
+            NotificationKind.PAYMENT_REFUNDED, about=f"ops:{request.request_id}", refund=info
+        )
         return OpsRefundResult(booking_id=booking_id, refund=info)
 
     @refund.validator
@@ -1184,7 +1291,12 @@ class BookingWorkflow:
         workflow.upsert_search_attributes([BOOKING_ATTENTION.value_set(sorted(self._s.attention))])
 
     async def _notify(
-        self, kind: NotificationKind, *, about: str | None = None
+        self,
+        kind: NotificationKind,
+        *,
+        about: str | None = None,
+        refund: RefundInfo | None = None,
+        charged: int | None = None,
     ) -> NotificationStatus:
         # Local: one SMTP hand-off needs no task-queue round trip or workflow
         # task of its own. The outbox row bounds the delivery attempts; the
@@ -1194,7 +1306,14 @@ class BookingWorkflow:
         try:
             sent = await workflow.execute_local_activity_method(
                 NotificationActivities.send_notification,
-                SendNotificationInput(booking_id=self._request.booking_id, kind=kind, about=about),
+                SendNotificationInput(
+                    booking_id=self._request.booking_id,
+                    kind=kind,
+                    about=about,
+                    sequence=self._s.calendar_sequence,
+                    refund=refund,
+                    charged=charged,
+                ),
                 start_to_close_timeout=STEP_TIMEOUT,
                 schedule_to_close_timeout=bound,
                 retry_policy=within(NOTIFY_RETRY, bound),

@@ -162,7 +162,7 @@ class BookingOpsWorkflow:
             amount = refund_amount_for(plan, request.amount)
             await self._run(AuditActivities.record_audit, refund_audit(booking_id, request, amount))
             info = await self._give_back(plan, amount, request)
-        await self._notify(NotificationKind.PAYMENT_REFUNDED, f"ops:{request.request_id}")
+        await self._notify(NotificationKind.PAYMENT_REFUNDED, f"ops:{request.request_id}", info)
         return OpsRefundResult(booking_id=booking_id, refund=info)
 
     @workflow.update
@@ -264,12 +264,16 @@ class BookingOpsWorkflow:
             retry_policy=retry,
         )
 
-    async def _notify(self, kind: NotificationKind, about: str) -> NotificationStatus:
+    async def _notify(
+        self, kind: NotificationKind, about: str, refund: RefundInfo | None = None
+    ) -> NotificationStatus:
         bound = timedelta(seconds=self._request.policy.notify_timeout_seconds)
         try:
             sent = await workflow.execute_activity_method(
                 NotificationActivities.send_notification,
-                SendNotificationInput(booking_id=self._request.booking_id, kind=kind, about=about),
+                SendNotificationInput(
+                    booking_id=self._request.booking_id, kind=kind, about=about, refund=refund
+                ),
                 start_to_close_timeout=STEP_TIMEOUT,
                 schedule_to_close_timeout=bound,
                 retry_policy=within(NOTIFY_RETRY, bound),

@@ -224,6 +224,7 @@ async def _run_create_update(
                 gateway_max_attempts=settings.gateway_max_attempts,
                 late_payment_window_seconds=settings.late_payment_window_seconds,
                 decision_timeout_seconds=settings.create_timeout_seconds,
+                reminder_offsets_seconds=settings.reminder_offsets_seconds,
             ),
         ),
         id=workflow_id,

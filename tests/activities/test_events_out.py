@@ -153,6 +153,9 @@ async def test_every_state_change_is_published_under_its_event_type(
         "booking.rescheduled",
         "booking.expired",
         "booking.failed",
+        "booking.completed",
+        "booking.payment_declined",
+        "booking.meeting_cancelled",
         "booking.refunded",
         "booking.meeting_ready",
     ]

@@ -20,6 +20,7 @@ from stack.mailsink import MailSink
 from store import alerts
 
 from support.db import insert_confirmed_booking
+from support.mail import text_of
 
 
 async def _outbox(sessions: SessionFactory, booking_id: uuid.UUID) -> Notification:
@@ -41,7 +42,7 @@ async def test_confirmation_is_sent_once_even_when_the_activity_reruns(
     second = await ActivityEnvironment().run(activities.send_notification, request)
 
     assert (first.status, second.status) == ("SENT", "SENT")
-    sent = [m for m in mail_sink.messages() if str(booking_id) in m.get_content()]
+    sent = [m for m in mail_sink.messages() if str(booking_id) in text_of(m)]
     assert len(sent) == 1
     assert sent[0]["Subject"] == "Your booking is confirmed"
     outbox = await _outbox(sessions, booking_id)

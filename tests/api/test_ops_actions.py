@@ -23,6 +23,7 @@ from workflows.ops import BookingOpsWorkflow
 
 from support.auth import OPERATOR, bearer
 from support.catalog import book, book_gateway, fund, make_slot
+from support.mail import text_of
 from support.workflows import settled, until_state
 
 SANDBOX_AUTH = {"Authorization": "Bearer sandbox-test-key"}
@@ -177,7 +178,7 @@ async def test_resend_sends_the_mail_again_and_refuses_a_kind_never_sent(
             [
                 m
                 for m in mail_sink.messages()
-                if m["To"] == "resend@example.com" and booking["id"] in str(m.get_body())
+                if m["To"] == "resend@example.com" and booking["id"] in text_of(m)
             ]
         )
 

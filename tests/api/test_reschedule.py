@@ -13,6 +13,7 @@ from workflows.booking import BookingWorkflow
 
 from support.auth import OPERATOR, bearer
 from support.catalog import book, fund, make_slot
+from support.mail import text_of
 from support.workflows import settled, until_state
 
 
@@ -158,5 +159,5 @@ async def test_moving_back_and_forth_charges_and_mails_every_move(
     # Each move's meeting link and mail follow its answer: wait until the workflow is idle.
     handle = temporal.get_workflow_handle_for(BookingWorkflow.run, f"booking-{booking['id']}")
     await until_state(handle, settled("CONFIRMED"))
-    subjects = [m["Subject"] for m in mail_sink.messages() if booking["id"] in m.get_content()]
+    subjects = [m["Subject"] for m in mail_sink.messages() if booking["id"] in text_of(m)]
     assert subjects.count("Your booking was moved") == 3

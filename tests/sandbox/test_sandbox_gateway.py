@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -572,3 +573,64 @@ async def test_app_opens_and_closes_its_own_webhook_client() -> None:
 
     assert client.is_closed
     assert sandbox.deliverer.client is None
+
+
+async def test_a_restart_keeps_orders_payments_refunds_and_keys(tmp_path: Path) -> None:
+    """Everything the merchant and the customer did is there after a restart, idempotency too."""
+    state = tmp_path / "sandbox.db"
+    async with running(state_path=state) as before:
+        order = await before.order(amount=7_000, expires_at="2030-01-01T00:00:00+00:00")
+        paid = (await before.pay(order["id"])).json()
+        refund = (await before.refund("rk-1", paid["id"], 2_000)).json()
+        await before.sandbox.drain()
+    async with running(state_path=state) as after:
+        fetched = (await after.api.get(f"/v1/orders/{order['id']}", headers=AUTH)).json()
+        again = await after.refund("rk-1", paid["id"], 2_000)
+        too_much = await after.refund("rk-2", paid["id"], 5_001)
+        listed = (await after.api.get("/v1/refunds", headers=AUTH)).json()["items"]
+        page = await after.api.get(f"/checkout/{order['id']}")
+
+    assert fetched["status"] == "paid"
+    assert (fetched["amount_paid"], fetched["amount_refunded"]) == (7_000, 2_000)
+    assert [p["id"] for p in fetched["payments"]] == [paid["id"]]
+    assert fetched["expires_at"] == order["expires_at"]
+    assert (again.status_code, again.json()) == (200, refund)
+    assert too_much.json()["error"]["code"] == "REFUND_EXCEEDS_CAPTURE"
+    assert [r["id"] for r in listed] == [refund["id"]]
+    assert page.status_code == 200
+
+
+async def test_a_restart_in_the_middle_of_a_checkout_still_takes_the_payment(
+    tmp_path: Path,
+) -> None:
+    """An order created before the restart is paid after it, and its webhook goes out."""
+    state = tmp_path / "sandbox.db"
+    async with running(state_path=state) as before:
+        order = await before.order(amount=4_200)
+    async with running(state_path=state) as after:
+        paid = await after.pay(order["id"])
+        await after.sandbox.drain()
+
+    assert paid.status_code == 200
+    assert [e["type"] for e in after.receiver.events()] == ["payment.captured"]
+    assert after.receiver.events()[0]["data"]["order_id"] == order["id"]
+
+
+async def test_webhooks_not_delivered_before_a_restart_are_delivered_after_it(
+    tmp_path: Path,
+) -> None:
+    """The engine was down when the sandbox stopped: the queued capture goes out on restart, once."""
+    state = tmp_path / "sandbox.db"
+    down = Receiver(script=[503] * 50)
+    async with running(down, state_path=state, max_delivery_attempts=50, max_backoff=1.0) as before:
+        order = await before.order(amount=1_500)
+        await before.pay(order["id"])
+        # Stopped while its deliveries are still being retried.
+    async with running(state_path=state) as after:
+        await after.sandbox.drain()
+    async with running(state_path=state) as later:
+        await later.sandbox.drain()
+
+    assert [e["type"] for e in after.receiver.events()] == ["payment.captured"]
+    assert_signed(after.receiver.requests[0])
+    assert later.receiver.requests == [], "delivered once: nothing left to resume"

@@ -38,6 +38,7 @@ from models.payloads import (
     PaymentEvent,
     PaymentSpec,
     RecordAuditInput,
+    RecordDeclineInput,
     RecordMeetingAlertInput,
     Refundable,
     RefundPaymentInput,
@@ -231,6 +232,11 @@ class FakeSteps:
             self._fault("settle_alert")
             self.calls.append(f"settle_alert:{request.kind}")
 
+        @activity.defn(name="record_decline")
+        async def record_decline(request: RecordDeclineInput) -> None:
+            self._fault("record_decline")
+            self.calls.append("record_decline")
+
         @activity.defn(name="find_refundable")
         async def find_refundable(request: FindRefundableInput) -> Refundable:
             self._fault("find_refundable")
@@ -257,6 +263,7 @@ class FakeSteps:
             cancel_meeting,
             record_audit,
             find_refundable,
+            record_decline,
         ]
 
 

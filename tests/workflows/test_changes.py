@@ -58,7 +58,9 @@ async def test_cancel_of_a_confirmed_wallet_booking_unwinds_in_reverse(
     assert [(r.amount, r.move, r.reason) for r in steps.wallet_refunds] == [
         (2_500, None, "cancellation")
     ]
-    assert [(r.status, r.reason) for r in steps.releases] == [("CANCELLED", None)]
+    assert [(r.status, r.reason) for r in steps.releases] == [
+        ("CANCELLED", "CANCELLED_BY_CUSTOMER")
+    ]
     assert answer.refund is not None
     assert (answer.status, answer.refund.amount, answer.refund.method) == (
         "CANCELLED",
@@ -141,9 +143,15 @@ async def test_two_reschedules_are_two_moves_two_refunds_and_two_mails(
     assert (first.difference, second.difference) == (-1_000, -1_000)
     assert first.refund is not None
     assert first.refund.amount == 1_000
-    # The meeting follows the booking; the workflow ends with the last slot.
+    # The meeting follows the booking; the workflow ends with the last slot, COMPLETED.
     assert steps.calls.count("create_meeting") == 3
-    assert result.status == "CONFIRMED"
+    assert result.status == "COMPLETED"
+    # Each move's mail carries what it gave back; the invite's SEQUENCE rises with each.
+    moved = [n for n in steps.notifications if n.kind == "booking_rescheduled"]
+    assert [(n.refund.amount if n.refund else None, n.sequence) for n in moved] == [
+        (1_000, 1),
+        (1_000, 2),
+    ]
 
 
 async def test_reschedule_of_an_unpaid_booking_is_refused_and_changes_nothing(

@@ -33,6 +33,7 @@ from support.auth import PAYLOAD_KEYS
 from support.catalog import book, fund, make_slot
 from support.engine import engine_on_queue, replace_activity
 from support.histories import record_history
+from support.mail import text_of
 from support.workflows import settled, until_state
 
 
@@ -137,10 +138,10 @@ async def test_confirmed_booking_gets_meeting_and_email_then_waits_for_its_slot(
         )
     assert notification.status == "SENT"
     assert events == ["booking.held", "payment.captured", "booking.confirmed", "meeting.ready"]
-    mails = [m for m in mail_sink.messages() if booking_id in m.get_content()]
+    mails = [m for m in mail_sink.messages() if booking_id in text_of(m)]
     assert len(mails) == 1
     assert mails[0]["To"] == "asha@example.com"
-    assert booking.meeting_url in mails[0].get_content()
+    assert booking.meeting_url in text_of(mails[0])
 
     # The history this run produced replays against the current code.
     await record_history(handle, "wallet_confirmed_update_with_start")

@@ -18,7 +18,11 @@ from support.histories import record_history
 async def test_confirmed_booking_stays_open_until_its_slot_ends(
     time_env: WorkflowEnvironment,
 ) -> None:
-    """After CONFIRMED the workflow waits out the slot (a day, skipped) and completes CONFIRMED."""
+    """After CONFIRMED it waits out the slot (a day, skipped): the 1 h reminder, then COMPLETED.
+
+    The 24 h reminder's time had passed when the booking was made (it starts in
+    a day): skipped, never sent late.
+    """
     steps = FakeSteps()
     worker, queue = fake_worker(time_env, steps)
     async with worker:
@@ -28,13 +32,16 @@ async def test_confirmed_booking_stays_open_until_its_slot_ends(
         await record_history(handle, "wallet_confirmed")
 
     assert decision == "CONFIRMED:None"
-    assert result.status == "CONFIRMED"
+    assert result.status == "COMPLETED"
     assert steps.calls == [
         "hold_slot",
         "charge_wallet",
         "create_meeting",
         "send_notification:booking_confirmed",
+        "send_notification:booking_reminder",
+        "release_slot",
     ]
+    assert [(r.status, r.reason) for r in steps.releases] == [("COMPLETED", None)]
 
 
 async def test_insufficient_funds_releases_without_refund(time_env: WorkflowEnvironment) -> None:
@@ -101,6 +108,8 @@ async def test_meeting_failure_alerts_keeps_payment_and_operator_retry_fixes_it(
     assert decision == "CONFIRMED:None"
     assert (pending.status, pending.meeting_status) == ("CONFIRMED", "PENDING")
     assert "refund_wallet" not in steps.calls
-    assert "release_slot" not in steps.calls
     assert steps.calls.count("create_meeting") > 2
-    assert result.status == "CONFIRMED"
+    # The link came after the confirmation: it is mailed when it arrives.
+    assert "send_notification:meeting_ready" in steps.calls
+    assert [r.status for r in steps.releases] == ["COMPLETED"]
+    assert result.status == "COMPLETED"
