@@ -619,7 +619,7 @@ async def test_a_restart_in_the_middle_of_a_checkout_still_takes_the_payment(
 async def test_webhooks_not_delivered_before_a_restart_are_delivered_after_it(
     tmp_path: Path,
 ) -> None:
-    """The engine was down when the sandbox stopped: the queued capture goes out once, on restart."""
+    """The engine was down when the sandbox stopped: the queued capture goes out once, later."""
     state = tmp_path / "sandbox.db"
     down = Receiver(script=[503] * 50)
     async with running(down, state_path=state, max_delivery_attempts=50, max_backoff=1.0) as before:
