@@ -739,12 +739,15 @@ class BookingWorkflow:
             remaining = deadline - workflow.now()
             if remaining <= timedelta(0):
                 return None
+            s.idle = True
             try:
                 await workflow.wait_condition(
                     lambda: bool(s.events) or s.cancelling, timeout=remaining
                 )
             except TimeoutError:
                 return None
+            finally:
+                s.idle = False
         if s.cancelling:
             return None
         return s.events.popleft()

@@ -59,6 +59,10 @@ class FakeSteps:
     """Records what the workflow asked for; knobs make steps fail."""
 
     clock: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # How long after the booking is made its slot starts.
+    starts_in: timedelta = timedelta(days=1)
+    # The booking's workflow, when a test keeps it here for its helpers.
+    handle: WorkflowHandle[Any, Any] | None = None
     amount: int = 5_000
     charge_error: Exception | None = None
     order_error: Exception | None = None
@@ -100,7 +104,7 @@ class FakeSteps:
             self._fault("hold_slot")
             self.calls.append("hold_slot")
             # The server's clock, which earlier tests have skipped ahead.
-            starts = self.clock + timedelta(days=1)
+            starts = self.clock + self.starts_in
             return SlotHold(
                 booking_id=request.booking_id,
                 slot_id=request.slot_id,
