@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from sqlalchemy import func, select, update
@@ -13,6 +16,7 @@ from temporalio import activity
 
 from core.crashpoints import CrashPoint, crash_point
 from core.db import CHECK_VIOLATION, EXCLUSION_VIOLATION, SessionFactory, pg_error
+from models.availability import RuleViolation, check_range
 from models.db import Booking, BookingEvent, CustomerHolds, Resource, Slot
 from models.domain import (
     ACTIVE_STATUSES,
@@ -30,7 +34,7 @@ from models.payloads import (
     SlotHold,
 )
 from store import keys
-from store.bookings import slot_hold_of, slot_with_resource
+from store.bookings import range_resource, slot_hold_of, slot_with_resource
 from store.ledger import append_ledger_entry, is_overdraft
 from store.timeline import record_event
 
@@ -60,26 +64,7 @@ class SlotActivities:
                     return slot_hold_of(existing, owner)
                 raise business_failure(ErrorCode(existing.reason or ErrorCode.SLOT_UNAVAILABLE))
 
-            slot, resource = await slot_with_resource(session, request.slot_id)
-            values = {
-                "id": request.booking_id,
-                "customer_id": request.customer_id,
-                "slot_id": slot.id,
-                "resource_id": resource.id,
-                "resource_seq": resource.seq,
-                "amount": slot.price_amount,
-                "currency": slot.currency,
-                "payment_method": request.payment.method,
-                "payment_provider": request.payment.provider,
-                "meeting_provider": resource.meeting_provider,
-                "contact": request.contact.model_dump() if request.contact else None,
-                "workflow_id": request.workflow_id,
-                "exclusive": slot.capacity == 1,
-                "starts_at": slot.starts_at,
-                "ends_at": slot.ends_at,
-            }
-
-            reason = await self._take_capacity(session, slot)
+            values, reason = await self._what_to_hold(session, request)
             if reason is None:
                 try:
                     await self._set_hold_cap(session, request)
@@ -100,6 +85,8 @@ class SlotActivities:
                     log.info("slot.held", booking_id=str(request.booking_id))
                     booking = await session.get(Booking, request.booking_id)
                     assert booking is not None
+                    resource = await session.get(Resource, booking.resource_id)
+                    assert resource is not None
                     return slot_hold_of(booking, resource)
 
             await session.execute(
@@ -111,6 +98,52 @@ class SlotActivities:
             await session.commit()
             log.info("slot.hold_refused", booking_id=str(request.booking_id), reason=reason)
             raise business_failure(reason)
+
+    async def _what_to_hold(
+        self, session: AsyncSession, request: HoldSlotInput
+    ) -> tuple[dict[str, object], ErrorCode | None]:
+        """The booking row to write, and a refusal found before writing it (or None).
+
+        A slot: its price and times, one unit of its capacity taken now. A range:
+        the price from the resource's rate, checked against its rules; the
+        overlap constraint decides when the row is written.
+        """
+        common = {
+            "id": request.booking_id,
+            "customer_id": request.customer_id,
+            "payment_method": request.payment.method,
+            "payment_provider": request.payment.provider,
+            "contact": request.contact.model_dump() if request.contact else None,
+            "workflow_id": request.workflow_id,
+        }
+        if request.slot_id is not None:
+            slot, resource = await slot_with_resource(session, request.slot_id)
+            values = {
+                **common,
+                **_placed(resource, slot.starts_at, slot.ends_at, slot.ends_at),
+                "slot_id": slot.id,
+                "amount": slot.price_amount,
+                "currency": slot.currency,
+                "exclusive": slot.capacity == 1,
+            }
+            return values, await self._take_capacity(session, slot)
+        assert request.range is not None
+        span = request.range
+        resource, rules = await range_resource(session, span.resource_id)
+        values = {
+            **common,
+            **_placed(resource, span.starts_at, span.ends_at, span.ends_at + rules.buffer),
+            "slot_id": None,
+            "amount": 0,
+            "currency": rules.currency,
+            "exclusive": True,
+        }
+        try:
+            values["amount"] = check_range(rules, span.starts_at, span.ends_at, datetime.now(UTC))
+        except RuleViolation:
+            # The API checked the rules; they changed since. Nothing is held.
+            return values, ErrorCode.VALIDATION_ERROR
+        return values, None
 
     @staticmethod
     async def _set_hold_cap(session: AsyncSession, request: HoldSlotInput) -> None:
@@ -183,42 +216,36 @@ class SlotActivities:
 
     @activity.defn(name="move_booking")
     async def move_booking(self, request: MoveBookingInput) -> MoveBookingResult:
-        """Move a booking to another slot in one transaction, or change nothing.
+        """Move a booking to another slot or range in one transaction, or change nothing.
 
-        The new slot's capacity is taken and the old slot's given back in the
-        same commit, so the customer never holds neither; the overlap
-        constraint and the capacity check decide, as for a hold. A dearer slot
-        takes the difference from the wallet (key ``{booking_id}:move:{n}:debit``)
-        or is refused. A retry after the commit answers what the move did.
+        A slot's capacity is taken and the old slot's given back in the same
+        commit, so the customer never holds neither; the overlap constraint and
+        the capacity check decide, as for a hold. A range is checked against the
+        resource's rules and priced by its rate. A dearer target takes the
+        difference from the wallet (key ``{booking_id}:move:{n}:debit``) or is
+        refused. A retry after the commit answers what the move did.
         """
         async with self._sessions() as session:
             booking = await session.get(Booking, request.booking_id, with_for_update=True)
             if booking is None:
                 raise business_failure(ErrorCode.BOOKING_NOT_FOUND)
-            if booking.slot_id == request.slot_id:
+            done = await self._moved_by(session, request)
+            if done is not None:
                 owner = await session.get(Resource, booking.resource_id)
                 assert owner is not None
-                return MoveBookingResult(
-                    hold=slot_hold_of(booking, owner),
-                    difference=await self._moved_by(session, request),
-                )
+                return MoveBookingResult(hold=slot_hold_of(booking, owner), difference=done)
             if booking.status != BookingStatus.CONFIRMED.value:
                 raise business_failure(ErrorCode.INVALID_STATE, f"booking is {booking.status}")
-            slot, resource = await slot_with_resource(session, request.slot_id)
-            if slot.currency != booking.currency:
-                raise business_failure(
-                    ErrorCode.VALIDATION_ERROR,
-                    f"slot_id: the new slot is priced in {slot.currency}, "
-                    f"the booking in {booking.currency}",
-                )
-            difference = slot.price_amount - booking.amount
+            if request.slot_id is not None:
+                target = await self._to_slot(session, booking, request.slot_id)
+            else:
+                target = await self._to_range(session, booking, request)
+            difference = target.changes["amount"] - booking.amount
             if difference > 0 and not request.allow_wallet_topup:
                 raise business_failure(
                     ErrorCode.INVALID_STATE,
-                    "a dearer slot can only be paid from the wallet; make a new booking",
+                    "a dearer time can only be paid from the wallet; make a new booking",
                 )
-            if await self._take_capacity(session, slot) is not None:
-                raise business_failure(ErrorCode.SLOT_UNAVAILABLE)
             old_slot = booking.slot_id
             try:
                 if difference > 0:
@@ -230,29 +257,24 @@ class SlotActivities:
                         kind="debit",
                         idempotency_key=keys.move_debit(booking.id, request.move),
                         booking_id=booking.id,
-                        reason="reschedule to a dearer slot",
+                        reason="reschedule to a dearer time",
                     )
                     booking.captured_amount += difference
-                booking.slot_id = slot.id
-                booking.resource_id = resource.id
-                booking.resource_seq = resource.seq
-                booking.starts_at = slot.starts_at
-                booking.ends_at = slot.ends_at
-                booking.exclusive = slot.capacity == 1
-                booking.amount = slot.price_amount
-                booking.meeting_provider = resource.meeting_provider
+                for name, value in target.changes.items():
+                    setattr(booking, name, value)
                 booking.updated_at = datetime.now(UTC)
                 await session.flush()
-                await session.execute(
-                    update(Slot)
-                    .where(Slot.id == old_slot)
-                    .values(active_count=Slot.active_count - 1)
-                )
+                if old_slot is not None and old_slot != booking.slot_id:
+                    await session.execute(
+                        update(Slot)
+                        .where(Slot.id == old_slot)
+                        .values(active_count=Slot.active_count - 1)
+                    )
                 await record_event(
                     session,
                     booking.id,
                     "booking.rescheduled",
-                    {"from_slot": str(old_slot), "to_slot": str(slot.id), "difference": difference},
+                    {**target.described, "difference": difference},
                     step=keys.moved_step(request.move),
                 )
                 await session.commit()
@@ -264,11 +286,65 @@ class SlotActivities:
                     raise business_failure(ErrorCode.SLOT_UNAVAILABLE) from None
                 raise
             log.info("booking.moved", booking_id=str(booking.id), difference=difference)
-            return MoveBookingResult(hold=slot_hold_of(booking, resource), difference=difference)
+            return MoveBookingResult(
+                hold=slot_hold_of(booking, target.resource), difference=difference
+            )
+
+    async def _to_slot(
+        self, session: AsyncSession, booking: Booking, slot_id: uuid.UUID
+    ) -> _MoveTarget:
+        """The booking moved to ``slot_id``, whose capacity is taken now."""
+        if slot_id == booking.slot_id:
+            raise business_failure(ErrorCode.VALIDATION_ERROR, "slot_id: the booking is there")
+        slot, resource = await slot_with_resource(session, slot_id)
+        if slot.currency != booking.currency:
+            raise business_failure(
+                ErrorCode.VALIDATION_ERROR,
+                f"slot_id: the new slot is priced in {slot.currency}, "
+                f"the booking in {booking.currency}",
+            )
+        if await self._take_capacity(session, slot) is not None:
+            raise business_failure(ErrorCode.SLOT_UNAVAILABLE)
+        changes = {
+            **_placed(resource, slot.starts_at, slot.ends_at, slot.ends_at),
+            "slot_id": slot.id,
+            "exclusive": slot.capacity == 1,
+            "amount": slot.price_amount,
+        }
+        described = {"from_slot": str(booking.slot_id), "to_slot": str(slot.id)}
+        return _MoveTarget(resource, changes, described)
 
     @staticmethod
-    async def _moved_by(session: AsyncSession, request: MoveBookingInput) -> int:
-        """What this move already did (its timeline row), for a retry after its commit."""
+    async def _to_range(
+        session: AsyncSession, booking: Booking, request: MoveBookingInput
+    ) -> _MoveTarget:
+        """The booking moved to another range of its resource, priced by its rate."""
+        assert request.range is not None
+        span = request.range
+        if booking.slot_id is not None or span.resource_id != booking.resource_id:
+            raise business_failure(
+                ErrorCode.VALIDATION_ERROR,
+                "starts_at: only a range booking moves to a range, within its resource",
+            )
+        resource, rules = await range_resource(session, booking.resource_id)
+        try:
+            price = check_range(rules, span.starts_at, span.ends_at, datetime.now(UTC))
+        except RuleViolation as violation:
+            raise business_failure(ErrorCode.VALIDATION_ERROR, str(violation)) from None
+        changes = {
+            **_placed(resource, span.starts_at, span.ends_at, span.ends_at + rules.buffer),
+            "amount": price,
+        }
+        described = {
+            "from": booking.starts_at.isoformat(),
+            "to": span.starts_at.isoformat(),
+            "ends_at": span.ends_at.isoformat(),
+        }
+        return _MoveTarget(resource, changes, described)
+
+    @staticmethod
+    async def _moved_by(session: AsyncSession, request: MoveBookingInput) -> int | None:
+        """What this move already did (its timeline row's difference); None: not done yet."""
         data = (
             await session.execute(
                 select(BookingEvent.data).where(
@@ -277,7 +353,30 @@ class SlotActivities:
                 )
             )
         ).scalar_one_or_none()
-        return int((data or {}).get("difference", 0))
+        return None if data is None else int(data.get("difference", 0))
+
+
+@dataclass(frozen=True)
+class _MoveTarget:
+    """Where a move takes the booking: the resource, the columns that change, the timeline."""
+
+    resource: Resource
+    changes: dict[str, Any]
+    described: dict[str, str]
+
+
+def _placed(
+    resource: Resource, starts_at: datetime, ends_at: datetime, blocked_until: datetime
+) -> dict[str, object]:
+    """Where and when a booking is: its resource, its times, and what it keeps free."""
+    return {
+        "resource_id": resource.id,
+        "resource_seq": resource.seq,
+        "meeting_provider": resource.meeting_provider,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "blocked_until": blocked_until,
+    }
 
 
 def _hold_refusal(exc: IntegrityError) -> ErrorCode | None:

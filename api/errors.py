@@ -75,10 +75,14 @@ def error_response(
 
 
 def _validation_message(exc: RequestValidationError) -> str:
+    """Each error as ``field: what is wrong``; a rule across fields names its field itself."""
     parts = []
     for err in exc.errors()[:5]:
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-        parts.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        if not where and ": " not in message:
+            where = "body"
+        parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts) or "The request is not valid."
 
 

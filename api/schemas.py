@@ -6,12 +6,13 @@ both (``Money``, ``SignedMoney``, ``Page``) have bare names.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from api.validation import Currency, Instant, Text
 from models.domain import (
@@ -25,6 +26,9 @@ from models.domain import (
     PaymentStatus,
     RefundStatus,
 )
+
+# HH:MM from 00:00 to 24:00.
+_CLOCK = r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
 
 
 class Strict(BaseModel):
@@ -54,13 +58,108 @@ class RefundPolicy(Strict):
     late_refund_percent: int = Field(default=50, ge=0, le=100)
 
 
-class ResourceIn(Strict):
-    """Body of ``POST /v1/resources``."""
+class RateIn(Strict):
+    """What a range booking costs: per started hour or day."""
 
-    name: Text = Field(min_length=1, max_length=200)
-    timezone: str = "UTC"
-    meeting_provider: Literal["jitsi", "google"] = "jitsi"
-    refund_policy: RefundPolicy = RefundPolicy()
+    per: Literal["hour", "day"] = Field(description="The unit charged", examples=["day"])
+    price: Money = Field(
+        description="The price of one started unit",
+        examples=[{"amount": 250000, "currency": "INR"}],
+    )
+
+
+class HoursIn(Strict):
+    """Weekly opening hours of a range resource, in its timezone."""
+
+    day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
+        description="Day of the week", examples=["mon"]
+    )
+    start: str = Field(pattern=_CLOCK, description="Local opening time, HH:MM", examples=["09:00"])
+    end: str = Field(
+        pattern=_CLOCK,
+        description="Local closing time, HH:MM; 24:00 is the end of the day",
+        examples=["17:00"],
+    )
+
+
+class ExceptionIn(Strict):
+    """One date that differs: without times it is closed; with times they are its hours."""
+
+    date: dt.date = Field(description="The local date", examples=["2026-12-25"])
+    start: str | None = Field(
+        default=None, pattern=_CLOCK, description="Opening time that day", examples=["10:00"]
+    )
+    end: str | None = Field(
+        default=None,
+        pattern=_CLOCK,
+        description="Closing time that day; 24:00 is the end of the day",
+        examples=["14:00"],
+    )
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> ExceptionIn:
+        if (self.start is None) != (self.end is None):
+            raise ValueError("give both start and end, or neither (the day is closed)")
+        return self
+
+
+class AvailabilityIn(Strict):
+    """When a range resource is open: weekly hours, and dates that differ."""
+
+    weekly: list[HoursIn] = Field(
+        max_length=100,
+        description="Opening hours per weekday (several a day allowed)",
+        examples=[[{"day": "mon", "start": "09:00", "end": "17:00"}]],
+    )
+    exceptions: list[ExceptionIn] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Dates closed (no times) or open at other hours",
+        examples=[[{"date": "2026-12-25"}]],
+    )
+
+
+class ResourceIn(Strict):
+    """Body of ``POST /v1/resources``: booked by pre-made slots, or by range."""
+
+    name: Text = Field(
+        min_length=1, max_length=200, description="Shown to customers", examples=["Dr. Rao"]
+    )
+    timezone: str = Field(
+        default="UTC",
+        description="IANA time zone of the resource's hours and of its mails",
+        examples=["Asia/Kolkata"],
+    )
+    meeting_provider: Literal["jitsi", "google"] = Field(
+        default="jitsi", description="Who makes the meeting link", examples=["jitsi"]
+    )
+    refund_policy: RefundPolicy = Field(
+        default_factory=RefundPolicy, description="How much a cancellation gives back"
+    )
+    booking_mode: Literal["slots", "range"] = Field(
+        default="slots",
+        description="slots: booked by slot_id; range: any free range by starts_at and ends_at",
+        examples=["range"],
+    )
+    rate: RateIn | None = Field(default=None, description="Range mode: the price per unit")
+    min_duration_minutes: int | None = Field(
+        default=None, ge=1, le=366 * 1440, description="Range mode", examples=[60]
+    )
+    max_duration_minutes: int | None = Field(
+        default=None, ge=1, le=366 * 1440, description="Range mode", examples=[20160]
+    )
+    buffer_minutes: int = Field(
+        default=0, ge=0, le=7 * 1440, description="Kept free after each booking", examples=[30]
+    )
+    min_notice_minutes: int = Field(
+        default=0, ge=0, le=365 * 1440, description="How soon a booking may start", examples=[120]
+    )
+    horizon_days: int = Field(
+        default=365, ge=1, le=3650, description="How far ahead a booking may start", examples=[90]
+    )
+    availability: AvailabilityIn | None = Field(
+        default=None, description="Range mode: when the resource is open"
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -71,6 +170,75 @@ class ResourceIn(Strict):
             raise ValueError(f"unknown IANA time zone {value!r}") from None
         return value
 
+    @model_validator(mode="after")
+    def _mode_fields(self) -> ResourceIn:
+        range_fields = {
+            "rate": self.rate,
+            "min_duration_minutes": self.min_duration_minutes,
+            "max_duration_minutes": self.max_duration_minutes,
+            "availability": self.availability,
+        }
+        if self.booking_mode == "slots":
+            given = [name for name, value in range_fields.items() if value is not None]
+            if given:
+                raise ValueError(f"{given[0]}: only for booking_mode range")
+            return self
+        missing = [name for name, value in range_fields.items() if value is None]
+        if missing:
+            raise ValueError(f"{missing[0]}: required for booking_mode range")
+        assert self.min_duration_minutes is not None
+        assert self.max_duration_minutes is not None
+        if self.min_duration_minutes > self.max_duration_minutes:
+            raise ValueError("min_duration_minutes: more than max_duration_minutes")
+        assert self.availability is not None
+        for index, hours in enumerate(self.availability.weekly):
+            if hours.start == "24:00" or (hours.end != "24:00" and hours.end <= hours.start):
+                raise ValueError(f"availability.weekly.{index}: end must be after start")
+        for index, exception in enumerate(self.availability.exceptions):
+            if (
+                exception.start is not None
+                and exception.end is not None
+                and (
+                    exception.start == "24:00"
+                    or (exception.end != "24:00" and exception.end <= exception.start)
+                )
+            ):
+                raise ValueError(f"availability.exceptions.{index}: end must be after start")
+        return self
+
+    def range_rules(self) -> dict[str, Any] | None:
+        """What the resource stores as its ``range_rules`` (None in slot mode)."""
+        if self.booking_mode == "slots":
+            return None
+        return self.model_dump(
+            mode="json",
+            include={
+                "rate",
+                "min_duration_minutes",
+                "max_duration_minutes",
+                "buffer_minutes",
+                "min_notice_minutes",
+                "horizon_days",
+                "availability",
+            },
+        )
+
+
+class ResourcePatchIn(Strict):
+    """Body of ``PATCH /v1/resources/{id}``: the fields to change (the mode stays)."""
+
+    name: Text | None = Field(default=None, min_length=1, max_length=200, examples=["Car KA-01"])
+    timezone: str | None = Field(default=None, examples=["Asia/Kolkata"])
+    meeting_provider: Literal["jitsi", "google"] | None = Field(default=None, examples=["jitsi"])
+    refund_policy: RefundPolicy | None = None
+    rate: RateIn | None = None
+    min_duration_minutes: int | None = Field(default=None, examples=[1440])
+    max_duration_minutes: int | None = Field(default=None, examples=[20160])
+    buffer_minutes: int | None = Field(default=None, examples=[60])
+    min_notice_minutes: int | None = Field(default=None, examples=[120])
+    horizon_days: int | None = Field(default=None, examples=[180])
+    availability: AvailabilityIn | None = None
+
 
 class ResourceOut(BaseModel):
     """A bookable resource."""
@@ -80,7 +248,33 @@ class ResourceOut(BaseModel):
     timezone: str
     meeting_provider: str
     refund_policy: RefundPolicy
+    booking_mode: Literal["slots", "range"]
+    rate: RateIn | None = None
+    min_duration_minutes: int | None = None
+    max_duration_minutes: int | None = None
+    buffer_minutes: int | None = None
+    min_notice_minutes: int | None = None
+    horizon_days: int | None = None
+    availability: AvailabilityIn | None = None
     created_at: datetime
+
+
+class AvailableOut(BaseModel):
+    """One bookable start: a range's start and end (range mode) or a free slot (slot mode)."""
+
+    starts_at: datetime
+    ends_at: datetime
+    price: Money
+    slot_id: uuid.UUID | None = None
+    remaining_capacity: int | None = None
+
+
+class AvailabilityOut(BaseModel):
+    """What is free on a resource between ``from`` and ``to``."""
+
+    resource_id: uuid.UUID
+    booking_mode: Literal["slots", "range"]
+    items: list[AvailableOut]
 
 
 class SlotIn(Strict):
@@ -126,6 +320,26 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None
 
 
+def check_slot_or_range(
+    slot_id: uuid.UUID | None,
+    resource_id: uuid.UUID | None,
+    starts_at: datetime | None,
+    ends_at: datetime | None,
+) -> None:
+    """Exactly one way to say what is booked: ``slot_id``, or ``resource_id`` with both times.
+
+    Raises:
+        ValueError: Neither, both, or a range without both of its times.
+    """
+    ranged = (resource_id, starts_at, ends_at)
+    if slot_id is not None:
+        if any(value is not None for value in ranged):
+            raise ValueError("give slot_id, or resource_id with starts_at and ends_at; not both")
+        return
+    if any(value is None for value in ranged):
+        raise ValueError("give slot_id, or resource_id with starts_at and ends_at")
+
+
 class PaymentIn(Strict):
     """How the customer pays."""
 
@@ -141,11 +355,23 @@ class ContactIn(Strict):
 
 
 class BookingIn(Strict):
-    """Body of ``POST /v1/bookings``. The price is never sent: the server takes it from the slot."""
+    """Body of ``POST /v1/bookings``: a slot, or a range of a range resource.
 
-    slot_id: uuid.UUID
+    The price is never sent: the server takes it from the slot, or computes it
+    from the resource's rate.
+    """
+
+    slot_id: uuid.UUID | None = None
+    resource_id: uuid.UUID | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
     payment: PaymentIn
     contact: ContactIn | None = None
+
+    @model_validator(mode="after")
+    def _slot_or_range(self) -> BookingIn:
+        check_slot_or_range(self.slot_id, self.resource_id, self.starts_at, self.ends_at)
+        return self
 
 
 class PaymentOut(BaseModel):
@@ -193,7 +419,7 @@ class BookingOut(BaseModel):
     customer_id: uuid.UUID
     status: BookingStatus
     reason: str | None
-    slot_id: uuid.UUID
+    slot_id: uuid.UUID | None
     resource_id: uuid.UUID
     starts_at: datetime
     ends_at: datetime
@@ -216,7 +442,7 @@ class BookingSummaryOut(BaseModel):
     customer_id: uuid.UUID
     status: BookingStatus
     reason: str | None
-    slot_id: uuid.UUID
+    slot_id: uuid.UUID | None
     starts_at: datetime
     amount: Money
     created_at: datetime
@@ -324,9 +550,19 @@ class CancelOut(BaseModel):
 
 
 class RescheduleIn(Strict):
-    """Body of ``POST /v1/bookings/{id}/reschedule``."""
+    """Body of ``POST /v1/bookings/{id}/reschedule``: another slot, or a new range."""
 
-    slot_id: uuid.UUID
+    slot_id: uuid.UUID | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
+
+    @model_validator(mode="after")
+    def _slot_or_range(self) -> RescheduleIn:
+        if (self.slot_id is None) == (self.starts_at is None and self.ends_at is None):
+            raise ValueError("give slot_id, or starts_at and ends_at")
+        if self.slot_id is None and (self.starts_at is None or self.ends_at is None):
+            raise ValueError("give both starts_at and ends_at")
+        return self
 
 
 class RescheduleOut(BaseModel):

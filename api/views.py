@@ -25,7 +25,7 @@ from models.domain import BookingStatus, MeetingStatus
 
 
 def resource_view(resource: Resource) -> ResourceOut:
-    """A resource row as the API shows it."""
+    """A resource row as the API shows it (a range resource with its rules)."""
     return ResourceOut.model_validate(
         {
             "id": resource.id,
@@ -33,6 +33,8 @@ def resource_view(resource: Resource) -> ResourceOut:
             "timezone": resource.timezone,
             "meeting_provider": resource.meeting_provider,
             "refund_policy": resource.refund_policy,
+            "booking_mode": resource.booking_mode,
+            **(resource.range_rules or {}),
             "created_at": resource.created_at,
         }
     )

@@ -82,11 +82,11 @@ class EngineData:
                                           status, amount, currency, payment_method,
                                           payment_status, captured_amount, meeting_status,
                                           meeting_url, meeting_provider, workflow_id, exclusive,
-                                          starts_at, ends_at)
+                                          starts_at, ends_at, blocked_until)
                     SELECT x.bid, gen_random_uuid(), x.id, x.resource_id, r.seq, 'CONFIRMED',
                            x.price_amount, x.currency, 'wallet', 'CAPTURED', x.price_amount,
                            'READY', 'https://meet.jit.si/bench-' || x.bid, r.meeting_provider,
-                           'booking-' || x.bid, true, x.starts_at, x.ends_at
+                           'booking-' || x.bid, true, x.starts_at, x.ends_at, x.ends_at
                       FROM (SELECT gen_random_uuid() AS bid, s.* FROM s) AS x
                       JOIN resources r ON r.id = x.resource_id
                     RETURNING id

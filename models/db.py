@@ -45,6 +45,9 @@ class Resource(Base):
     timezone: Mapped[str] = mapped_column(Text)
     meeting_provider: Mapped[str] = mapped_column(String(32))
     refund_policy: Mapped[dict[str, Any]]
+    # "slots" (pre-made slots) or "range" (any free range, by its range_rules).
+    booking_mode: Mapped[str] = mapped_column(String(8), default="slots")
+    range_rules: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     created_at: Mapped[datetime] = _now_column()
 
 
@@ -72,7 +75,8 @@ class Booking(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     customer_id: Mapped[uuid.UUID]
-    slot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("slots.id"))
+    # None for a range booking (of a resource in range mode).
+    slot_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("slots.id"))
     resource_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("resources.id"))
     resource_seq: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(32))
@@ -99,6 +103,8 @@ class Booking(Base):
     hold_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The end plus the resource's buffer: the overlap constraint keeps [starts_at, this) free.
+    blocked_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now_column()
     updated_at: Mapped[datetime] = _now_column()
 

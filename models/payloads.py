@@ -67,12 +67,21 @@ class BookingPolicy(Frozen):
     reminder_offsets_seconds: list[int] = [86400, 3600]
 
 
+class BookingRange(Frozen):
+    """A range of a range resource: what a booking without a slot holds."""
+
+    resource_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+
+
 class BookingInput(Frozen):
-    """Start input of :class:`workflows.booking.BookingWorkflow`."""
+    """Start input of :class:`workflows.booking.BookingWorkflow`: a slot, or a range."""
 
     booking_id: uuid.UUID
     customer_id: uuid.UUID
-    slot_id: uuid.UUID
+    slot_id: uuid.UUID | None = None
+    range: BookingRange | None = None
     payment: PaymentSpec
     contact: Contact | None = None
     policy: BookingPolicy = BookingPolicy()
@@ -96,11 +105,12 @@ class BookingResult(Frozen):
 
 
 class HoldSlotInput(Frozen):
-    """Hold one unit of a slot's capacity for a booking."""
+    """Hold one unit of a slot's capacity, or a range of a range resource, for a booking."""
 
     booking_id: uuid.UUID
     customer_id: uuid.UUID
-    slot_id: uuid.UUID
+    slot_id: uuid.UUID | None = None
+    range: BookingRange | None = None
     workflow_id: str
     payment: PaymentSpec
     contact: Contact | None = None
@@ -109,10 +119,11 @@ class HoldSlotInput(Frozen):
 
 
 class SlotHold(Frozen):
-    """A held slot, with the server-side price."""
+    """A held slot or range, with the server-side price."""
 
     booking_id: uuid.UUID
-    slot_id: uuid.UUID
+    # None for a range booking.
+    slot_id: uuid.UUID | None
     resource_id: uuid.UUID
     amount: int
     currency: str
@@ -361,18 +372,20 @@ class RecordAuditInput(Frozen):
 
 
 class RescheduleInput(Frozen):
-    """Move a confirmed booking to another slot."""
+    """Move a confirmed booking to another slot, or (range bookings) to another range."""
 
-    slot_id: uuid.UUID
+    slot_id: uuid.UUID | None = None
+    range: BookingRange | None = None
     actor: str
 
 
 class MoveBookingInput(Frozen):
-    """Move the booking's hold to a new slot in one transaction (new held before old freed)."""
+    """Move the booking's hold to a new slot or range in one transaction (new held first)."""
 
     booking_id: uuid.UUID
     customer_id: uuid.UUID
-    slot_id: uuid.UUID
+    slot_id: uuid.UUID | None = None
+    range: BookingRange | None = None
     allow_wallet_topup: bool
     # The booking's move number (1 for its first reschedule): keys the move's money.
     move: int
@@ -389,7 +402,7 @@ class RescheduleResult(Frozen):
     """Answer of the ``reschedule`` update."""
 
     booking_id: uuid.UUID
-    slot_id: uuid.UUID
+    slot_id: uuid.UUID | None
     difference: int
     refund: RefundInfo | None = None
 

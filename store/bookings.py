@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.formatting import local_time, money
+from models.availability import RangeRules
 from models.db import Booking, Resource, Slot
+from models.domain import ACTIVE_STATUSES
 from models.errors import ErrorCode, business_failure
 from models.payloads import SlotHold
 from models.refund_policy import RefundPolicy
@@ -41,6 +44,39 @@ async def slot_with_resource(session: AsyncSession, slot_id: uuid.UUID) -> tuple
         raise business_failure(ErrorCode.SLOT_NOT_FOUND)
     slot, resource = row
     return slot, resource
+
+
+async def range_resource(
+    session: AsyncSession, resource_id: uuid.UUID
+) -> tuple[Resource, RangeRules]:
+    """A range resource and its parsed rules, or the refusal (unknown, or booked by slot)."""
+    resource = await session.get(Resource, resource_id)
+    if resource is None:
+        raise business_failure(ErrorCode.RESOURCE_NOT_FOUND)
+    if resource.range_rules is None:
+        raise business_failure(
+            ErrorCode.VALIDATION_ERROR, "resource_id: this resource is booked by slot_id"
+        )
+    return resource, RangeRules.parse(resource.timezone, resource.range_rules)
+
+
+async def busy_spans(
+    session: AsyncSession, resource: Resource, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The resource's active bookings near ``[start, end)``: ``(starts_at, blocked_until)``.
+
+    Read through the overlap constraint's GiST index (resource, blocked range).
+    """
+    rows = await session.execute(
+        select(Booking.starts_at, Booking.blocked_until).where(
+            text("resource_span && int8range(:seq, :seq, '[]')"),
+            text("blocked && tstzrange(:start, :end)"),
+            Booking.exclusive.is_(True),
+            Booking.status.in_([s.value for s in ACTIVE_STATUSES]),
+        ),
+        {"seq": resource.seq, "start": start, "end": end},
+    )
+    return [(row.starts_at, row.blocked_until) for row in rows.all()]
 
 
 async def booking_for_order(

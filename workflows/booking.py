@@ -264,6 +264,7 @@ class BookingWorkflow:
                     booking_id=request.booking_id,
                     customer_id=request.customer_id,
                     slot_id=request.slot_id,
+                    range=request.range,
                     workflow_id=workflow.info().workflow_id,
                     payment=request.payment,
                     contact=request.contact,
@@ -967,6 +968,7 @@ class BookingWorkflow:
                     booking_id=s.hold.booking_id,
                     customer_id=self._request.customer_id,
                     slot_id=request.slot_id,
+                    range=request.range,
                     allow_wallet_topup=self._request.payment.method == PaymentMethod.WALLET,
                     move=move,
                 ),
@@ -981,12 +983,12 @@ class BookingWorkflow:
         if moved.difference < 0:
             paid_by = next(u for u in s.undo if u.kind in _REFUNDS)
             refund = await self._refund(
-                -moved.difference, "reschedule to a cheaper slot", paid_by=paid_by, move=move
+                -moved.difference, "reschedule to a cheaper time", paid_by=paid_by, move=move
             )
         s.close_at = moved.hold.ends_at
         s.meeting, s.moved_to = MeetingStatus.PENDING, move
         s.move_money = (moved.difference, refund)
-        self._show(f"moved to slot {moved.hold.slot_id}; creating its meeting link")
+        self._show(f"moved to {self._what()}; creating its meeting link")
         return RescheduleResult(
             booking_id=moved.hold.booking_id,
             slot_id=moved.hold.slot_id,
@@ -1177,7 +1179,7 @@ class BookingWorkflow:
         """The booking in words for the details: resource, local start, price (no PII)."""
         hold = self._current_hold()
         if not hold.resource_name:
-            return f"slot {hold.slot_id}"
+            return f"slot {hold.slot_id}" if hold.slot_id else f"resource {hold.resource_id}"
         return f"{hold.resource_name}, {hold.starts_text}, {hold.price_text}"
 
     def _close_no_later_than(self, when: datetime) -> None:

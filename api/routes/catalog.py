@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from api.deps import CurrentUser, Operator, SessionDep
-from api.schemas import Page, ResourceIn, ResourceOut, SlotOut, SlotsIn, SlotsOut
+from api.schemas import (
+    AvailabilityOut,
+    Page,
+    ResourceIn,
+    ResourceOut,
+    ResourcePatchIn,
+    SlotOut,
+    SlotsIn,
+    SlotsOut,
+)
 from api.services import catalog
 from api.validation import Instant
 
@@ -30,6 +40,59 @@ async def list_resources(
 ) -> Page[ResourceOut]:
     """Every bookable resource, newest first."""
     return await catalog.list_resources(session, cursor=cursor, limit=limit)
+
+
+@router.get("/resources/{resource_id}", response_model=ResourceOut)
+async def get_resource(resource_id: uuid.UUID, _: CurrentUser, session: SessionDep) -> ResourceOut:
+    """One resource, with its rules when it is booked by range."""
+    return await catalog.get_resource(session, resource_id)
+
+
+@router.patch("/resources/{resource_id}", response_model=ResourceOut)
+async def update_resource(
+    resource_id: uuid.UUID, body: ResourcePatchIn, _: Operator, session: SessionDep
+) -> ResourceOut:
+    """Change a resource (operators): validated as a whole, as on create; the mode stays.
+
+    Bookings already made keep their price and buffer.
+    """
+    return await catalog.update_resource(session, resource_id, body)
+
+
+@router.get("/resources/{resource_id}/availability", response_model=AvailabilityOut)
+async def availability(
+    resource_id: uuid.UUID,
+    _: CurrentUser,
+    session: SessionDep,
+    from_: Annotated[
+        Instant | None, Query(alias="from", description="Earliest start (default: now)")
+    ] = None,
+    to: Annotated[
+        Instant | None, Query(description="Latest start, exclusive (default: from + 7 days)")
+    ] = None,
+    duration_minutes: Annotated[
+        int | None,
+        Query(ge=1, le=366 * 1440, description="Range mode (required): how long the booking lasts"),
+    ] = None,
+    step_minutes: Annotated[
+        int, Query(ge=5, le=1440, description="Range mode: spacing of the offered starts")
+    ] = 30,
+) -> AvailabilityOut:
+    """The free start times of a range resource, or the free slots of a slot resource.
+
+    Range mode honours the weekly hours and exceptions (in the resource's
+    timezone), the notice, the horizon, the buffers and the active bookings.
+    At most 93 days per call.
+    """
+    starts_from = from_ or datetime.now(UTC)
+    return await catalog.availability(
+        session,
+        resource_id,
+        starts_from=starts_from,
+        starts_to=to or starts_from + timedelta(days=7),
+        duration=timedelta(minutes=duration_minutes) if duration_minutes else None,
+        step=timedelta(minutes=step_minutes),
+    )
 
 
 @router.post("/resources/{resource_id}/slots", status_code=201, response_model=SlotsOut)

@@ -39,7 +39,13 @@ from core.auth import Principal
 from models.db import Booking, GatewayTransaction, LedgerEntry
 from models.domain import BookingStatus, GatewayTransactionKind, RefundStatus
 from models.errors import BookingError, ErrorCode
-from models.payloads import CancelInput, RefundInfo, RescheduleInput, RetryMeetingInput
+from models.payloads import (
+    BookingRange,
+    CancelInput,
+    RefundInfo,
+    RescheduleInput,
+    RetryMeetingInput,
+)
 from workflows.booking import BookingWorkflow
 
 _T = TypeVar("_T")
@@ -206,15 +212,28 @@ async def reschedule_booking(
 ) -> RescheduleOut:
     """Move a booking through its workflow's ``reschedule`` update; refused moves change nothing."""
     booking = await owned_booking_bound(services, user, booking_id)
-    if booking.slot_id == body.slot_id:
+    if body.slot_id is not None and booking.slot_id == body.slot_id:
         raise BookingError(ErrorCode.VALIDATION_ERROR, "slot_id: the booking is already there")
+    if body.slot_id is None and booking.slot_id is not None:
+        raise BookingError(
+            ErrorCode.VALIDATION_ERROR, "slot_id: a slot booking moves to another slot"
+        )
+    if body.slot_id is not None and booking.slot_id is None:
+        raise BookingError(
+            ErrorCode.VALIDATION_ERROR, "starts_at: a range booking moves to another range"
+        )
+    span = None
+    if body.starts_at is not None and body.ends_at is not None:
+        span = BookingRange(
+            resource_id=booking.resource_id, starts_at=body.starts_at, ends_at=body.ends_at
+        )
     result = await send_change(
         services,
         booking,
         "move",
         lambda handle: handle.execute_update(
             BookingWorkflow.reschedule,
-            RescheduleInput(slot_id=body.slot_id, actor=f"{user.role}:{user.sub}"),
+            RescheduleInput(slot_id=body.slot_id, range=span, actor=f"{user.role}:{user.sub}"),
         ),
     )
     async with services.sessions() as session:

@@ -35,10 +35,18 @@ from api.services.idempotency import Answer, IdempotencyKey, Refusal, Success
 from api.views import booking_view
 from core.auth import Principal
 from core.formatting import local_time, money
+from models.availability import RangeRules, RuleViolation, check_range
 from models.db import Resource, Slot
 from models.domain import BookingStatus, PaymentMethod, has_started
 from models.errors import BookingError, ErrorCode
-from models.payloads import BookingInput, BookingPolicy, Contact, CreateResult, PaymentSpec
+from models.payloads import (
+    BookingInput,
+    BookingPolicy,
+    BookingRange,
+    Contact,
+    CreateResult,
+    PaymentSpec,
+)
 from models.search_attributes import (
     BOOKING_ID,
     BOOKING_STATUS,
@@ -82,15 +90,7 @@ async def create_booking(
     than queue in the worker; the hold activity and the database still decide.
     """
     _check_payment(services, body)
-    async with services.sessions() as session:
-        found = (
-            await session.execute(
-                select(Slot, Resource).join(Resource).where(Slot.id == body.slot_id)
-            )
-        ).one_or_none()
-    if found is None:
-        raise BookingError(ErrorCode.SLOT_NOT_FOUND)
-    slot, resource = found
+    target = await _target(services, body)
     claim = await IdempotencyKey.claim(
         services.sessions,
         principal=str(user.sub),
@@ -104,6 +104,10 @@ async def create_booking(
     structlog.contextvars.bind_contextvars(
         booking_id=str(claim.target_id), workflow_id=workflow_id_for(claim.target_id)
     )
+    if target.slot is None:
+        # A range: the overlap constraint decides in the hold; no gate to wait at.
+        return await _start_and_decide(services, user, claim, body, target)
+    slot = target.slot
     async with services.admission.admit(
         slot.id, functools.partial(_free_seats, services, slot.id), known_free=_free(slot)
     ) as admitted:
@@ -114,23 +118,79 @@ async def create_booking(
             if refused is not None:
                 log.info("booking.create_refused_early", status=refused.status)
                 return CreateOutcome(refused, replayed=False)
-        stored = await claim.start()
-        if stored is not None:
-            return CreateOutcome(stored, replayed=True)
-        answer = await claim.settle(await _decide(services, user, claim, body, slot, resource))
-        log.info("booking.create_answered", status=answer.status)
-        return CreateOutcome(answer, replayed=False)
+        return await _start_and_decide(services, user, claim, body, target)
 
 
-def summary(slot: Slot, resource: Resource, body: BookingIn) -> str:
+@dataclass(frozen=True)
+class Target:
+    """What a create books: a slot, or a range of a range resource, and its price."""
+
+    resource: Resource
+    starts_at: datetime
+    amount: int
+    currency: str
+    slot: Slot | None = None
+
+
+async def _target(services: Services, body: BookingIn) -> Target:
+    """The slot or range the body names, checked as far as a read can.
+
+    Raises:
+        BookingError: SLOT_NOT_FOUND or RESOURCE_NOT_FOUND; VALIDATION_ERROR naming
+            the field when a range breaks the resource's rules (or the resource is
+            booked by slot).
+    """
+    async with services.sessions() as session:
+        if body.slot_id is not None:
+            found = (
+                await session.execute(
+                    select(Slot, Resource).join(Resource).where(Slot.id == body.slot_id)
+                )
+            ).one_or_none()
+            if found is None:
+                raise BookingError(ErrorCode.SLOT_NOT_FOUND)
+            slot, resource = found
+            return Target(resource, slot.starts_at, slot.price_amount, slot.currency, slot)
+        assert body.resource_id is not None
+        assert body.starts_at is not None
+        assert body.ends_at is not None
+        ranged = await session.get(Resource, body.resource_id)
+    if ranged is None:
+        raise BookingError(ErrorCode.RESOURCE_NOT_FOUND)
+    resource = ranged
+    if resource.range_rules is None:
+        raise BookingError(
+            ErrorCode.VALIDATION_ERROR, "resource_id: this resource is booked by slot_id"
+        )
+    rules = RangeRules.parse(resource.timezone, resource.range_rules)
+    try:
+        price = check_range(rules, body.starts_at, body.ends_at, datetime.now(UTC))
+    except RuleViolation as violation:
+        raise BookingError(ErrorCode.VALIDATION_ERROR, str(violation)) from None
+    return Target(resource, body.starts_at, price, rules.currency)
+
+
+async def _start_and_decide(
+    services: Services, user: Principal, claim: IdempotencyKey, body: BookingIn, target: Target
+) -> CreateOutcome:
+    stored = await claim.start()
+    if stored is not None:
+        return CreateOutcome(stored, replayed=True)
+    answer = await claim.settle(await _decide(services, user, claim, body, target))
+    log.info("booking.create_answered", status=answer.status)
+    return CreateOutcome(answer, replayed=False)
+
+
+def summary(target: Target, body: BookingIn) -> str:
     """The workflow's summary in the Temporal UI: what is booked, when, for how much, paid how.
 
     No personal data: the resource, its local start time, the price, the method.
     """
     paid = "wallet" if body.payment.method == PaymentMethod.WALLET else body.payment.provider
+    resource = target.resource
     return (
-        f"{resource.name} · {local_time(slot.starts_at, resource.timezone)} · "
-        f"{money(slot.price_amount, slot.currency)} · {paid}"
+        f"{resource.name} · {local_time(target.starts_at, resource.timezone)} · "
+        f"{money(target.amount, target.currency)} · {paid}"
     )
 
 
@@ -162,12 +222,7 @@ async def _free_seats(services: Services, slot_id: uuid.UUID) -> int:
 
 
 async def _decide(
-    services: Services,
-    user: Principal,
-    claim: IdempotencyKey,
-    body: BookingIn,
-    slot: Slot,
-    resource: Resource,
+    services: Services, user: Principal, claim: IdempotencyKey, body: BookingIn, target: Target
 ) -> Answer:
     """Run the create update; its decision becomes the key's answer."""
     booking_id = claim.target_id
@@ -176,7 +231,7 @@ async def _decide(
         # RPC timeout bounds each poll): this bounds the whole wait.
         async with asyncio.timeout(services.settings.create_timeout_seconds):
             result = await _run_create_update(
-                services, user, booking_id, body, summary(slot, resource, body), resource.id
+                services, user, booking_id, body, summary(target, body), target.resource.id
             )
     except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
         # The workflow keeps going; the same key later gets its answer.
@@ -215,6 +270,11 @@ async def _run_create_update(
             booking_id=booking_id,
             customer_id=user.sub,
             slot_id=body.slot_id,
+            range=None
+            if body.resource_id is None or body.starts_at is None or body.ends_at is None
+            else BookingRange(
+                resource_id=body.resource_id, starts_at=body.starts_at, ends_at=body.ends_at
+            ),
             payment=PaymentSpec(method=body.payment.method, provider=body.payment.provider),
             contact=contact,
             policy=BookingPolicy(
@@ -243,7 +303,8 @@ async def _run_create_update(
         ),
         static_summary=static_summary,
         static_details=(
-            f"Booking {booking_id}, slot {body.slot_id}, resource {resource_id}. "
+            f"Booking {booking_id}, {'slot ' + str(body.slot_id) if body.slot_id else 'a range'}"
+            f" of resource {resource_id}. "
             f"Ops API: GET /v1/bookings/{booking_id}; its alerts: "
             f"GET /v1/ops/alerts?booking_id={booking_id}"
         ),

@@ -3,26 +3,41 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.pagination import after_time_and_id, fetch_page, newest_first, time_and_id_cursor
-from api.schemas import Page, ResourceIn, ResourceOut, SlotOut, SlotsIn
+from api.schemas import (
+    AvailabilityOut,
+    AvailableOut,
+    Money,
+    Page,
+    ResourceIn,
+    ResourceOut,
+    ResourcePatchIn,
+    SlotOut,
+    SlotsIn,
+)
 from api.views import resource_view, slot_view
+from models.availability import RangeRules, free_starts, price_of
 from models.db import Resource, Slot
 from models.errors import BookingError, ErrorCode
+from store.bookings import busy_spans
 
 
 async def create_resource(session: AsyncSession, body: ResourceIn) -> ResourceOut:
-    """Create a bookable resource."""
+    """Create a bookable resource, in slot or range mode."""
     resource = Resource(
         id=uuid.uuid4(),
         name=body.name,
         timezone=body.timezone,
         meeting_provider=body.meeting_provider,
         refund_policy=body.refund_policy.model_dump(),
+        booking_mode=body.booking_mode,
+        range_rules=body.range_rules(),
     )
     session.add(resource)
     await session.commit()
@@ -30,12 +45,146 @@ async def create_resource(session: AsyncSession, body: ResourceIn) -> ResourceOu
     return resource_view(resource)
 
 
+async def get_resource(session: AsyncSession, resource_id: uuid.UUID) -> ResourceOut:
+    """One resource, or ``RESOURCE_NOT_FOUND``."""
+    return resource_view(await _resource(session, resource_id))
+
+
+async def update_resource(
+    session: AsyncSession, resource_id: uuid.UUID, body: ResourcePatchIn
+) -> ResourceOut:
+    """Change a resource's fields; the result is validated as a whole, as on create.
+
+    Bookings already made keep their price and their buffer; the new rules
+    apply to what is booked from now on.
+    """
+    resource = await _resource(session, resource_id, for_update=True)
+    current = resource_view(resource).model_dump(mode="json", exclude={"id", "created_at"})
+    merged = {**current, **body.model_dump(mode="json", exclude_unset=True)}
+    if resource.booking_mode == "slots":
+        merged = {k: v for k, v in merged.items() if k in _SLOT_FIELDS or v is not None}
+    try:
+        wanted = ResourceIn.model_validate(merged)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise BookingError(
+            ErrorCode.VALIDATION_ERROR, f"{where}: {message}" if where else message
+        ) from None
+    resource.name = wanted.name
+    resource.timezone = wanted.timezone
+    resource.meeting_provider = wanted.meeting_provider
+    resource.refund_policy = wanted.refund_policy.model_dump()
+    resource.range_rules = wanted.range_rules()
+    await session.commit()
+    return resource_view(resource)
+
+
+_SLOT_FIELDS = frozenset({"name", "timezone", "meeting_provider", "refund_policy", "booking_mode"})
+
+
+async def _resource(
+    session: AsyncSession, resource_id: uuid.UUID, *, for_update: bool = False
+) -> Resource:
+    resource = await session.get(Resource, resource_id, with_for_update=for_update)
+    if resource is None:
+        raise BookingError(ErrorCode.RESOURCE_NOT_FOUND)
+    return resource
+
+
+async def availability(
+    session: AsyncSession,
+    resource_id: uuid.UUID,
+    *,
+    starts_from: datetime,
+    starts_to: datetime,
+    duration: timedelta | None,
+    step: timedelta,
+) -> AvailabilityOut:
+    """What is free: the free starts of a range resource, or the free slots of a slot one.
+
+    Raises:
+        BookingError: RESOURCE_NOT_FOUND; VALIDATION_ERROR when a range resource is
+            asked without ``duration_minutes`` or the window is too wide.
+    """
+    resource = await _resource(session, resource_id)
+    if starts_to <= starts_from:
+        raise BookingError(ErrorCode.VALIDATION_ERROR, "to: must be after from")
+    if starts_to - starts_from > MAX_WINDOW:
+        raise BookingError(
+            ErrorCode.VALIDATION_ERROR, f"to: at most {MAX_WINDOW.days} days after from"
+        )
+    now = datetime.now(UTC)
+    if resource.booking_mode == "slots":
+        items = await _free_slots(session, resource, starts_from, starts_to, now)
+        return AvailabilityOut(resource_id=resource.id, booking_mode="slots", items=items)
+    if duration is None:
+        raise BookingError(
+            ErrorCode.VALIDATION_ERROR, "duration_minutes: required for a range resource"
+        )
+    assert resource.range_rules is not None
+    rules = RangeRules.parse(resource.timezone, resource.range_rules)
+    busy = await busy_spans(
+        session, resource, starts_from - rules.max_duration - rules.buffer, starts_to + duration
+    )
+    starts = free_starts(
+        rules, busy, window=(starts_from, starts_to), duration=duration, step=step, now=now
+    )
+    price = Money(amount=price_of(rules, now, now + duration), currency=rules.currency)
+    return AvailabilityOut(
+        resource_id=resource.id,
+        booking_mode="range",
+        items=[AvailableOut(starts_at=s, ends_at=s + duration, price=price) for s in starts],
+    )
+
+
+# The widest window one availability call answers.
+MAX_WINDOW = timedelta(days=93)
+
+
+async def _free_slots(
+    session: AsyncSession,
+    resource: Resource,
+    starts_from: datetime,
+    starts_to: datetime,
+    now: datetime,
+) -> list[AvailableOut]:
+    rows = (
+        await session.scalars(
+            select(Slot)
+            .where(
+                Slot.resource_id == resource.id,
+                Slot.starts_at >= max(starts_from, now),
+                Slot.starts_at < starts_to,
+                Slot.active_count < Slot.capacity,
+            )
+            .order_by(Slot.starts_at, Slot.id)
+            .limit(2000)
+        )
+    ).all()
+    return [
+        AvailableOut(
+            starts_at=slot.starts_at,
+            ends_at=slot.ends_at,
+            price=Money(amount=slot.price_amount, currency=slot.currency),
+            slot_id=slot.id,
+            remaining_capacity=slot.capacity - slot.active_count,
+        )
+        for slot in rows
+    ]
+
+
 async def create_slots(
     session: AsyncSession, resource_id: uuid.UUID, body: SlotsIn
 ) -> list[SlotOut]:
-    """Create slots in one transaction: all of them or none."""
-    if await session.get(Resource, resource_id) is None:
-        raise BookingError(ErrorCode.RESOURCE_NOT_FOUND)
+    """Create slots in one transaction: all of them or none (slot-mode resources only)."""
+    resource = await _resource(session, resource_id)
+    if resource.booking_mode != "slots":
+        raise BookingError(
+            ErrorCode.VALIDATION_ERROR,
+            "resource_id: a range resource is booked by starts_at and ends_at, not slots",
+        )
     for index, spec in enumerate(body.slots):
         if spec.ends_at <= spec.starts_at:
             raise BookingError(

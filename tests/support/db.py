@@ -51,6 +51,7 @@ async def insert_confirmed_booking(sessions: SessionFactory, email: str | None =
             exclusive=True,
             starts_at=slot.starts_at,
             ends_at=slot.ends_at,
+            blocked_until=slot.ends_at,
         )
         session.add(booking)
         await session.commit()
