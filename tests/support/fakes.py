@@ -19,6 +19,7 @@ from core.failures import FailureClassifier
 from models.payloads import (
     BookingInput,
     BookingPolicy,
+    BookingRange,
     BookingResult,
     CancelMeetingInput,
     CancelOrderInput,
@@ -59,8 +60,9 @@ class FakeSteps:
     """Records what the workflow asked for; knobs make steps fail."""
 
     clock: datetime = field(default_factory=lambda: datetime.now(UTC))
-    # How long after the booking is made its slot starts.
+    # How long after the booking is made its slot starts, and how long it lasts.
     starts_in: timedelta = timedelta(days=1)
+    length: timedelta = timedelta(hours=1)
     # The booking's workflow, when a test keeps it here for its helpers.
     handle: WorkflowHandle[Any, Any] | None = None
     amount: int = 5_000
@@ -112,7 +114,7 @@ class FakeSteps:
                 amount=self.amount,
                 currency="INR",
                 starts_at=starts,
-                ends_at=starts + timedelta(hours=1),
+                ends_at=starts + self.length,
                 meeting_provider="jitsi",
             )
 
@@ -293,8 +295,9 @@ async def start_booking(
     *,
     payment: PaymentSpec | None = None,
     policy: BookingPolicy | None = None,
+    span: BookingRange | None = None,
 ) -> tuple[WorkflowHandle[BookingWorkflow, BookingResult], CreateResult]:
-    """Start a booking and send its ``create`` update.
+    """Start a booking (of a slot, or of ``span``) and send its ``create`` update.
 
     The time-skipping server has no Update-with-Start; the API's path is
     covered on the dev server. Here: start, then the same update.
@@ -306,7 +309,8 @@ async def start_booking(
         BookingInput(
             booking_id=booking_id,
             customer_id=uuid.uuid4(),
-            slot_id=uuid.uuid4(),
+            slot_id=None if span else uuid.uuid4(),
+            range=span,
             payment=payment or PaymentSpec(method="wallet"),
             policy=policy or BookingPolicy(),
         ),
