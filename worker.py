@@ -25,6 +25,7 @@ from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
 from activities.reconcile import ReconcileActivities
 from activities.slots import SlotActivities
+from activities.topups import TopupActivities
 from activities.wallet import WalletActivities
 from core.db import SessionFactory, create_engine, session_factory
 from core.failures import FailureClassifier
@@ -40,6 +41,7 @@ from store import alerts
 from workflows.booking import BookingWorkflow
 from workflows.ops import BookingOpsWorkflow
 from workflows.reconcile import ReconcileWorkflow
+from workflows.topup import TopupWorkflow
 
 log = structlog.get_logger(__name__)
 
@@ -70,6 +72,19 @@ def reconcile_activities(
         jobs.reconcile_gateways,
         jobs.purge_expired,
         jobs.reconcile_failed,
+    ]
+
+
+def topup_activities(
+    settings: Settings, sessions: SessionFactory, http: httpx.AsyncClient
+) -> list[Callable[..., Any]]:
+    """The wallet top-ups' activities, bound to their clients."""
+    topups = TopupActivities(sessions, build_gateways(settings, http))
+    return [
+        topups.create_topup_order,
+        topups.credit_topup,
+        topups.expire_topup,
+        topups.refund_topup,
     ]
 
 
@@ -135,7 +150,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[BookingWorkflow, BookingOpsWorkflow, ReconcileWorkflow],
+        workflows=[BookingWorkflow, BookingOpsWorkflow, ReconcileWorkflow, TopupWorkflow],
         activities=activities,
         workflow_runner=workflow_runner(settings),
         # Defects and poison inputs fail at once; only transient faults are retried.
@@ -184,6 +199,7 @@ async def run_worker(settings: Settings) -> None:
             else None
         )
         activities = engine_activities(settings, sessions, http)
+        activities += topup_activities(settings, sessions, http)
         activities += reconcile_activities(settings, sessions, http, client)
         worker = build_worker(client, settings, activities)
         await ensure_schedules(client, settings)

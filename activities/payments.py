@@ -45,11 +45,11 @@ from store.timeline import record_event
 log = structlog.get_logger(__name__)
 
 
-def _gateway_failure(exc: GatewayError, provider: str, step: str, booking_id: object) -> Exception:
+def gateway_failure(exc: GatewayError, provider: str, step: str, subject_id: object) -> Exception:
     """Log the failed call, then: retryable errors stay retryable, refusals end it for good."""
     log.warning(
         f"payment.{step}_failed",
-        booking_id=str(booking_id),
+        subject_id=str(subject_id),
         provider=provider,
         retryable=exc.retryable,
         attempt=activity.info().attempt,
@@ -88,7 +88,7 @@ class PaymentActivities:
                     expires_at=request.expires_at,
                 )
         except GatewayError as exc:
-            raise _gateway_failure(exc, request.provider, "order", request.booking_id) from None
+            raise gateway_failure(exc, request.provider, "order", request.booking_id) from None
         async with self._sessions() as session:
             booking = await session.get(Booking, request.booking_id, with_for_update=True)
             if booking is None:
@@ -202,7 +202,7 @@ class PaymentActivities:
                     idempotency_key=key,
                 )
         except GatewayError as exc:
-            raise _gateway_failure(exc, request.provider, "refund", request.booking_id) from None
+            raise gateway_failure(exc, request.provider, "refund", request.booking_id) from None
         crash_point(CrashPoint.GATEWAY_REFUND_SENT)
         status = (
             RefundStatus.PROCESSED
@@ -344,7 +344,7 @@ class PaymentActivities:
             with gateway_timer(request.provider, "cancel_order"):
                 cancelled = await gateway.cancel_order(request.order_id)
         except GatewayError as exc:
-            raise _gateway_failure(exc, request.provider, "cancel", request.booking_id) from None
+            raise gateway_failure(exc, request.provider, "cancel", request.booking_id) from None
         async with self._sessions() as session:
             await record_event(
                 session,

@@ -49,6 +49,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.TOO_MANY_ACTIVE_HOLDS: 429,
+    ErrorCode.TOPUP_LIMIT_EXCEEDED: 429,
     ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE: 503,
     # A reason on a FAILED booking (paid the wrong amount), never an HTTP answer.
     ErrorCode.PAYMENT_MISMATCH: 409,

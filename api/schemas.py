@@ -25,6 +25,7 @@ from models.domain import (
     PaymentMethod,
     PaymentStatus,
     RefundStatus,
+    TopupStatus,
 )
 
 # HH:MM from 00:00 to 24:00.
@@ -656,3 +657,56 @@ class ResendNotificationOut(BaseModel):
     booking_id: uuid.UUID
     kind: NotificationKind
     status: NotificationStatus
+
+
+class TopupIn(Strict):
+    """Body of ``POST /v1/wallets/me/topups``: how much to add, paid through which gateway."""
+
+    amount: Money = Field(
+        description="What the wallet receives once the payment is captured",
+        examples=[{"amount": 100000, "currency": "INR"}],
+    )
+    provider: str = Field(
+        pattern=r"^[a-z]{1,32}$",
+        description="A configured gateway: sandbox, stripe, razorpay, paytm, payhere",
+        examples=["sandbox"],
+    )
+
+
+class TopupPaymentOut(BaseModel):
+    """Where the customer pays the top-up."""
+
+    provider: str = Field(examples=["sandbox"])
+    order_id: str | None = Field(examples=["order_9a8b7c6d5e4f3a2b1c0d9e8f"])
+    checkout_url: str | None = Field(
+        description="The gateway's checkout page, or an opaque reference for its SDK",
+        examples=["http://127.0.0.1:8090/checkout/order_9a8b7c6d5e4f3a2b1c0d9e8f"],
+    )
+
+
+class TopupOut(BaseModel):
+    """A wallet top-up: AWAITING_PAYMENT until its capture credits the wallet (CREDITED)."""
+
+    id: uuid.UUID
+    status: TopupStatus = Field(examples=["AWAITING_PAYMENT"])
+    reason: str | None = Field(default=None, description="Why it FAILED", examples=[None])
+    amount: Money
+    refunded: Money = Field(description="Given back by an operator")
+    payment: TopupPaymentOut
+    expires_at: datetime | None = Field(
+        description="When the payment window closes (a later capture is still credited)"
+    )
+    created_at: datetime
+
+
+class TopupRefundIn(Strict):
+    """Body of ``POST /v1/ops/topups/{id}/refund``: why, for the audit log."""
+
+    reason: Text = Field(min_length=1, max_length=500, examples=["customer asked"])
+
+
+class TopupRefundOut(BaseModel):
+    """The refund of a top-up: taken back from the wallet, sent back through the gateway."""
+
+    topup_id: uuid.UUID
+    refund: CancelRefundOut

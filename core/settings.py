@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     # Development only: let events go to loopback and private addresses (SSRF guard off).
     events_allow_private_targets: bool = False
 
+    # Wallet top-ups (minor units of the top-up's currency): per top-up, and per customer a day.
+    topup_min_amount: int = Field(default=100, ge=1)
+    topup_max_amount: int = Field(default=10_000_000, ge=1)
+    topup_daily_limit: int = Field(default=20_000_000, ge=1)
+
     # Reconciliation (Temporal Schedules created by the worker): what is newer than the grace
     # is still settling; how far back gateways are compared; a day's credits that are a spike.
     reconcile_grace_seconds: int = Field(default=600, ge=0)

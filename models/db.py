@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Identity,
@@ -154,6 +155,7 @@ class LedgerEntry(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(16))
     booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"))
+    topup_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("topups.id"))
     idempotency_key: Mapped[str] = mapped_column(Text, unique=True)
     reason: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str | None] = mapped_column(Text)
@@ -212,6 +214,7 @@ class WebhookEvent(Base):
     amount: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str | None] = mapped_column(String(3))
     booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"))
+    topup_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("topups.id"))
     status: Mapped[str] = mapped_column(String(16))
     body: Mapped[dict[str, Any]]
     # The exact bytes, kept for events that could not be mapped (UNPARSEABLE).
@@ -220,12 +223,13 @@ class WebhookEvent(Base):
 
 
 class GatewayTransaction(Base):
-    """A capture or refund at a gateway, one row per idempotency key."""
+    """A capture or refund at a gateway, one row per idempotency key (a booking's or a top-up's)."""
 
     __tablename__ = "gateway_transactions"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id"))
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"))
+    topup_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("topups.id"))
     provider: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(16))
     amount: Mapped[int] = mapped_column(BigInteger)
@@ -294,3 +298,38 @@ class Alert(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_by: Mapped[str | None] = mapped_column(Text)
     resolution_note: Mapped[str | None] = mapped_column(Text)
+
+
+class Topup(Base):
+    """A wallet top-up paid through a gateway; its workflow credits the wallet once."""
+
+    __tablename__ = "topups"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    customer_id: Mapped[uuid.UUID]
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    provider: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    order_id: Mapped[str | None] = mapped_column(Text)
+    checkout_url: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    payment_id: Mapped[str | None] = mapped_column(Text)
+    # CHECK (refunded_amount <= amount).
+    refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    workflow_id: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = _now_column()
+
+
+class TopupDay(Base):
+    """What a customer asked to top up on one day in one currency; CHECK (total <= cap)."""
+
+    __tablename__ = "topup_days"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    total: Mapped[int] = mapped_column(BigInteger)
+    cap: Mapped[int] = mapped_column(BigInteger)

@@ -156,6 +156,16 @@ def severity_of(kind: AttentionKind) -> AlertSeverity:
     return AlertSeverity.CRITICAL if kind in CRITICAL_KINDS else AlertSeverity.WARNING
 
 
+class TopupStatus(StrEnum):
+    """Lifecycle of a wallet top-up."""
+
+    PENDING = "PENDING"
+    AWAITING_PAYMENT = "AWAITING_PAYMENT"
+    CREDITED = "CREDITED"
+    EXPIRED = "EXPIRED"
+    FAILED = "FAILED"
+
+
 class ReconcileJob(StrEnum):
     """A reconciliation job; each runs on a Temporal Schedule of the same name."""
 

@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     RATE_LIMITED = "RATE_LIMITED"
     TOO_MANY_ACTIVE_HOLDS = "TOO_MANY_ACTIVE_HOLDS"
+    TOPUP_LIMIT_EXCEEDED = "TOPUP_LIMIT_EXCEEDED"
     PAYMENT_PROVIDER_UNAVAILABLE = "PAYMENT_PROVIDER_UNAVAILABLE"
     PAYMENT_MISMATCH = "PAYMENT_MISMATCH"
     DEPENDENCY_UNAVAILABLE = "DEPENDENCY_UNAVAILABLE"
@@ -51,6 +52,7 @@ DEFAULT_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.DEPENDENCY_UNAVAILABLE: "A dependency is unavailable; retry later.",
     ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE: "The payment provider is unavailable; retry later.",
     ErrorCode.TOO_MANY_ACTIVE_HOLDS: "Too many unpaid bookings; pay or cancel one first.",
+    ErrorCode.TOPUP_LIMIT_EXCEEDED: "Today's top-up limit is reached; try again tomorrow.",
     ErrorCode.INTERNAL: "Internal error.",
 }
 

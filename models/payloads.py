@@ -22,6 +22,7 @@ from models.domain import (
     PaymentMethod,
     ReconcileJob,
     RefundStatus,
+    TopupStatus,
 )
 from models.refund_policy import RefundPolicy
 
@@ -507,3 +508,86 @@ class ReconcileFailedInput(Frozen):
 
     job: ReconcileJob
     error: str | None = None
+
+
+class TopupInput(Frozen):
+    """Start input of :class:`workflows.topup.TopupWorkflow`."""
+
+    topup_id: uuid.UUID
+    customer_id: uuid.UUID
+    amount: int
+    currency: str
+    provider: str
+    policy: BookingPolicy = BookingPolicy()
+
+
+class CreateTopupOrderInput(Frozen):
+    """Create the gateway order a customer pays to top up their wallet."""
+
+    topup_id: uuid.UUID
+    provider: str
+    amount: int
+    currency: str
+    expires_at: datetime
+
+
+class TopupDecision(Frozen):
+    """Answer of a top-up's ``create`` update: its order to pay, or why there is none."""
+
+    topup_id: uuid.UUID
+    status: TopupStatus
+    reason: str | None = None
+
+
+class CreditTopupInput(Frozen):
+    """A capture of a top-up's order: credit the wallet once (key ``{topup_id}:credit``)."""
+
+    topup_id: uuid.UUID
+    provider: str
+    order_id: str | None
+    payment_id: str
+    amount: int
+    currency: str
+
+
+class ExpireTopupInput(Frozen):
+    """The top-up's payment window closed unpaid."""
+
+    topup_id: uuid.UUID
+    status: TopupStatus = TopupStatus.EXPIRED
+    reason: str | None = None
+
+
+class RefundTopupInput(Frozen):
+    """Give a top-up's payment back through the gateway.
+
+    ``from_wallet``: an operator's refund of a credited top-up, which first
+    takes the amount back from the wallet (refused unless the balance covers
+    it); otherwise money the top-up did not need (a second or mismatched
+    capture), which never reached the wallet.
+    """
+
+    topup_id: uuid.UUID
+    provider: str
+    order_id: str | None
+    payment_id: str
+    amount: int
+    currency: str
+    reason: str
+    from_wallet: bool = False
+    actor: str | None = None
+
+
+class TopupState(Frozen):
+    """What a top-up's workflow knows now; answered by its ``state`` query."""
+
+    topup_id: uuid.UUID
+    status: TopupStatus
+    idle: bool = False
+
+
+class TopupRefundRequest(Frozen):
+    """An operator refunds a credited top-up (the wallet must still hold the amount)."""
+
+    actor: str
+    reason: str

@@ -48,9 +48,19 @@ def gateway_order(booking_id: uuid.UUID) -> str:
     return f"{booking_id}:order"
 
 
-def gateway_capture(booking_id: uuid.UUID, payment_id: str) -> str:
-    """The ``gateway_transactions`` key of one captured payment."""
-    return f"{booking_id}:capture:{payment_id}"
+def gateway_capture(owner_id: uuid.UUID, payment_id: str) -> str:
+    """The ``gateway_transactions`` key of one captured payment of a booking or a top-up."""
+    return f"{owner_id}:capture:{payment_id}"
+
+
+def topup_credit(topup_id: uuid.UUID) -> str:
+    """The ledger key of a top-up's credit: one per top-up, whatever pays it."""
+    return f"{topup_id}:credit"
+
+
+def topup_refund(topup_id: uuid.UUID, payment_id: str) -> str:
+    """The key of a refund of one of a top-up's payments (ledger row and gateway request)."""
+    return f"{topup_id}:refund:{payment_id}"
 
 
 def gateway_refund(

@@ -23,6 +23,7 @@ async def append_ledger_entry(
     booking_id: uuid.UUID | None = None,
     reason: str | None = None,
     actor: str | None = None,
+    topup_id: uuid.UUID | None = None,
 ) -> bool:
     """Append one ledger entry unless its idempotency key was already used.
 
@@ -47,6 +48,7 @@ async def append_ledger_entry(
             kind=kind,
             idempotency_key=idempotency_key,
             booking_id=booking_id,
+            topup_id=topup_id,
             reason=reason,
             actor=actor,
         )

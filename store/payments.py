@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.db import Booking, GatewayTransaction
+from models.db import Booking, GatewayTransaction, Topup
 from models.domain import GatewayTransactionKind, PaymentStatus
 from store import keys
 
 
 async def record_capture(
     session: AsyncSession,
-    booking: Booking,
+    owner: Booking | Topup,
     provider: str,
     order_id: str | None,
     payment_id: str,
     amount: int,
     currency: str,
 ) -> bool:
-    """Record a capture once; the booking's captured amount grows with it."""
+    """Record a capture of a booking's or a top-up's order once.
+
+    A booking's captured amount grows with it.
+    """
+    booking = owner if isinstance(owner, Booking) else None
     written = await session.execute(
         insert(GatewayTransaction)
         .values(
-            booking_id=booking.id,
+            booking_id=booking.id if booking else None,
+            topup_id=None if booking else owner.id,
             provider=provider,
             kind=GatewayTransactionKind.CAPTURE,
             amount=amount,
@@ -32,15 +39,37 @@ async def record_capture(
             order_id=order_id,
             payment_id=payment_id,
             status=PaymentStatus.CAPTURED,
-            idempotency_key=keys.gateway_capture(booking.id, payment_id),
+            idempotency_key=keys.gateway_capture(owner.id, payment_id),
         )
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(GatewayTransaction.id)
     )
     if written.first() is None:
         return False
-    booking.captured_amount += amount
+    if booking is not None:
+        booking.captured_amount += amount
     return True
+
+
+async def topup_for_order(
+    session: AsyncSession, provider: str, order_id: str | None, reference: str | None
+) -> Topup | None:
+    """The top-up whose order this is, by order id or by the reference it was created with."""
+    if order_id is not None:
+        found = (
+            await session.execute(
+                select(Topup).where(Topup.provider == provider, Topup.order_id == order_id)
+            )
+        ).scalar_one_or_none()
+        if found is not None:
+            return found
+    if reference is None:
+        return None
+    try:
+        candidate = await session.get(Topup, uuid.UUID(reference))
+    except ValueError:
+        return None
+    return candidate if candidate is not None and candidate.provider == provider else None
 
 
 async def refundable(session: AsyncSession, booking: Booking, payment_id: str) -> int:

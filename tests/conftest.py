@@ -32,7 +32,7 @@ from sandbox.app import create_app as create_sandbox
 from sandbox.from_settings import sandbox_config
 from stack.embedded import EmbeddedPostgres, TemporalDevServer, free_port
 from stack.mailsink import MailSink
-from worker import build_worker, engine_activities, reconcile_activities
+from worker import build_worker, engine_activities, reconcile_activities, topup_activities
 
 from support.auth import API_URL, JWT_SECRET, PAYLOAD_KEYS, SANDBOX_URL, SANDBOX_WEBHOOK_SECRET
 from support.invariants import INVARIANTS
@@ -172,6 +172,7 @@ async def engine_worker(
 ) -> AsyncIterator[Worker]:
     """The real worker, on the settings' task queue, for API tests."""
     activities = engine_activities(settings, sessions, http_for_providers)
+    activities += topup_activities(settings, sessions, http_for_providers)
     activities += reconcile_activities(settings, sessions, http_for_providers, temporal)
     worker = build_worker(temporal, settings, activities)
     async with worker:

@@ -21,10 +21,12 @@ from api.schemas import (
     ResolveAlertIn,
     RetryMeetingIn,
     RetryMeetingOut,
+    TopupRefundIn,
+    TopupRefundOut,
     WalletOut,
     WebhookEventOut,
 )
-from api.services import booking_changes, booking_ops, ops, wallets
+from api.services import booking_changes, booking_ops, ops, topups, wallets
 from models.domain import AttentionKind
 
 router = APIRouter(prefix="/v1/ops", tags=["operators"])
@@ -128,6 +130,14 @@ async def resend_notification(
 ) -> ResendNotificationOut:
     """Send one of the booking's notifications again (audited); 409 if it was never sent."""
     return await booking_ops.resend_notification(services, user, booking_id, body)
+
+
+@router.post("/topups/{topup_id}/refund", response_model=TopupRefundOut)
+async def refund_topup(
+    topup_id: uuid.UUID, body: TopupRefundIn, user: Operator, services: ServicesDep
+) -> TopupRefundOut:
+    """Refund a credited top-up: only while the wallet still holds it (402 otherwise; audited)."""
+    return await topups.refund_topup(services, user, topup_id, body)
 
 
 @router.get("/wallets/{customer_id}", response_model=WalletOut)

@@ -16,14 +16,16 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import Services
 from api.schemas import WebhookReceiptOut
 from integrations.gateways.base import GatewayEvent, InvalidSignature, WebhookVerifier
-from models.db import Booking, WebhookEvent
+from models.db import Booking, Topup, WebhookEvent
 from models.domain import AttentionKind
 from models.errors import BookingError, ErrorCode
 from models.payloads import PaymentEvent
 from store import alerts
 from store.bookings import booking_for_order
+from store.payments import topup_for_order
 from store.timeline import record_event
 from workflows.booking import BookingWorkflow
+from workflows.topup import TopupWorkflow
 
 log = structlog.get_logger(__name__)
 
@@ -33,7 +35,7 @@ UNPARSEABLE = "UNPARSEABLE"
 
 async def _store(
     services: Services, provider: str, event: GatewayEvent, payload: dict[str, object]
-) -> tuple[WebhookEvent, Booking | None, bool]:
+) -> tuple[WebhookEvent, Booking | Topup | None, bool]:
     async with services.sessions() as session:
         booking = await booking_for_order(session, provider, event.order_id)
         if booking is None and event.reference:
@@ -45,6 +47,12 @@ async def _store(
                 candidate = None
             if candidate is not None and candidate.payment_provider == provider:
                 booking = candidate
+        topup = (
+            None
+            if booking is not None
+            else await topup_for_order(session, provider, event.order_id, event.reference)
+        )
+        owner: Booking | Topup | None = booking or topup
         inserted = await session.execute(
             insert(WebhookEvent)
             .values(
@@ -57,14 +65,15 @@ async def _store(
                 amount=event.amount,
                 currency=event.currency,
                 booking_id=booking.id if booking else None,
-                status="RECEIVED" if booking else "UNMATCHED",
+                topup_id=topup.id if topup else None,
+                status="RECEIVED" if owner else "UNMATCHED",
                 body=payload,
             )
             .on_conflict_do_nothing(constraint="webhook_events_once")
             .returning(WebhookEvent.id)
         )
         first = inserted.first() is not None
-        if first and booking is None:
+        if first and owner is None:
             await alerts.open_alert(
                 session,
                 AttentionKind.WEBHOOK_UNMATCHED,
@@ -88,7 +97,7 @@ async def _store(
             )
         ).scalar_one()
         await session.commit()
-    return stored, booking, first
+    return stored, owner, first
 
 
 async def _store_unparseable(services: Services, provider: str, body: bytes) -> WebhookReceiptOut:
@@ -163,39 +172,41 @@ async def receive_webhook(
         # Signed by the gateway but not an event we can map: keep it, answer 2xx.
         return await _store_unparseable(services, provider, body)
 
-    stored, booking, first = await _store(services, provider, event, payload)
+    stored, owner, first = await _store(services, provider, event, payload)
     log.info(
         "webhook.stored",
         provider=provider,
         event_id=event.event_id,
         type=event.type,
         first=first,
-        booking_id=str(booking.id) if booking else None,
+        owner_id=str(owner.id) if owner else None,
     )
-    if booking is None or stored.status in ("SIGNALLED", "WORKFLOW_CLOSED"):
+    if owner is None or stored.status in ("SIGNALLED", "WORKFLOW_CLOSED"):
         return WebhookReceiptOut(event_id=event.event_id, status=stored.status)
 
+    signalled = PaymentEvent(
+        provider=provider,
+        event_id=event.event_id,
+        type=event.type,
+        order_id=event.order_id,
+        payment_id=event.payment_id,
+        amount=event.amount,
+        currency=event.currency,
+    )
     client = await services.temporal.client()
-    handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
     try:
-        await handle.signal(
-            BookingWorkflow.payment_event,
-            PaymentEvent(
-                provider=provider,
-                event_id=event.event_id,
-                type=event.type,
-                order_id=event.order_id,
-                payment_id=event.payment_id,
-                amount=event.amount,
-                currency=event.currency,
-            ),
-        )
+        if isinstance(owner, Booking):
+            booking = client.get_workflow_handle_for(BookingWorkflow.run, owner.workflow_id)
+            await booking.signal(BookingWorkflow.payment_event, signalled)
+        else:
+            topup = client.get_workflow_handle_for(TopupWorkflow.run, owner.workflow_id)
+            await topup.signal(TopupWorkflow.payment_event, signalled)
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
-        # The booking's workflow has finished (past its late-payment window):
-        # keep the event for operators instead of losing it.
-        log.error("webhook.workflow_closed", provider=provider, booking_id=str(booking.id))
+        # The workflow has finished (past its late-payment window): keep the
+        # event for operators instead of losing it.
+        log.error("webhook.workflow_closed", provider=provider, owner_id=str(owner.id))
         await _mark(services, stored.id, "WORKFLOW_CLOSED")
         return WebhookReceiptOut(event_id=event.event_id, status="WORKFLOW_CLOSED")
     await _mark(services, stored.id, "SIGNALLED")

@@ -1,0 +1,277 @@
+"""Wallet top-ups: one idempotent request, one workflow, the order to pay in the answer.
+
+Limits: each top-up between ``BOOKING_TOPUP_MIN_AMOUNT`` and
+``BOOKING_TOPUP_MAX_AMOUNT`` (422), and per customer, currency and UTC day at
+most ``BOOKING_TOPUP_DAILY_LIMIT`` asked for (429 ``TOPUP_LIMIT_EXCEEDED``,
+enforced by a CHECK on ``topup_days``, counted when the top-up is made).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import Services
+from api.schemas import (
+    CancelRefundOut,
+    Money,
+    TopupIn,
+    TopupOut,
+    TopupPaymentOut,
+    TopupRefundIn,
+    TopupRefundOut,
+)
+from api.services.booking_changes import bounded, update_error
+from api.services.idempotency import IdempotencyKey, Refusal, Success
+from core.auth import Principal
+from core.db import CHECK_VIOLATION, pg_error
+from core.formatting import money
+from models.db import AuditRecord, Topup, TopupDay
+from models.domain import TopupStatus
+from models.errors import BookingError, ErrorCode
+from models.payloads import BookingPolicy, TopupInput, TopupRefundRequest
+from workflows.topup import TopupWorkflow
+
+log = structlog.get_logger(__name__)
+
+TOPUP_SCOPE = "wallet.topup"
+
+
+def topup_workflow_id(topup_id: uuid.UUID) -> str:
+    """Each top-up is one workflow, whose id is derived from the top-up's id."""
+    return f"topup-{topup_id}"
+
+
+def _view(topup: Topup) -> TopupOut:
+    return TopupOut(
+        id=topup.id,
+        status=TopupStatus(topup.status),
+        reason=topup.reason,
+        amount=Money(amount=topup.amount, currency=topup.currency),
+        refunded=Money(amount=topup.refunded_amount, currency=topup.currency),
+        payment=TopupPaymentOut(
+            provider=topup.provider, order_id=topup.order_id, checkout_url=topup.checkout_url
+        ),
+        expires_at=topup.expires_at,
+        created_at=topup.created_at,
+    )
+
+
+async def create_topup(
+    services: Services, user: Principal, key: str, body: TopupIn
+) -> tuple[Success | Refusal, bool]:
+    """Start a top-up once per Idempotency-Key; the answer carries its order to pay.
+
+    Returns:
+        The answer (201 with the top-up, or a refusal) and whether it is a replay.
+
+    Raises:
+        BookingError: VALIDATION_ERROR for a provider not configured or an amount
+            outside the per-top-up limits.
+    """
+    settings = services.settings
+    enabled = settings.enabled_gateways()
+    if body.provider not in enabled:
+        raise BookingError(
+            ErrorCode.VALIDATION_ERROR, f"provider: must be one of {sorted(enabled) or 'none'}"
+        )
+    amount = body.amount
+    low, high = settings.topup_min_amount, settings.topup_max_amount
+    if not low <= amount.amount <= high:
+        raise BookingError(
+            ErrorCode.VALIDATION_ERROR,
+            f"amount.amount: a top-up is between {money(low, amount.currency)} and "
+            f"{money(high, amount.currency)}",
+        )
+    claim = await IdempotencyKey.claim(
+        services.sessions,
+        principal=str(user.sub),
+        scope=TOPUP_SCOPE,
+        key=key,
+        body=body.model_dump(mode="json"),
+        ttl_days=settings.idempotency_ttl_days,
+    )
+    if claim.answer is not None:
+        return claim.answer, True
+    if not await _count_today(services, user, claim.target_id, body):
+        refused = await claim.refuse(Refusal.of(ErrorCode.TOPUP_LIMIT_EXCEEDED))
+        if refused is not None:
+            return refused, False
+    stored = await claim.start()
+    if stored is not None:
+        return stored, True
+    await _start(services, user, claim.target_id, body)
+    async with services.sessions() as session:
+        topup = await session.get(Topup, claim.target_id)
+        assert topup is not None
+        out = _view(topup)
+    answer = await claim.settle(Success(201, out.model_dump(mode="json")))
+    log.info("topup.created", topup_id=str(claim.target_id), status=out.status)
+    return answer, False
+
+
+async def _count_today(
+    services: Services, user: Principal, topup_id: uuid.UUID, body: TopupIn
+) -> bool:
+    """Write the top-up (PENDING) and count it against today's limit; False over the limit."""
+    async with services.sessions() as session:
+        made = await session.execute(
+            insert(Topup)
+            .values(
+                id=topup_id,
+                customer_id=user.sub,
+                amount=body.amount.amount,
+                currency=body.amount.currency,
+                provider=body.provider,
+                status=TopupStatus.PENDING.value,
+                workflow_id=topup_workflow_id(topup_id),
+            )
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(Topup.id)
+        )
+        if made.first() is None:  # A retried request of this key counted it already.
+            await session.commit()
+            return True
+        day = insert(TopupDay).values(
+            customer_id=user.sub,
+            day=datetime.now(UTC).date(),
+            currency=body.amount.currency,
+            total=body.amount.amount,
+            cap=services.settings.topup_daily_limit,
+        )
+        try:
+            await session.execute(
+                day.on_conflict_do_update(
+                    index_elements=["customer_id", "day", "currency"],
+                    set_={"total": TopupDay.total + day.excluded.total, "cap": day.excluded.cap},
+                )
+            )
+            await session.commit()
+        except IntegrityError as exc:
+            if pg_error(exc).sqlstate != CHECK_VIOLATION:
+                raise
+            await session.rollback()
+            return False
+    return True
+
+
+def seconds_to_midnight() -> int:
+    """Until the daily limit starts again (UTC midnight): the Retry-After of a refusal."""
+    now = datetime.now(UTC)
+    tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(1, int((tomorrow - now).total_seconds()))
+
+
+async def _start(services: Services, user: Principal, topup_id: uuid.UUID, body: TopupIn) -> None:
+    """Start the top-up's workflow and wait (bounded) until its order exists."""
+    settings = services.settings
+    start = WithStartWorkflowOperation(
+        TopupWorkflow.run,
+        TopupInput(
+            topup_id=topup_id,
+            customer_id=user.sub,
+            amount=body.amount.amount,
+            currency=body.amount.currency,
+            provider=body.provider,
+            policy=BookingPolicy(
+                hold_ttl_seconds=settings.hold_ttl_seconds,
+                gateway_max_attempts=settings.gateway_max_attempts,
+                late_payment_window_seconds=settings.late_payment_window_seconds,
+            ),
+        ),
+        id=topup_workflow_id(topup_id),
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        static_summary=(
+            f"Wallet top-up · {money(body.amount.amount, body.amount.currency)} · {body.provider}"
+        ),
+    )
+    client = await services.temporal.client()
+    try:
+        async with asyncio.timeout(settings.create_timeout_seconds):
+            await client.execute_update_with_start_workflow(
+                TopupWorkflow.create,
+                start_workflow_operation=start,
+                id="create",
+                rpc_timeout=timedelta(seconds=settings.create_timeout_seconds),
+            )
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        raise BookingError(
+            ErrorCode.DEPENDENCY_UNAVAILABLE,
+            "The top-up is taking longer than expected; retry with the same key.",
+        ) from None
+
+
+async def get_topup(services: Services, user: Principal, topup_id: uuid.UUID) -> TopupOut:
+    """One of the caller's top-ups (another customer's is not found)."""
+    async with services.sessions() as session:
+        topup = await session.get(Topup, topup_id)
+    if topup is None or (topup.customer_id != user.sub and not user.is_operator):
+        raise BookingError(ErrorCode.NOT_FOUND, "No such top-up.")
+    return _view(topup)
+
+
+async def refund_topup(
+    services: Services, user: Principal, topup_id: uuid.UUID, body: TopupRefundIn
+) -> TopupRefundOut:
+    """An operator refunds a credited top-up through its workflow (audited).
+
+    Raises:
+        BookingError: NOT_FOUND; 409 INVALID_STATE unless credited and not refunded
+            (or once its workflow has closed); 402 INSUFFICIENT_FUNDS when the
+            wallet no longer holds the amount.
+    """
+    actor = f"{user.role}:{user.sub}"
+    async with services.sessions() as session:
+        topup = await session.get(Topup, topup_id)
+        if topup is None:
+            raise BookingError(ErrorCode.NOT_FOUND, "No such top-up.")
+        session.add(
+            AuditRecord(
+                actor=actor,
+                action="topup.refund_requested",
+                reason=f"topup {topup_id}: {body.reason}",
+                key=f"topup:{topup_id}:refund:{uuid.uuid4()}",
+            )
+        )
+        await session.commit()
+    client = await services.temporal.client()
+    handle = client.get_workflow_handle_for(TopupWorkflow.run, topup.workflow_id)
+    try:
+        info = await bounded(
+            services,
+            "top-up refund",
+            handle.execute_update(
+                TopupWorkflow.refund, TopupRefundRequest(actor=actor, reason=body.reason)
+            ),
+        )
+    except WorkflowUpdateFailedError as exc:
+        raise update_error(exc) from None
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise BookingError(
+            ErrorCode.INVALID_STATE, "The top-up's refund window has passed."
+        ) from None
+    log.info("topup.refunded", topup_id=str(topup_id), actor=actor)
+    return TopupRefundOut(
+        topup_id=topup_id,
+        refund=CancelRefundOut(
+            amount=Money(amount=info.amount, currency=info.currency),
+            method=info.method,
+            status=info.status,
+        ),
+    )

@@ -1,0 +1,101 @@
+"""A top-up on the time-skipping server, with its real activities (PostgreSQL, the sandbox).
+
+A top-up holds no inventory: a payment after its window closed still credits
+the wallet, once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import select
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from core.db import SessionFactory
+from core.settings import Settings
+from models.db import LedgerEntry, Topup
+from models.payloads import BookingPolicy, PaymentEvent, TopupInput
+from worker import SANDBOX, topup_activities
+from workflows.topup import TopupWorkflow
+
+
+async def test_a_capture_after_the_window_closed_still_credits_once(
+    time_env: WorkflowEnvironment,
+    settings: Settings,
+    sessions: SessionFactory,
+    http_for_providers: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+) -> None:
+    """EXPIRED at its deadline; a payment an hour later (delivered twice) credits, once."""
+    queue = f"q-{uuid.uuid4().hex[:10]}"
+    topup_id, customer = uuid.uuid4(), uuid.uuid4()
+    async with sessions() as session:
+        session.add(
+            Topup(
+                id=topup_id,
+                customer_id=customer,
+                amount=25_000,
+                currency="INR",
+                provider="sandbox",
+                status="PENDING",
+                workflow_id=f"topup-{topup_id}",
+            )
+        )
+        await session.commit()
+    async with Worker(
+        time_env.client,
+        task_queue=queue,
+        workflows=[TopupWorkflow],
+        activities=topup_activities(settings, sessions, http_for_providers),
+        workflow_runner=SANDBOX,
+    ):
+        handle = await time_env.client.start_workflow(
+            TopupWorkflow.run,
+            TopupInput(
+                topup_id=topup_id,
+                customer_id=customer,
+                amount=25_000,
+                currency="INR",
+                provider="sandbox",
+                policy=BookingPolicy(hold_ttl_seconds=600, late_payment_window_seconds=86_400),
+            ),
+            id=f"topup-{topup_id}",
+            task_queue=queue,
+        )
+        created = await handle.execute_update(TopupWorkflow.create)
+        await time_env.sleep(timedelta(minutes=11))
+        expired = await handle.query(TopupWorkflow.state)
+        async with sessions() as session:
+            row = await session.get(Topup, topup_id)
+            assert row is not None
+            order_id = row.order_id
+        paid = await sandbox.post(f"/v1/orders/{order_id}/pay", json={"outcome": "success"})
+        payment_id = paid.json()["id"]
+        late = PaymentEvent(
+            provider="sandbox",
+            event_id="evt_late",
+            type="payment.captured",
+            order_id=order_id,
+            payment_id=payment_id,
+            amount=25_000,
+            currency="INR",
+        )
+        await handle.signal(TopupWorkflow.payment_event, late)
+        await handle.signal(
+            TopupWorkflow.payment_event, late.model_copy(update={"event_id": "evt_late_again"})
+        )
+        result = await handle.result()
+    async with sessions() as session:
+        credits = (
+            await session.scalars(
+                select(LedgerEntry.amount).where(LedgerEntry.customer_id == customer)
+            )
+        ).all()
+
+    assert created.status == "AWAITING_PAYMENT"
+    assert expired.status == "EXPIRED"
+    assert result == "CREDITED"
+    assert list(credits) == [25_000]
