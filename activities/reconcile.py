@@ -230,7 +230,7 @@ class ReconcileActivities:
         for provider, gateway in sorted(self._gateways.items()):
             try:
                 with gateway_timer(provider, "list_transactions"):
-                    listed[provider] = await gateway.list_transactions(since)
+                    records = await gateway.list_transactions(since)
             except GatewayError as exc:
                 raise ApplicationError(
                     f"{provider}: {exc}",

@@ -94,6 +94,19 @@ class Settings(BaseSettings):
     razorpay_key_id: str | None = None
     razorpay_key_secret: SecretStr | None = None
     razorpay_api_base: str = "https://api.razorpay.com"
+    # Paytm (India): merchant id and key (the key signs and verifies checksums).
+    paytm_mid: str | None = None
+    paytm_merchant_key: SecretStr | None = None
+    paytm_website: str = "DEFAULT"
+    paytm_api_base: str = "https://securegw.paytm.in"
+    paytm_callback_url: str | None = None
+    # PayHere (Sri Lanka): merchant id and secret (checkout hash, md5sig); the Merchant
+    # API's app id and secret for refunds.
+    payhere_merchant_id: str | None = None
+    payhere_merchant_secret: SecretStr | None = None
+    payhere_app_id: str | None = None
+    payhere_app_secret: SecretStr | None = None
+    payhere_api_base: str = "https://www.payhere.lk"
     gateway_max_attempts: int = Field(default=5, ge=1)
     late_payment_window_seconds: int = Field(default=7 * 86400, ge=0)
     stripe_webhook_secret: SecretStr | None = None
@@ -152,6 +165,10 @@ class Settings(BaseSettings):
             enabled.add("stripe")
         if self.razorpay_key_id and self.razorpay_key_secret is not None:
             enabled.add("razorpay")
+        if self.paytm_mid and self.paytm_merchant_key is not None:
+            enabled.add("paytm")
+        if self.payhere_merchant_id and self.payhere_merchant_secret is not None:
+            enabled.add("payhere")
         return enabled
 
     @property

@@ -15,6 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Services
 from api.schemas import WebhookReceiptOut
+from integrations.gateways._common import form_fields
 from integrations.gateways.base import GatewayEvent, InvalidSignature, WebhookVerifier
 from models.db import Booking, Topup, WebhookEvent
 from models.domain import AttentionKind
@@ -130,6 +131,21 @@ async def _store_unparseable(services: Services, provider: str, body: bytes) -> 
     return WebhookReceiptOut(event_id=event_id, status=UNPARSEABLE)
 
 
+def _stored_form(body: bytes) -> dict[str, object]:
+    """The verified body as stored: a JSON object, or a form's fields (Paytm, PayHere).
+
+    Raises:
+        ValueError: Neither.
+    """
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return dict(form_fields(body))
+    if not isinstance(decoded, dict):
+        raise ValueError("the body is not a JSON object")
+    return decoded
+
+
 async def _mark(services: Services, stored_id: int, status: str) -> None:
     async with services.sessions() as session:
         await session.execute(
@@ -167,8 +183,8 @@ async def receive_webhook(
         raise BookingError(ErrorCode.INVALID_SIGNATURE, "The signature is not valid.") from None
     try:
         event = verifier.parse(body, headers)
-        payload = json.loads(body)
-    except (ValueError, KeyError, TypeError):
+        payload = _stored_form(body)
+    except (ValueError, KeyError, TypeError, InvalidSignature):
         # Signed by the gateway but not an event we can map: keep it, answer 2xx.
         return await _store_unparseable(services, provider, body)
 

@@ -7,6 +7,8 @@
     safe_code / decoded / error_object      pieces for a provider's error-code extraction
     refund_from                             a refund answer as a GatewayRefund
     list_items / record                     a list answer's objects; one as a GatewayRecord
+    form_fields                             a form-encoded webhook body's fields
+    decimal_text / minor_units              ``50000`` INR as ``"500.00"`` and back
     require_secrets                         a verifier's secrets, at least one
     TimestampedVerifier                     core.signing's ``t=…,v1=…`` header check
 
@@ -21,11 +23,14 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
+from babel.numbers import get_currency_precision
 
-from core.signing import TOLERANCE_SECONDS, verify_header
+from core.signing import TOLERANCE_SECONDS, InvalidSignature, verify_header
 from integrations.gateways.base import GatewayError, GatewayRecord, GatewayRefund
 
 # A machine-readable error code; anything else from a gateway stays out of messages.
@@ -228,6 +233,39 @@ def iso_time(obj: Mapping[str, Any], key: str) -> datetime | None:
     except ValueError:
         return None
     return moment if moment is not None and moment.utcoffset() is not None else None
+
+
+def form_fields(body: bytes) -> dict[str, str]:
+    """The fields of a form-encoded body (blank values kept).
+
+    Raises:
+        InvalidSignature: The body is not a form: nothing signed can be read from it.
+    """
+    try:
+        return dict(parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=True))
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidSignature("not a form body") from None
+
+
+def decimal_text(amount: int, currency: str) -> str:
+    """Minor units as gateways that take decimals write them: ``50000`` INR is ``"500.00"``."""
+    precision = get_currency_precision(currency)
+    return f"{Decimal(amount).scaleb(-precision):.{precision}f}"
+
+
+def minor_units(value: str, currency: str) -> int:
+    """``"500.00"`` INR as ``50000``.
+
+    Raises:
+        ValueError: Not a number, or finer than the currency's minor unit.
+    """
+    try:
+        minor = Decimal(value).scaleb(get_currency_precision(currency))
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not an amount") from None
+    if not minor.is_finite() or minor != minor.to_integral_value():
+        raise ValueError(f"{value!r} is not a whole number of {currency} minor units")
+    return int(minor)
 
 
 def require_secrets(provider: str, secrets: Sequence[str]) -> tuple[str, ...]:

@@ -133,8 +133,11 @@ class PaymentGateway(Protocol):
         """Refund ``amount`` of a captured payment, once per ``idempotency_key``."""
         ...
 
-    async def list_transactions(self, since: datetime) -> list[GatewayRecord]:
-        """Captures and refunds made at or after ``since``, for reconciliation."""
+    async def list_transactions(self, since: datetime) -> list[GatewayRecord] | None:
+        """Captures and refunds made at or after ``since``, for reconciliation.
+
+        None when the gateway has no such list (reconciliation then skips it).
+        """
         ...
 
 

@@ -12,6 +12,8 @@ from pydantic import SecretStr
 
 from core.settings import Settings
 from integrations.gateways.base import PaymentGateway, WebhookVerifier, secrets_list
+from integrations.gateways.payhere import PayHereGateway, PayHereVerifier
+from integrations.gateways.paytm import PaytmGateway, PaytmVerifier
 from integrations.gateways.razorpay import RazorpayGateway, RazorpayVerifier
 from integrations.gateways.sandbox import SandboxGateway, SandboxVerifier
 from integrations.gateways.stripe import StripeGateway, StripeVerifier
@@ -28,7 +30,9 @@ def build_gateways(settings: Settings, client: httpx.AsyncClient) -> dict[str, P
 
     Returns:
         ``sandbox`` when ``sandbox_api_key`` is set, ``stripe`` when
-        ``stripe_api_key`` is, ``razorpay`` when both its key id and secret are.
+        ``stripe_api_key`` is, ``razorpay`` when both its key id and secret are,
+        ``paytm`` with its merchant id and key, ``payhere`` with its merchant id
+        and secret (refunds also need its Merchant API app id and secret).
     """
     gateways: dict[str, PaymentGateway] = {}
     if settings.sandbox_api_key is not None:
@@ -45,6 +49,24 @@ def build_gateways(settings: Settings, client: httpx.AsyncClient) -> dict[str, P
             settings.razorpay_api_base,
             settings.razorpay_key_id,
             settings.razorpay_key_secret.get_secret_value(),
+        )
+    if settings.paytm_mid and settings.paytm_merchant_key is not None:
+        gateways["paytm"] = PaytmGateway(
+            client,
+            settings.paytm_api_base,
+            settings.paytm_mid,
+            settings.paytm_merchant_key.get_secret_value(),
+            settings.paytm_website,
+            settings.paytm_callback_url,
+        )
+    if settings.payhere_merchant_id and settings.payhere_merchant_secret is not None:
+        gateways["payhere"] = PayHereGateway(
+            client,
+            settings.payhere_api_base,
+            settings.payhere_merchant_id,
+            settings.payhere_merchant_secret.get_secret_value(),
+            settings.payhere_app_id,
+            _secret(settings.payhere_app_secret),
         )
     return gateways
 
@@ -68,6 +90,13 @@ def build_verifiers(settings: Settings) -> dict[str, WebhookVerifier]:
     razorpay = secrets_list(_secret(settings.razorpay_webhook_secret))
     if razorpay:
         verifiers["razorpay"] = RazorpayVerifier(razorpay)
+    # Paytm and PayHere sign notifications with the merchant's own key or secret.
+    if settings.paytm_merchant_key is not None:
+        verifiers["paytm"] = PaytmVerifier(settings.paytm_merchant_key.get_secret_value())
+    if settings.payhere_merchant_id and settings.payhere_merchant_secret is not None:
+        verifiers["payhere"] = PayHereVerifier(
+            settings.payhere_merchant_id, settings.payhere_merchant_secret.get_secret_value()
+        )
     return verifiers
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+import razorpay
 
 from integrations.gateways.base import GatewayError, GatewayOrder, InvalidSignature
 from integrations.gateways.razorpay import RazorpayGateway, RazorpayVerifier, checkout_reference
@@ -370,3 +371,25 @@ async def test_list_transactions_counts_refunded_payments_as_captured() -> None:
         ("capture", "pay_29QQoUBi66xm2g", "pay_29QQoUBi66xm2g", 30_000),
         ("refund", "rfnd_FP8QHiV938haTz", "pay_29QQoUBi66xm2g", 30_000),
     ]
+
+
+def test_razorpays_own_library_agrees_with_our_verifier_both_ways() -> None:
+    """The official ``razorpay`` package is the oracle: it and we agree on both signatures.
+
+    Its ``Utility`` accepts the signature our verifier accepts, and refuses the
+    one our verifier refuses.
+    """
+    body = payload()
+    headers = razorpay_headers(body)
+    utility = razorpay.Utility(razorpay.Client(auth=(KEY_ID, KEY_SECRET)))
+    forged = {
+        **headers,
+        "X-Razorpay-Signature": razorpay_headers(body, "another")["X-Razorpay-Signature"],
+    }
+
+    RazorpayVerifier([SECRET]).verify(body, headers, now=0)
+    assert utility.verify_webhook_signature(body.decode(), headers["X-Razorpay-Signature"], SECRET)
+    with pytest.raises(InvalidSignature):
+        RazorpayVerifier([SECRET]).verify(body, forged, now=0)
+    with pytest.raises(razorpay.errors.SignatureVerificationError):
+        utility.verify_webhook_signature(body.decode(), forged["X-Razorpay-Signature"], SECRET)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+import stripe
 
 from integrations.gateways.base import GatewayError, GatewayOrder, InvalidSignature
 from integrations.gateways.stripe import StripeGateway, StripeVerifier, checkout_reference
@@ -433,3 +435,22 @@ async def test_list_transactions_pages_through_charges_and_keeps_captures_and_re
         ("refund", "re_3MtwBwLkdIwHu7ix0T4tF9sW", CHARGE_ID, INTENT_ID, 20_000, "INR"),
     ]
     assert records[0].created_at == datetime.fromtimestamp(1_741_599_000, tz=UTC)
+
+
+def test_stripes_own_library_signs_what_we_accept_and_accepts_what_we_sign() -> None:
+    """The official ``stripe`` package is the oracle, both ways; a changed body fails.
+
+    Its header verifies with us; a header made by our reading of the scheme
+    verifies with ``stripe.Webhook.construct_event``.
+    """
+    body = event_body()
+    now = int(time.time())
+    theirs = stripe.WebhookSignature.generate_signature_header(body.decode(), SECRET, now)
+    ours = f"t={now},v1={stripe_signature(body, SECRET, now)}"
+
+    StripeVerifier([SECRET]).verify(body, {"Stripe-Signature": theirs}, now=now)
+    event = stripe.Webhook.construct_event(body, ours, SECRET)
+    with pytest.raises(InvalidSignature):
+        StripeVerifier([SECRET]).verify(body + b" ", {"Stripe-Signature": theirs}, now=now)
+
+    assert event["id"] == json.loads(body)["id"]
