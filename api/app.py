@@ -13,6 +13,7 @@ from api.body_limit import BodyLimit
 from api.deps import Services, limit_address
 from api.errors import install_error_handling
 from api.metrics import install_metrics
+from api.openapi import install_docs
 from api.query_params import refuse_unknown_query_params
 from api.rate_limits import RateLimits
 from api.routes import bookings, catalog, codec, health, ops, wallets, webhooks
@@ -61,8 +62,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Booking engine",
         version="1",
         summary="Durable bookings and payments; every booking is a Temporal workflow.",
+        description=DESCRIPTION,
         lifespan=lifespan,
         dependencies=[Depends(limit_address), Depends(refuse_unknown_query_params)],
+        docs_url=None,
+        redoc_url=None,
     )
     # Innermost (added first): it caps what the routes read, raising into the reader
     # directly rather than across the request-id middleware's task group.
@@ -78,4 +82,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     for module in (catalog, bookings, wallets, webhooks, ops, codec, health):
         app.include_router(module.router)
+    install_docs(app)
     return app
+
+
+DESCRIPTION = """\
+**Auth.** `Authorization: Bearer <JWT>` (HS256): `sub` is the customer id, `role` is
+`customer` (default) or `operator`.
+
+**Money** is `{"amount": <integer minor units>, "currency": "<ISO 4217>"}`: 50000 INR is
+₹500.00. The server computes every price; a client never sends one. **Times** are RFC 3339
+with an offset.
+
+**Idempotency.** Creating calls take an `Idempotency-Key`: the same key and body always get
+the same answer (`Idempotent-Replayed: true` on a repeat), another body with it is 422
+`IDEMPOTENCY_KEY_REUSED`. Keys are kept at least 7 days.
+
+**Errors** are always `{"error": {"code", "message", "request_id"}}`, the request id also in
+`X-Request-ID`; each operation lists its codes.
+
+**Paying through a gateway.** `POST /v1/bookings` with
+`{"payment": {"method": "gateway", "provider": "sandbox"}}` answers `AWAITING_PAYMENT` with
+`payment.order_id`, `payment.checkout_url` and `hold_expires_at`. The customer pays at the
+checkout; the gateway's signed webhook (`POST /v1/webhooks/{provider}`) confirms the
+booking. Read `GET /v1/bookings/{id}` until it is `CONFIRMED` (or `EXPIRED` when the window
+closes unpaid). With the sandbox gateway, scripts play the customer with
+`POST /v1/orders/{order_id}/pay` `{"outcome": "success" | "failure"}` on the sandbox.
+"""

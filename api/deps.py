@@ -102,10 +102,18 @@ Operator = Annotated[Principal, Depends(require_operator)]
 
 
 async def idempotency_key(
-    key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    key: Annotated[
+        str,
+        Header(
+            alias="Idempotency-Key",
+            description="Names this request: a retry with the same key and body gets the "
+            "same answer (1 to 255 printable characters)",
+            examples=["book-2026-12-04-asha-1"],
+        ),
+    ],
 ) -> str:
     """The required ``Idempotency-Key`` header (1 to 255 printable characters)."""
-    if key is None or not (1 <= len(key) <= 255) or not key.isprintable():
+    if not (1 <= len(key) <= 255) or not key.isprintable():
         raise BookingError(
             ErrorCode.VALIDATION_ERROR,
             "The Idempotency-Key header is required (1 to 255 printable characters).",

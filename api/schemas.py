@@ -41,22 +41,42 @@ class Strict(BaseModel):
 class Money(Strict):
     """An amount in minor units (paise, cents) and an ISO 4217 currency."""
 
-    amount: int = Field(ge=0, le=10**12, strict=True)
-    currency: Currency
+    amount: int = Field(
+        ge=0,
+        le=10**12,
+        strict=True,
+        description="Minor units (paise, cents): 50000 INR is ₹500.00",
+        examples=[50000],
+    )
+    currency: Currency = Field(description="ISO 4217 code", examples=["INR"])
 
 
 class SignedMoney(BaseModel):
     """A signed amount in minor units, as ledger entries carry (debits are negative)."""
 
-    amount: int
-    currency: str
+    amount: int = Field(
+        description="Minor units; negative when money left the wallet", examples=[-50000]
+    )
+    currency: str = Field(description="ISO 4217 code", examples=["INR"])
 
 
 class RefundPolicy(Strict):
     """Full refund until ``full_refund_hours_before`` the start, then a percentage, none after."""
 
-    full_refund_hours_before: int = Field(default=24, ge=0, le=24 * 365)
-    late_refund_percent: int = Field(default=50, ge=0, le=100)
+    full_refund_hours_before: int = Field(
+        default=24,
+        ge=0,
+        le=24 * 365,
+        description="Everything back until this many hours before the start",
+        examples=[24],
+    )
+    late_refund_percent: int = Field(
+        default=50,
+        ge=0,
+        le=100,
+        description="After that, this percentage until the start; nothing after",
+        examples=[50],
+    )
 
 
 class RateIn(Strict):
@@ -228,87 +248,153 @@ class ResourceIn(Strict):
 class ResourcePatchIn(Strict):
     """Body of ``PATCH /v1/resources/{id}``: the fields to change (the mode stays)."""
 
-    name: Text | None = Field(default=None, min_length=1, max_length=200, examples=["Car KA-01"])
-    timezone: str | None = Field(default=None, examples=["Asia/Kolkata"])
-    meeting_provider: Literal["jitsi", "google"] | None = Field(default=None, examples=["jitsi"])
-    refund_policy: RefundPolicy | None = None
-    rate: RateIn | None = None
-    min_duration_minutes: int | None = Field(default=None, examples=[1440])
-    max_duration_minutes: int | None = Field(default=None, examples=[20160])
-    buffer_minutes: int | None = Field(default=None, examples=[60])
-    min_notice_minutes: int | None = Field(default=None, examples=[120])
-    horizon_days: int | None = Field(default=None, examples=[180])
-    availability: AvailabilityIn | None = None
+    name: Text | None = Field(
+        default=None, min_length=1, max_length=200, examples=["Car KA-01"], description="A new name"
+    )
+    timezone: str | None = Field(
+        default=None, examples=["Asia/Kolkata"], description="A new time zone"
+    )
+    meeting_provider: Literal["jitsi", "google"] | None = Field(
+        default=None, examples=["jitsi"], description="Another meeting provider"
+    )
+    refund_policy: RefundPolicy | None = Field(default=None, description="A new refund policy")
+    rate: RateIn | None = Field(default=None, description="A new rate (range mode)")
+    min_duration_minutes: int | None = Field(
+        default=None, examples=[1440], description="Range mode: shortest booking"
+    )
+    max_duration_minutes: int | None = Field(
+        default=None, examples=[20160], description="Range mode: longest booking"
+    )
+    buffer_minutes: int | None = Field(
+        default=None, examples=[60], description="Kept free after each booking"
+    )
+    min_notice_minutes: int | None = Field(
+        default=None, examples=[120], description="How soon a booking may start"
+    )
+    horizon_days: int | None = Field(
+        default=None, examples=[180], description="How far ahead a booking may start"
+    )
+    availability: AvailabilityIn | None = Field(
+        default=None, description="New hours and exceptions (range mode)"
+    )
 
 
 class ResourceOut(BaseModel):
     """A bookable resource."""
 
-    id: uuid.UUID
-    name: str
-    timezone: str
-    meeting_provider: str
-    refund_policy: RefundPolicy
-    booking_mode: Literal["slots", "range"]
-    rate: RateIn | None = None
-    min_duration_minutes: int | None = None
-    max_duration_minutes: int | None = None
-    buffer_minutes: int | None = None
-    min_notice_minutes: int | None = None
-    horizon_days: int | None = None
-    availability: AvailabilityIn | None = None
-    created_at: datetime
+    id: uuid.UUID = Field(description="Its id", examples=["3f1c2a9e-7b4d-4c1e-9a55-0d2e8b6f4a17"])
+    name: str = Field(description="Shown to customers", examples=["Dr. Rao"])
+    timezone: str = Field(description="IANA time zone", examples=["Asia/Kolkata"])
+    meeting_provider: str = Field(description="Who makes the meeting link", examples=["jitsi"])
+    refund_policy: RefundPolicy = Field(description="How much a cancellation gives back")
+    booking_mode: Literal["slots", "range"] = Field(
+        description="slots or range", examples=["slots"]
+    )
+    rate: RateIn | None = Field(default=None, description="Range mode: the price per started unit")
+    min_duration_minutes: int | None = Field(
+        default=None, description="Range mode: shortest booking", examples=[60]
+    )
+    max_duration_minutes: int | None = Field(
+        default=None, description="Range mode: longest booking", examples=[20160]
+    )
+    buffer_minutes: int | None = Field(
+        default=None, description="Kept free after each booking", examples=[30]
+    )
+    min_notice_minutes: int | None = Field(
+        default=None, description="How soon a booking may start", examples=[120]
+    )
+    horizon_days: int | None = Field(
+        default=None, description="How far ahead a booking may start", examples=[90]
+    )
+    availability: AvailabilityIn | None = Field(
+        default=None, description="Range mode: weekly hours and exceptions"
+    )
+    created_at: datetime = Field(
+        description="When it was created", examples=["2026-12-02T10:15:30Z"]
+    )
 
 
 class AvailableOut(BaseModel):
     """One bookable start: a range's start and end (range mode) or a free slot (slot mode)."""
 
-    starts_at: datetime
-    ends_at: datetime
-    price: Money
-    slot_id: uuid.UUID | None = None
-    remaining_capacity: int | None = None
+    starts_at: datetime = Field(description="A free start", examples=["2026-12-04T07:00:00Z"])
+    ends_at: datetime = Field(
+        description="Its end for the duration asked", examples=["2026-12-05T07:00:00Z"]
+    )
+    price: Money = Field(
+        description="What the booking would cost", examples=[{"amount": 50000, "currency": "INR"}]
+    )
+    slot_id: uuid.UUID | None = Field(
+        default=None,
+        description="Slot mode: the slot",
+        examples=["2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d"],
+    )
+    remaining_capacity: int | None = Field(
+        default=None, description="Slot mode: seats still free", examples=[1]
+    )
 
 
 class AvailabilityOut(BaseModel):
     """What is free on a resource between ``from`` and ``to``."""
 
-    resource_id: uuid.UUID
-    booking_mode: Literal["slots", "range"]
-    items: list[AvailableOut]
+    resource_id: uuid.UUID = Field(
+        description="The resource", examples=["9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"]
+    )
+    booking_mode: Literal["slots", "range"] = Field(
+        description="slots or range", examples=["slots"]
+    )
+    items: list[AvailableOut] = Field(description="What is free, in time order")
 
 
 class SlotIn(Strict):
     """One slot to create."""
 
-    starts_at: Instant
-    ends_at: Instant
-    price: Money
-    capacity: int = Field(default=1, ge=1, le=10_000)
+    starts_at: Instant = Field(
+        description="Start, RFC 3339 with offset", examples=["2026-12-04T07:00:00Z"]
+    )
+    ends_at: Instant = Field(
+        description="End, RFC 3339 with offset", examples=["2026-12-04T07:30:00Z"]
+    )
+    price: Money = Field(
+        description="The price of one booking", examples=[{"amount": 50000, "currency": "INR"}]
+    )
+    capacity: int = Field(
+        default=1, ge=1, le=10_000, description="How many bookings the slot takes", examples=[1]
+    )
 
 
 class SlotsIn(Strict):
     """Body of ``POST /v1/resources/{id}/slots``."""
 
-    slots: list[SlotIn] = Field(min_length=1, max_length=500)
+    slots: list[SlotIn] = Field(
+        min_length=1, max_length=500, description="The slots, all created or none"
+    )
 
 
 class SlotOut(BaseModel):
     """A slot with its remaining capacity."""
 
-    id: uuid.UUID
-    resource_id: uuid.UUID
-    starts_at: datetime
-    ends_at: datetime
-    price: Money
-    capacity: int
-    remaining_capacity: int
+    id: uuid.UUID = Field(description="Its id", examples=["3f1c2a9e-7b4d-4c1e-9a55-0d2e8b6f4a17"])
+    resource_id: uuid.UUID = Field(
+        description="The resource", examples=["9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"]
+    )
+    starts_at: datetime = Field(
+        description="Start, RFC 3339 with offset", examples=["2026-12-04T07:00:00Z"]
+    )
+    ends_at: datetime = Field(
+        description="End, RFC 3339 with offset", examples=["2026-12-04T07:30:00Z"]
+    )
+    price: Money = Field(
+        description="The price of one booking", examples=[{"amount": 50000, "currency": "INR"}]
+    )
+    capacity: int = Field(description="How many bookings the slot takes", examples=[1])
+    remaining_capacity: int = Field(description="Seats still free", examples=[1])
 
 
 class SlotsOut(BaseModel):
     """Created slots."""
 
-    items: list[SlotOut]
+    items: list[SlotOut] = Field(description="The created slots")
 
 
 T = TypeVar("T")
@@ -317,8 +403,11 @@ T = TypeVar("T")
 class Page(BaseModel, Generic[T]):
     """A page of a cursor-paginated list; pass ``next_cursor`` back as ``cursor``."""
 
-    items: list[T]
-    next_cursor: str | None
+    items: list[T] = Field(description="This page's items")
+    next_cursor: str | None = Field(
+        description="Pass back as cursor for the next page; null on the last",
+        examples=["MjAyNi0xMi0wMlQxMDoxNTozMHw5"],
+    )
 
 
 def check_slot_or_range(
@@ -344,15 +433,26 @@ def check_slot_or_range(
 class PaymentIn(Strict):
     """How the customer pays."""
 
-    method: PaymentMethod
-    provider: str | None = Field(default=None, pattern=r"^[a-z]{1,32}$")
+    method: PaymentMethod = Field(
+        description="wallet (debited now) or gateway (pay at checkout)", examples=["wallet"]
+    )
+    provider: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]{1,32}$",
+        description="Gateway payments: sandbox, stripe, razorpay, paytm or payhere",
+        examples=["sandbox"],
+    )
 
 
 class ContactIn(Strict):
     """Where to send notifications (kept out of logs and search attributes)."""
 
-    email: EmailStr | None = None
-    name: Text | None = Field(default=None, max_length=200)
+    email: EmailStr | None = Field(
+        default=None, description="Where notifications go", examples=["asha@example.com"]
+    )
+    name: Text | None = Field(
+        default=None, max_length=200, description="How mails greet the customer", examples=["Asha"]
+    )
 
 
 class BookingIn(Strict):
@@ -362,12 +462,26 @@ class BookingIn(Strict):
     from the resource's rate.
     """
 
-    slot_id: uuid.UUID | None = None
-    resource_id: uuid.UUID | None = None
-    starts_at: Instant | None = None
-    ends_at: Instant | None = None
-    payment: PaymentIn
-    contact: ContactIn | None = None
+    slot_id: uuid.UUID | None = Field(
+        default=None,
+        description="The slot to book (or resource_id with starts_at and ends_at)",
+        examples=["2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d"],
+    )
+    resource_id: uuid.UUID | None = Field(
+        default=None,
+        description="A range resource to book from starts_at to ends_at",
+        examples=["9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"],
+    )
+    starts_at: Instant | None = Field(
+        default=None, description="Range bookings: the start", examples=["2026-12-04T07:00:00Z"]
+    )
+    ends_at: Instant | None = Field(
+        default=None, description="Range bookings: the end", examples=["2026-12-07T07:00:00Z"]
+    )
+    payment: PaymentIn = Field(description="How the booking is paid, and the payment's state")
+    contact: ContactIn | None = Field(
+        default=None, description="Where to send notifications (kept out of logs and Temporal)"
+    )
 
     @model_validator(mode="after")
     def _slot_or_range(self) -> BookingIn:
@@ -378,128 +492,225 @@ class BookingIn(Strict):
 class PaymentOut(BaseModel):
     """Payment state of a booking; gateway bookings carry their order and checkout page."""
 
-    method: PaymentMethod
-    provider: str | None
-    status: PaymentStatus
-    captured: Money
-    refunded: Money
-    order_id: str | None
-    checkout_url: str | None
+    method: PaymentMethod = Field(description="How it was paid or refunded", examples=["wallet"])
+    provider: str | None = Field(
+        description="The gateway (null for wallet payments)", examples=["sandbox"]
+    )
+    status: PaymentStatus = Field(
+        description="PENDING, DECLINED, CAPTURED, PARTIALLY_REFUNDED, REFUNDED or FAILED",
+        examples=["CAPTURED"],
+    )
+    captured: Money = Field(
+        description="What was taken", examples=[{"amount": 50000, "currency": "INR"}]
+    )
+    refunded: Money = Field(
+        description="What was given back", examples=[{"amount": 0, "currency": "INR"}]
+    )
+    order_id: str | None = Field(
+        description="The gateway's order", examples=["order_9a8b7c6d5e4f3a2b1c0d9e8f"]
+    )
+    checkout_url: str | None = Field(
+        description="Where the customer pays (or an opaque reference for the gateway's SDK)",
+        examples=["http://127.0.0.1:8090/checkout/order_9a8b7c6d5e4f3a2b1c0d9e8f"],
+    )
 
 
 class MeetingOut(BaseModel):
     """Meeting link state, separate from the booking status."""
 
-    status: MeetingStatus
-    provider: str
-    url: str | None
+    status: MeetingStatus = Field(
+        description="PENDING, READY, FAILED or CANCELLED", examples=["READY"]
+    )
+    provider: str = Field(description="jitsi or google", examples=["jitsi"])
+    url: str | None = Field(
+        description="The meeting link", examples=["https://meet.jit.si/booking-5f1d0c9a2b"]
+    )
 
 
 class EventOut(BaseModel):
     """One timeline entry."""
 
-    type: str
-    at: datetime
-    data: dict[str, Any]
+    type: str = Field(description="What happened", examples=["booking.confirmed"])
+    at: datetime = Field(description="When", examples=["2026-12-02T10:15:30Z"])
+    data: dict[str, Any] = Field(
+        description="Details, without personal data",
+        examples=[{"method": "wallet", "amount": 50000}],
+    )
 
 
 class RefundOut(BaseModel):
     """A refund of this booking (gateway refunds may still be PENDING)."""
 
-    amount: Money
-    method: str
-    status: RefundStatus
-    reason: str | None
-    at: datetime
+    amount: Money = Field(
+        description="Money, in minor units", examples=[{"amount": 50000, "currency": "INR"}]
+    )
+    method: str = Field(description="wallet, or the gateway", examples=["wallet"])
+    status: RefundStatus = Field(
+        description="REQUESTED, PENDING, PROCESSED or OWED", examples=["PROCESSED"]
+    )
+    reason: str | None = Field(description="Why", examples=["cancellation"])
+    at: datetime = Field(description="When", examples=["2026-12-02T10:15:30Z"])
 
 
 class BookingOut(BaseModel):
     """A booking as its owner and operators see it."""
 
-    id: uuid.UUID
-    customer_id: uuid.UUID
-    status: BookingStatus
-    reason: str | None
-    slot_id: uuid.UUID | None
-    resource_id: uuid.UUID
-    starts_at: datetime
-    ends_at: datetime
-    amount: Money
-    payment: PaymentOut
-    refunds: list[RefundOut]
-    meeting: MeetingOut
-    hold_expires_at: datetime | None
-    needs_attention: bool
-    attention_reason: str | None
-    created_at: datetime
-    updated_at: datetime
-    timeline: list[EventOut]
+    id: uuid.UUID = Field(description="Its id", examples=["3f1c2a9e-7b4d-4c1e-9a55-0d2e8b6f4a17"])
+    customer_id: uuid.UUID = Field(
+        description="The customer (the token's sub)",
+        examples=["6b1f0c5e-2d4a-4e8b-9f3c-1a2b3c4d5e6f"],
+    )
+    status: BookingStatus = Field(
+        description="HELD, AWAITING_PAYMENT, CONFIRMED, COMPLETED, FAILED, EXPIRED or CANCELLED",
+        examples=["CONFIRMED"],
+    )
+    reason: str | None = Field(
+        description="Why it ended: PAYMENT_WINDOW_EXPIRED, INSUFFICIENT_FUNDS, CANCELLED_BY_...",
+        examples=["CANCELLED_BY_CUSTOMER"],
+    )
+    slot_id: uuid.UUID | None = Field(
+        description="The slot (none for a range booking)",
+        examples=["2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d"],
+    )
+    resource_id: uuid.UUID = Field(
+        description="The resource", examples=["9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"]
+    )
+    starts_at: datetime = Field(
+        description="Start, RFC 3339 with offset", examples=["2026-12-04T07:00:00Z"]
+    )
+    ends_at: datetime = Field(
+        description="End, RFC 3339 with offset", examples=["2026-12-04T07:30:00Z"]
+    )
+    amount: Money = Field(
+        description="The price, computed by the server",
+        examples=[{"amount": 50000, "currency": "INR"}],
+    )
+    payment: PaymentOut = Field(description="How the booking is paid, and the payment's state")
+    refunds: list[RefundOut] = Field(description="Every refund of this booking")
+    meeting: MeetingOut = Field(description="The meeting link and its state")
+    hold_expires_at: datetime | None = Field(
+        description="Gateway bookings: the end of the payment window",
+        examples=["2026-12-02T10:25:30Z"],
+    )
+    needs_attention: bool = Field(
+        description="True while the booking has an open alert", examples=[False]
+    )
+    attention_reason: str | None = Field(
+        description="The newest open alert's details",
+        examples=["the wallet refund is failing (DEPENDENCY_UNAVAILABLE)"],
+    )
+    created_at: datetime = Field(
+        description="When it was created", examples=["2026-12-02T10:15:30Z"]
+    )
+    updated_at: datetime = Field(
+        description="When it last changed", examples=["2026-12-02T10:16:02Z"]
+    )
+    timeline: list[EventOut] = Field(description="What happened, oldest first")
 
 
 class BookingSummaryOut(BaseModel):
     """A booking in a list."""
 
-    id: uuid.UUID
-    customer_id: uuid.UUID
-    status: BookingStatus
-    reason: str | None
-    slot_id: uuid.UUID | None
-    starts_at: datetime
-    amount: Money
-    created_at: datetime
+    id: uuid.UUID = Field(description="Its id", examples=["3f1c2a9e-7b4d-4c1e-9a55-0d2e8b6f4a17"])
+    customer_id: uuid.UUID = Field(
+        description="The customer (the token's sub)",
+        examples=["6b1f0c5e-2d4a-4e8b-9f3c-1a2b3c4d5e6f"],
+    )
+    status: BookingStatus = Field(description="The booking's status", examples=["CONFIRMED"])
+    reason: str | None = Field(
+        description="Why it ended, if it did", examples=["PAYMENT_WINDOW_EXPIRED"]
+    )
+    slot_id: uuid.UUID | None = Field(
+        description="The slot (none for a range booking)",
+        examples=["2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d"],
+    )
+    starts_at: datetime = Field(
+        description="Start, RFC 3339 with offset", examples=["2026-12-04T07:00:00Z"]
+    )
+    amount: Money = Field(description="The price", examples=[{"amount": 50000, "currency": "INR"}])
+    created_at: datetime = Field(
+        description="When it was created", examples=["2026-12-02T10:15:30Z"]
+    )
 
 
 class WalletOut(BaseModel):
     """A customer's balances, one per currency."""
 
-    customer_id: uuid.UUID
-    balances: list[Money]
+    customer_id: uuid.UUID = Field(
+        description="The wallet's owner", examples=["6b1f0c5e-2d4a-4e8b-9f3c-1a2b3c4d5e6f"]
+    )
+    balances: list[Money] = Field(
+        description="One balance per currency", examples=[[{"amount": 150000, "currency": "INR"}]]
+    )
 
 
 class LedgerEntryOut(BaseModel):
     """One ledger entry; debits are negative."""
 
-    id: int
-    amount: SignedMoney
-    kind: str
-    booking_id: uuid.UUID | None
-    reason: str | None
-    created_at: datetime
+    id: int = Field(description="Its position in the ledger", examples=[42])
+    amount: SignedMoney = Field(
+        description="Signed: debits are negative", examples=[{"amount": -50000, "currency": "INR"}]
+    )
+    kind: str = Field(
+        description="credit, debit, refund, topup or topup_refund", examples=["debit"]
+    )
+    booking_id: uuid.UUID | None = Field(
+        description="The booking it belongs to, if any",
+        examples=["3f1c2a9e-7b4d-4c1e-9a55-0d2e8b6f4a17"],
+    )
+    reason: str | None = Field(description="Why", examples=["booking"])
+    created_at: datetime = Field(
+        description="When it was created", examples=["2026-12-02T10:15:30Z"]
+    )
 
 
 class CreditIn(Strict):
     """Body of ``POST /v1/wallets/{customer_id}/credits``."""
 
-    amount: Money
-    reason: Text = Field(min_length=1, max_length=500)
+    amount: Money = Field(
+        description="What to add", examples=[{"amount": 200000, "currency": "INR"}]
+    )
+    reason: Text = Field(
+        min_length=1, max_length=500, description="Why, for the ledger", examples=["welcome credit"]
+    )
 
 
 class CreditOut(BaseModel):
     """The credit's ledger entry and the balance after it."""
 
-    entry: LedgerEntryOut
-    balance: Money
+    entry: LedgerEntryOut = Field(description="The ledger entry")
+    balance: Money = Field(
+        description="The balance after it", examples=[{"amount": 150000, "currency": "INR"}]
+    )
 
 
 class ErrorBodyOut(BaseModel):
     """The error envelope's inner object."""
 
-    code: str
-    message: str
-    request_id: str
+    code: str = Field(description="A documented error code", examples=["SLOT_UNAVAILABLE"])
+    message: str = Field(
+        description="What went wrong, for a person",
+        examples=["The slot has no remaining capacity."],
+    )
+    request_id: str = Field(
+        description="Also in the X-Request-ID header",
+        examples=["0f6a2c1e-5b7d-4a3e-9c8b-2d1e0f9a8b7c"],
+    )
 
 
 class ErrorOut(BaseModel):
     """Every error response: ``{"error": {...}}``."""
 
-    error: ErrorBodyOut
+    error: ErrorBodyOut = Field(description="The error")
 
 
 class WebhookReceiptOut(BaseModel):
     """The engine's answer to a gateway: the event is stored (and where it went)."""
 
-    event_id: str
-    status: str
+    event_id: str = Field(description="The gateway's event id", examples=["evt_1a2b3c"])
+    status: str = Field(
+        description="SIGNALLED, UNMATCHED, UNPARSEABLE or WORKFLOW_CLOSED", examples=["SIGNALLED"]
+    )
 
 
 class WebhookEventOut(BaseModel):
@@ -509,18 +720,34 @@ class WebhookEventOut(BaseModel):
     bytes replaced): the others are mapped into the fields above.
     """
 
-    provider: str
-    event_id: str
-    type: str
-    raw_type: str
-    order_id: str | None
-    payment_id: str | None
-    amount: int | None
-    currency: str | None
-    booking_id: uuid.UUID | None
-    status: str
-    received_at: datetime
-    raw_body: str | None = None
+    provider: str = Field(description="The gateway", examples=["sandbox"])
+    event_id: str = Field(description="The gateway's event id", examples=["evt_1a2b3c"])
+    type: str = Field(description="The engine's event type", examples=["payment.captured"])
+    raw_type: str = Field(description="The gateway's own event type", examples=["payment.captured"])
+    order_id: str | None = Field(
+        description="The gateway's order", examples=["order_9a8b7c6d5e4f3a2b1c0d9e8f"]
+    )
+    payment_id: str | None = Field(
+        description="The gateway's payment", examples=["pay_29QQoUBi66xm2f"]
+    )
+    amount: int | None = Field(description="Minor units", examples=[50000])
+    currency: str | None = Field(description="ISO 4217 code", examples=["INR"])
+    booking_id: uuid.UUID | None = Field(
+        description="The booking it was matched to",
+        examples=["3f1c2a9e-7b4d-4c1e-9a55-0d2e8b6f4a17"],
+    )
+    status: str = Field(
+        description="RECEIVED, SIGNALLED, UNMATCHED, UNPARSEABLE or WORKFLOW_CLOSED",
+        examples=["SIGNALLED"],
+    )
+    received_at: datetime = Field(
+        description="When the engine stored it", examples=["2026-12-02T10:15:30Z"]
+    )
+    raw_body: str | None = Field(
+        default=None,
+        description="The body as received (unparseable events only)",
+        examples=['{"ping": true}'],
+    )
 
     @field_validator("raw_body", mode="before")
     @classmethod
@@ -531,31 +758,50 @@ class WebhookEventOut(BaseModel):
 class CancelIn(Strict):
     """Body of ``POST /v1/bookings/{id}/cancel`` (optional); operators should give a reason."""
 
-    reason: Text | None = Field(default=None, min_length=1, max_length=500)
+    reason: Text | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="Why (operators should say)",
+        examples=["customer asked by phone"],
+    )
 
 
 class CancelRefundOut(BaseModel):
     """The refund a cancellation made; a gateway refund may still be PENDING."""
 
-    amount: Money
-    method: str
-    status: RefundStatus
+    amount: Money = Field(
+        description="What was given back", examples=[{"amount": 25000, "currency": "INR"}]
+    )
+    method: str = Field(description="wallet, or the gateway", examples=["wallet"])
+    status: RefundStatus = Field(
+        description="PROCESSED, PENDING (at the gateway) or OWED (being retried)",
+        examples=["PROCESSED"],
+    )
 
 
 class CancelOut(BaseModel):
     """The cancelled booking's status and its refund (none when the policy grants none)."""
 
-    id: uuid.UUID
-    status: BookingStatus
-    refund: CancelRefundOut | None
+    id: uuid.UUID = Field(description="Its id", examples=["3f1c2a9e-7b4d-4c1e-9a55-0d2e8b6f4a17"])
+    status: BookingStatus = Field(description="CANCELLED", examples=["CANCELLED"])
+    refund: CancelRefundOut | None = Field(description="The refund made, if any")
 
 
 class RescheduleIn(Strict):
     """Body of ``POST /v1/bookings/{id}/reschedule``: another slot, or a new range."""
 
-    slot_id: uuid.UUID | None = None
-    starts_at: Instant | None = None
-    ends_at: Instant | None = None
+    slot_id: uuid.UUID | None = Field(
+        default=None,
+        description="Slot bookings: the slot to move to",
+        examples=["2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d"],
+    )
+    starts_at: Instant | None = Field(
+        default=None, description="Range bookings: the new start", examples=["2026-12-04T07:00:00Z"]
+    )
+    ends_at: Instant | None = Field(
+        default=None, description="Range bookings: the new end", examples=["2026-12-07T07:00:00Z"]
+    )
 
     @model_validator(mode="after")
     def _slot_or_range(self) -> RescheduleIn:
@@ -569,59 +815,111 @@ class RescheduleIn(Strict):
 class RescheduleOut(BaseModel):
     """The moved booking, the price difference (positive: paid from the wallet), any refund."""
 
-    booking: BookingOut
-    difference: SignedMoney
-    refund: CancelRefundOut | None
+    booking: BookingOut = Field(description="The booking as it is now")
+    difference: SignedMoney = Field(
+        description="What the move cost (positive) or saved (negative)",
+        examples=[{"amount": -10000, "currency": "INR"}],
+    )
+    refund: CancelRefundOut | None = Field(description="The refund made, if any")
 
 
 class OutgoingEventOut(BaseModel):
     """A booking event for the host application and how its delivery went."""
 
-    id: uuid.UUID
-    booking_id: uuid.UUID
-    type: str
-    status: str
-    attempts: int
-    last_error: str | None
-    next_attempt_at: datetime
-    created_at: datetime
-    delivered_at: datetime | None
+    id: uuid.UUID = Field(description="Its id", examples=["3f1c2a9e-7b4d-4c1e-9a55-0d2e8b6f4a17"])
+    booking_id: uuid.UUID = Field(
+        description="The booking", examples=["3f1c2a9e-7b4d-4c1e-9a55-0d2e8b6f4a17"]
+    )
+    type: str = Field(
+        description="The event type the host application receives", examples=["booking.confirmed"]
+    )
+    status: str = Field(description="PENDING, DELIVERED or FAILED", examples=["DELIVERED"])
+    attempts: int = Field(description="Delivery attempts so far", examples=[1])
+    last_error: str | None = Field(
+        description="Why the last attempt failed", examples=["receiver answered 503"]
+    )
+    next_attempt_at: datetime = Field(
+        description="When it is tried next", examples=["2026-12-02T10:16:00Z"]
+    )
+    created_at: datetime = Field(
+        description="When it was created", examples=["2026-12-02T10:15:30Z"]
+    )
+    delivered_at: datetime | None = Field(
+        description="When the receiver answered 2xx", examples=["2026-12-02T10:15:31Z"]
+    )
 
 
 class AlertOut(BaseModel):
     """A condition that needs a person; open until ``resolved_at``."""
 
-    id: uuid.UUID
-    kind: AttentionKind
-    severity: AlertSeverity
-    subject: str = Field(description="What it is about: a booking id, a provider's event id")
-    booking_id: uuid.UUID | None
-    details: str
-    occurrences: int = Field(description="How often the condition was seen while open")
-    opened_at: datetime
-    last_seen_at: datetime
-    resolved_at: datetime | None
-    resolved_by: str | None
-    resolution_note: str | None
+    id: uuid.UUID = Field(description="Its id", examples=["3f1c2a9e-7b4d-4c1e-9a55-0d2e8b6f4a17"])
+    kind: AttentionKind = Field(description="What needs a person", examples=["REFUND_FAILING"])
+    severity: AlertSeverity = Field(
+        description="critical (money at stake) or warning", examples=["critical"]
+    )
+    subject: str = Field(
+        description="What it is about: a booking id, a provider's event id",
+        examples=["3f1c2a9e-7b4d-4c1e-9a55-0d2e8b6f4a17"],
+    )
+    booking_id: uuid.UUID | None = Field(
+        description="The booking, when it is about one",
+        examples=["3f1c2a9e-7b4d-4c1e-9a55-0d2e8b6f4a17"],
+    )
+    details: str = Field(
+        description="What was found, in words",
+        examples=["the wallet refund is failing (DEPENDENCY_UNAVAILABLE)"],
+    )
+    occurrences: int = Field(
+        description="How often the condition was seen while open", examples=[1]
+    )
+    opened_at: datetime = Field(description="When it opened", examples=["2026-12-02T10:15:30Z"])
+    last_seen_at: datetime = Field(
+        description="When it was last seen", examples=["2026-12-02T10:30:30Z"]
+    )
+    resolved_at: datetime | None = Field(
+        description="When it was resolved (null while open)", examples=["2026-12-02T11:00:00Z"]
+    )
+    resolved_by: str | None = Field(
+        description="Who resolved it: an operator, or the engine",
+        examples=["operator:6b1f0c5e-2d4a-4e8b-9f3c-1a2b3c4d5e6f"],
+    )
+    resolution_note: str | None = Field(
+        description="What was done", examples=["refunded by bank transfer"]
+    )
 
 
 class ResolveAlertIn(Strict):
     """Body of ``POST /v1/ops/alerts/{id}/resolve``: what was done, for the audit log."""
 
-    note: Text = Field(min_length=1, max_length=500)
+    note: Text = Field(
+        min_length=1,
+        max_length=500,
+        description="What was done about it",
+        examples=["refunded by bank transfer"],
+    )
 
 
 class RetryMeetingIn(Strict):
     """Body of ``POST /v1/ops/bookings/{id}/retry-meeting`` (optional): why, for the audit log."""
 
-    note: Text | None = Field(default=None, min_length=1, max_length=500)
+    note: Text | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="Why, for the audit log",
+        examples=["provider is back"],
+    )
 
 
 class RetryMeetingOut(BaseModel):
     """The retry is queued in the booking's workflow; read the booking for the link."""
 
-    booking_id: uuid.UUID
-    meeting_status: MeetingStatus
+    booking_id: uuid.UUID = Field(
+        description="The booking", examples=["3f1c2a9e-7b4d-4c1e-9a55-0d2e8b6f4a17"]
+    )
+    meeting_status: MeetingStatus = Field(
+        description="The meeting's state now", examples=["PENDING"]
+    )
 
 
 class OpsRefundIn(Strict):
@@ -632,14 +930,21 @@ class OpsRefundIn(Strict):
         description="At most what was captured less what was refunded; omit for all of it",
         examples=[{"amount": 25000, "currency": "INR"}],
     )
-    reason: Text = Field(min_length=1, max_length=500, examples=["goodwill: late start"])
+    reason: Text = Field(
+        min_length=1,
+        max_length=500,
+        examples=["goodwill: late start"],
+        description="Why, for the audit log and the customer's mail",
+    )
 
 
 class OpsRefundOut(BaseModel):
     """The refund an operator's request made (a gateway refund may still be PENDING)."""
 
-    booking_id: uuid.UUID
-    refund: CancelRefundOut
+    booking_id: uuid.UUID = Field(
+        description="The booking", examples=["3f1c2a9e-7b4d-4c1e-9a55-0d2e8b6f4a17"]
+    )
+    refund: CancelRefundOut = Field(description="The refund made")
 
 
 class ResendNotificationIn(Strict):
@@ -648,15 +953,27 @@ class ResendNotificationIn(Strict):
     kind: NotificationKind = Field(
         description="A notification the booking was sent before", examples=["booking_confirmed"]
     )
-    note: Text | None = Field(default=None, min_length=1, max_length=500)
+    note: Text | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="Why, for the audit log",
+        examples=["customer lost the mail"],
+    )
 
 
 class ResendNotificationOut(BaseModel):
     """How the repeated notification went (``SENT``, ``FAILED``, ``SKIPPED`` without an address)."""
 
-    booking_id: uuid.UUID
-    kind: NotificationKind
-    status: NotificationStatus
+    booking_id: uuid.UUID = Field(
+        description="The booking", examples=["3f1c2a9e-7b4d-4c1e-9a55-0d2e8b6f4a17"]
+    )
+    kind: NotificationKind = Field(
+        description="The notification sent again", examples=["booking_confirmed"]
+    )
+    status: NotificationStatus = Field(
+        description="SENT, FAILED or SKIPPED (no address)", examples=["SENT"]
+    )
 
 
 class TopupIn(Strict):
@@ -676,8 +993,10 @@ class TopupIn(Strict):
 class TopupPaymentOut(BaseModel):
     """Where the customer pays the top-up."""
 
-    provider: str = Field(examples=["sandbox"])
-    order_id: str | None = Field(examples=["order_9a8b7c6d5e4f3a2b1c0d9e8f"])
+    provider: str = Field(examples=["sandbox"], description="The gateway")
+    order_id: str | None = Field(
+        examples=["order_9a8b7c6d5e4f3a2b1c0d9e8f"], description="The gateway's order"
+    )
     checkout_url: str | None = Field(
         description="The gateway's checkout page, or an opaque reference for its SDK",
         examples=["http://127.0.0.1:8090/checkout/order_9a8b7c6d5e4f3a2b1c0d9e8f"],
@@ -687,26 +1006,42 @@ class TopupPaymentOut(BaseModel):
 class TopupOut(BaseModel):
     """A wallet top-up: AWAITING_PAYMENT until its capture credits the wallet (CREDITED)."""
 
-    id: uuid.UUID
-    status: TopupStatus = Field(examples=["AWAITING_PAYMENT"])
-    reason: str | None = Field(default=None, description="Why it FAILED", examples=[None])
-    amount: Money
-    refunded: Money = Field(description="Given back by an operator")
-    payment: TopupPaymentOut
-    expires_at: datetime | None = Field(
-        description="When the payment window closes (a later capture is still credited)"
+    id: uuid.UUID = Field(description="Its id", examples=["3f1c2a9e-7b4d-4c1e-9a55-0d2e8b6f4a17"])
+    status: TopupStatus = Field(
+        examples=["AWAITING_PAYMENT"], description="AWAITING_PAYMENT, CREDITED, EXPIRED or FAILED"
     )
-    created_at: datetime
+    reason: str | None = Field(default=None, description="Why it FAILED", examples=[None])
+    amount: Money = Field(
+        description="What the wallet receives", examples=[{"amount": 100000, "currency": "INR"}]
+    )
+    refunded: Money = Field(
+        description="Given back by an operator", examples=[{"amount": 0, "currency": "INR"}]
+    )
+    payment: TopupPaymentOut = Field(description="Where the customer pays")
+    expires_at: datetime | None = Field(
+        description="When the payment window closes (a later capture is still credited)",
+        examples=["2026-12-02T10:25:30Z"],
+    )
+    created_at: datetime = Field(
+        description="When it was created", examples=["2026-12-02T10:15:30Z"]
+    )
 
 
 class TopupRefundIn(Strict):
     """Body of ``POST /v1/ops/topups/{id}/refund``: why, for the audit log."""
 
-    reason: Text = Field(min_length=1, max_length=500, examples=["customer asked"])
+    reason: Text = Field(
+        min_length=1,
+        max_length=500,
+        examples=["customer asked"],
+        description="Why, for the audit log",
+    )
 
 
 class TopupRefundOut(BaseModel):
     """The refund of a top-up: taken back from the wallet, sent back through the gateway."""
 
-    topup_id: uuid.UUID
-    refund: CancelRefundOut
+    topup_id: uuid.UUID = Field(
+        description="The top-up", examples=["3f1c2a9e-7b4d-4c1e-9a55-0d2e8b6f4a17"]
+    )
+    refund: CancelRefundOut = Field(description="The refund made")
