@@ -237,6 +237,8 @@ class ReconcileActivities:
                     type="GATEWAY_UNAVAILABLE",
                     non_retryable=not exc.retryable,
                 ) from None
+            if records is not None:  # None: the gateway has no list to compare with
+                listed[provider] = records
         async with self._sessions() as session:
             findings = Findings(session)
             checked = 0
