@@ -1,4 +1,4 @@
-"""The ``booking-engine`` command: dev, api, worker, sandbox, migrate, token."""
+"""The ``booking-engine`` command: dev, api, worker, sandbox, migrate, token, mail."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import sys
 import uuid
+
+from pydantic import ValidationError
 
 from core.settings import get_settings
 
@@ -75,6 +77,28 @@ def _token(args: argparse.Namespace) -> None:
     print(issue_token(settings.require_jwt_secret(), args.sub, args.role, args.ttl))
 
 
+def _mail(args: argparse.Namespace) -> None:
+    import time
+
+    from stack.mailsink import as_text, read_messages
+
+    folder = get_settings().data_dir / "mail"
+    deadline = time.monotonic() + args.wait
+    while True:
+        found = [
+            m
+            for m in read_messages(folder)
+            if args.to.lower() in str(m["To"] or "").lower()
+            and args.subject.lower() in str(m["Subject"] or "").lower()
+        ]
+        if found or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)  # the sink writes files; there is nothing to await
+    if not found:
+        sys.exit(f"no mail in {folder} to {args.to!r} about {args.subject!r}")
+    print(as_text(found[-1]))
+
+
 def _dev(_: argparse.Namespace) -> None:
     from stack.devstack import run_dev
 
@@ -99,8 +123,30 @@ def main(argv: list[str] | None = None) -> None:
     token.add_argument("--role", choices=["customer", "operator"], default="customer")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
     token.set_defaults(run=_token)
+    mail = commands.add_parser(
+        "mail", help="print the newest mail the dev stack's SMTP sink kept (of BOOKING_DATA_DIR)"
+    )
+    mail.add_argument("--to", default="", help="only mail to an address containing this")
+    mail.add_argument("--subject", default="", help="only mail whose subject contains this")
+    mail.add_argument("--wait", type=float, default=0, help="seconds to wait for such a mail")
+    mail.set_defaults(run=_mail)
     args = parser.parse_args(argv)
-    args.run(args)
+    try:
+        args.run(args)
+    except ValidationError as exc:
+        if exc.title != "Settings":
+            raise
+        sys.exit(settings_problem(exc))
+
+
+def settings_problem(error: ValidationError) -> str:
+    """A settings error in the words of the environment: which variable, what is wrong."""
+    lines = ["The settings are not valid:"]
+    for problem in error.errors():
+        name = "BOOKING_" + "_".join(str(part) for part in problem["loc"]).upper()
+        # Never the value: it may be a secret.
+        lines.append(f"  {name}: {problem['msg']}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -83,11 +83,31 @@ class MailSink:
         return path
 
     def messages(self) -> list[EmailMessage]:
-        """Every stored message, oldest first.
+        """Every stored message, oldest first (see :func:`read_messages`)."""
+        return read_messages(self.directory)
 
-        Returns:
-            The messages, parsed with :data:`email.policy.default`.
-        """
-        parser = BytesParser(_class=EmailMessage, policy=default)
-        paths = sorted(self.directory.glob("*.eml"))
-        return [parser.parsebytes(path.read_bytes()) for path in paths]
+
+def read_messages(directory: Path) -> list[EmailMessage]:
+    """Every message a sink stored in ``directory``, oldest first.
+
+    Returns:
+        The messages, parsed with :data:`email.policy.default`.
+    """
+    parser = BytesParser(_class=EmailMessage, policy=default)
+    paths = sorted(directory.glob("*.eml"))
+    return [parser.parsebytes(path.read_bytes()) for path in paths]
+
+
+def as_text(message: EmailMessage) -> str:
+    """A message as a person reads it: the headers that matter, the plain text, the attachments."""
+    lines = [f"{name}: {message[name]}" for name in ("From", "To", "Subject") if message[name]]
+    body = message.get_body(("plain",))
+    lines += ["", body.get_content().strip() if isinstance(body, EmailMessage) else "(no text)"]
+    attached = [
+        f"{part.get_filename() or 'unnamed'} ({part.get_content_type()})"
+        for part in message.iter_attachments()
+        if isinstance(part, EmailMessage)
+    ]
+    if attached:
+        lines += ["", "Attached: " + ", ".join(attached)]
+    return "\n".join(lines)

@@ -80,7 +80,7 @@ async def _store(
                 AttentionKind.WEBHOOK_UNMATCHED,
                 f"{provider}:{event.event_id}",
                 f"a signed {provider} {event.raw_type or event.type} event for order "
-                f"{event.order_id} matches no booking",
+                f"{event.order_id} matches no booking or top-up",
             )
         if first and booking is not None:
             await record_event(
