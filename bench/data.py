@@ -104,6 +104,35 @@ class EngineData:
             done += n
         await self.conn.execute("ANALYZE")
 
+    async def range_bookings(
+        self, resource: uuid.UUID, count: int, start: datetime, every: timedelta, buffer: timedelta
+    ) -> None:
+        """``count`` CONFIRMED one-hour bookings of a range resource, one every ``every``."""
+        await self.conn.execute(
+            """
+            INSERT INTO bookings (id, customer_id, slot_id, resource_id, resource_seq, status,
+                                  amount, currency, payment_method, payment_status,
+                                  captured_amount, meeting_status, meeting_url,
+                                  meeting_provider, workflow_id, exclusive, starts_at, ends_at,
+                                  blocked_until)
+            SELECT x.bid, gen_random_uuid(), NULL, r.id, r.seq, 'CONFIRMED', $2, $3, 'wallet',
+                   'CAPTURED', $2, 'READY', 'https://meet.jit.si/bench-' || x.bid,
+                   r.meeting_provider, 'booking-' || x.bid, true, x.starts_at,
+                   x.starts_at + interval '1 hour', x.starts_at + interval '1 hour' + $6::interval
+              FROM (SELECT gen_random_uuid() AS bid, $4::timestamptz + g * $5::interval AS starts_at
+                      FROM generate_series(0, $7 - 1) AS g) AS x
+              JOIN resources r ON r.id = $1
+            """,
+            resource,
+            PRICE,
+            CURRENCY,
+            start,
+            every,
+            buffer,
+            count,
+        )
+        await self.conn.execute("ANALYZE bookings")
+
     async def fund(self, customers: list[uuid.UUID]) -> None:
         """A wallet per customer, credited through the ledger."""
         await self.conn.execute(

@@ -223,6 +223,21 @@ def markdown(results: dict[str, Any]) -> str:  # noqa: C901 - one section per br
             f"Contention: statuses {cont['statuses']}, database {cont['db']}, "
             f"all answered in {cont['wall_seconds']} s.",
         ]
+    avail = results.get("availability")
+    if avail:
+        lines += [
+            "",
+            f"### 7. Availability of a range resource with {avail['bookings']:,} active bookings"
+            " (ms, one request at a time)",
+            "",
+            "| window | bookings in it | free starts answered | n | p50 | p95 | p99 | max |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for window, w in avail["windows"].items():
+            p = w["latency_ms"]
+            lines.append(
+                f"| {window} | {w['busy_in_window']} | {w['free_starts']} | {p['n']} | {_ms(p)} |"
+            )
     cost = results.get("cost")
     if cost:
         procs = [k for k in cost["C"]["cpu_ms_per_booking"]]
