@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+# A baseline, B floor behind HTTP, R raw floor (in-process), C engine.
+SYSTEMS = "ABRC"
+
 
 def _cl(results: dict[str, Any], system: str, clients: int) -> dict[str, Any] | None:
     by_clients: dict[str, Any] = results.get("closed_loop", {}).get(system, {})
@@ -121,6 +124,74 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "detail": f"{cont['requests']} concurrent creates on one slot",
             }
         )
+    out += speed_targets(results)
+    return out
+
+
+def speed_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The targets against the raw floor R, and the cost, burst and availability bounds."""
+    out = []
+    r16, c16 = _cl(results, "R", 16), _cl(results, "C", 16)
+    out.append(
+        _target(
+            "C throughput at 16 clients >= 0.5 x R's (raw floor)",
+            c16["throughput_median"] if c16 else None,
+            0.5 * r16["throughput_median"] if r16 else None,
+            ">=",
+            "bookings/s, medians of the rounds",
+        )
+    )
+    r1, c1 = _cl(results, "R", 1), _cl(results, "C", 1)
+    out.append(
+        _target(
+            "C decision p50 <= 1.5 x R's p50 (1 client)",
+            c1["latency_ms"]["p50"] if c1 else None,
+            1.5 * r1["latency_ms"]["p50"] if r1 and r1["latency_ms"]["p50"] else None,
+            "<=",
+            "ms, all 1-client requests pooled",
+        )
+    )
+    cost = results.get("cost", {}).get("C")
+    net = cost.get("cpu_ms_per_booking_net_of_idle") if cost else None
+    out.append(
+        _target(
+            "server CPU <= 60 ms per wallet booking",
+            sum(v for k, v in net.items() if k != "loadgen") if net else None,
+            60.0,
+            "<=",
+            "ms, every server process, net of its idle CPU (figure 6)",
+        )
+    )
+    history = results.get("cost", {}).get("history", {}).get("C")
+    out.append(
+        _target(
+            "<= 10 history events per wallet booking",
+            history["events"] if history else None,
+            10.0,
+            "<=",
+            "events of one booking's workflow after its confirmation, meeting link and mail",
+        )
+    )
+    cont = results.get("contention")
+    out.append(
+        _target(
+            "burst on one slot: all answered within 3 s",
+            cont["wall_seconds"] if cont else None,
+            3.0,
+            "<=",
+            f"{cont['requests']} concurrent creates" if cont else "not measured",
+        )
+    )
+    week = results.get("availability", {}).get("windows", {}).get("7 d")
+    out.append(
+        _target(
+            "availability p50 <= 20 ms, 10,000 bookings",
+            week["latency_ms"]["p50"] if week else None,
+            20.0,
+            "<=",
+            "a week's free starts, one request at a time (figure 7)",
+        )
+    )
     return out
 
 
@@ -145,23 +216,24 @@ def markdown(results: dict[str, Any]) -> str:  # noqa: C901 - one section per br
         "",
         "### 1. Confirmed bookings per second, closed loop (median of rounds, min-max)",
         "",
-        "| clients | A baseline | B Temporal floor | C engine | C/B | C/A |",
-        "|---|---|---|---|---|---|",
+        "| clients | A baseline | B Temporal floor | R raw floor | C engine | C/B | C/R | C/A |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     cl = results.get("closed_loop", {})
     for clients in results.get("plan", {}).get("clients", []):
         cells = []
         med = {}
-        for s in "ABC":
+        for s in SYSTEMS:
             r = cl.get(s, {}).get(str(clients))
             if r is None:
                 cells.append("n/a")
                 continue
             med[s] = r["throughput_median"]
             cells.append(f"{r['throughput_median']} ({r['throughput_min']}-{r['throughput_max']})")
-        cb = f"{med['C'] / med['B']:.2f}" if med.get("B") else "n/a"
-        ca = f"{med['C'] / med['A']:.3f}" if med.get("A") else "n/a"
-        lines.append(f"| {clients} | {' | '.join(cells)} | {cb} | {ca} |")
+        cb = f"{med['C'] / med['B']:.2f}" if med.get("B") and med.get("C") else "n/a"
+        cr = f"{med['C'] / med['R']:.2f}" if med.get("R") and med.get("C") else "n/a"
+        ca = f"{med['C'] / med['A']:.3f}" if med.get("A") and med.get("C") else "n/a"
+        lines.append(f"| {clients} | {' | '.join(cells)} | {cb} | {cr} | {ca} |")
     lines += [
         "",
         "### Latency, closed loop (ms, all samples pooled: p50 | p95 | p99 | max)",
@@ -169,7 +241,7 @@ def markdown(results: dict[str, Any]) -> str:  # noqa: C901 - one section per br
         "| system | clients | p50 | p95 | p99 | max | per-round p50s |",
         "|---|---|---|---|---|---|---|",
     ]
-    for s in "ABC":
+    for s in SYSTEMS:
         for clients, r in cl.get(s, {}).items():
             lines.append(f"| {s} | {clients} | {_ms(r['latency_ms'])} | {r['p50_per_sample_ms']} |")
     ol = results.get("open_loop")
@@ -182,7 +254,7 @@ def markdown(results: dict[str, Any]) -> str:  # noqa: C901 - one section per br
             "| system | p50 | p95 | p99 | max | confirmed | statuses |",
             "|---|---|---|---|---|---|---|",
         ]
-        for s in "ABC":
+        for s in SYSTEMS:
             r = ol.get(s)
             if r and r["samples"]:
                 ok = sum(x["ok"] for x in r["samples"])
@@ -248,7 +320,7 @@ def markdown(results: dict[str, Any]) -> str:  # noqa: C901 - one section per br
             "| system | bookings | " + " | ".join(procs) + " | all servers | DB commits |",
             "|---|---|" + "---|" * len(procs) + "---|---|",
         ]
-        for s in "ABC":
+        for s in SYSTEMS:
             c = cost[s]
             per_proc = " | ".join(str(c["cpu_ms_per_booking"][p]) for p in procs)
             lines.append(
@@ -261,7 +333,7 @@ def markdown(results: dict[str, Any]) -> str:  # noqa: C901 - one section per br
             "",
         ]
         lines += ["| system | " + " | ".join(procs) + " |", "|---|" + "---|" * len(procs)]
-        for s in "ABC":
+        for s in SYSTEMS:
             net = cost[s].get("cpu_ms_per_booking_net_of_idle")
             if net:
                 lines.append(f"| {s} | " + " | ".join(str(net[p]) for p in procs) + " |")
@@ -300,8 +372,8 @@ def chart(results: dict[str, Any], path: Path) -> None:
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
     cl = results.get("closed_loop", {})
-    labels = {"A": "A baseline", "B": "B Temporal floor", "C": "C engine"}
-    for s in "ABC":
+    labels = {"A": "A baseline", "B": "B Temporal floor", "R": "R raw floor", "C": "C engine"}
+    for s in SYSTEMS:
         rows = sorted((int(k), v) for k, v in cl.get(s, {}).items())
         if not rows:
             continue
@@ -321,6 +393,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
     series: list[tuple[str, dict[str, Any] | None]] = [
         ("A 1 client", cl.get("A", {}).get("1", {}).get("latency_ms")),
         ("B update 1 client", cl.get("B", {}).get("1", {}).get("latency_ms")),
+        ("R update 1 client", cl.get("R", {}).get("1", {}).get("latency_ms")),
         ("C hold decision", cl.get("C", {}).get("1", {}).get("latency_ms")),
         ("webhook->CONFIRMED", results.get("webhook", {}).get("db_latency_ms")),
     ]

@@ -34,6 +34,7 @@ import psutil
 
 from bench import report
 from bench.data import EngineData, baseline_setup
+from bench.floor import RawFloor
 from bench.load import Pool, Request, Sample, closed_loop, new_client, open_loop, percentiles
 from bench.stack import Stack
 from core.auth import issue_token
@@ -42,10 +43,12 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # Figure 7: a range resource's active bookings, and its weekly hours (open all day).
 AVAILABILITY_BOOKINGS = 10_000
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-ORDER = ["A", "B", "C", "C", "B", "A"]
+ORDER = ["A", "B", "R", "C", "C", "R", "B", "A"]
+SYSTEMS = "ABRC"
 NAMES = {
     "A": "A baseline (FastAPI + asyncpg, one transaction)",
-    "B": "B Temporal floor (empty workflow, Update-with-Start)",
+    "B": "B Temporal floor (empty workflow, Update-with-Start, behind its own HTTP API)",
+    "R": "R raw floor (the same, called in-process, worker in the caller's process)",
     "C": "C engine (POST /v1/bookings, wallet)",
 }
 
@@ -69,7 +72,9 @@ class Plan:
     availability_requests: int
 
 
-QUICK = Plan("quick", 1, (1, 16), 2.5, 2.0, ("A", "B", "C"), 200, (1_000,), 15, 10, 2.0, 0.3, 20)
+QUICK = Plan(
+    "quick", 1, (1, 16), 2.5, 2.0, ("A", "B", "R", "C"), 200, (1_000,), 15, 10, 2.0, 0.3, 20
+)
 FULL = Plan(
     "full",
     3,
@@ -143,11 +148,14 @@ class Bench:
         self.a_customers: list[uuid.UUID] = []
         self.last_c: str | None = None
         self.last_b: str | None = None
+        self.raw = RawFloor()
 
     # -- set-up --
 
     async def setup(self) -> None:
-        """The engine's data (below), then the baseline's rows via SQL."""
+        """The raw floor's worker, the engine's data (below), then the baseline's rows via SQL."""
+        assert self.stack.temporal is not None
+        await self.raw.start(self.stack.temporal.address)
         count = max(64, self.plan.contention) + 16
         await self.setup_engine(resources=100, customers=count)
         self.a_customers = [uuid.uuid4() for _ in range(count)]
@@ -201,6 +209,8 @@ class Bench:
                 return r.status_code
 
             return b
+        if system == "R":
+            return self.raw.request
         return self.engine_request(self.c_slots, "wallet")
 
     def engine_request(self, slots: Pool, method: str, expect: str = "CONFIRMED") -> Request:
@@ -244,9 +254,9 @@ class Bench:
     async def throughput(self) -> None:
         """Figure 1 (closed loop): interleaved rounds A B C C B A over the client counts."""
         plan = self.plan
-        self.samples = {s: {n: [] for n in plan.clients} for s in "ABC"}
+        self.samples = {s: {n: [] for n in plan.clients} for s in SYSTEMS}
         log("warm-up")
-        for system in "ABC":
+        for system in SYSTEMS:
             await self.ensure_c_slots(self.c_budget(4, 2))
             await closed_loop(self.request(system), 4, 1.0 if plan.mode == "quick" else 2.0)
         for rnd in range(plan.rounds):
@@ -286,7 +296,7 @@ class Bench:
         rate = max(
             2.0, round(0.5 * self.results["closed_loop"]["C"][str(ref)]["throughput_median"])
         )
-        runs: dict[str, list[Sample]] = {s: [] for s in "ABC"}
+        runs: dict[str, list[Sample]] = {s: [] for s in SYSTEMS}
         for system in plan.open_order:
             if system == "C":
                 await self.ensure_c_slots(int(rate * plan.open_seconds * 1.5) + 100)
@@ -532,7 +542,7 @@ class Bench:
         out["idle_cpu_per_s"] = {
             k: round((idle_after[k] - idle_before[k]) / 2.0, 4) for k in idle_before
         }
-        for system in "ABC":
+        for system in SYSTEMS:
             if system == "C":
                 await self.ensure_c_slots(self.c_budget(16, self.plan.cost_seconds))
             dbname = {"A": "bench_baseline", "C": "booking"}.get(system)
@@ -578,6 +588,7 @@ class Bench:
         out["history"] = {
             "C": await self.history(f"booking-{self.last_c}"),
             "B": await self.history(f"floor-{self.last_b}"),
+            "R": await self.history(str(self.raw.last)),
         }
         self.results["cost"] = out
 
@@ -615,7 +626,8 @@ class Bench:
         }
 
     async def close(self) -> None:
-        """Close the bench's own connections."""
+        """Stop the raw floor's worker; close the bench's own connections."""
+        await self.raw.stop()
         for conn in (getattr(self, "engine_db", None), getattr(self, "baseline_db", None)):
             if conn is not None:
                 await conn.close()
