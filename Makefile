@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test lint fmt typecheck install lock clean bench bench-quick bench-levers
+.PHONY: dev test lint fmt typecheck install lock clean bench bench-quick bench-levers profile
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -54,6 +54,10 @@ bench: $(STAMP)
 # The short version (about two minutes); numbers are reported, never asserted.
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --quick
+
+# Where a booking's time goes: its SQL, its history, py-spy on the worker and the API (about 1.5 min).
+profile: $(STAMP)
+	$(BIN)/python -m bench.profile
 
 # Each worker and pool setting on its own stack, engine against the floor (about 7 min).
 bench-levers: $(STAMP)

@@ -45,11 +45,26 @@ from workflows.topup import TopupWorkflow
 
 log = structlog.get_logger(__name__)
 
-# Data models are immutable and deterministic: load them once, outside the sandbox.
+# The sandbox executes a workflow's module afresh for every new workflow; what it
+# imports from these is loaded once per worker instead. Data models and activity
+# references, and the workflows' own pure helpers (no state between workflows, no
+# clock, network or randomness: docs/determinism.md). Only the modules that
+# define workflow classes are executed per workflow.
+PASSED_THROUGH = (
+    "pydantic",
+    "pydantic_core",
+    "annotated_types",
+    "models",
+    "core",
+    "activities",
+    "workflows.saga",
+    "workflows.policies",
+    "workflows.reminders",
+    "workflows.metrics",
+    "workflows.ops_rules",
+)
 SANDBOX = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "pydantic", "pydantic_core", "annotated_types", "models", "core", "activities"
-    )
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH)
 )
 
 

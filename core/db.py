@@ -26,7 +26,7 @@ def create_engine(settings: Settings, database_url: str | None = None) -> AsyncE
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=settings.db_pre_ping,
         # Fail fast when PostgreSQL is unreachable instead of hanging a request.
         connect_args={"timeout": 5, "command_timeout": 30},
     )

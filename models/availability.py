@@ -211,8 +211,11 @@ def free_starts(
     latest = min(window[1], now + rules.horizon + timedelta(microseconds=1))
     if duration < rules.min_duration or duration > rules.max_duration or earliest >= latest:
         return []
-    ordered = sorted(busy)
+    # Compared as whole microseconds since the epoch: exact, and far cheaper than aware
+    # datetimes, which convert their offsets on every comparison.
+    ordered = sorted((_micros(begin), _micros(until)) for begin, until in busy)
     busy_ends = [until for _, until in ordered]
+    blocked = _micros_span(duration + rules.buffer)
     starts: list[datetime] = []
     for opens, closes in open_windows(rules, earliest, latest + duration):
         first = opens
@@ -220,17 +223,29 @@ def free_starts(
             first = opens + math.ceil((earliest - opens) / step) * step
         candidate = first
         while candidate < latest and candidate + duration <= closes:
-            if _is_free(candidate, candidate + duration + rules.buffer, ordered, busy_ends):
+            at = _micros(candidate)
+            if _is_free(at, at + blocked, ordered, busy_ends):
                 starts.append(candidate)
             candidate += step
     return starts
 
 
+def _micros(moment: datetime) -> int:
+    return _micros_span(moment - _EPOCH)
+
+
+def _micros_span(span: timedelta) -> int:
+    return (span.days * 86_400 + span.seconds) * 1_000_000 + span.microseconds
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _is_free(
-    start: datetime,
-    until: datetime,
-    busy: Sequence[tuple[datetime, datetime]],
-    busy_ends: Sequence[datetime],
+    start: int,
+    until: int,
+    busy: Sequence[tuple[int, int]],
+    busy_ends: Sequence[int],
 ) -> bool:
     # The first booking still blocking after `start`; the others end before it.
     index = bisect.bisect_right(busy_ends, start)

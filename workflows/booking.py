@@ -12,18 +12,15 @@ import asyncio
 import contextlib
 import functools
 import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 
 from workflows.metrics import count_booking, count_refund
-from workflows.ops import find_refundable, refund_amount_for, refund_audit, resend_audit
+from workflows.ops_rules import find_refundable, refund_amount_for, refund_audit, resend_audit
 from workflows.policies import (
     DECISION_ATTEMPT_TIMEOUT,
     DECISION_RETRY,
@@ -43,7 +40,16 @@ from workflows.policies import (
     refusal,
     within,
 )
-from workflows.reminders import Reminder, next_reminder_at, reminders_due
+from workflows.reminders import next_reminder_at, reminders_due
+from workflows.saga import (
+    ENDING_NOTICE,
+    REFUNDS,
+    PendingStep,
+    SagaState,
+    Undo,
+    UndoKind,
+    not_movable,
+)
 
 with workflow.unsafe.imports_passed_through():
     from temporalio.common import RetryPolicy
@@ -116,92 +122,6 @@ with workflow.unsafe.imports_passed_through():
 
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
-
-
-class UndoKind(StrEnum):
-    """What a compensation undoes."""
-
-    RELEASE_SLOT = "release_slot"
-    CANCEL_ORDER = "cancel_order"
-    REFUND_WALLET = "refund_wallet"
-    REFUND_CAPTURE = "refund_capture"
-    CANCEL_MEETING = "cancel_meeting"
-
-
-@dataclass(frozen=True)
-class Undo:
-    """One entry of the compensation stack; a capture's refund names the payment."""
-
-    kind: UndoKind
-    payment_id: str | None = None
-    order_id: str | None = None
-    amount: int = 0
-    currency: str = ""
-
-
-@dataclass(frozen=True)
-class PendingStep:
-    """A step that must happen, past its in-line bound: tried again later, shown to operators."""
-
-    what: str
-    attention: AttentionKind
-    run: Callable[[], Awaitable[object]]
-
-
-@dataclass
-class SagaState:
-    """Everything one booking workflow knows; handlers and steps read and write only this."""
-
-    status: BookingStatus | None = None
-    # An ErrorCode of a refusal, or a models.domain.Reason (expired, cancelled by whom).
-    reason: str | None = None
-    decision: CreateResult | None = None
-    hold: SlotHold | None = None
-    undo: list[Undo] = field(default_factory=list)
-    order_id: str | None = None
-    deadline: datetime | None = None
-    meeting: MeetingStatus = MeetingStatus.PENDING
-    meeting_retry_requested: bool = False
-    # Operator retries asked through the API (each one audited under its own key).
-    meeting_retries: int = 0
-    events: deque[PaymentEvent] = field(default_factory=deque)
-    seen_events: set[str] = field(default_factory=set)
-    # Gateway payments already confirmed or refunded: a repeated capture is ignored.
-    payments: set[str] = field(default_factory=set)
-    moves: int = 0
-    # A move whose meeting link and mail are still to do (the main loop does them),
-    # and what it moved: the price difference and any refund of it.
-    moved_to: int | None = None
-    move_money: tuple[int, RefundInfo | None] = (0, None)
-    # The calendar invite's SEQUENCE, raised by every change of the event.
-    calendar_sequence: int = 0
-    # Reminders sent or skipped, and since when the current set counts (confirm, move).
-    reminders_done: set[Reminder] = field(default_factory=set)
-    reminders_since: datetime | None = None
-    cancelling: bool = False
-    cancel_result: CancelResult | None = None
-    # True while nothing is in flight: the saga's steps are done and it waits for events.
-    idle: bool = False
-    # When the workflow may close: the end of the slot, or of the late-payment window.
-    close_at: datetime | None = None
-    # The current details in words (without the pending-steps suffix).
-    details: str = ""
-    # What needs a person (the BookingAttention search attribute), and why, in words.
-    attention: set[AttentionKind] = field(default_factory=set)
-    attention_note: str = ""
-    # Must-happen steps past their bound; the workflow stays open until they are done.
-    pending: list[PendingStep] = field(default_factory=list)
-    pending_rounds: int = 0
-    next_retry_at: datetime | None = None
-    retry_pending_requested: bool = False
-
-
-# What the customer is told when the booking ends this way.
-_ENDING_NOTICE = {
-    BookingStatus.FAILED: NotificationKind.BOOKING_FAILED,
-    BookingStatus.EXPIRED: NotificationKind.BOOKING_EXPIRED,
-    BookingStatus.CANCELLED: NotificationKind.BOOKING_CANCELLED,
-}
 
 
 @workflow.defn
@@ -592,7 +512,7 @@ class BookingWorkflow:
             )
         if notify:
             s.calendar_sequence += 1
-            await self._notify(_ENDING_NOTICE[status], refund=refund)
+            await self._notify(ENDING_NOTICE[status], refund=refund)
         return refund
 
     async def _undo(self, undo: Undo, status: BookingStatus, reason: str) -> RefundInfo | None:
@@ -959,7 +879,7 @@ class BookingWorkflow:
         s = self._s
         await workflow.wait_condition(lambda: s.decision is not None)
         if s.status != BookingStatus.CONFIRMED or s.hold is None:
-            raise refusal(ErrorCode.INVALID_STATE, _not_movable(s.status))
+            raise refusal(ErrorCode.INVALID_STATE, not_movable(s.status))
         move = s.moves + 1
         try:
             moved = await workflow.execute_activity_method(
@@ -981,7 +901,7 @@ class BookingWorkflow:
         s.moves, s.hold = move, moved.hold
         refund = None
         if moved.difference < 0:
-            paid_by = next(u for u in s.undo if u.kind in _REFUNDS)
+            paid_by = next(u for u in s.undo if u.kind in REFUNDS)
             refund = await self._refund(
                 -moved.difference, "reschedule to a cheaper time", paid_by=paid_by, move=move
             )
@@ -999,7 +919,7 @@ class BookingWorkflow:
     @reschedule.validator
     def _accept_reschedule(self, request: RescheduleInput) -> None:
         if self._s.status in TERMINAL_STATUSES:
-            raise refusal(ErrorCode.INVALID_STATE, _not_movable(self._s.status))
+            raise refusal(ErrorCode.INVALID_STATE, not_movable(self._s.status))
 
     @workflow.signal
     def payment_event(self, event: PaymentEvent) -> None:
@@ -1344,10 +1264,3 @@ class BookingWorkflow:
             reason=s.reason,
             create=s.decision,
         )
-
-
-_REFUNDS = (UndoKind.REFUND_WALLET, UndoKind.REFUND_CAPTURE)
-
-
-def _not_movable(status: BookingStatus | None) -> str:
-    return f"only a CONFIRMED booking can be moved; this one is {status}"

@@ -12,7 +12,6 @@ is left to refund inside their lock, so no two refunds can overlap.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -20,9 +19,8 @@ from typing import Any, TypeVar
 from temporalio import workflow
 
 from workflows.metrics import count_refund
+from workflows.ops_rules import find_refundable, refund_amount_for, refund_audit, resend_audit
 from workflows.policies import (
-    DECISION_ATTEMPT_TIMEOUT,
-    DECISION_RETRY,
     MUST_ATTEMPT_TIMEOUT,
     MUST_RETRY,
     NOTIFY_RETRY,
@@ -32,7 +30,6 @@ from workflows.policies import (
     ActivityFailure,
     failure_message,
     gateway_retry,
-    refusal,
     within,
 )
 
@@ -51,14 +48,11 @@ with workflow.unsafe.imports_passed_through():
         PaymentMethod,
         RefundStatus,
     )
-    from models.errors import ErrorCode
     from models.payloads import (
         BookingOpsInput,
-        FindRefundableInput,
         OpenAlertInput,
         OpsRefundInput,
         OpsRefundResult,
-        RecordAuditInput,
         Refundable,
         RefundInfo,
         RefundPaymentInput,
@@ -74,56 +68,6 @@ _Out = TypeVar("_Out")
 
 # How long the ops workflow of a closed booking waits for another action before it closes.
 LINGER = timedelta(minutes=1)
-
-
-def refund_amount_for(plan: Refundable, amount: int | None) -> int:
-    """What an operator's refund gives back (None: all that is left), or its refusal.
-
-    Raises:
-        ApplicationError: ``INVALID_STATE`` when nothing is left,
-            ``VALIDATION_ERROR`` when ``amount`` is more than is left.
-    """
-    if plan.remaining <= 0:
-        raise refusal(ErrorCode.INVALID_STATE, "nothing is left to refund on this booking")
-    if amount is None:
-        return plan.remaining
-    if amount > plan.remaining:
-        raise refusal(
-            ErrorCode.VALIDATION_ERROR,
-            f"amount: at most {plan.remaining} {plan.currency} is left to refund",
-        )
-    return amount
-
-
-def refund_audit(booking_id: uuid.UUID, request: OpsRefundInput, amount: int) -> RecordAuditInput:
-    """The audit row of an operator's refund (one per request)."""
-    return RecordAuditInput(
-        booking_id=booking_id,
-        actor=request.actor,
-        action=f"refund.requested:{request.request_id}",
-        reason=f"{amount}: {request.reason}",
-    )
-
-
-def resend_audit(booking_id: uuid.UUID, request: ResendNotificationInput) -> RecordAuditInput:
-    """The audit row of an operator's resent notification (one per request)."""
-    return RecordAuditInput(
-        booking_id=booking_id,
-        actor=request.actor,
-        action=f"notification.resent:{request.request_id}",
-        reason=f"{request.kind}: {request.note or 'resent'}",
-    )
-
-
-async def find_refundable(booking_id: uuid.UUID, bound: timedelta) -> Refundable:
-    """Ask PostgreSQL what is left to refund (local: a read the caller waits for)."""
-    return await workflow.execute_local_activity_method(
-        PaymentActivities.find_refundable,
-        FindRefundableInput(booking_id=booking_id),
-        start_to_close_timeout=DECISION_ATTEMPT_TIMEOUT,
-        schedule_to_close_timeout=bound,
-        retry_policy=within(DECISION_RETRY, bound),
-    )
 
 
 @workflow.defn

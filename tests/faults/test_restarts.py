@@ -103,3 +103,23 @@ async def test_postgres_restart_between_order_and_payment_loses_nothing(
     assert created.json()["status"] == "CONFIRMED"
     wallet = (await api.get("/v1/wallets/me", headers=bearer(other))).json()
     assert wallet["balances"] == [{"amount": 0, "currency": "INR"}]
+
+
+async def test_requests_after_a_postgres_restart_answer_503_at_most_once_then_work(
+    stack: ProcessStack, api: httpx.AsyncClient
+) -> None:
+    """No pre-ping: the request that meets a dropped connection answers 503, never 500.
+
+    Its failure invalidates the API's whole pool, so the next request reconnects
+    and is answered as usual.
+    """
+    booking_id, customer, _ = await _awaiting_payment(api)
+    await stack.restart_postgres()
+    statuses = []
+    for _ in range(3):
+        read = await api.get(f"/v1/bookings/{booking_id}", headers=bearer(customer))
+        statuses.append(read.status_code)
+        if read.status_code == 503:
+            assert read.json()["error"]["code"] == "DEPENDENCY_UNAVAILABLE", read.text
+    assert statuses[-2:] == [200, 200], statuses
+    assert statuses.count(503) <= 1, statuses
