@@ -41,6 +41,10 @@ class PostgresStorage(Storage):
     def __init__(self, sessions: SessionFactory, **options: Any) -> None:
         super().__init__(wrap_exceptions=False)
         self._sessions = sessions
+        bind = sessions.kw["bind"]
+        # One statement needs no transaction around it: autocommit saves BEGIN and COMMIT,
+        # two of the three round trips of every counted request.
+        self._autocommit = bind.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
@@ -49,11 +53,10 @@ class PostgresStorage(Storage):
 
     async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """Count ``amount`` more hits in ``key``'s window, starting a new window if it passed."""
-        async with self._sessions() as session:
-            count = await session.scalar(
+        async with self._autocommit.connect() as conn:
+            count = await conn.scalar(
                 _INCR, {"key": key, "amount": amount, "expiry": float(expiry)}
             )
-            await session.commit()
         return int(count or 0)
 
     async def get(self, key: str) -> int:
