@@ -217,7 +217,8 @@ async def run_worker(settings: Settings) -> None:
         activities += topup_activities(settings, sessions, http)
         activities += reconcile_activities(settings, sessions, http, client)
         worker = build_worker(client, settings, activities)
-        await ensure_schedules(client, settings)
+        if settings.reconcile_schedules:
+            await ensure_schedules(client, settings)
         log.info(
             "worker.started",
             task_queue=settings.task_queue,

@@ -34,6 +34,7 @@ class Lever:
     what: str
     overrides: dict[str, str] = field(default_factory=dict)
     workers: int = 1
+    apis: int = 1
 
 
 LEVERS = (
@@ -55,9 +56,15 @@ LEVERS = (
     ),
     Lever("two-workers", "two worker processes on the task queue", workers=2),
     Lever(
-        "no-pre-ping",
-        "BOOKING_DB_PRE_PING=false: no test query (BEGIN, ;, ROLLBACK) per pooled checkout",
-        {"BOOKING_DB_PRE_PING": "false"},
+        "two-apis-two-workers",
+        "two API processes (clients spread over them) and two worker processes",
+        workers=2,
+        apis=2,
+    ),
+    Lever(
+        "pre-ping",
+        "BOOKING_DB_PRE_PING=true: a test query (BEGIN, ;, ROLLBACK) per pooled checkout",
+        {"BOOKING_DB_PRE_PING": "true"},
     ),
 )
 CLIENTS = 16
@@ -66,7 +73,7 @@ CLIENTS = 16
 async def measure(lever: Lever, rounds: int, seconds: float) -> dict[str, Any]:
     """Start a stack with ``lever``, run C and B alternately, stop the stack."""
     workdir = Path(tempfile.mkdtemp(prefix="booking-levers-"))
-    stack = Stack(workdir, overrides=dict(lever.overrides), workers=lever.workers)
+    stack = Stack(workdir, overrides=dict(lever.overrides), workers=lever.workers, apis=lever.apis)
     bench = Bench(stack, QUICK)
     try:
         await stack.start()
@@ -113,7 +120,11 @@ async def measure(lever: Lever, rounds: int, seconds: float) -> dict[str, Any]:
     return {
         "lever": lever.name,
         "what": lever.what,
-        "settings": {**lever.overrides, "worker_processes": str(lever.workers)},
+        "settings": {
+            **lever.overrides,
+            "worker_processes": str(lever.workers),
+            "api_processes": str(lever.apis),
+        },
         "c_throughput_median": round(statistics.median(c_tps), 2),
         "c_throughput_range": [min(c_tps), max(c_tps)],
         "b_throughput_median": round(statistics.median(b_tps), 2),

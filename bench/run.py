@@ -215,7 +215,8 @@ class Bench:
 
     def engine_request(self, slots: Pool, method: str, expect: str = "CONFIRMED") -> Request:
         """POST /v1/bookings for the next slot of ``slots``; 201 counts only with ``expect``."""
-        url = f"{self.stack.url('api')}/v1/bookings"
+        # Each client talks to one API process; with several, the clients spread over them.
+        urls = [f"{base}/v1/bookings" for base in self.stack.api_urls()]
         payment: dict[str, str] = {"method": method}
         if method == "gateway":
             payment["provider"] = "sandbox"
@@ -224,7 +225,7 @@ class Bench:
             slot = slots.take()
             token = self.tokens[i % len(self.tokens)]
             r = await http.post(
-                url,
+                urls[i % len(urls)],
                 json={"slot_id": str(slot), "payment": payment},
                 headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
             )

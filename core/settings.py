@@ -132,6 +132,8 @@ class Settings(BaseSettings):
 
     # Reconciliation (Temporal Schedules created by the worker): what is newer than the grace
     # is still settling; how far back gateways are compared; a day's credits that are a spike.
+    # Whether each worker creates (or updates) the reconciliation schedules when it starts.
+    reconcile_schedules: bool = True
     reconcile_grace_seconds: int = Field(default=600, ge=0)
     reconcile_lookback_hours: int = Field(default=48, ge=1, le=24 * 90)
     credit_spike_amount: int = Field(default=10_000_000, ge=1)

@@ -61,6 +61,8 @@ class ProcessStack:
     # Engine settings on top of the defaults below (the levers), and worker processes.
     overrides: dict[str, str] = field(default_factory=dict)
     workers: int = 1
+    # API processes, each on its own port (``api``, ``api-2``, ...); clients spread over them.
+    apis: int = 1
 
     # ---- start ---------------------------------------------------------------------------
 
@@ -116,14 +118,23 @@ class ProcessStack:
             "BOOKING_RATE_LIMIT_PER_ADDRESS": "100000000",
             "BOOKING_MAX_ACTIVE_HOLDS": "1000",
             "BOOKING_WORKFLOW_SANDBOX": "true",
+            # The bench's synthetic rows have no workflows; a reconciliation run would sweep them
+            # in the middle of a measurement. The jobs have tests of their own.
+            "BOOKING_RECONCILE_SCHEDULES": "false",
             **self.overrides,
         }
         self.spawn("sandbox", [*ENGINE, "sandbox"])
         for n in range(self.workers):
             self.spawn_worker("worker" if n == 0 else f"worker-{n + 1}")
         self.spawn("api", [*ENGINE, "api"])
+        for n in range(2, self.apis + 1):
+            self.ports[f"api-{n}"] = free_port()
+            self.spawn(
+                f"api-{n}", [*ENGINE, "api"], {"BOOKING_API_PORT": str(self.ports[f"api-{n}"])}
+            )
         await self.start_more()
-        await self.wait_http(f"{self.url('api')}/readyz")
+        for url in self.api_urls():
+            await self.wait_http(f"{url}/readyz")
         await self.wait_http(f"{self.url('sandbox')}/healthz")
 
     async def start_more(self) -> None:
@@ -133,6 +144,10 @@ class ProcessStack:
         """Start a worker process (``extra``: settings of its own, such as a crash point)."""
         own = {"BOOKING_WORKER_METRICS_PORT": str(free_port()), **(extra or {})}
         return self.spawn(name, [*ENGINE, "worker"], own)
+
+    def api_urls(self) -> list[str]:
+        """The base URL of each API process."""
+        return [self.url("api")] + [self.url(f"api-{n}") for n in range(2, self.apis + 1)]
 
     def url(self, name: str) -> str:
         """The base URL of an HTTP service of the stack."""
