@@ -78,6 +78,10 @@ ROUTE_ERRORS: dict[str, tuple[ErrorCode, ...]] = {
         ErrorCode.INVALID_STATE,
         ErrorCode.DEPENDENCY_UNAVAILABLE,
     ),
+    "POST /v1/ops/bookings/{booking_id}/retry-pending-steps": (
+        ErrorCode.INVALID_STATE,
+        ErrorCode.DEPENDENCY_UNAVAILABLE,
+    ),
     "POST /v1/ops/bookings/{booking_id}/resend-notification": (
         ErrorCode.INVALID_STATE,
         ErrorCode.DEPENDENCY_UNAVAILABLE,

@@ -922,6 +922,30 @@ class RetryMeetingOut(BaseModel):
     )
 
 
+class RetryPendingIn(Strict):
+    """Body of ``POST /v1/ops/bookings/{id}/retry-pending-steps`` (optional): why, for audit."""
+
+    note: Text | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="Why, for the audit log",
+        examples=["gateway refunds are back"],
+    )
+
+
+class RetryPendingOut(BaseModel):
+    """The retry is queued in the booking's workflow; read the booking to see it settle."""
+
+    booking_id: uuid.UUID = Field(
+        description="The booking", examples=["3f1c2a9e-7b4d-4c1e-9a55-0d2e8b6f4a17"]
+    )
+    pending_steps: list[str] = Field(
+        description="The steps that were pending when the retry was asked, in words",
+        examples=[["the refund of 50000 INR for payment pay_8f2c41 (the money is owed)"]],
+    )
+
+
 class OpsRefundIn(Strict):
     """Body of ``POST /v1/ops/bookings/{id}/refund``; without ``amount``, all that is left."""
 

@@ -422,6 +422,20 @@ class RetryMeetingResult(Frozen):
     meeting_status: MeetingStatus
 
 
+class RetryPendingInput(Frozen):
+    """An operator asks the workflow to try its pending must-happen steps again now."""
+
+    actor: str
+    note: str | None = None
+
+
+class RetryPendingResult(Frozen):
+    """The retry is queued; the steps that were pending when it was asked."""
+
+    booking_id: uuid.UUID
+    pending_steps: list[str]
+
+
 class FindRefundableInput(Frozen):
     """Ask what is left to refund of a booking's payment."""
 

@@ -107,6 +107,8 @@ with workflow.unsafe.imports_passed_through():
         ResendNotificationResult,
         RetryMeetingInput,
         RetryMeetingResult,
+        RetryPendingInput,
+        RetryPendingResult,
         SendNotificationInput,
         SettleAlertInput,
         SlotHold,
@@ -1023,8 +1025,32 @@ class BookingWorkflow:
 
     @workflow.signal
     def retry_pending_steps(self) -> None:
-        """Operator asks to try the pending must-happen steps again now."""
+        """Operator asks to try the pending must-happen steps again now (from the Temporal UI)."""
         self._s.retry_pending_requested = True
+
+    @workflow.update
+    async def request_pending_retry(self, request: RetryPendingInput) -> RetryPendingResult:
+        """The ops API's retry-pending-steps: audited, then the main loop tries them again."""
+        s = self._s
+        pending = [step.what for step in s.pending]
+        s.pending_retries += 1
+        await self._must(
+            AuditActivities.record_audit,
+            RecordAuditInput(
+                booking_id=self._request.booking_id,
+                actor=request.actor,
+                action=f"pending_steps.retry_requested:{s.pending_retries}",
+                reason=request.note,
+            ),
+            what="the pending-steps retry's audit row",
+        )
+        s.retry_pending_requested = True
+        return RetryPendingResult(booking_id=self._request.booking_id, pending_steps=pending)
+
+    @request_pending_retry.validator
+    def _accept_pending_retry(self, request: RetryPendingInput) -> None:
+        if not self._s.pending:
+            raise refusal(ErrorCode.INVALID_STATE, "the booking has no pending steps")
 
     @workflow.signal
     def alert_resolved(self, kind: AttentionKind) -> None:
@@ -1080,7 +1106,9 @@ class BookingWorkflow:
             steps = "; ".join(step.what for step in s.pending)
             details += (
                 f". Needs attention: {steps}. Last error: {s.attention_note}. Retried every "
-                f"{PENDING_RETRY_EVERY}, or at once with the retry_pending_steps signal"
+                f"{PENDING_RETRY_EVERY}, or at once: POST /v1/ops/bookings/"
+                f"{self._request.booking_id}/retry-pending-steps "
+                "(or the retry_pending_steps signal)"
             )
         workflow.set_current_details(details)
 

@@ -66,6 +66,8 @@ class SagaState:
     meeting_retry_requested: bool = False
     # Operator retries asked through the API (each one audited under its own key).
     meeting_retries: int = 0
+    # Operator requests to retry the pending steps now (numbers their audit rows).
+    pending_retries: int = 0
     events: deque[PaymentEvent] = field(default_factory=deque)
     seen_events: set[str] = field(default_factory=set)
     # Gateway payments already confirmed or refunded: a repeated capture is ignored.

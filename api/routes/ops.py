@@ -21,6 +21,8 @@ from api.schemas import (
     ResolveAlertIn,
     RetryMeetingIn,
     RetryMeetingOut,
+    RetryPendingIn,
+    RetryPendingOut,
     TopupRefundIn,
     TopupRefundOut,
     WalletOut,
@@ -104,6 +106,23 @@ async def retry_meeting(
 ) -> RetryMeetingOut:
     """Create a confirmed booking's missing meeting link again (audited; 409 if it has one)."""
     return await booking_changes.retry_meeting(services, user, booking_id, body or RetryMeetingIn())
+
+
+@router.post(
+    "/bookings/{booking_id}/retry-pending-steps", response_model=RetryPendingOut, status_code=202
+)
+async def retry_pending_steps(
+    booking_id: uuid.UUID, user: Operator, services: ServicesDep, body: RetryPendingIn | None = None
+) -> RetryPendingOut:
+    """Try a booking's pending must-happen steps now (audited; 409 if none is pending).
+
+    A refund or release that kept failing past its bound is pending: retried
+    every 15 minutes for a day, or at once with this once its cause is fixed.
+    The engine resolves the alert when the step goes through.
+    """
+    return await booking_changes.retry_pending_steps(
+        services, user, booking_id, body or RetryPendingIn()
+    )
 
 
 @router.post("/bookings/{booking_id}/refund", response_model=OpsRefundOut, status_code=201)

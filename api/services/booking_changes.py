@@ -31,6 +31,8 @@ from api.schemas import (
     RescheduleOut,
     RetryMeetingIn,
     RetryMeetingOut,
+    RetryPendingIn,
+    RetryPendingOut,
     SignedMoney,
 )
 from api.services.booking_reads import owned_booking
@@ -45,6 +47,7 @@ from models.payloads import (
     RefundInfo,
     RescheduleInput,
     RetryMeetingInput,
+    RetryPendingInput,
 )
 from workflows.booking import BookingWorkflow
 
@@ -265,3 +268,23 @@ async def retry_meeting(
         ),
     )
     return RetryMeetingOut(booking_id=result.booking_id, meeting_status=result.meeting_status)
+
+
+async def retry_pending_steps(
+    services: Services, user: Principal, booking_id: uuid.UUID, body: RetryPendingIn
+) -> RetryPendingOut:
+    """Ask the booking's workflow to try its pending must-happen steps now (an audited update).
+
+    Refused with 409 INVALID_STATE when nothing is pending.
+    """
+    booking = await owned_booking_bound(services, user, booking_id)
+    result = await send_change(
+        services,
+        booking,
+        "pending-steps retry",
+        lambda handle: handle.execute_update(
+            BookingWorkflow.request_pending_retry,
+            RetryPendingInput(actor=f"{user.role}:{user.sub}", note=body.note),
+        ),
+    )
+    return RetryPendingOut(booking_id=result.booking_id, pending_steps=result.pending_steps)

@@ -237,3 +237,70 @@ async def test_retry_meeting_is_refused_where_there_is_nothing_to_retry(
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "BOOKING_NOT_FOUND"
     assert customer_call.status_code == 403
+
+
+async def test_an_operator_retries_pending_steps_through_the_workflow(
+    api: httpx.AsyncClient, temporal: Client, sessions: SessionFactory
+) -> None:
+    """A refund the gateway keeps refusing is pending; retry-pending-steps is audited and runs it.
+
+    (The gateway knows no payment of the wrong amount, so the retry fails again:
+    the same open alert, counted twice.) Nothing pending: 409; a customer: 403.
+    """
+    slot = await make_slot(api, price=1_000)
+    customer = uuid.uuid4()
+    booking = (await book_gateway(api, customer, slot["id"])).json()
+    body, headers = signed(captured_event(booking["payment"]["order_id"], 999, "evt_pending_1"))
+    assert (await api.post("/v1/webhooks/sandbox", content=body, headers=headers)).is_success
+    handle = temporal.get_workflow_handle_for(BookingWorkflow.run, f"booking-{booking['id']}")
+    stuck = await until_state(handle, lambda s: "REFUND_FAILING" in s.attention and s.idle)
+    url = f"/v1/ops/bookings/{booking['id']}/retry-pending-steps"
+
+    by_customer = await api.post(url, headers=bearer(customer))
+    retried = await api.post(url, json={"note": "gateway is back"}, headers=OPERATOR)
+    await until_state(handle, lambda s: s.idle)
+    [alert] = await _alerts(api, booking_id=booking["id"], kind="REFUND_FAILING")
+    async with sessions() as session:
+        audit = (
+            await session.execute(
+                select(AuditRecord).where(
+                    AuditRecord.booking_id == uuid.UUID(booking["id"]),
+                    AuditRecord.action == "pending_steps.retry_requested:1",
+                )
+            )
+        ).scalar_one()
+
+    assert by_customer.status_code == 403
+    assert retried.status_code == 202, retried.text
+    assert retried.json() == {"booking_id": booking["id"], "pending_steps": stuck.pending_steps}
+    assert "refund" in stuck.pending_steps[0]
+    assert (audit.actor.startswith("operator:"), audit.reason) == (True, "gateway is back")
+    assert (alert["occurrences"], alert["resolved_at"]) == (2, None)
+
+
+async def test_retry_pending_steps_is_refused_where_nothing_is_pending(
+    api: httpx.AsyncClient, temporal: Client
+) -> None:
+    """A confirmed booking with nothing pending: 409 INVALID_STATE; no such booking: 404."""
+    customer = uuid.uuid4()
+    slot = await make_slot(api, price=1_000)
+    await fund(api, customer, 1_000)
+    booking = (await book(api, customer, slot["id"])).json()
+    handle = temporal.get_workflow_handle_for(BookingWorkflow.run, f"booking-{booking['id']}")
+    await until_state(handle, lambda s: s.meeting_status == "READY" and s.idle)
+
+    nothing = await api.post(
+        f"/v1/ops/bookings/{booking['id']}/retry-pending-steps", headers=OPERATOR
+    )
+    missing = await api.post(
+        f"/v1/ops/bookings/{uuid.uuid4()}/retry-pending-steps", headers=OPERATOR
+    )
+
+    assert nothing.status_code == 409
+    error = nothing.json()["error"]
+    assert (error["code"], error["message"]) == (
+        "INVALID_STATE",
+        "the booking has no pending steps",
+    )
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "BOOKING_NOT_FOUND"
