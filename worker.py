@@ -168,6 +168,8 @@ def build_worker(
         workflows=[BookingWorkflow, BookingOpsWorkflow, ReconcileWorkflow, TopupWorkflow],
         activities=activities,
         workflow_runner=workflow_runner(settings),
+        max_cached_workflows=settings.worker_max_cached_workflows,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         # Defects and poison inputs fail at once; only transient faults are retried.
         interceptors=[FailureClassifier()],
         # Shutdown stops polling, then lets running activities finish within the drain.

@@ -62,6 +62,16 @@ LEVERS = (
         apis=2,
     ),
     Lever(
+        "no-sticky-cache",
+        "BOOKING_WORKER_MAX_CACHED_WORKFLOWS=0: every workflow task replays the history",
+        {"BOOKING_WORKER_MAX_CACHED_WORKFLOWS": "0"},
+    ),
+    Lever(
+        "few-workflow-slots",
+        "BOOKING_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS=4 (SDK default 100)",
+        {"BOOKING_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS": "4"},
+    ),
+    Lever(
         "pre-ping",
         "BOOKING_DB_PRE_PING=true: a test query (BEGIN, ;, ROLLBACK) per pooled checkout",
         {"BOOKING_DB_PRE_PING": "true"},

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     # The worker's Prometheus endpoint (the Temporal SDK's and the engine's metrics); 0: off.
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
+    # Worker tuning; unset, the Temporal SDK's defaults (1000 cached workflows, 100 workflow
+    # tasks at once). 0 cached workflows turns the sticky cache off: every workflow task replays.
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
+    worker_max_concurrent_workflow_tasks: int | None = Field(default=None, ge=2)
     # Request bodies over this are refused unread (413); gateway webhooks have their own 1 MiB.
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 
