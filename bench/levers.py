@@ -72,9 +72,9 @@ LEVERS = (
         {"BOOKING_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS": "4"},
     ),
     Lever(
-        "pre-ping",
-        "BOOKING_DB_PRE_PING=true: a test query (BEGIN, ;, ROLLBACK) per pooled checkout",
-        {"BOOKING_DB_PRE_PING": "true"},
+        "no-pre-ping",
+        "BOOKING_DB_PRE_PING=false: no test query (BEGIN, ;, ROLLBACK) per pooled checkout",
+        {"BOOKING_DB_PRE_PING": "false"},
     ),
 )
 CLIENTS = 16

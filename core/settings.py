@@ -28,10 +28,12 @@ class Settings(BaseSettings):
     database_url: str | None = None
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
-    # Test each pooled connection before use: three round trips per checkout (about 1.4 ms
-    # here). Off: a connection PostgreSQL dropped fails its first statement, which
-    # invalidates the whole pool; that request answers 503 and activities retry it.
-    db_pre_ping: bool = False
+    # Test each pooled connection before use (three round trips per checkout), so a
+    # PostgreSQL restart or failover costs no request. Off saves a few milliseconds per read
+    # and none a booking could measure (BENCHMARKS.md); a connection PostgreSQL dropped
+    # then fails its first statement, which invalidates the whole pool: that request
+    # answers 503 and activities retry it.
+    db_pre_ping: bool = True
 
     temporal_address: str | None = None
     temporal_namespace: str = "default"

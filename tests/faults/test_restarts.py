@@ -108,10 +108,11 @@ async def test_postgres_restart_between_order_and_payment_loses_nothing(
 async def test_requests_after_a_postgres_restart_answer_503_at_most_once_then_work(
     stack: ProcessStack, api: httpx.AsyncClient
 ) -> None:
-    """No pre-ping: the request that meets a dropped connection answers 503, never 500.
+    """Requests after a PostgreSQL restart are answered as usual, never 500.
 
-    Its failure invalidates the API's whole pool, so the next request reconnects
-    and is answered as usual.
+    With the pre-ping (the default) no request meets a dropped connection. Without
+    it, the one that does answers 503 and invalidates the API's whole pool, so the
+    next request reconnects: at most one 503 either way.
     """
     booking_id, customer, _ = await _awaiting_payment(api)
     await stack.restart_postgres()
