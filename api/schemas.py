@@ -899,16 +899,20 @@ class ResolveAlertIn(Strict):
     )
 
 
-class RetryMeetingIn(Strict):
-    """Body of ``POST /v1/ops/bookings/{id}/retry-meeting`` (optional): why, for the audit log."""
+class OperatorNoteIn(Strict):
+    """An operator's optional note on an action, for the audit log."""
 
     note: Text | None = Field(
         default=None,
         min_length=1,
         max_length=500,
         description="Why, for the audit log",
-        examples=["provider is back"],
+        examples=["the provider is back"],
     )
+
+
+class RetryMeetingIn(OperatorNoteIn):
+    """Body of ``POST /v1/ops/bookings/{id}/retry-meeting`` (optional): why, for the audit log."""
 
 
 class RetryMeetingOut(BaseModel):
@@ -922,16 +926,8 @@ class RetryMeetingOut(BaseModel):
     )
 
 
-class RetryPendingIn(Strict):
+class RetryPendingIn(OperatorNoteIn):
     """Body of ``POST /v1/ops/bookings/{id}/retry-pending-steps`` (optional): why, for audit."""
-
-    note: Text | None = Field(
-        default=None,
-        min_length=1,
-        max_length=500,
-        description="Why, for the audit log",
-        examples=["gateway refunds are back"],
-    )
 
 
 class RetryPendingOut(BaseModel):

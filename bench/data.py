@@ -13,10 +13,29 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import httpx
+
+from core.auth import issue_token
 
 PRICE = 50_000
 CURRENCY = "INR"
 FUNDS = 10**15
+
+
+async def rooms(api_url: str, jwt_secret: str, count: int, name: str) -> list[uuid.UUID]:
+    """``count`` slot resources, created through the API as an operator would."""
+    operator = {
+        "Authorization": f"Bearer {issue_token(jwt_secret, uuid.uuid4(), 'operator', 7200)}"
+    }
+    created = []
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as api:
+        for i in range(count):
+            r = await api.post(
+                "/v1/resources", json={"name": f"{name} {i}", "timezone": "UTC"}, headers=operator
+            )
+            r.raise_for_status()
+            created.append(uuid.UUID(r.json()["id"]))
+    return created
 
 
 class EngineData:

@@ -236,6 +236,13 @@ class Drill:
         booking: Json = response.json()
         return booking
 
+    async def ops_action(self, booking_id: str, action: str, note: str) -> None:
+        """``POST /v1/ops/bookings/{id}/{action}`` as the operator; it must be accepted (202)."""
+        answer = await self.api.post(
+            f"/v1/ops/bookings/{booking_id}/{action}", json={"note": note}, headers=self.operator
+        )
+        assert answer.status_code == 202, answer.text
+
     async def webhook(self, event: Json) -> httpx.Response:
         """Send ``event`` to the engine signed as the sandbox signs it."""
         body = json.dumps(event).encode()
@@ -335,12 +342,7 @@ class Drill:
         (self.out / "meeting_link_failing_metadata.txt").write_text(metadata + "\n")
         self.switches["google_down"] = False
         t2 = time.monotonic()
-        retried = await self.api.post(
-            f"/v1/ops/bookings/{booking['id']}/retry-meeting",
-            json={"note": "calendar is back"},
-            headers=self.operator,
-        )
-        assert retried.status_code == 202, retried.text
+        await self.ops_action(booking["id"], "retry-meeting", "calendar is back")
         await self.until_booking(booking["id"], lambda b: b["meeting"]["status"] == "READY")
         await self.resolved(alert)
         self.record(
@@ -367,12 +369,7 @@ class Drill:
         self.screenshot("refund_failing", 'BookingAttention="REFUND_FAILING"')
         await self.sandbox.put("/v1/sandbox/faults", json={}, headers=self.sandbox_key)
         t2 = time.monotonic()
-        retried = await self.api.post(
-            f"/v1/ops/bookings/{booking['id']}/retry-pending-steps",
-            json={"note": "refunds are back"},
-            headers=self.operator,
-        )
-        assert retried.status_code == 202, retried.text
+        await self.ops_action(booking["id"], "retry-pending-steps", "refunds are back")
         await self.until_booking(
             booking["id"], lambda b: bool(b["refunds"]) and b["refunds"][0]["status"] == "PROCESSED"
         )

@@ -35,7 +35,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.data import EngineData
+from bench.data import EngineData, rooms
 from bench.load import Pool, closed_loop, percentiles
 from core.auth import issue_token
 from stack.processes import ProcessStack
@@ -66,17 +66,7 @@ class Profile:
     async def setup(self) -> None:
         """Resources through the API; funded customers and their tokens in SQL."""
         self.db = await asyncpg.connect(self.stack.engine_dsn)
-        operator = issue_token(self.stack.jwt_secret, uuid.uuid4(), "operator", 7200)
-        resources = []
-        async with httpx.AsyncClient(base_url=self.stack.url("api"), timeout=30) as api:
-            for i in range(20):
-                r = await api.post(
-                    "/v1/resources",
-                    json={"name": f"Profile room {i}", "timezone": "UTC"},
-                    headers={"Authorization": f"Bearer {operator}"},
-                )
-                r.raise_for_status()
-                resources.append(uuid.UUID(r.json()["id"]))
+        resources = await rooms(self.stack.url("api"), self.stack.jwt_secret, 20, "Profile room")
         self.data = EngineData(self.db, resources)
         customers = [uuid.uuid4() for _ in range(self.clients + 4)]
         await self.data.fund(customers)

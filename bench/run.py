@@ -33,7 +33,7 @@ import httpx
 import psutil
 
 from bench import report
-from bench.data import EngineData, baseline_setup
+from bench.data import EngineData, baseline_setup, rooms
 from bench.floor import RawFloor
 from bench.load import Pool, Request, Sample, closed_loop, new_client, open_loop, percentiles
 from bench.stack import Stack
@@ -166,17 +166,7 @@ class Bench:
         """Resources via the operator API; funded customers and their tokens via SQL."""
         self.engine_db = await asyncpg.connect(self.stack.engine_dsn)
         self.baseline_db = await asyncpg.connect(self.stack.baseline_dsn)
-        operator = issue_token(self.stack.jwt_secret, uuid.uuid4(), "operator", 7200)
-        created = []
-        async with httpx.AsyncClient(base_url=self.stack.url("api"), timeout=30) as api:
-            for i in range(resources):
-                r = await api.post(
-                    "/v1/resources",
-                    json={"name": f"Bench room {i}", "timezone": "UTC"},
-                    headers={"Authorization": f"Bearer {operator}"},
-                )
-                r.raise_for_status()
-                created.append(uuid.UUID(r.json()["id"]))
+        created = await rooms(self.stack.url("api"), self.stack.jwt_secret, resources, "Bench room")
         self.data = EngineData(self.engine_db, created)
         self.customers = [uuid.uuid4() for _ in range(customers)]
         await self.data.fund(self.customers)

@@ -836,16 +836,7 @@ class BookingWorkflow:
         s.cancelling = True
         who = "an operator" if request.by_operator else "the customer"
         self._show(f"cancelling at the request of {who}")
-        await self._must(
-            AuditActivities.record_audit,
-            RecordAuditInput(
-                booking_id=self._request.booking_id,
-                actor=request.actor,
-                action="booking.cancel_requested",
-                reason=request.reason,
-            ),
-            what="the cancel's audit row",
-        )
+        await self._audit(request.actor, "booking.cancel_requested", request.reason, "the cancel")
         refund = await self._finish(
             BookingStatus.CANCELLED,
             Reason.CANCELLED_BY_OPERATOR if request.by_operator else Reason.CANCELLED_BY_CUSTOMER,
@@ -939,17 +930,10 @@ class BookingWorkflow:
     @workflow.update
     async def request_meeting_retry(self, request: RetryMeetingInput) -> RetryMeetingResult:
         """The ops API's retry-meeting: audited, then the main loop tries the link again."""
-        await self._must(
-            AuditActivities.record_audit,
-            RecordAuditInput(
-                booking_id=self._request.booking_id,
-                actor=request.actor,
-                action=f"meeting.retry_requested:{self._s.meeting_retries + 1}",
-                reason=request.note,
-            ),
-            what="the meeting retry's audit row",
-        )
+        # Numbered before the audit is awaited: two retries at once get two audit rows.
         self._s.meeting_retries += 1
+        action = f"meeting.retry_requested:{self._s.meeting_retries}"
+        await self._audit(request.actor, action, request.note, "the meeting retry")
         self._s.meeting_retry_requested = True
         return RetryMeetingResult(
             booking_id=self._request.booking_id, meeting_status=self._s.meeting
@@ -1034,16 +1018,8 @@ class BookingWorkflow:
         s = self._s
         pending = [step.what for step in s.pending]
         s.pending_retries += 1
-        await self._must(
-            AuditActivities.record_audit,
-            RecordAuditInput(
-                booking_id=self._request.booking_id,
-                actor=request.actor,
-                action=f"pending_steps.retry_requested:{s.pending_retries}",
-                reason=request.note,
-            ),
-            what="the pending-steps retry's audit row",
-        )
+        action = f"pending_steps.retry_requested:{s.pending_retries}"
+        await self._audit(request.actor, action, request.note, "the pending-steps retry")
         s.retry_pending_requested = True
         return RetryPendingResult(booking_id=self._request.booking_id, pending_steps=pending)
 
@@ -1193,6 +1169,16 @@ class BookingWorkflow:
             again = functools.partial(self._bounded, step, request, STEP_ROUND_BOUND)
             await self._defer(PendingStep(what, attention, again), failure_message(err))
             return None
+
+    async def _audit(self, actor: str, action: str, reason: str | None, what: str) -> None:
+        """The audit row of a request made of the booking (a step that must happen)."""
+        await self._must(
+            AuditActivities.record_audit,
+            RecordAuditInput(
+                booking_id=self._request.booking_id, actor=actor, action=action, reason=reason
+            ),
+            what=f"{what}'s audit row",
+        )
 
     async def _defer(self, step: PendingStep, error: str) -> None:
         s = self._s

@@ -114,6 +114,30 @@ async def test_alert_queries_and_resolution_refuse_what_they_do_not_know(
     assert customer.status_code == 403
 
 
+async def _audit_row(sessions: SessionFactory, booking_id: str, action: str) -> AuditRecord:
+    async with sessions() as session:
+        row: AuditRecord = (
+            await session.execute(
+                select(AuditRecord).where(
+                    AuditRecord.booking_id == uuid.UUID(booking_id), AuditRecord.action == action
+                )
+            )
+        ).scalar_one()
+    return row
+
+
+async def _confirmed_with_link(
+    api: httpx.AsyncClient, temporal: Client, customer: uuid.UUID
+) -> dict[str, Any]:
+    """A confirmed wallet booking whose workflow has made its link and is idle."""
+    slot = await make_slot(api, price=1_000)
+    await fund(api, customer, 1_000)
+    booking: dict[str, Any] = (await book(api, customer, slot["id"])).json()
+    handle = temporal.get_workflow_handle_for(BookingWorkflow.run, f"booking-{booking['id']}")
+    await until_state(handle, lambda s: s.meeting_status == "READY" and s.idle)
+    return booking
+
+
 async def test_resolving_a_workflows_alert_takes_it_out_of_booking_attention(
     api: httpx.AsyncClient, temporal: Client
 ) -> None:
@@ -197,15 +221,7 @@ async def test_an_operator_retries_a_missing_meeting_link_through_the_workflow(
     # The update answers once the retry is queued; the workflow is idle again once it ran.
     await until_state(handle, lambda s: s.idle)
     [alert] = await _alerts(api, booking_id=booking["id"], kind="MEETING_LINK_FAILING")
-    async with sessions() as session:
-        audit = (
-            await session.execute(
-                select(AuditRecord).where(
-                    AuditRecord.booking_id == uuid.UUID(booking["id"]),
-                    AuditRecord.action == "meeting.retry_requested:1",
-                )
-            )
-        ).scalar_one()
+    audit = await _audit_row(sessions, booking["id"], "meeting.retry_requested:1")
 
     assert retried.status_code == 202, retried.text
     assert retried.json() == {"booking_id": booking["id"], "meeting_status": "PENDING"}
@@ -220,11 +236,7 @@ async def test_retry_meeting_is_refused_where_there_is_nothing_to_retry(
 ) -> None:
     """A booking with its link: 409; no such booking: 404; a customer: 403."""
     customer = uuid.uuid4()
-    slot = await make_slot(api, price=1_000)
-    await fund(api, customer, 1_000)
-    booking = (await book(api, customer, slot["id"])).json()
-    handle = temporal.get_workflow_handle_for(BookingWorkflow.run, f"booking-{booking['id']}")
-    await until_state(handle, lambda s: s.meeting_status == "READY" and s.idle)
+    booking = await _confirmed_with_link(api, temporal, customer)
 
     ready = await api.post(f"/v1/ops/bookings/{booking['id']}/retry-meeting", headers=OPERATOR)
     missing = await api.post(f"/v1/ops/bookings/{uuid.uuid4()}/retry-meeting", headers=OPERATOR)
@@ -260,15 +272,7 @@ async def test_an_operator_retries_pending_steps_through_the_workflow(
     retried = await api.post(url, json={"note": "gateway is back"}, headers=OPERATOR)
     await until_state(handle, lambda s: s.idle)
     [alert] = await _alerts(api, booking_id=booking["id"], kind="REFUND_FAILING")
-    async with sessions() as session:
-        audit = (
-            await session.execute(
-                select(AuditRecord).where(
-                    AuditRecord.booking_id == uuid.UUID(booking["id"]),
-                    AuditRecord.action == "pending_steps.retry_requested:1",
-                )
-            )
-        ).scalar_one()
+    audit = await _audit_row(sessions, booking["id"], "pending_steps.retry_requested:1")
 
     assert by_customer.status_code == 403
     assert retried.status_code == 202, retried.text
@@ -283,11 +287,7 @@ async def test_retry_pending_steps_is_refused_where_nothing_is_pending(
 ) -> None:
     """A confirmed booking with nothing pending: 409 INVALID_STATE; no such booking: 404."""
     customer = uuid.uuid4()
-    slot = await make_slot(api, price=1_000)
-    await fund(api, customer, 1_000)
-    booking = (await book(api, customer, slot["id"])).json()
-    handle = temporal.get_workflow_handle_for(BookingWorkflow.run, f"booking-{booking['id']}")
-    await until_state(handle, lambda s: s.meeting_status == "READY" and s.idle)
+    booking = await _confirmed_with_link(api, temporal, customer)
 
     nothing = await api.post(
         f"/v1/ops/bookings/{booking['id']}/retry-pending-steps", headers=OPERATOR
