@@ -20,6 +20,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.alerts import AlertActivities
 from activities.audit import AuditActivities
+from activities.decision import DecisionActivities
 from activities.meetings import MeetingActivities
 from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
@@ -109,7 +110,9 @@ def engine_activities(
     """Every activity of the engine, bound to its clients."""
     slots = SlotActivities(sessions)
     wallet = WalletActivities(sessions)
-    meetings = MeetingActivities(sessions, meeting_providers(settings, http))
+    providers = meeting_providers(settings, http)
+    decision = DecisionActivities(slots, wallet, providers)
+    meetings = MeetingActivities(sessions, providers)
     notifications = NotificationActivities(sessions, settings)
     payments = PaymentActivities(sessions, build_gateways(settings, http))
     audit = AuditActivities(sessions)
@@ -120,6 +123,7 @@ def engine_activities(
         slots.move_booking,
         wallet.charge_wallet,
         wallet.refund_wallet,
+        decision.decide_wallet,
         meetings.create_meeting,
         meetings.record_meeting_alert,
         meetings.cancel_meeting,

@@ -12,9 +12,9 @@ from temporalio import activity
 from core.crashpoints import CrashPoint, crash_point
 from core.db import SessionFactory
 from models.db import Booking, LedgerEntry
-from models.domain import BookingStatus, PaymentStatus, status_after_refund
+from models.domain import BookingStatus, MeetingStatus, PaymentStatus, status_after_refund
 from models.errors import ErrorCode, business_failure
-from models.payloads import ChargeWalletInput, RefundWalletInput
+from models.payloads import ChargeWalletInput, MeetingLink, RefundWalletInput
 from store import keys
 from store.ledger import append_ledger_entry, is_overdraft
 from store.timeline import record_event
@@ -36,6 +36,10 @@ class WalletActivities:
         commit writes nothing. Money and status never disagree: both commit or
         neither does.
         """
+        await self.charge(request)
+
+    async def charge(self, request: ChargeWalletInput, meeting: MeetingLink | None = None) -> None:
+        """``charge_wallet``'s work; with ``meeting``, the link is READY in the same commit."""
         async with self._sessions() as session:
             booking = await session.get(Booking, request.booking_id, with_for_update=True)
             if booking is None:
@@ -67,6 +71,10 @@ class WalletActivities:
                 booking.payment_status = PaymentStatus.CAPTURED
                 booking.captured_amount = request.amount
                 booking.updated_at = datetime.now(UTC)
+                if meeting is not None:
+                    booking.meeting_status = MeetingStatus.READY.value
+                    booking.meeting_url = meeting.url
+                    booking.meeting_external_id = meeting.external_id
                 await record_event(
                     session,
                     booking.id,
@@ -74,6 +82,10 @@ class WalletActivities:
                     {"method": "wallet", "amount": request.amount, "currency": request.currency},
                 )
                 await record_event(session, booking.id, "booking.confirmed")
+                if meeting is not None:
+                    await record_event(
+                        session, booking.id, "meeting.ready", {"provider": booking.meeting_provider}
+                    )
                 await session.commit()
                 crash_point(CrashPoint.DEBIT_COMMITTED)
             except IntegrityError as exc:

@@ -44,6 +44,9 @@ class MeetingProvider(Protocol):
     """Creates and cancels the meeting of a booking."""
 
     name: str
+    # True when ``create`` calls no network: the link is made inside the booking's
+    # decision, in its transaction (see activities.decision), not by a later step.
+    offline: bool
 
     async def create(self, request: CreateMeetingInput) -> MeetingLink:
         """Create the booking's meeting, or return the one an earlier attempt created."""
@@ -62,6 +65,7 @@ class JitsiProvider:
     """Jitsi rooms need no API call: whoever knows the room name can join."""
 
     name = "jitsi"
+    offline = True
 
     def __init__(self, base_url: str, key: bytes) -> None:
         self._base_url = base_url.rstrip("/")
@@ -126,6 +130,7 @@ class GoogleMeetProvider:
     """
 
     name = "google"
+    offline = False
 
     def __init__(
         self, client: httpx.AsyncClient, base_url: str, calendar_id: str, access_token: str

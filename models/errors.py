@@ -75,3 +75,13 @@ def business_failure(code: ErrorCode, message: str | None = None) -> Application
     return ApplicationError(
         message or DEFAULT_MESSAGES.get(code, code.value), type=code.value, non_retryable=True
     )
+
+
+# The detail that marks a refusal of ``decide_wallet``'s debit, made after its hold
+# committed (so the slot must be released); a refusal without it is the hold's own.
+CHARGE_REFUSED = "charge"
+
+
+def charge_refusal(err: ApplicationError) -> ApplicationError:
+    """The debit's refusal ``err``, marked as coming after the hold (see decide_wallet)."""
+    return ApplicationError(err.message, CHARGE_REFUSED, type=err.type, non_retryable=True)

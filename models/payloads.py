@@ -76,6 +76,13 @@ class BookingRange(Frozen):
     ends_at: datetime
 
 
+# The saga's shape a new booking runs (BookingInput.saga_version; docs/determinism.md).
+# 1: the hold and the wallet debit as two steps, the meeting link after them.
+# 2: a wallet booking's hold, debit and (for providers that need no network) meeting
+#    link decided in one step, ``decide_wallet``.
+SAGA_VERSION = 2
+
+
 class BookingInput(Frozen):
     """Start input of :class:`workflows.booking.BookingWorkflow`: a slot, or a range."""
 
@@ -86,6 +93,9 @@ class BookingInput(Frozen):
     payment: PaymentSpec
     contact: Contact | None = None
     policy: BookingPolicy = BookingPolicy()
+    # Fixed at the start, so a workflow replays the shape it began with. Workflows
+    # started before the field existed decode as 1; whoever starts one sets SAGA_VERSION.
+    saga_version: int = 1
 
 
 class CreateResult(Frozen):
@@ -169,6 +179,13 @@ class MeetingLink(Frozen):
 
     url: str
     external_id: str
+
+
+class WalletDecision(Frozen):
+    """What ``decide_wallet`` decided: held and paid, and the link when it needed no network."""
+
+    hold: SlotHold
+    meeting: MeetingLink | None = None
 
 
 class RecordMeetingAlertInput(Frozen):

@@ -38,6 +38,7 @@ from workflows.policies import (
     gateway_retry,
     is_business_failure,
     refusal,
+    refused_by_charge,
     within,
 )
 from workflows.reminders import next_reminder_at, reminders_due
@@ -56,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.alerts import AlertActivities
     from activities.audit import AuditActivities
+    from activities.decision import DecisionActivities
     from activities.meetings import MeetingActivities
     from activities.notifications import NotificationActivities
     from activities.payments import PaymentActivities
@@ -153,46 +155,86 @@ class BookingWorkflow:
     async def run(self, request: BookingInput) -> BookingResult:
         """Hold, pay, confirm, meeting link, notify; then serve late events until closing."""
         s = self._s
-        if not await self._hold_slot():
-            return await self._result()
-        if request.payment.method == PaymentMethod.WALLET:
-            paid = await self._charge_wallet()
+        wallet = request.payment.method == PaymentMethod.WALLET
+        if wallet and request.saga_version >= 2:
+            paid = await self._decide_wallet()
+        elif not await self._hold_slot():
+            paid = False
+        elif wallet:
+            paid = await self._charge_wallet()  # Saga version 1 (docs/determinism.md).
         else:
             paid = await self._take_gateway_payment()
         if paid:
-            await self._create_meeting()
+            if s.meeting != MeetingStatus.READY:
+                await self._create_meeting()
             await self._notify(NotificationKind.BOOKING_CONFIRMED)
             s.reminders_since = workflow.now()
             # At its end the booking is COMPLETED (see _serve_until_close).
             self._close_no_later_than(self._current_hold().ends_at)
-        elif request.payment.method == PaymentMethod.GATEWAY:
+        elif not wallet and s.hold is not None:
+            # Money may still arrive for the order: it is refunded within the window.
             window = timedelta(seconds=request.policy.late_payment_window_seconds)
             self._close_no_later_than(workflow.now() + window)
         else:
+            # Closes at once, unless a compensation is still pending (it is retried first).
             self._close_no_later_than(workflow.now())
         await self._serve_until_close()
         workflow.set_current_details(f"completed: {s.status}")
         return await self._result()
 
+    async def _decide_wallet(self) -> bool:
+        """Hold, debit and (offline provider) meeting link in one step: the create call's answer.
+
+        Both undos are pushed first: an attempt that timed out may have held,
+        and debited. The refund's undo also voids a debit that never happened
+        (see refund_wallet). A refusal says which half refused: a refused hold
+        took nothing and nobody is told; a refused debit leaves the hold to
+        release, and the customer is told.
+        """
+        s = self._s
+        self._show("placing a hold and charging the wallet")
+        s.undo += [Undo(UndoKind.RELEASE_SLOT), Undo(UndoKind.REFUND_WALLET)]
+        try:
+            decision = await self._decide(DecisionActivities.decide_wallet, self._hold_request())
+        except ActivityFailure as err:
+            after_hold = refused_by_charge(err)
+            if is_business_failure(err):
+                s.undo.pop()  # The refused debit took nothing.
+                if not after_hold:
+                    s.undo.pop()  # Nor did the refused hold.
+            # Undecided failures (retries exhausted, a defect) are heard by the caller.
+            await self._finish(BookingStatus.FAILED, failure_reason(err), notify=after_hold)
+            return False
+        s.hold = decision.hold
+        s.decision = CreateResult(booking_id=s.hold.booking_id, status=BookingStatus.CONFIRMED)
+        if decision.meeting is None:
+            self._show("confirmed", status=BookingStatus.CONFIRMED, resource=s.hold)
+        else:
+            s.undo.append(Undo(UndoKind.CANCEL_MEETING))
+            s.meeting = MeetingStatus.READY
+            self._show(self._ready_words(), status=BookingStatus.CONFIRMED, resource=s.hold)
+        return True
+
+    def _hold_request(self) -> HoldSlotInput:
+        request = self._request
+        return HoldSlotInput(
+            booking_id=request.booking_id,
+            customer_id=request.customer_id,
+            slot_id=request.slot_id,
+            range=request.range,
+            workflow_id=workflow.info().workflow_id,
+            payment=request.payment,
+            contact=request.contact,
+            max_active_holds=request.policy.max_active_holds,
+        )
+
     async def _hold_slot(self) -> bool:
-        request, s = self._request, self._s
+        s = self._s
         self._show("placing a hold on the slot")
         # Pushed first: a hold attempt that timed out may still have committed.
         s.undo.append(Undo(UndoKind.RELEASE_SLOT))
         try:
-            s.hold = await self._decide(
-                SlotActivities.hold_slot,
-                HoldSlotInput(
-                    booking_id=request.booking_id,
-                    customer_id=request.customer_id,
-                    slot_id=request.slot_id,
-                    range=request.range,
-                    workflow_id=workflow.info().workflow_id,
-                    payment=request.payment,
-                    contact=request.contact,
-                    max_active_holds=request.policy.max_active_holds,
-                ),
-            )
+            s.hold = await self._decide(SlotActivities.hold_slot, self._hold_request())
         except ActivityFailure as err:
             if is_business_failure(err):
                 s.undo.pop()  # A refusal changed nothing (the activity recorded the FAILED row).
@@ -309,11 +351,14 @@ class BookingWorkflow:
             return False
         s.meeting = MeetingStatus.READY
         await self._settle(AttentionKind.MEETING_LINK_FAILING, "the meeting link was created")
-        self._show(
-            f"confirmed; meeting link ready; open until the booked time ends "
-            f"({hold.ends_at:%Y-%m-%d %H:%M} UTC)"
-        )
+        self._show(self._ready_words())
         return True
+
+    def _ready_words(self) -> str:
+        return (
+            "confirmed; meeting link ready; open until the booked time ends "
+            f"({self._current_hold().ends_at:%Y-%m-%d %H:%M} UTC)"
+        )
 
     async def _serve_until_close(self) -> None:
         """Until ``close_at``: late payments, meeting links, a moved booking's mail, pending steps.
@@ -530,6 +575,15 @@ class BookingWorkflow:
                 await self._cancel_order()
             case UndoKind.CANCEL_MEETING:
                 await self._cancel_meeting()
+            case UndoKind.REFUND_WALLET if s.hold is None:
+                # The decision failed undecided: a debit it may have made is given back
+                # whole, or voided (see refund_wallet). The customer was told nothing.
+                await self._must(
+                    WalletActivities.refund_wallet,
+                    RefundWalletInput(booking_id=request.booking_id, amount=None, reason=reason),
+                    what="voiding the undecided wallet debit",
+                    attention=AttentionKind.REFUND_FAILING,
+                )
             case UndoKind.REFUND_WALLET | UndoKind.REFUND_CAPTURE:
                 amount = undo.amount if undo.kind == UndoKind.REFUND_CAPTURE else None
                 if status == BookingStatus.CANCELLED:

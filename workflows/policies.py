@@ -18,7 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
-    from models.errors import ErrorCode
+    from models.errors import CHARGE_REFUSED, ErrorCode
 
 # The hold and the wallet debit decide what the caller hears, so they run as
 # local activities: no task-queue round trip while the create call waits. Their
@@ -109,6 +109,12 @@ def is_business_failure(err: BaseException) -> bool:
     """Whether the activity refused for a documented business reason (so it changed nothing)."""
     cause = _application_error(err)
     return cause is not None and cause.non_retryable and cause.type in ErrorCode.__members__
+
+
+def refused_by_charge(err: BaseException) -> bool:
+    """Whether ``decide_wallet`` refused at the debit, after its hold committed."""
+    cause = _application_error(err)
+    return is_business_failure(err) and cause is not None and CHARGE_REFUSED in cause.details
 
 
 def refusal(code: ErrorCode, message: str) -> ApplicationError:

@@ -40,6 +40,7 @@ from models.db import Resource, Slot
 from models.domain import BookingStatus, PaymentMethod, has_started
 from models.errors import BookingError, ErrorCode
 from models.payloads import (
+    SAGA_VERSION,
     BookingInput,
     BookingPolicy,
     BookingRange,
@@ -286,6 +287,7 @@ async def _run_create_update(
                 decision_timeout_seconds=settings.create_timeout_seconds,
                 reminder_offsets_seconds=settings.reminder_offsets_seconds,
             ),
+            saga_version=SAGA_VERSION,
         ),
         id=workflow_id,
         task_queue=settings.task_queue,

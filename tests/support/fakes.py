@@ -15,8 +15,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.decision import DecisionActivities
 from core.failures import FailureClassifier
+from integrations.meetings import JitsiProvider
 from models.payloads import (
+    SAGA_VERSION,
     BookingInput,
     BookingPolicy,
     BookingRange,
@@ -66,6 +69,9 @@ class FakeSteps:
     # The booking's workflow, when a test keeps it here for its helpers.
     handle: WorkflowHandle[Any, Any] | None = None
     amount: int = 5_000
+    # The resource's meeting provider: jitsi's link is made in the wallet decision;
+    # any other is made by the create_meeting step after it.
+    meeting_provider: str = "jitsi"
     charge_error: Exception | None = None
     order_error: Exception | None = None
     refund_error: Exception | None = None
@@ -115,7 +121,7 @@ class FakeSteps:
                 currency="INR",
                 starts_at=starts,
                 ends_at=starts + self.length,
-                meeting_provider="jitsi",
+                meeting_provider=self.meeting_provider,
             )
 
         @activity.defn(name="charge_wallet")
@@ -124,6 +130,24 @@ class FakeSteps:
             self.calls.append("charge_wallet")
             if self.charge_error is not None:
                 raise self.charge_error
+
+        steps = self
+
+        class Halves:
+            """The fakes above as the decision's two halves, so the real decide_wallet runs."""
+
+            async def hold_slot(self, request: HoldSlotInput) -> SlotHold:
+                return await hold_slot(request)
+
+            async def charge(
+                self, request: ChargeWalletInput, meeting: MeetingLink | None = None
+            ) -> None:
+                await charge_wallet(request)
+                if meeting is not None:
+                    steps.meeting_ready.set()
+
+        offline = {"jitsi": JitsiProvider("https://meet.example", b"test-meeting-key")}
+        decision = DecisionActivities(Halves(), Halves(), offline)
 
         @activity.defn(name="release_slot")
         async def release_slot(request: ReleaseSlotInput) -> None:
@@ -253,6 +277,7 @@ class FakeSteps:
         return [
             hold_slot,
             charge_wallet,
+            decision.decide_wallet,
             release_slot,
             refund_wallet,
             create_meeting,
@@ -296,6 +321,7 @@ async def start_booking(
     payment: PaymentSpec | None = None,
     policy: BookingPolicy | None = None,
     span: BookingRange | None = None,
+    saga_version: int = SAGA_VERSION,
 ) -> tuple[WorkflowHandle[BookingWorkflow, BookingResult], CreateResult]:
     """Start a booking (of a slot, or of ``span``) and send its ``create`` update.
 
@@ -313,6 +339,7 @@ async def start_booking(
             range=span,
             payment=payment or PaymentSpec(method="wallet"),
             policy=policy or BookingPolicy(),
+            saga_version=saga_version,
         ),
         id=f"booking-{booking_id}",
         task_queue=queue,

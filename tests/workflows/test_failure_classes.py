@@ -24,6 +24,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from models.payloads import (
+    SAGA_VERSION,
     BookingPolicy,
     BookingResult,
     CancelInput,
@@ -116,10 +117,19 @@ DECISIONS = {
 }
 
 
+# A wallet booking's hold and debit are one step (decide_wallet) since saga version 2;
+# version 1 (two steps) still runs for workflows started before it.
+DECISION_CASES = [
+    (step, version)
+    for step, (payment, _, _) in DECISIONS.items()
+    for version in ((1, SAGA_VERSION) if payment.method == "wallet" else (SAGA_VERSION,))
+]
+
+
 @pytest.mark.parametrize("kind", CLASSES)
-@pytest.mark.parametrize("step", DECISIONS)
+@pytest.mark.parametrize(("step", "version"), DECISION_CASES)
 async def test_a_failing_decision_step_answers_the_caller_and_undoes_what_it_took(
-    time_env: WorkflowEnvironment, step: str, kind: str
+    time_env: WorkflowEnvironment, step: str, version: int, kind: str
 ) -> None:
     """The create call hears FAILED with the class's reason; the slot is released unless refused."""
     payment, code, reasons = DECISIONS[step]
@@ -128,7 +138,7 @@ async def test_a_failing_decision_step_answers_the_caller_and_undoes_what_it_too
     worker, queue = fake_worker(time_env, steps)
     async with worker:
         handle, decision = await start_booking(
-            time_env, queue, steps, payment=payment, policy=POLICY
+            time_env, queue, steps, payment=payment, policy=POLICY, saga_version=version
         )
         result = await handle.result()
 
@@ -138,9 +148,16 @@ async def test_a_failing_decision_step_answers_the_caller_and_undoes_what_it_too
     # A refused hold took nothing; every other failure gives the slot back.
     refused_hold = step == "hold_slot" and kind == "business"
     assert len(steps.releases) == (0 if refused_hold else 1)
-    # A debit that may have happened is voided; a refused one needs nothing back.
-    voided = step == "charge_wallet" and kind != "business"
+    # A debit that may have happened is voided; a refused one needs nothing back. In
+    # one step, any failure but a refusal may have come after the debit.
+    undecided = kind != "business" and payment.method == "wallet"
+    voided = undecided and (version >= 2 or step == "charge_wallet")
     assert len(steps.wallet_refunds) == (1 if voided else 0)
+    # The customer hears of a failure once their hold existed; of the rest, the caller.
+    told = step == "create_order" or (
+        step == "charge_wallet" and (kind == "business" or version == 1)
+    )
+    assert ("send_notification:booking_failed" in steps.calls) == told
     assert "send_notification:booking_confirmed" not in steps.calls
 
 
@@ -241,7 +258,8 @@ async def test_a_failing_meeting_link_keeps_the_booking_and_shows_it_to_operator
     time_env: WorkflowEnvironment, kind: str
 ) -> None:
     """CONFIRMED, meeting PENDING, MEETING_LINK_FAILING; the operator's retry creates it."""
-    steps = FakeSteps(faults={"create_meeting": CLASSES[kind]()})
+    # A provider that needs the network: its link is a step after the decision.
+    steps = FakeSteps(faults={"create_meeting": CLASSES[kind]()}, meeting_provider="google")
     worker, queue = fake_worker(time_env, steps)
     async with worker:
         handle, decision = await start_booking(time_env, queue, steps, policy=POLICY)

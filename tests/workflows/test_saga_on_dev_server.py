@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
 import httpx
 from sqlalchemy import func, select
@@ -10,23 +11,27 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Replayer
 
+from activities.decision import DecisionActivities
 from activities.slots import SlotActivities
 from activities.wallet import WalletActivities
 from core.codec import data_converter
 from core.db import SessionFactory
 from core.settings import Settings
+from integrations.meetings import MeetingProvider
 from models.db import Booking, BookingEvent, LedgerEntry, Notification, Slot
 from models.payloads import (
+    SAGA_VERSION,
     BookingInput,
     ChargeWalletInput,
     Contact,
     HoldSlotInput,
+    MeetingLink,
     PaymentSpec,
     SlotHold,
 )
 from models.search_attributes import BOOKING_STATUS, RESOURCE_ID
 from stack.mailsink import MailSink
-from worker import SANDBOX, engine_activities
+from worker import SANDBOX, engine_activities, meeting_providers
 from workflows.booking import BookingWorkflow
 
 from support.auth import PAYLOAD_KEYS
@@ -38,29 +43,31 @@ from support.workflows import settled, until_state
 
 
 class CrashAfterCommit:
-    """Activities that do their real work, then die before reporting it on the first attempt."""
+    """The decision's two halves doing their real work, each dying once after its commit."""
 
-    def __init__(self, sessions: SessionFactory) -> None:
+    def __init__(self, sessions: SessionFactory, providers: Mapping[str, MeetingProvider]) -> None:
         self.slots = SlotActivities(sessions)
         self.wallet = WalletActivities(sessions)
-        self.attempts: dict[str, int] = {}
+        self.decision = DecisionActivities(self, self, providers)
+        # (half, the attempt of decide_wallet it crashed in)
+        self.crashes: list[tuple[str, int]] = []
+        self.attempts = 0
 
-    def _crash_first_time(self, name: str) -> None:
-        self.attempts[name] = activity.info().attempt
-        if activity.info().attempt == 1:
+    def _crash_once(self, half: str) -> None:
+        self.attempts = activity.info().attempt
+        if half not in {crashed for crashed, _ in self.crashes}:
+            self.crashes.append((half, self.attempts))
             # A lost connection is transient: the step is retried (a defect would not be).
-            raise ConnectionResetError(f"worker lost its connection after {name} committed")
+            raise ConnectionResetError(f"worker lost its connection after {half} committed")
 
-    @activity.defn(name="hold_slot")
     async def hold_slot(self, request: HoldSlotInput) -> SlotHold:
         hold = await self.slots.hold_slot(request)
-        self._crash_first_time("hold_slot")
+        self._crash_once("hold")
         return hold
 
-    @activity.defn(name="charge_wallet")
-    async def charge_wallet(self, request: ChargeWalletInput) -> None:
-        await self.wallet.charge_wallet(request)
-        self._crash_first_time("charge_wallet")
+    async def charge(self, request: ChargeWalletInput, meeting: MeetingLink | None = None) -> None:
+        await self.wallet.charge(request, meeting)
+        self._crash_once("debit")
 
 
 async def test_retry_after_commit_holds_and_debits_once(
@@ -69,11 +76,10 @@ async def test_retry_after_commit_holds_and_debits_once(
     sessions: SessionFactory,
     http_for_providers: httpx.AsyncClient,
 ) -> None:
-    """Hold and debit each crash after committing; Temporal retries; one hold, one debit."""
-    crashing = CrashAfterCommit(sessions)
+    """The hold, then the debit, crash after committing; the decision is retried: one of each."""
+    crashing = CrashAfterCommit(sessions, meeting_providers(settings, http_for_providers))
     activities = engine_activities(settings, sessions, http_for_providers)
-    activities = replace_activity(activities, crashing.hold_slot)
-    activities = replace_activity(activities, crashing.charge_wallet)
+    activities = replace_activity(activities, crashing.decision.decide_wallet)
     customer = uuid.uuid4()
 
     async with engine_on_queue(temporal, settings, activities) as api:
@@ -83,7 +89,8 @@ async def test_retry_after_commit_holds_and_debits_once(
 
     assert response.status_code == 201, response.text
     assert response.json()["status"] == "CONFIRMED"
-    assert crashing.attempts == {"hold_slot": 2, "charge_wallet": 2}
+    assert crashing.crashes == [("hold", 1), ("debit", 2)]
+    assert crashing.attempts == 3
     booking_id = uuid.UUID(response.json()["id"])
     async with sessions() as session:
         debits = await session.scalar(
@@ -92,8 +99,13 @@ async def test_retry_after_commit_holds_and_debits_once(
             .where(LedgerEntry.booking_id == booking_id, LedgerEntry.kind == "debit")
         )
         held = await session.scalar(select(Slot.active_count).where(Slot.id == slot["id"]))
+        booking = await session.get(Booking, booking_id)
     assert debits == 1
     assert held == 1
+    # The Jitsi link was written with the debit, in the attempt that committed it.
+    assert booking is not None
+    assert (booking.meeting_status, booking.status) == ("READY", "CONFIRMED")
+    assert booking.meeting_url is not None
 
 
 async def test_confirmed_booking_gets_meeting_and_email_then_waits_for_its_slot(
@@ -146,6 +158,12 @@ async def test_confirmed_booking_gets_meeting_and_email_then_waits_for_its_slot(
     # The history this run produced replays against the current code.
     await record_history(handle, "wallet_confirmed_update_with_start")
     history = await handle.fetch_history()
+    # Its shape until the slot ends (saga version 2): the create call's one workflow
+    # task (the decision and the mail as local activities), then the wait.
+    kinds = [event.WhichOneof("attributes") for event in history.events]
+    assert kinds.count("workflow_task_completed_event_attributes") == 1, kinds
+    assert kinds.count("activity_task_scheduled_event_attributes") == 0, kinds
+    assert len(kinds) <= 10, kinds
     await Replayer(
         workflows=[BookingWorkflow],
         data_converter=data_converter(PAYLOAD_KEYS),
@@ -193,6 +211,7 @@ async def test_a_value_postgresql_refuses_fails_the_hold_at_once_and_frees_every
             slot_id=uuid.UUID(slot["id"]),
             payment=PaymentSpec(method="wallet"),
             contact=Contact(name="nul\x00here"),
+            saga_version=SAGA_VERSION,
         ),
         id=f"booking-{booking_id}",
         task_queue=settings.task_queue,

@@ -5,42 +5,52 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from models.payloads import BookingPolicy
+from models.payloads import SAGA_VERSION, BookingPolicy
 from workflows.booking import BookingWorkflow
 
 from support.fakes import FakeSteps, fake_worker, start_booking
 from support.histories import record_history
 
 
+@pytest.mark.parametrize("version", [1, SAGA_VERSION])
 async def test_confirmed_booking_stays_open_until_its_slot_ends(
-    time_env: WorkflowEnvironment,
+    time_env: WorkflowEnvironment, version: int
 ) -> None:
     """After CONFIRMED it waits out the slot (a day, skipped): the 1 h reminder, then COMPLETED.
 
     The 24 h reminder's time had passed when the booking was made (it starts in
-    a day): skipped, never sent late.
+    a day): skipped, never sent late. Since saga version 2 the Jitsi link is
+    made by the decision itself: READY when the create call is answered, with
+    no meeting step after it.
     """
     steps = FakeSteps()
     worker, queue = fake_worker(time_env, steps)
     async with worker:
-        handle, created = await start_booking(time_env, queue, steps)
+        handle, created = await start_booking(time_env, queue, steps, saga_version=version)
         decision = f"{created.status}:{created.reason}"
+        answered = await handle.query(BookingWorkflow.state)
         result = await handle.result()
-        await record_history(handle, "wallet_confirmed")
+        if version == SAGA_VERSION:
+            await record_history(handle, "wallet_confirmed")
 
     assert decision == "CONFIRMED:None"
     assert result.status == "COMPLETED"
+    meeting_step = ["create_meeting"] if version == 1 else []
     assert steps.calls == [
         "hold_slot",
         "charge_wallet",
-        "create_meeting",
+        *meeting_step,
         "send_notification:booking_confirmed",
         "send_notification:booking_reminder",
         "release_slot",
     ]
+    if version == SAGA_VERSION:
+        assert answered.meeting_status == "READY"
+        assert steps.meeting_ready.is_set()
     assert [(r.status, r.reason) for r in steps.releases] == [("COMPLETED", None)]
 
 
@@ -87,7 +97,7 @@ async def test_meeting_failure_alerts_keeps_payment_and_operator_retry_fixes_it(
     time_env: WorkflowEnvironment,
 ) -> None:
     """A provider down past the bound: alert, no refund, PENDING; a retry signal makes it READY."""
-    steps = FakeSteps(meeting_works=False)
+    steps = FakeSteps(meeting_works=False, meeting_provider="google")
     worker, queue = fake_worker(time_env, steps)
     async with worker:
         handle, created = await start_booking(
