@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -18,12 +19,23 @@ from temporalio.client import Client
 
 from models.search_attributes import SEARCH_ATTRIBUTES
 
+# Below Linux's ephemeral range (32768-60999 by default). A port the kernel picks
+# (bind to port 0) is one it also hands to outgoing connections, which could take it
+# between this choice and the server's own bind: "address already in use".
+_PORTS = range(20_000, 32_768)
+
 
 def free_port() -> int:
-    """A TCP port on the loopback interface that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on the loopback interface that is free right now, outside the ephemeral range."""
+    for _ in range(200):
+        port = _PORTS[secrets.randbelow(len(_PORTS))]
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free TCP port in {_PORTS.start}-{_PORTS.stop - 1} on 127.0.0.1")
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
