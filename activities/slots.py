@@ -64,7 +64,7 @@ class SlotActivities:
                     return slot_hold_of(existing, owner)
                 raise business_failure(ErrorCode(existing.reason or ErrorCode.SLOT_UNAVAILABLE))
 
-            values, reason = await self._what_to_hold(session, request)
+            values, resource, reason = await self._what_to_hold(session, request)
             if reason is None:
                 try:
                     await self._set_hold_cap(session, request)
@@ -83,11 +83,8 @@ class SlotActivities:
                     await session.rollback()
                 else:
                     log.info("slot.held", booking_id=str(request.booking_id))
-                    booking = await session.get(Booking, request.booking_id)
-                    assert booking is not None
-                    resource = await session.get(Resource, booking.resource_id)
-                    assert resource is not None
-                    return slot_hold_of(booking, resource)
+                    # What was written, without reading it back (a retry reads it: above).
+                    return slot_hold_of(Booking(**values), resource)
 
             await session.execute(
                 insert(Booking)
@@ -101,8 +98,8 @@ class SlotActivities:
 
     async def _what_to_hold(
         self, session: AsyncSession, request: HoldSlotInput
-    ) -> tuple[dict[str, object], ErrorCode | None]:
-        """The booking row to write, and a refusal found before writing it (or None).
+    ) -> tuple[dict[str, object], Resource, ErrorCode | None]:
+        """The booking row to write, its resource, and a refusal found before writing it.
 
         A slot: its price and times, one unit of its capacity taken now. A range:
         the price from the resource's rate, checked against its rules; the
@@ -126,7 +123,7 @@ class SlotActivities:
                 "currency": slot.currency,
                 "exclusive": slot.capacity == 1,
             }
-            return values, await self._take_capacity(session, slot)
+            return values, resource, await self._take_capacity(session, slot)
         assert request.range is not None
         span = request.range
         resource, rules = await range_resource(session, span.resource_id)
@@ -142,8 +139,8 @@ class SlotActivities:
             values["amount"] = check_range(rules, span.starts_at, span.ends_at, datetime.now(UTC))
         except RuleViolation:
             # The API checked the rules; they changed since. Nothing is held.
-            return values, ErrorCode.VALIDATION_ERROR
-        return values, None
+            return values, resource, ErrorCode.VALIDATION_ERROR
+        return values, resource, None
 
     @staticmethod
     async def _set_hold_cap(session: AsyncSession, request: HoldSlotInput) -> None:
