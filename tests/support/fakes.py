@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -136,18 +137,18 @@ class FakeSteps:
         class Halves:
             """The fakes above as the decision's two halves, so the real decide_wallet runs."""
 
-            async def hold_slot(self, request: HoldSlotInput) -> SlotHold:
+            async def hold(self, session: Any, request: HoldSlotInput) -> SlotHold:
                 return await hold_slot(request)
 
             async def charge(
-                self, request: ChargeWalletInput, meeting: MeetingLink | None = None
+                self, session: Any, request: ChargeWalletInput, meeting: MeetingLink | None = None
             ) -> None:
                 await charge_wallet(request)
                 if meeting is not None:
                     steps.meeting_ready.set()
 
         offline = {"jitsi": JitsiProvider("https://meet.example", b"test-meeting-key")}
-        decision = DecisionActivities(Halves(), Halves(), offline)
+        decision = DecisionActivities(_no_session, Halves(), Halves(), offline)
 
         @activity.defn(name="release_slot")
         async def release_slot(request: ReleaseSlotInput) -> None:
@@ -296,6 +297,12 @@ class FakeSteps:
             find_refundable,
             record_decline,
         ]
+
+
+@contextlib.asynccontextmanager
+async def _no_session() -> AsyncIterator[Any]:
+    """The fakes keep no database: the decision's shared session is a placeholder."""
+    yield None
 
 
 def fake_worker(env: WorkflowEnvironment, steps: FakeSteps) -> tuple[Worker, str]:
