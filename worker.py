@@ -111,7 +111,7 @@ def engine_activities(
     slots = SlotActivities(sessions)
     wallet = WalletActivities(sessions)
     providers = meeting_providers(settings, http)
-    decision = DecisionActivities(sessions, slots, wallet, providers)
+    decision = DecisionActivities(slots, wallet, providers)
     meetings = MeetingActivities(sessions, providers)
     notifications = NotificationActivities(sessions, settings)
     payments = PaymentActivities(sessions, build_gateways(settings, http))

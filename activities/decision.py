@@ -7,11 +7,9 @@ no network (Jitsi), no remote meeting activity and no second workflow task.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Mapping
 from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -30,18 +28,16 @@ from models.payloads import (
 class Holds(Protocol):
     """The hold half (``activities.slots.SlotActivities``)."""
 
-    async def hold(self, session: AsyncSession, request: HoldSlotInput) -> SlotHold:
-        """Hold and commit, or raise the hold's refusal."""
+    async def hold_slot(self, request: HoldSlotInput) -> SlotHold:
+        """Hold, or raise the hold's refusal."""
         ...
 
 
 class Charges(Protocol):
     """The debit half (``activities.wallet.WalletActivities``)."""
 
-    async def charge(
-        self, session: AsyncSession, request: ChargeWalletInput, meeting: MeetingLink | None = None
-    ) -> None:
-        """Debit and confirm (with ``meeting`` READY) and commit, or raise the debit's refusal."""
+    async def charge(self, request: ChargeWalletInput, meeting: MeetingLink | None = None) -> None:
+        """Debit and confirm (with ``meeting`` READY), or raise the debit's refusal."""
         ...
 
 
@@ -49,13 +45,8 @@ class DecisionActivities:
     """The hold and the debit of a wallet booking, decided together."""
 
     def __init__(
-        self,
-        sessions: Callable[[], AbstractAsyncContextManager[AsyncSession]],
-        slots: Holds,
-        wallet: Charges,
-        meetings: Mapping[str, MeetingProvider],
+        self, slots: Holds, wallet: Charges, meetings: Mapping[str, MeetingProvider]
     ) -> None:
-        self._sessions = sessions
         self._slots = slots
         self._wallet = wallet
         self._meetings = meetings
@@ -72,25 +63,22 @@ class DecisionActivities:
         When the resource's provider is offline, the meeting link is written
         in the debit's transaction, READY with the confirmation.
         """
-        # One session (one pooled connection) for both transactions.
-        async with self._sessions() as session:
-            hold = await self._slots.hold(session, request)
-            meeting = await self._offline_link(hold)
-            try:
-                await self._wallet.charge(
-                    session,
-                    ChargeWalletInput(
-                        booking_id=hold.booking_id,
-                        customer_id=request.customer_id,
-                        amount=hold.amount,
-                        currency=hold.currency,
-                    ),
-                    meeting,
-                )
-            except ApplicationError as err:
-                if err.non_retryable and err.type in ErrorCode.__members__:
-                    raise charge_refusal(err) from err
-                raise
+        hold = await self._slots.hold_slot(request)
+        meeting = await self._offline_link(hold)
+        try:
+            await self._wallet.charge(
+                ChargeWalletInput(
+                    booking_id=hold.booking_id,
+                    customer_id=request.customer_id,
+                    amount=hold.amount,
+                    currency=hold.currency,
+                ),
+                meeting,
+            )
+        except ApplicationError as err:
+            if err.non_retryable and err.type in ErrorCode.__members__:
+                raise charge_refusal(err) from err
+            raise
         return WalletDecision(hold=hold, meeting=meeting)
 
     async def _offline_link(self, hold: SlotHold) -> MeetingLink | None:

@@ -56,49 +56,45 @@ class SlotActivities:
         FAILED with ``SLOT_UNAVAILABLE`` so the attempt stays visible.
         """
         async with self._sessions() as session:
-            return await self.hold(session, request)
+            existing = await session.get(Booking, request.booking_id)
+            if existing is not None:
+                if existing.status in ACTIVE_STATUSES:
+                    owner = await session.get(Resource, existing.resource_id)
+                    assert owner is not None
+                    return slot_hold_of(existing, owner)
+                raise business_failure(ErrorCode(existing.reason or ErrorCode.SLOT_UNAVAILABLE))
 
-    async def hold(self, session: AsyncSession, request: HoldSlotInput) -> SlotHold:
-        """``hold_slot``'s work in ``session``, which it commits (decide_wallet shares it)."""
-        existing = await session.get(Booking, request.booking_id)
-        if existing is not None:
-            if existing.status in ACTIVE_STATUSES:
-                owner = await session.get(Resource, existing.resource_id)
-                assert owner is not None
-                return slot_hold_of(existing, owner)
-            raise business_failure(ErrorCode(existing.reason or ErrorCode.SLOT_UNAVAILABLE))
+            values, resource, reason = await self._what_to_hold(session, request)
+            if reason is None:
+                try:
+                    await self._set_hold_cap(session, request)
+                    # The exclusion constraint is not deferred: the INSERT itself raises,
+                    # and so does the unpaid-holds cap (its trigger counts the new HELD).
+                    await session.execute(
+                        insert(Booking).values(**values, status=BookingStatus.HELD.value)
+                    )
+                    await record_event(session, request.booking_id, "booking.held")
+                    await session.commit()
+                    crash_point(CrashPoint.HOLD_COMMITTED)
+                except IntegrityError as exc:
+                    reason = _hold_refusal(exc)
+                    if reason is None:
+                        raise
+                    await session.rollback()
+                else:
+                    log.info("slot.held", booking_id=str(request.booking_id))
+                    # What was written, without reading it back (a retry reads it: above).
+                    return slot_hold_of(Booking(**values), resource)
 
-        values, resource, reason = await self._what_to_hold(session, request)
-        if reason is None:
-            try:
-                await self._set_hold_cap(session, request)
-                # The exclusion constraint is not deferred: the INSERT itself raises,
-                # and so does the unpaid-holds cap (its trigger counts the new HELD).
-                await session.execute(
-                    insert(Booking).values(**values, status=BookingStatus.HELD.value)
-                )
-                await record_event(session, request.booking_id, "booking.held")
-                await session.commit()
-                crash_point(CrashPoint.HOLD_COMMITTED)
-            except IntegrityError as exc:
-                reason = _hold_refusal(exc)
-                if reason is None:
-                    raise
-                await session.rollback()
-            else:
-                log.info("slot.held", booking_id=str(request.booking_id))
-                # What was written, without reading it back (a retry reads it: above).
-                return slot_hold_of(Booking(**values), resource)
-
-        await session.execute(
-            insert(Booking)
-            .values(**values, status=BookingStatus.FAILED.value, reason=reason.value)
-            .on_conflict_do_nothing(index_elements=["id"])
-        )
-        await record_event(session, request.booking_id, "booking.failed", {"reason": reason})
-        await session.commit()
-        log.info("slot.hold_refused", booking_id=str(request.booking_id), reason=reason)
-        raise business_failure(reason)
+            await session.execute(
+                insert(Booking)
+                .values(**values, status=BookingStatus.FAILED.value, reason=reason.value)
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+            await record_event(session, request.booking_id, "booking.failed", {"reason": reason})
+            await session.commit()
+            log.info("slot.hold_refused", booking_id=str(request.booking_id), reason=reason)
+            raise business_failure(reason)
 
     async def _what_to_hold(
         self, session: AsyncSession, request: HoldSlotInput

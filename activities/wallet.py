@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
 from core.crashpoints import CrashPoint, crash_point
@@ -37,72 +36,63 @@ class WalletActivities:
         commit writes nothing. Money and status never disagree: both commit or
         neither does.
         """
+        await self.charge(request)
+
+    async def charge(self, request: ChargeWalletInput, meeting: MeetingLink | None = None) -> None:
+        """``charge_wallet``'s work; with ``meeting``, the link is READY in the same commit."""
         async with self._sessions() as session:
-            await self.charge(session, request)
-
-    async def charge(
-        self,
-        session: AsyncSession,
-        request: ChargeWalletInput,
-        meeting: MeetingLink | None = None,
-    ) -> None:
-        """``charge_wallet``'s work in ``session``, which it commits (decide_wallet shares it).
-
-        With ``meeting``, the link is READY in the same commit.
-        """
-        # Fresh under the lock, even when the session read the booking before (the hold's
-        # retry): a void by refund_wallet in between must be seen.
-        booking = await session.get(
-            Booking, request.booking_id, with_for_update=True, populate_existing=True
-        )
-        if booking is None:
-            raise business_failure(ErrorCode.BOOKING_NOT_FOUND)
-        if booking.payment_status == PaymentStatus.CAPTURED:
-            return
-        if booking.status != BookingStatus.HELD or booking.payment_status != PaymentStatus.PENDING:
-            # Voided by its compensation (see refund_wallet): it must never debit now.
-            raise business_failure(
-                ErrorCode.INVALID_STATE,
-                f"booking is {booking.status} with payment {booking.payment_status}",
-            )
-        try:
-            if request.amount > 0:
-                await append_ledger_entry(
-                    session,
-                    customer_id=request.customer_id,
-                    currency=request.currency,
-                    amount=-request.amount,
-                    kind="debit",
-                    idempotency_key=keys.wallet_debit(request.booking_id),
-                    booking_id=request.booking_id,
-                    reason="booking",
+            booking = await session.get(Booking, request.booking_id, with_for_update=True)
+            if booking is None:
+                raise business_failure(ErrorCode.BOOKING_NOT_FOUND)
+            if booking.payment_status == PaymentStatus.CAPTURED:
+                return
+            if (
+                booking.status != BookingStatus.HELD
+                or booking.payment_status != PaymentStatus.PENDING
+            ):
+                # Voided by its compensation (see refund_wallet): it must never debit now.
+                raise business_failure(
+                    ErrorCode.INVALID_STATE,
+                    f"booking is {booking.status} with payment {booking.payment_status}",
                 )
-            booking.status = BookingStatus.CONFIRMED
-            booking.payment_status = PaymentStatus.CAPTURED
-            booking.captured_amount = request.amount
-            booking.updated_at = datetime.now(UTC)
-            if meeting is not None:
-                booking.meeting_status = MeetingStatus.READY.value
-                booking.meeting_url = meeting.url
-                booking.meeting_external_id = meeting.external_id
-            await record_event(
-                session,
-                booking.id,
-                "payment.captured",
-                {"method": "wallet", "amount": request.amount, "currency": request.currency},
-            )
-            await record_event(session, booking.id, "booking.confirmed")
-            if meeting is not None:
+            try:
+                if request.amount > 0:
+                    await append_ledger_entry(
+                        session,
+                        customer_id=request.customer_id,
+                        currency=request.currency,
+                        amount=-request.amount,
+                        kind="debit",
+                        idempotency_key=keys.wallet_debit(request.booking_id),
+                        booking_id=request.booking_id,
+                        reason="booking",
+                    )
+                booking.status = BookingStatus.CONFIRMED
+                booking.payment_status = PaymentStatus.CAPTURED
+                booking.captured_amount = request.amount
+                booking.updated_at = datetime.now(UTC)
+                if meeting is not None:
+                    booking.meeting_status = MeetingStatus.READY.value
+                    booking.meeting_url = meeting.url
+                    booking.meeting_external_id = meeting.external_id
                 await record_event(
-                    session, booking.id, "meeting.ready", {"provider": booking.meeting_provider}
+                    session,
+                    booking.id,
+                    "payment.captured",
+                    {"method": "wallet", "amount": request.amount, "currency": request.currency},
                 )
-            await session.commit()
-            crash_point(CrashPoint.DEBIT_COMMITTED)
-        except IntegrityError as exc:
-            # The balance trigger fires on insert, so an overdraft surfaces here.
-            if not is_overdraft(exc):
-                raise
-            raise business_failure(ErrorCode.INSUFFICIENT_FUNDS) from None
+                await record_event(session, booking.id, "booking.confirmed")
+                if meeting is not None:
+                    await record_event(
+                        session, booking.id, "meeting.ready", {"provider": booking.meeting_provider}
+                    )
+                await session.commit()
+                crash_point(CrashPoint.DEBIT_COMMITTED)
+            except IntegrityError as exc:
+                # The balance trigger fires on insert, so an overdraft surfaces here.
+                if not is_overdraft(exc):
+                    raise
+                raise business_failure(ErrorCode.INSUFFICIENT_FUNDS) from None
         log.info("wallet.charged", booking_id=str(request.booking_id), amount=request.amount)
 
     @activity.defn(name="refund_wallet")

@@ -368,37 +368,6 @@ async def test_refund_without_debit_voids_the_charge_and_writes_no_ledger_row(
     assert (await booking_of(sessions, held.booking_id)).payment_status == "FAILED"
 
 
-async def test_a_void_between_the_decisions_halves_is_seen_by_its_debit(
-    sessions: SessionFactory,
-) -> None:
-    """decide_wallet shares one session: a debit after a void is refused, though the hold read it.
-
-    A retried hold reads the booking into the shared session (payment PENDING);
-    the compensation voids it meanwhile; the debit, under its row lock, must
-    see the void and take nothing, not the session's earlier copy.
-    """
-    customer = uuid.uuid4()
-    await credit(sessions, customer, 10_000)
-    slot = await make_slot(sessions)
-    request = hold_input(slot, customer_id=customer)
-    await hold(sessions, request)
-    async with sessions() as shared:
-        held = await SlotActivities(sessions).hold(shared, request)  # the retry's read
-        assert await refund(sessions, held.booking_id) == 0  # the void, from elsewhere
-        with pytest.raises(ApplicationError) as late:
-            await WalletActivities(sessions).charge(
-                shared,
-                ChargeWalletInput(
-                    booking_id=held.booking_id,
-                    customer_id=customer,
-                    amount=held.amount,
-                    currency=held.currency,
-                ),
-            )
-    assert late.value.type == "INVALID_STATE"
-    assert await balance_of(sessions, customer) == 10_000
-
-
 async def test_charge_wallet_with_insufficient_funds_fails_without_moving_money(
     sessions: SessionFactory,
 ) -> None:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -137,18 +136,18 @@ class FakeSteps:
         class Halves:
             """The fakes above as the decision's two halves, so the real decide_wallet runs."""
 
-            async def hold(self, session: Any, request: HoldSlotInput) -> SlotHold:
+            async def hold_slot(self, request: HoldSlotInput) -> SlotHold:
                 return await hold_slot(request)
 
             async def charge(
-                self, session: Any, request: ChargeWalletInput, meeting: MeetingLink | None = None
+                self, request: ChargeWalletInput, meeting: MeetingLink | None = None
             ) -> None:
                 await charge_wallet(request)
                 if meeting is not None:
                     steps.meeting_ready.set()
 
         offline = {"jitsi": JitsiProvider("https://meet.example", b"test-meeting-key")}
-        decision = DecisionActivities(_no_session, Halves(), Halves(), offline)
+        decision = DecisionActivities(Halves(), Halves(), offline)
 
         @activity.defn(name="release_slot")
         async def release_slot(request: ReleaseSlotInput) -> None:
@@ -297,12 +296,6 @@ class FakeSteps:
             find_refundable,
             record_decline,
         ]
-
-
-@contextlib.asynccontextmanager
-async def _no_session() -> AsyncIterator[Any]:
-    """The fakes keep no database: the decision's shared session is a placeholder."""
-    yield None
 
 
 def fake_worker(env: WorkflowEnvironment, steps: FakeSteps) -> tuple[Worker, str]:

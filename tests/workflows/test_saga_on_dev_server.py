@@ -7,7 +7,6 @@ from collections.abc import Mapping
 
 import httpx
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Replayer
@@ -49,7 +48,7 @@ class CrashAfterCommit:
     def __init__(self, sessions: SessionFactory, providers: Mapping[str, MeetingProvider]) -> None:
         self.slots = SlotActivities(sessions)
         self.wallet = WalletActivities(sessions)
-        self.decision = DecisionActivities(sessions, self, self, providers)
+        self.decision = DecisionActivities(self, self, providers)
         # (half, the attempt of decide_wallet it crashed in)
         self.crashes: list[tuple[str, int]] = []
         self.attempts = 0
@@ -61,15 +60,13 @@ class CrashAfterCommit:
             # A lost connection is transient: the step is retried (a defect would not be).
             raise ConnectionResetError(f"worker lost its connection after {half} committed")
 
-    async def hold(self, session: AsyncSession, request: HoldSlotInput) -> SlotHold:
-        hold = await self.slots.hold(session, request)
+    async def hold_slot(self, request: HoldSlotInput) -> SlotHold:
+        hold = await self.slots.hold_slot(request)
         self._crash_once("hold")
         return hold
 
-    async def charge(
-        self, session: AsyncSession, request: ChargeWalletInput, meeting: MeetingLink | None = None
-    ) -> None:
-        await self.wallet.charge(session, request, meeting)
+    async def charge(self, request: ChargeWalletInput, meeting: MeetingLink | None = None) -> None:
+        await self.wallet.charge(request, meeting)
         self._crash_once("debit")
 
 
