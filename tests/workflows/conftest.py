@@ -19,9 +19,15 @@ from models.search_attributes import SEARCH_ATTRIBUTES
 from support.auth import PAYLOAD_KEYS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    """One time-skipping environment for the session; tests use fresh task queues."""
+    """A time-skipping server of the test's own (it starts in about 0.1 s).
+
+    One server shared by the session let one test's leftovers (workflows still
+    waiting on timers or activity retries after their worker stopped) stop the
+    shared clock from skipping; every later timer test then waited for real
+    time and timed out, in one clean-clone run out of three.
+    """
     binary = shutil.which("temporal-test-server") or str(
         Path(sys.executable).parent / "temporal-test-server"
     )
