@@ -77,7 +77,7 @@ def _wait_ready(urls: list[str], process: subprocess.Popen[bytes], within: float
 
 @contextmanager
 def dev_stack(workdir: Path, **settings: str) -> Iterator[DevStack]:
-    """Start ``booking-engine dev``, wait until the API and the sandbox answer; kill it after."""
+    """Start ``booking-engine dev``, wait until the API and the sandbox answer; stop it after."""
     env = dev_env(workdir / "data", **settings)
     log = workdir / "dev.log"
     with log.open("wb") as out:
@@ -111,5 +111,11 @@ def dev_stack(workdir: Path, **settings: str) -> Iterator[DevStack]:
         yield stack
     finally:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            # Ctrl-C, as its user stops it: the stack stops its PostgreSQL too, which
+            # runs in a session of its own and outlived a SIGKILL of the group.
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
