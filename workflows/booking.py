@@ -207,12 +207,12 @@ class BookingWorkflow:
             return False
         s.hold = decision.hold
         s.decision = CreateResult(booking_id=s.hold.booking_id, status=BookingStatus.CONFIRMED)
-        if decision.meeting is None:
-            self._show("confirmed", status=BookingStatus.CONFIRMED, resource=s.hold)
-        else:
+        words = "confirmed"
+        if decision.meeting is not None:
             s.undo.append(Undo(UndoKind.CANCEL_MEETING))
             s.meeting = MeetingStatus.READY
-            self._show(self._ready_words(), status=BookingStatus.CONFIRMED, resource=s.hold)
+            words = self._ready_words()
+        self._show(words, status=BookingStatus.CONFIRMED, resource=s.hold)
         return True
 
     def _hold_request(self) -> HoldSlotInput:

@@ -38,3 +38,5 @@ def test_ctrl_c_stops_api_then_worker_then_temporal_and_postgres(tmp_path: Path)
         if line.startswith("{") and '"dev.stopped"' in line
     ]
     assert stopped == STOP_ORDER
+    # PostgreSQL runs in a session of its own: stopped means its server is gone too.
+    assert not (tmp_path / "data" / "pg" / "postmaster.pid").exists()

@@ -111,11 +111,10 @@ def dev_stack(workdir: Path, **settings: str) -> Iterator[DevStack]:
         yield stack
     finally:
         if process.poll() is None:
-            # Ctrl-C, as its user stops it: the stack stops its PostgreSQL too, which
-            # runs in a session of its own and outlived a SIGKILL of the group.
-            os.killpg(process.pid, signal.SIGINT)
+            # Ctrl-C first: the stack stops its PostgreSQL too, which runs in a session
+            # of its own and outlived a SIGKILL of the group.
             try:
-                process.wait(timeout=30)
+                stack.stop(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
