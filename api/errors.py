@@ -28,7 +28,12 @@ _HTTP_CODES = {
     404: ErrorCode.NOT_FOUND,
     413: ErrorCode.PAYLOAD_TOO_LARGE,
 }
-_UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
+# RESOURCE_EXHAUSTED: Temporal sheds load (rate limits, too many updates in flight).
+_UNAVAILABLE = {
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+}
 
 # The one table from error codes to HTTP statuses.
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -165,10 +170,12 @@ def install_error_handling(app: FastAPI) -> None:  # noqa: C901 - one handler pe
     async def temporal_error(request: Request, exc: RPCError) -> JSONResponse:
         if exc.status in _UNAVAILABLE:
             log.warning("dependency.unavailable", dependency="temporal", status=exc.status.name)
-            return error_response(
+            response = error_response(
                 request,
                 ErrorCode.DEPENDENCY_UNAVAILABLE,
                 "The workflow service is unavailable; retry later.",
             )
+            response.headers["Retry-After"] = "1"
+            return response
         log.error("temporal.rpc_error", status=exc.status.name)
         return error_response(request, ErrorCode.INTERNAL, "Internal error.")

@@ -47,6 +47,13 @@ DECISION_SECONDS = Histogram(
     registry=REGISTRY,
     buckets=(0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0),
 )
+CHANGES_BUSY = Counter(
+    "booking_changes_busy_total",
+    "Changes (cancel, move, operator actions) that Temporal turned away because the "
+    "workflow had too many updates in flight, and that were sent again.",
+    ["change"],
+    registry=REGISTRY,
+)
 WEBHOOKS = Counter(
     "booking_webhooks_total",
     "Gateway webhooks by provider and what became of them (signalled, unmatched, "

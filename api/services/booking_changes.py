@@ -7,6 +7,7 @@ the booking, sends the update, and turns a refusal into the documented error.
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Services
+from api.metrics import CHANGES_BUSY
 from api.schemas import (
     CancelIn,
     CancelOut,
@@ -56,16 +58,35 @@ _T = TypeVar("_T")
 log = structlog.get_logger(__name__)
 
 
-async def bounded(services: Services, what: str, change: Awaitable[_T]) -> _T:
-    """Wait for a change's update at most ``BOOKING_CHANGE_TIMEOUT_SECONDS``.
+# Temporal admits a few updates per workflow at a time and answers the rest
+# RESOURCE_EXHAUSTED (after the SDK's own retries); the first pause before
+# sending again, doubled each time up to the last.
+_BUSY_PAUSES = (0.05, 1.0)
+
+
+async def bounded(services: Services, what: str, send: Callable[[], Awaitable[_T]]) -> _T:
+    """Send a change and wait for its update at most ``BOOKING_CHANGE_TIMEOUT_SECONDS``.
 
     The SDK polls for an update's outcome without an overall deadline; a
-    worker that is down would hold the caller for as long. Past the bound the
-    caller hears 503 and the change goes on in the workflow.
+    worker that is down would hold the caller for as long. A workflow busy
+    with other updates refuses more (RESOURCE_EXHAUSTED): an update refused
+    there was never admitted, so it is sent again, with jittered pauses,
+    within the same bound. Past the bound the caller hears 503 and a change
+    that was admitted goes on in the workflow.
     """
+    pause, longest = _BUSY_PAUSES
     try:
         async with asyncio.timeout(services.settings.change_timeout_seconds):
-            return await change
+            while True:
+                try:
+                    return await send()
+                except RPCError as exc:
+                    if exc.status != RPCStatusCode.RESOURCE_EXHAUSTED:
+                        raise
+                log.info("booking.change_busy", change=what)
+                CHANGES_BUSY.labels(change=what).inc()
+                await asyncio.sleep(pause * random.uniform(0.5, 1.5))  # noqa: S311 - jitter
+                pause = min(pause * 2, longest)
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         log.warning("booking.change_timed_out", change=what)
         raise BookingError(
@@ -78,38 +99,61 @@ async def bounded(services: Services, what: str, change: Awaitable[_T]) -> _T:
 async def cancel_booking(
     services: Services, user: Principal, booking_id: uuid.UUID, body: CancelIn
 ) -> CancelOut:
-    """Cancel through the booking's workflow (its ``cancel`` update runs the compensations)."""
+    """Cancel through the booking's workflow (its ``cancel`` update runs the compensations).
+
+    A booking already CANCELLED is answered from the database without a
+    workflow call, so a client retrying its cancel adds nothing to the
+    booking's history. Concurrent cancels by the same caller in this process
+    share one update: the workflow would give each the first one's answer.
+    """
     booking = await owned_booking_bound(services, user, booking_id)
+    if booking.status == BookingStatus.CANCELLED.value:
+        return await _already_cancelled(services, booking_id)
+    actor = f"{user.role}:{user.sub}"
+    key = (booking_id, actor)
+    flight = _cancels_in_flight.get(key)
+    if flight is None:
+        flight = asyncio.ensure_future(_send_cancel(services, booking, user, actor, body))
+        _cancels_in_flight[key] = flight
+        flight.add_done_callback(lambda done: _landed(key, done))
+    # Shielded: one caller going away does not cancel the others' update.
+    return await asyncio.shield(flight)
+
+
+# Cancels being sent from this process, by booking and caller.
+_cancels_in_flight: dict[tuple[uuid.UUID, str], asyncio.Future[CancelOut]] = {}
+
+
+def _landed(key: tuple[uuid.UUID, str], flight: asyncio.Future[CancelOut]) -> None:
+    _cancels_in_flight.pop(key, None)
+    if not flight.cancelled():
+        flight.exception()  # retrieved here too, in case every caller has gone
+
+
+async def _send_cancel(
+    services: Services, booking: Booking, user: Principal, actor: str, body: CancelIn
+) -> CancelOut:
     client = await services.temporal.client()
     handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
     try:
         result = await bounded(
             services,
             "cancellation",
-            handle.execute_update(
+            lambda: handle.execute_update(
                 BookingWorkflow.cancel,
-                CancelInput(
-                    actor=f"{user.role}:{user.sub}",
-                    by_operator=user.is_operator,
-                    reason=body.reason,
-                ),
+                CancelInput(actor=actor, by_operator=user.is_operator, reason=body.reason),
             ),
         )
     except WorkflowUpdateFailedError as exc:
         if update_error(exc).code is not ErrorCode.BOOKING_NOT_CANCELLABLE:
             raise update_error(exc) from None
-        return await _already_cancelled(services, booking_id)
+        return await _already_cancelled(services, booking.id)
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
         # The workflow has finished: the booking is terminal.
-        return await _already_cancelled(services, booking_id)
-    refund = result.refund
-    return CancelOut(
-        id=result.booking_id,
-        status=result.status,
-        refund=_refund_out(refund),
-    )
+        return await _already_cancelled(services, booking.id)
+    return CancelOut(id=result.booking_id, status=result.status, refund=_refund_out(result.refund))
 
 
 async def _already_cancelled(services: Services, booking_id: uuid.UUID) -> CancelOut:
@@ -201,7 +245,7 @@ async def send_change(
     client = await services.temporal.client()
     handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
     try:
-        return await bounded(services, what, send(handle))
+        return await bounded(services, what, lambda: send(handle))
     except WorkflowUpdateFailedError as exc:
         raise update_error(exc) from None
     except RPCError as exc:

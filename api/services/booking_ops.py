@@ -177,34 +177,38 @@ async def _act(
     try:
         try:
             return await bounded(
-                services, what, handle.execute_update(on_booking, request, id=update_id)
+                services, what, lambda: handle.execute_update(on_booking, request, id=update_id)
             )
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise
         # The booking's workflow has closed: its ops workflow takes the action.
-        start = WithStartWorkflowOperation(
-            BookingOpsWorkflow.run,
-            BookingOpsInput(
-                booking_id=booking.id,
-                policy=BookingPolicy(
-                    gateway_max_attempts=services.settings.gateway_max_attempts,
-                    decision_timeout_seconds=services.settings.create_timeout_seconds,
+
+        def start() -> WithStartWorkflowOperation[Any, Any]:
+            # An operation is used once; a resent update needs its own.
+            return WithStartWorkflowOperation(
+                BookingOpsWorkflow.run,
+                BookingOpsInput(
+                    booking_id=booking.id,
+                    policy=BookingPolicy(
+                        gateway_max_attempts=services.settings.gateway_max_attempts,
+                        decision_timeout_seconds=services.settings.create_timeout_seconds,
+                    ),
                 ),
-            ),
-            id=ops_workflow_id(booking),
-            task_queue=services.settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            static_summary=f"Operator actions on booking {booking.id}",
-        )
+                id=ops_workflow_id(booking),
+                task_queue=services.settings.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                static_summary=f"Operator actions on booking {booking.id}",
+            )
+
         return await bounded(
             services,
             what,
-            client.execute_update_with_start_workflow(
+            lambda: client.execute_update_with_start_workflow(
                 on_ops,
                 request,
-                start_workflow_operation=start,
+                start_workflow_operation=start(),
                 id=update_id,
                 rpc_timeout=timedelta(seconds=services.settings.change_timeout_seconds),
             ),

@@ -254,7 +254,7 @@ async def refund_topup(
         info = await bounded(
             services,
             "top-up refund",
-            handle.execute_update(
+            lambda: handle.execute_update(
                 TopupWorkflow.refund, TopupRefundRequest(actor=actor, reason=body.reason)
             ),
         )

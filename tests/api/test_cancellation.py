@@ -9,17 +9,20 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
+from temporalio import activity
 from temporalio.client import Client
 
+from api.metrics import REGISTRY
 from core.db import SessionFactory
 from core.settings import Settings
 from models.db import AuditRecord, GatewayTransaction, LedgerEntry
+from models.payloads import RecordAuditInput
 from worker import engine_activities
 from workflows.booking import BookingWorkflow
 
 from support.auth import OPERATOR, bearer
 from support.catalog import book, fund, make_slot
-from support.engine import engine_on_queue
+from support.engine import engine_on_queue, replace_activity
 from support.histories import record_history
 
 
@@ -127,7 +130,7 @@ async def test_cancel_inside_the_notice_period_refunds_the_policy_percentage(
 
 
 async def test_fifty_concurrent_cancels_refund_once(
-    api: httpx.AsyncClient, sessions: SessionFactory
+    api: httpx.AsyncClient, sessions: SessionFactory, temporal: Client
 ) -> None:
     """50 cancels at once: every one answers the same result, one refund is written."""
     customer = uuid.uuid4()
@@ -138,10 +141,77 @@ async def test_fifty_concurrent_cancels_refund_once(
     responses = await asyncio.gather(
         *(cancel(api, booking["id"], bearer(customer)) for _ in range(50))
     )
+    again = await cancel(api, booking["id"], bearer(customer))
 
     assert {r.status_code for r in responses} == {200}
     assert len({r.text for r in responses}) == 1
+    assert (again.status_code, again.text) == (200, responses[0].text)
     assert await _refunds(sessions, booking["id"]) == [6_000]
+    # One update for the fifty (they share it); the retry is answered from the database.
+    history = await temporal.get_workflow_handle(f"booking-{booking['id']}").fetch_history()
+    accepted = [
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        for e in history.events
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
+    assert accepted == ["create", "cancel"]
+
+
+async def test_cancels_turned_away_as_busy_are_sent_again(
+    temporal: Client,
+    settings: Settings,
+    sessions: SessionFactory,
+    http_for_providers: httpx.AsyncClient,
+) -> None:
+    """30 operators cancel at once while the first cancel is held at its audit step.
+
+    Temporal admits 10 updates per workflow at a time and turns the rest away
+    (RESOURCE_EXHAUSTED); the API sends those again within the change bound.
+    Every caller gets 200 with the first cancel's answer: one refund, one
+    audit record.
+    """
+    activities = engine_activities(settings, sessions, http_for_providers)
+    real_record_audit = next(a for a in activities if a.__name__ == "record_audit")
+    release = asyncio.Event()
+
+    @activity.defn(name="record_audit")
+    async def record_audit(request: RecordAuditInput) -> None:
+        await release.wait()
+        await real_record_audit(request)
+
+    def busy() -> float:
+        return (
+            REGISTRY.get_sample_value("booking_changes_busy_total", {"change": "cancellation"})
+            or 0.0
+        )
+
+    busy_before = busy()
+    customer = uuid.uuid4()
+    async with engine_on_queue(
+        temporal, settings, replace_activity(activities, record_audit)
+    ) as api:
+        slot = await make_slot(api, price=6_000, starts_in=timedelta(days=5))
+        await fund(api, customer, 6_000)
+        booking = (await book(api, customer, slot["id"])).json()
+        cancels = asyncio.gather(
+            *(cancel(api, booking["id"], bearer(uuid.uuid4(), "operator")) for _ in range(30))
+        )
+        async with asyncio.timeout(30):
+            while busy() == busy_before:  # noqa: ASYNC110 - the counter is what shows it
+                await asyncio.sleep(0.05)
+        release.set()
+        responses = await cancels
+
+    assert [r.status_code for r in responses] == [200] * 30
+    assert len({r.text for r in responses}) == 1
+    assert await _refunds(sessions, booking["id"]) == [6_000]
+    async with sessions() as session:
+        actions = (
+            await session.execute(
+                select(AuditRecord.action).where(AuditRecord.booking_id == uuid.UUID(booking["id"]))
+            )
+        ).scalars()
+        assert list(actions) == ["booking.cancel_requested"]
 
 
 async def test_operator_cancel_is_audited_with_its_reason(

@@ -1,14 +1,17 @@
-"""Pure logic: settings validation, tokens, the error table, migration script splitting."""
+"""Pure logic: settings, tokens, the error table and its handlers, migration script splitting."""
 
 from __future__ import annotations
 
 import importlib
 import uuid
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from pydantic import SecretStr, ValidationError
+from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import HTTP_STATUS
+from api.errors import HTTP_STATUS, install_error_handling
 from core.auth import issue_token, verify_token
 from core.settings import Settings
 from models.errors import BookingError, ErrorCode
@@ -70,6 +73,33 @@ def test_every_error_code_has_its_documented_status() -> None:
     assert {code.value: HTTP_STATUS[code] for code in ErrorCode if code.value in documented} == (
         documented
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "http"),
+    [
+        (RPCStatusCode.RESOURCE_EXHAUSTED, "DEPENDENCY_UNAVAILABLE", 503),
+        (RPCStatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", 503),
+        (RPCStatusCode.INVALID_ARGUMENT, "INTERNAL", 500),
+    ],
+)
+async def test_temporal_shedding_load_is_503_with_retry_after(
+    status: RPCStatusCode, code: str, http: int
+) -> None:
+    """Temporal turning a call away (busy, down) is a 503 to retry; anything else is ours."""
+    app = FastAPI()
+    install_error_handling(app)
+
+    @app.get("/call")
+    async def call() -> None:
+        raise RPCError("refused", status, b"")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.get("/call")
+
+    assert (response.status_code, response.json()["error"]["code"]) == (http, code)
+    assert ("retry-after" in response.headers) == (http == 503)
 
 
 def test_migration_script_splits_on_top_level_semicolons_only() -> None:
