@@ -67,19 +67,26 @@ _BUSY_PAUSES = (0.05, 1.0)
 async def bounded(services: Services, what: str, send: Callable[[], Awaitable[_T]]) -> _T:
     """Send a change and wait for its update at most ``BOOKING_CHANGE_TIMEOUT_SECONDS``.
 
-    The SDK polls for an update's outcome without an overall deadline; a
-    worker that is down would hold the caller for as long. A workflow busy
-    with other updates refuses more (RESOURCE_EXHAUSTED): an update refused
-    there was never admitted, so it is sent again, with jittered pauses,
-    within the same bound. Past the bound the caller hears 503 and a change
-    that was admitted goes on in the workflow.
+    ``send`` gives its update a fixed id, so sending it again is safe: an
+    update Temporal already has is attached to, not run twice. The SDK polls
+    for an update's outcome without an overall deadline; a worker that is
+    down would hold the caller for as long. A workflow busy with other updates
+    refuses more (RESOURCE_EXHAUSTED) and is sent again after a jittered
+    pause; a wait the server cut short is resumed. Past the bound the caller
+    hears 503 and a change that was admitted goes on in the workflow.
     """
     pause, longest = _BUSY_PAUSES
     try:
-        async with asyncio.timeout(services.settings.change_timeout_seconds):
+        async with asyncio.timeout(services.settings.change_timeout_seconds) as deadline:
             while True:
                 try:
                     return await send()
+                except WorkflowUpdateRPCTimeoutOrCancelledError:
+                    # Also how the SDK reports our own deadline cancelling it.
+                    if deadline.expired():
+                        raise
+                    log.info("booking.change_wait_resumed", change=what)
+                    continue
                 except RPCError as exc:
                     if exc.status != RPCStatusCode.RESOURCE_EXHAUSTED:
                         raise
@@ -94,6 +101,11 @@ async def bounded(services: Services, what: str, send: Callable[[], Awaitable[_T
             f"The {what} is taking longer than expected; it goes on: read the booking for "
             "its result.",
         ) from None
+
+
+def update_id(what: str) -> str:
+    """A fresh id for one change's update (kept across its resends)."""
+    return f"{what.replace(' ', '-')}-{uuid.uuid4()}"
 
 
 async def cancel_booking(
@@ -135,14 +147,13 @@ async def _send_cancel(
 ) -> CancelOut:
     client = await services.temporal.client()
     handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
+    request = CancelInput(actor=actor, by_operator=user.is_operator, reason=body.reason)
+    change = update_id("cancellation")
     try:
         result = await bounded(
             services,
             "cancellation",
-            lambda: handle.execute_update(
-                BookingWorkflow.cancel,
-                CancelInput(actor=actor, by_operator=user.is_operator, reason=body.reason),
-            ),
+            lambda: handle.execute_update(BookingWorkflow.cancel, request, id=change),
         )
     except WorkflowUpdateFailedError as exc:
         if update_error(exc).code is not ErrorCode.BOOKING_NOT_CANCELLABLE:
@@ -236,7 +247,7 @@ async def send_change(
     services: Services,
     booking: Booking,
     what: str,
-    send: Callable[[WorkflowHandle[BookingWorkflow, Any]], Awaitable[_T]],
+    send: Callable[[WorkflowHandle[BookingWorkflow, Any], str], Awaitable[_T]],
 ) -> _T:
     """Send a change to the booking's workflow: bounded, refusals as their documented errors.
 
@@ -245,7 +256,8 @@ async def send_change(
     client = await services.temporal.client()
     handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
     try:
-        return await bounded(services, what, lambda: send(handle))
+        change = update_id(what)
+        return await bounded(services, what, lambda: send(handle, change))
     except WorkflowUpdateFailedError as exc:
         raise update_error(exc) from None
     except RPCError as exc:
@@ -278,9 +290,10 @@ async def reschedule_booking(
         services,
         booking,
         "move",
-        lambda handle: handle.execute_update(
+        lambda handle, change: handle.execute_update(
             BookingWorkflow.reschedule,
             RescheduleInput(slot_id=body.slot_id, range=span, actor=f"{user.role}:{user.sub}"),
+            id=change,
         ),
     )
     async with services.sessions() as session:
@@ -306,9 +319,10 @@ async def retry_meeting(
         services,
         booking,
         "meeting retry",
-        lambda handle: handle.execute_update(
+        lambda handle, change: handle.execute_update(
             BookingWorkflow.request_meeting_retry,
             RetryMeetingInput(actor=f"{user.role}:{user.sub}", note=body.note),
+            id=change,
         ),
     )
     return RetryMeetingOut(booking_id=result.booking_id, meeting_status=result.meeting_status)
@@ -326,9 +340,10 @@ async def retry_pending_steps(
         services,
         booking,
         "pending-steps retry",
-        lambda handle: handle.execute_update(
+        lambda handle, change: handle.execute_update(
             BookingWorkflow.request_pending_retry,
             RetryPendingInput(actor=f"{user.role}:{user.sub}", note=body.note),
+            id=change,
         ),
     )
     return RetryPendingOut(booking_id=result.booking_id, pending_steps=result.pending_steps)

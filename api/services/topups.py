@@ -33,7 +33,7 @@ from api.schemas import (
     TopupRefundIn,
     TopupRefundOut,
 )
-from api.services.booking_changes import bounded, update_error
+from api.services.booking_changes import bounded, update_error, update_id
 from api.services.idempotency import IdempotencyKey, Refusal, Success
 from core.auth import Principal
 from core.db import CHECK_VIOLATION, pg_error
@@ -250,13 +250,13 @@ async def refund_topup(
         await session.commit()
     client = await services.temporal.client()
     handle = client.get_workflow_handle_for(TopupWorkflow.run, topup.workflow_id)
+    request = TopupRefundRequest(actor=actor, reason=body.reason)
+    change = update_id("top-up refund")
     try:
         info = await bounded(
             services,
             "top-up refund",
-            lambda: handle.execute_update(
-                TopupWorkflow.refund, TopupRefundRequest(actor=actor, reason=body.reason)
-            ),
+            lambda: handle.execute_update(TopupWorkflow.refund, request, id=change),
         )
     except WorkflowUpdateFailedError as exc:
         raise update_error(exc) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -17,13 +18,14 @@ from core.db import SessionFactory
 from core.settings import Settings
 from models.db import AuditRecord, GatewayTransaction, LedgerEntry
 from models.payloads import RecordAuditInput
-from worker import engine_activities
+from worker import build_worker, engine_activities
 from workflows.booking import BookingWorkflow
 
 from support.auth import OPERATOR, bearer
 from support.catalog import book, fund, make_slot
-from support.engine import engine_on_queue, replace_activity
+from support.engine import api_client, engine_on_queue, replace_activity
 from support.histories import record_history
+from support.workflows import until_state
 
 
 async def cancel(
@@ -212,6 +214,45 @@ async def test_cancels_turned_away_as_busy_are_sent_again(
             )
         ).scalars()
         assert list(actions) == ["booking.cancel_requested"]
+
+
+async def test_a_cancel_with_no_worker_answers_503_in_bounded_time_and_goes_on(
+    temporal: Client,
+    settings: Settings,
+    sessions: SessionFactory,
+    http_for_providers: httpx.AsyncClient,
+) -> None:
+    """No worker serves the booking: 503 after BOOKING_CHANGE_TIMEOUT_SECONDS, not a hang.
+
+    The cancel was admitted; once a worker is back it runs: CANCELLED, refunded once.
+    """
+    bounded_settings = settings.model_copy(
+        update={"task_queue": f"q-{uuid.uuid4().hex[:10]}", "change_timeout_seconds": 2.0}
+    )
+    activities = engine_activities(bounded_settings, sessions, http_for_providers)
+    customer = uuid.uuid4()
+    async with api_client(bounded_settings) as api:
+        async with build_worker(temporal, bounded_settings, activities):
+            slot = await make_slot(api, price=2_000, starts_in=timedelta(days=5))
+            await fund(api, customer, 2_000)
+            booking = (await book(api, customer, slot["id"])).json()
+
+        started = time.monotonic()
+        refused = await cancel(api, booking["id"], bearer(customer))
+        waited = time.monotonic() - started
+
+        async with build_worker(temporal, bounded_settings, activities):
+            handle = temporal.get_workflow_handle_for(
+                BookingWorkflow.run, f"booking-{booking['id']}"
+            )
+            await until_state(handle, lambda state: state.status == "CANCELLED")
+
+    assert (refused.status_code, refused.json()["error"]["code"]) == (
+        503,
+        "DEPENDENCY_UNAVAILABLE",
+    )
+    assert 2.0 <= waited < 10.0
+    assert await _refunds(sessions, booking["id"]) == [2_000]
 
 
 async def test_operator_cancel_is_audited_with_its_reason(
