@@ -12,10 +12,10 @@ from api.admission import SlotAdmission
 from api.body_limit import BodyLimit
 from api.deps import Services, limit_address
 from api.errors import install_error_handling
-from api.metrics import install_metrics
 from api.openapi import install_docs
 from api.query_params import refuse_unknown_query_params
 from api.rate_limits import RateLimits
+from api.request_context import RequestContext
 from api.routes import bookings, catalog, codec, health, ops, wallets, webhooks
 from core.codec import data_converter
 from core.db import create_engine, session_factory
@@ -68,10 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    # Innermost (added first): it caps what the routes read, raising into the reader
-    # directly rather than across the request-id middleware's task group.
+    # Innermost (added first): it caps what the routes read, raising into the reader.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    install_metrics(app)
+    app.add_middleware(RequestContext)
     install_error_handling(app)
     if settings.cors_origins:
         app.add_middleware(

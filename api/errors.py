@@ -1,14 +1,9 @@
-"""The one mapping from failures to the error envelope, and the request-id middleware."""
+"""The one mapping from failures to the error envelope."""
 
 from __future__ import annotations
 
-import re
-import time
-import uuid
-from collections.abc import Awaitable, Callable
-
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -21,7 +16,6 @@ from models.errors import BookingError, ErrorCode
 log = structlog.get_logger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
-_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _HTTP_CODES = {
     401: ErrorCode.UNAUTHENTICATED,
     403: ErrorCode.FORBIDDEN,
@@ -92,36 +86,12 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "The request is not valid."
 
 
-def install_error_handling(app: FastAPI) -> None:  # noqa: C901 - one handler per failure
-    """Register the middleware and handlers that make every error an envelope."""
+def install_error_handling(app: FastAPI) -> None:
+    """Register the handlers that make every error an envelope.
 
-    @app.middleware("http")
-    async def request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        rid = incoming if _SAFE_REQUEST_ID.match(incoming) else str(uuid.uuid4())
-        request.state.request_id = rid
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=rid)
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception:
-            # Anything unhandled: log it with the stack, answer without one.
-            log.exception("request.unhandled", path=request.url.path)
-            response = error_response(request, ErrorCode.INTERNAL, "Internal error.")
-        response.headers[REQUEST_ID_HEADER] = rid
-        # The access line (uvicorn's own is off): the path only, never the query
-        # string, which may carry what a client should not have put there.
-        log.info(
-            "request",
-            method=request.method,
-            path=request.url.path,
-            status=response.status_code,
-            ms=round((time.perf_counter() - started) * 1000, 1),
-        )
-        return response
+    The last resort, an exception none of them answers, is
+    :class:`api.request_context.RequestContext`'s.
+    """
 
     @app.exception_handler(BookingError)
     async def booking_error(request: Request, exc: BookingError) -> JSONResponse:

@@ -9,10 +9,6 @@ calls, and the Temporal SDK's) on ``BOOKING_WORKER_METRICS_PORT``.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
-
-from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -91,19 +87,3 @@ async def refresh_gauges(session: AsyncSession) -> None:
         select(func.count()).select_from(OutgoingEvent).where(OutgoingEvent.status == "PENDING")
     )
     OUTGOING_PENDING.set(pending or 0)
-
-
-def install_metrics(app: FastAPI) -> None:
-    """Count and time every request by its route template (never its raw path)."""
-
-    @app.middleware("http")
-    async def measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        LATENCY.labels(request.method, template).observe(time.perf_counter() - started)
-        REQUESTS.labels(request.method, template, str(response.status_code)).inc()
-        return response

@@ -12,6 +12,8 @@ from pydantic import SecretStr, ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import HTTP_STATUS, install_error_handling
+from api.metrics import REGISTRY
+from api.request_context import RequestContext
 from core.auth import issue_token, verify_token
 from core.settings import Settings
 from models.errors import BookingError, ErrorCode
@@ -100,6 +102,33 @@ async def test_temporal_shedding_load_is_503_with_retry_after(
 
     assert (response.status_code, response.json()["error"]["code"]) == (http, code)
     assert ("retry-after" in response.headers) == (http == 503)
+
+
+async def test_an_unhandled_exception_is_a_500_envelope_named_and_counted() -> None:
+    """No handler answers it: 500 INTERNAL, the request id in body and header, no stack."""
+    app = FastAPI()
+    app.add_middleware(RequestContext)
+    install_error_handling(app)
+
+    @app.get("/things/{thing_id}")
+    async def thing(thing_id: str) -> None:
+        raise RuntimeError(f"secret detail {thing_id}")
+
+    def counted() -> float:
+        labels = {"method": "GET", "route": "/things/{thing_id}", "status": "500"}
+        return REGISTRY.get_sample_value("booking_http_requests_total", labels) or 0.0
+
+    before = counted()
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.get("/things/7", headers={"X-Request-ID": "req-7"})
+
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": {"code": "INTERNAL", "message": "Internal error.", "request_id": "req-7"}
+    }
+    assert response.headers["X-Request-ID"] == "req-7"
+    assert counted() == before + 1
 
 
 def test_migration_script_splits_on_top_level_semicolons_only() -> None:
