@@ -22,14 +22,28 @@ from contextlib import asynccontextmanager
 
 
 class _Slot:
-    """Requests of one slot in this process: how many are in flight, and a way to wait."""
+    """Requests of one slot in this process: how many are in flight, and a way to wait.
 
-    __slots__ = ("changed", "in_flight", "users")
+    ``decided`` counts the decisions that woke the waiters; ``reading`` is the
+    free-seat reading taken after the latest one, which every waiter it woke
+    shares (a burst's hundreds of waiters read the slot once, not each).
+    """
+
+    __slots__ = ("changed", "decided", "in_flight", "reading", "users")
 
     def __init__(self) -> None:
         self.changed = asyncio.Condition()
         self.in_flight = 0
         self.users = 0
+        self.decided = 0
+        self.reading: tuple[int, asyncio.Future[int]] | None = None
+
+    async def read_after_decision(self, free_seats: Callable[[], Awaitable[int]]) -> int:
+        """Free seats read after the latest decision, shared by the waiters it woke."""
+        decided = self.decided
+        if self.reading is None or self.reading[0] != decided:
+            self.reading = (decided, asyncio.ensure_future(free_seats()))
+        return await asyncio.shield(self.reading[1])
 
 
 class SlotAdmission:
@@ -68,6 +82,7 @@ class SlotAdmission:
             if admitted:
                 async with entry.changed:
                     entry.in_flight -= 1
+                    entry.decided += 1
                     entry.changed.notify_all()
             entry.users -= 1
             if entry.users == 0:
@@ -95,4 +110,4 @@ class SlotAdmission:
                     await asyncio.wait_for(entry.changed.wait(), timeout=remaining)
                 except TimeoutError:
                     continue
-            free = await free_seats()
+            free = await entry.read_after_decision(free_seats)

@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api.admission import SlotAdmission
 from api.body_limit import BodyLimit
-from api.deps import Services, limit_address
+from api.deps import Services, count_request
 from api.errors import install_error_handling
 from api.openapi import install_docs
 from api.query_params import refuse_unknown_query_params
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Durable bookings and payments; every booking is a Temporal workflow.",
         description=DESCRIPTION,
         lifespan=lifespan,
-        dependencies=[Depends(limit_address), Depends(refuse_unknown_query_params)],
+        dependencies=[Depends(count_request), Depends(refuse_unknown_query_params)],
         docs_url=None,
         redoc_url=None,
     )

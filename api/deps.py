@@ -70,10 +70,14 @@ bearer_scheme = HTTPBearer(auto_error=False)
 
 
 async def current_principal(
+    request: Request,
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
-    """The caller, from a valid bearer token."""
+    """The caller, from a valid bearer token (verified and counted by :func:`count_request`)."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise BookingError(ErrorCode.UNAUTHENTICATED, "A bearer token is required.")
     principal = verify_token(services.settings.require_jwt_secret(), credentials.credentials)
@@ -85,10 +89,33 @@ async def current_principal(
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
-async def limit_address(request: Request, services: ServicesDep) -> None:
-    """Count the request against its client address's limit (every route, webhooks exempt)."""
+async def count_request(
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> None:
+    """Count the request against its address's limit and, with a valid token, its customer's.
+
+    Every route runs this first (gateways' webhooks and the probes are exempt
+    from the address limit). Both counts are one statement; the verified
+    caller is kept for :func:`current_principal`. An invalid token counts
+    the address only, and the route that needs a caller refuses it.
+    """
     address = request.client.host if request.client else "unknown"
-    await services.rate_limits.check_address(address, request.url.path)
+    principal = None
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        try:
+            principal = verify_token(
+                services.settings.require_jwt_secret(), credentials.credentials
+            )
+        except BookingError:
+            principal = None
+    if principal is not None:
+        structlog.contextvars.bind_contextvars(customer_id=str(principal.sub))
+    await services.rate_limits.check_request(
+        address, request.url.path, principal.sub if principal else None
+    )
+    request.state.principal = principal
 
 
 async def require_operator(user: CurrentUser) -> Principal:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from typing import NoReturn
 
 from limits import RateLimitItemPerMinute
 from limits.aio.strategies import FixedWindowRateLimiter
@@ -25,6 +26,7 @@ class RateLimits:
     """The two limits of the contract, on one shared store."""
 
     def __init__(self, storage: PostgresStorage, *, per_customer: int, per_address: int) -> None:
+        self._storage = storage
         self._limiter = FixedWindowRateLimiter(storage)
         self._customer = (
             RateLimitItemPerMinute(per_customer, namespace="customer") if per_customer else None
@@ -53,9 +55,38 @@ class RateLimits:
             return
         await self._hit(self._customer, str(customer_id))
 
+    async def check_request(self, address: str, path: str, customer_id: uuid.UUID | None) -> None:
+        """Count one request against its address's and its customer's limits at once.
+
+        One statement for both windows (they are the same length); the same
+        keys and window arithmetic as ``limits``' fixed window, so
+        :meth:`check_address` and :meth:`check_customer` see the same counts.
+
+        Raises:
+            BookingError: ``RATE_LIMITED`` for the first limit the request is over.
+        """
+        counted = [
+            (item, who)
+            for item, who in (
+                (None if path.startswith(UNLIMITED_PREFIXES) else self._address, address),
+                (self._customer if customer_id is not None else None, str(customer_id)),
+            )
+            if item is not None
+        ]
+        if not counted:
+            return
+        keys = [item.key_for(who) for item, who in counted]
+        counts = await self._storage.incr_many(keys, counted[0][0].get_expiry())
+        for (item, who), key in zip(counted, keys, strict=True):
+            if counts[key] > item.amount:
+                await self._refuse(item, who)
+
     async def _hit(self, item: RateLimitItemPerMinute, who: str) -> None:
         if await self._limiter.hit(item, who):
             return
+        await self._refuse(item, who)
+
+    async def _refuse(self, item: RateLimitItemPerMinute, who: str) -> NoReturn:
         stats = await self._limiter.get_window_stats(item, who)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         raise BookingError(

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from limits.aio.storage import Storage
-from sqlalchemy import text
+from sqlalchemy import ARRAY, String, bindparam, text
 from sqlalchemy.exc import DBAPIError
 
 from core.db import SessionFactory
@@ -28,6 +28,18 @@ _INCR = text(
     RETURNING count
     """
 )
+# Several windows counted in one statement (a request's address and its customer).
+_INCR_MANY = text(
+    """
+    INSERT INTO rate_limit_counters AS c (key, count, expires_at)
+    SELECT k, :amount, now() + make_interval(secs => :expiry) FROM unnest(:keys) AS k
+    ON CONFLICT (key) DO UPDATE SET
+        count = CASE WHEN c.expires_at <= now() THEN :amount ELSE c.count + :amount END,
+        expires_at = CASE WHEN c.expires_at <= now()
+                          THEN now() + make_interval(secs => :expiry) ELSE c.expires_at END
+    RETURNING key, count
+    """
+).bindparams(bindparam("keys", type_=ARRAY(String)))
 _GET = text(
     "SELECT count, expires_at FROM rate_limit_counters WHERE key = :key AND expires_at > now()"
 )
@@ -58,6 +70,14 @@ class PostgresStorage(Storage):
                 _INCR, {"key": key, "amount": amount, "expiry": float(expiry)}
             )
         return int(count or 0)
+
+    async def incr_many(self, keys: list[str], expiry: int, amount: int = 1) -> dict[str, int]:
+        """:meth:`incr` for several distinct keys of one window length, in one statement."""
+        async with self._autocommit.connect() as conn:
+            rows = await conn.execute(
+                _INCR_MANY, {"keys": keys, "amount": amount, "expiry": float(expiry)}
+            )
+            return {str(key): int(count) for key, count in rows}
 
     async def get(self, key: str) -> int:
         """Hits so far in ``key``'s current window."""

@@ -31,7 +31,7 @@ async def codec_caller(
     local = request.client is not None and request.client.host in _LOOPBACK
     if credentials is None and services.settings.env == "dev" and local:
         return
-    user = await current_principal(services, credentials)
+    user = await current_principal(request, services, credentials)
     if not user.is_operator:
         raise BookingError(ErrorCode.FORBIDDEN, "Operators only.")
 

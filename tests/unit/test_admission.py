@@ -50,11 +50,14 @@ async def test_waiters_are_refused_once_the_admitted_request_takes_the_last_seat
     assert gate.in_flight(slot) == 1
     assert not any(task.done() for task in losers)  # they wait, they are not let through
 
+    reads_before = seats.reads
     decided.set()
     await asyncio.gather(winner, *losers)
 
     assert outcomes == [True] + [False] * 50
     assert gate.in_flight(slot) == 0
+    # The fifty waiters the decision woke share one reading of the slot.
+    assert seats.reads - reads_before == 1
 
 
 async def test_a_waiter_goes_through_when_the_admitted_request_fails() -> None:
