@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -14,6 +16,11 @@ from sqlalchemy.ext.asyncio import (
 
 from core.settings import Settings
 
+try:  # SQLAlchemy 2.1 names it await_; 2.0 await_only
+    from sqlalchemy.util import await_
+except ImportError:  # pragma: no cover - SQLAlchemy 2.0
+    from sqlalchemy.util import await_only as await_
+
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
@@ -22,14 +29,31 @@ def create_engine(settings: Settings, database_url: str | None = None) -> AsyncE
     url = database_url or settings.database_url
     if url is None:
         raise RuntimeError("BOOKING_DATABASE_URL is not set (make dev sets it for you)")
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=settings.db_pre_ping,
         # Fail fast when PostgreSQL is unreachable instead of hanging a request.
         connect_args={"timeout": 5, "command_timeout": 30},
     )
+    if settings.db_pre_ping:
+        event.listen(engine.sync_engine.pool, "checkout", _ping)
+    return engine
+
+
+def _ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Test a pooled connection as it is checked out; a dead one is replaced (the pool retries).
+
+    SQLAlchemy's own ``pool_pre_ping`` on asyncpg wraps its test query in a
+    transaction (for PgBouncer's transaction mode): BEGIN, the query,
+    ROLLBACK, three round trips per checkout. The engine talks to PostgreSQL
+    directly, so one empty statement is enough. A refused create checks out
+    three connections; this saved their six round trips.
+    """
+    try:
+        await_(record.driver_connection.fetchrow(";"))
+    except Exception as exc:
+        raise DisconnectionError(f"the pooled connection is dead: {exc!r}") from exc
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:
