@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test lint fmt typecheck install lock clean bench bench-quick bench-levers profile
+.PHONY: dev test lint fmt typecheck install lock clean bench bench-quick bench-levers bench-burst profile
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -62,6 +62,10 @@ profile: $(STAMP)
 # Each worker and pool setting on its own stack, engine against the floor (about 7 min).
 bench-levers: $(STAMP)
 	$(BIN)/python -m bench.levers
+
+# The 1,000-way burst on one slot alone, three times on one fresh stack (about 1.5 min).
+bench-burst: $(STAMP)
+	$(BIN)/python -m bench.burst
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
