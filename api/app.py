@@ -17,6 +17,7 @@ from api.query_params import refuse_unknown_query_params
 from api.rate_limits import RateLimits
 from api.request_context import RequestContext
 from api.routes import bookings, catalog, codec, health, ops, wallets, webhooks
+from api.services.idempotency import RefusalBatch
 from core.codec import data_converter
 from core.db import create_engine, session_factory
 from core.settings import Settings, get_settings
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sessions=sessions,
             temporal=TemporalConnection(settings),
             admission=SlotAdmission(max_wait=settings.create_timeout_seconds / 3),
+            refusals=RefusalBatch(sessions),
             rate_limits=RateLimits(
                 PostgresStorage(sessions),
                 per_customer=settings.rate_limit_per_customer,

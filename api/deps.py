@@ -18,6 +18,7 @@ from temporalio.converter import PayloadCodec
 
 from api.admission import SlotAdmission
 from api.rate_limits import RateLimits
+from api.services.idempotency import RefusalBatch
 from core.auth import Principal, verify_token
 from core.db import SessionFactory
 from core.settings import Settings
@@ -36,6 +37,7 @@ class Services:
     temporal: TemporalConnection
     admission: SlotAdmission
     rate_limits: RateLimits
+    refusals: RefusalBatch
     # The payload codec of this process's Temporal client (None: payloads in clear).
     codec: PayloadCodec | None = None
     verifiers: Mapping[str, WebhookVerifier] = field(default_factory=dict)

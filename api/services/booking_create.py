@@ -115,7 +115,8 @@ async def create_booking(
         if not admitted:
             # Full already: answer without a workflow, unless a duplicate of this
             # key has started one, whose outcome is then the answer.
-            refused = await claim.refuse(Refusal.of(ErrorCode.SLOT_UNAVAILABLE))
+            # Stored with the other refusals of this moment, in one statement.
+            refused = await services.refusals.refuse(claim, Refusal.of(ErrorCode.SLOT_UNAVAILABLE))
             if refused is not None:
                 log.info("booking.create_refused_early", status=refused.status)
                 return CreateOutcome(refused, replayed=False)

@@ -14,6 +14,7 @@ refusal through its one error table.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, func, select, update
+from sqlalchemy import ARRAY, ColumnElement, String, Table, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from api.errors import HTTP_STATUS
@@ -220,3 +221,88 @@ class IdempotencyKey:
 
 def _where(principal: str, scope: str, key: str) -> tuple[ColumnElement[bool], ...]:
     return (_KEYS.principal == principal, _KEYS.scope == scope, _KEYS.key == key)
+
+
+# One refusal stored under many keys: those still unanswered and not started.
+_REFUSE_MANY = text(
+    """
+    UPDATE idempotency_records AS r
+    SET response_status = :status, response_body = CAST(:body AS jsonb)
+    FROM unnest(:principals, :scopes, :keys) AS v(principal, scope, key)
+    WHERE r.principal = v.principal AND r.scope = v.scope AND r.key = v.key
+      AND r.response_body IS NULL AND r.started_at IS NULL
+    RETURNING r.principal, r.scope, r.key
+    """
+).bindparams(
+    bindparam("principals", type_=ARRAY(String)),
+    bindparam("scopes", type_=ARRAY(String)),
+    bindparam("keys", type_=ARRAY(String)),
+)
+
+
+class RefusalBatch:
+    """Early refusals of many keys stored by one statement per round (one process's).
+
+    A burst's waiters are refused together when one decision fills the slot:
+    hundreds of keys, each needing its refusal stored. While one round's
+    statement runs, the next round gathers; a lone refusal goes at once.
+    A key the statement did not answer (started, or answered meanwhile) goes
+    through :meth:`IdempotencyKey.refuse`, which returns its stored answer.
+    """
+
+    def __init__(self, sessions: SessionFactory) -> None:
+        self._sessions = sessions
+        self._waiting: list[tuple[IdempotencyKey, Refusal, asyncio.Future[Answer | None]]] = []
+        self._round: asyncio.Task[None] | None = None
+
+    async def refuse(self, claim: IdempotencyKey, refusal: Refusal) -> Answer | None:
+        """:meth:`IdempotencyKey.refuse`, in the next round's statement."""
+        answered: asyncio.Future[Answer | None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((claim, refusal, answered))
+        if self._round is None:
+            self._round = asyncio.ensure_future(self._rounds())
+        return await answered
+
+    async def _rounds(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    await self._store(batch)
+                except Exception as exc:
+                    for _, _, answered in batch:
+                        if not answered.done():
+                            answered.set_exception(exc)
+        finally:
+            self._round = None
+
+    async def _store(
+        self, batch: list[tuple[IdempotencyKey, Refusal, asyncio.Future[Answer | None]]]
+    ) -> None:
+        by_refusal: dict[Refusal, list[tuple[IdempotencyKey, asyncio.Future[Answer | None]]]] = {}
+        for claim, refusal, answered in batch:
+            by_refusal.setdefault(refusal, []).append((claim, answered))
+        for refusal, members in by_refusal.items():
+            columns = _columns(refusal)
+            async with self._sessions() as session:
+                stored = {
+                    (row.principal, row.scope, row.key)
+                    for row in await session.execute(
+                        _REFUSE_MANY,
+                        {
+                            "status": columns["response_status"],
+                            "body": json.dumps(columns["response_body"]),
+                            "principals": [c.principal for c, _ in members],
+                            "scopes": [c.scope for c, _ in members],
+                            "keys": [c.key for c, _ in members],
+                        },
+                    )
+                }
+                await session.commit()
+            for claim, answered in members:
+                if (claim.principal, claim.scope, claim.key) in stored:
+                    answer: Answer | None = refusal
+                else:
+                    answer = await claim.refuse(refusal)
+                if not answered.done():  # its caller may have gone
+                    answered.set_result(answer)

@@ -9,12 +9,12 @@ from collections import Counter
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
-from api.services.idempotency import IdempotencyKey, Refusal
+from api.services.idempotency import IdempotencyKey, Refusal, RefusalBatch
 from core.db import SessionFactory
 from core.settings import Settings
 from models.db import Booking, IdempotencyRecord, LedgerEntry
@@ -358,3 +358,55 @@ async def test_an_early_refusal_never_overrides_a_started_workflow(
     assert await refused.refuse(full) == full
     # A duplicate that reaches the workflow start later gets the refusal, and starts nothing.
     assert await refused.start() == full
+
+
+async def test_refusals_of_one_moment_are_stored_together_and_never_override_a_start(
+    sessions: SessionFactory,
+) -> None:
+    """Forty keys refused at once: each gets the refusal, stored; a started one keeps its work."""
+    full = Refusal(ErrorCode.SLOT_UNAVAILABLE, "full")
+    principal = str(uuid.uuid4())
+    claims = [
+        await IdempotencyKey.claim(
+            sessions,
+            principal=principal,
+            scope="booking.create",
+            key=f"burst-{i}",
+            body={},
+            ttl_days=1,
+        )
+        for i in range(40)
+    ]
+    assert await claims[7].start() is None
+    batch = RefusalBatch(sessions)
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "unnest(" in statement and "idempotency_records" in statement:
+            statements.append(statement)
+
+    engine = sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        answers = await asyncio.gather(*(batch.refuse(claim, full) for claim in claims))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+    assert answers == [full] * 7 + [None] + [full] * 32
+    assert len(statements) == 1  # one statement for the forty
+    async with sessions() as session:
+        stored = dict(
+            (
+                await session.execute(
+                    select(IdempotencyRecord.key, IdempotencyRecord.response_status).where(
+                        IdempotencyRecord.principal == principal
+                    )
+                )
+            ).all()
+        )
+    assert stored == {f"burst-{i}": (None if i == 7 else 409) for i in range(40)}
+    # Replays read the stored refusal.
+    again = await IdempotencyKey.claim(
+        sessions, principal=principal, scope="booking.create", key="burst-3", body={}, ttl_days=1
+    )
+    assert again.answer == full
