@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
@@ -91,15 +92,18 @@ async def create_booking(
     than queue in the worker; the hold activity and the database still decide.
     """
     _check_payment(services, body)
-    target = await _target(services, body)
-    claim = await IdempotencyKey.claim(
-        services.sessions,
-        principal=str(user.sub),
-        scope=CREATE_SCOPE,
-        key=key,
-        body=body.model_dump(mode="json"),
-        ttl_days=services.settings.idempotency_ttl_days,
-    )
+    # The target's reads and the key's claim share one connection and transaction.
+    async with services.sessions() as session:
+        target = await _target(session, body)
+        claim = await IdempotencyKey.claim(
+            services.sessions,
+            principal=str(user.sub),
+            scope=CREATE_SCOPE,
+            key=key,
+            body=body.model_dump(mode="json"),
+            ttl_days=services.settings.idempotency_ttl_days,
+            session=session,
+        )
     if claim.answer is not None:
         return CreateOutcome(claim.answer, replayed=True)
     structlog.contextvars.bind_contextvars(
@@ -134,7 +138,7 @@ class Target:
     slot: Slot | None = None
 
 
-async def _target(services: Services, body: BookingIn) -> Target:
+async def _target(session: AsyncSession, body: BookingIn) -> Target:
     """The slot or range the body names, checked as far as a read can.
 
     Raises:
@@ -142,21 +146,20 @@ async def _target(services: Services, body: BookingIn) -> Target:
             the field when a range breaks the resource's rules (or the resource is
             booked by slot).
     """
-    async with services.sessions() as session:
-        if body.slot_id is not None:
-            found = (
-                await session.execute(
-                    select(Slot, Resource).join(Resource).where(Slot.id == body.slot_id)
-                )
-            ).one_or_none()
-            if found is None:
-                raise BookingError(ErrorCode.SLOT_NOT_FOUND)
-            slot, resource = found
-            return Target(resource, slot.starts_at, slot.price_amount, slot.currency, slot)
-        assert body.resource_id is not None
-        assert body.starts_at is not None
-        assert body.ends_at is not None
-        ranged = await session.get(Resource, body.resource_id)
+    if body.slot_id is not None:
+        found = (
+            await session.execute(
+                select(Slot, Resource).join(Resource).where(Slot.id == body.slot_id)
+            )
+        ).one_or_none()
+        if found is None:
+            raise BookingError(ErrorCode.SLOT_NOT_FOUND)
+        slot, resource = found
+        return Target(resource, slot.starts_at, slot.price_amount, slot.currency, slot)
+    assert body.resource_id is not None
+    assert body.starts_at is not None
+    assert body.ends_at is not None
+    ranged = await session.get(Resource, body.resource_id)
     if ranged is None:
         raise BookingError(ErrorCode.RESOURCE_NOT_FOUND)
     resource = ranged

@@ -18,12 +18,15 @@ import asyncio
 import hashlib
 import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ARRAY, ColumnElement, String, Table, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import HTTP_STATUS
 from core.db import SessionFactory
@@ -110,18 +113,23 @@ class IdempotencyKey:
         key: str,
         body: dict[str, Any],
         ttl_days: int,
+        session: AsyncSession | None = None,
     ) -> IdempotencyKey:
         """Claim ``key`` for this body, or find the claim an earlier request made.
 
         Every concurrent request with the same key gets the same ``target_id``;
         ``first`` says whether this request made the claim.
 
+        ``session``, when given, is the caller's: the claim is written in its
+        transaction and commits it (one connection for the caller's reads and
+        the claim).
+
         Raises:
             BookingError: ``IDEMPOTENCY_KEY_REUSED`` when the key was used with another body.
         """
         body_hash = request_hash(body)
         target_id = uuid.uuid4()
-        async with sessions() as session:
+        async with _session_of(sessions, session) as session:
             inserted = await session.execute(
                 insert(_TABLE)
                 .values(
@@ -217,6 +225,18 @@ class IdempotencyKey:
 
     def _where(self) -> tuple[ColumnElement[bool], ...]:
         return _where(self.principal, self.scope, self.key)
+
+
+@asynccontextmanager
+async def _session_of(
+    sessions: SessionFactory, given: AsyncSession | None
+) -> AsyncIterator[AsyncSession]:
+    """The caller's session as it is, or a new one closed after use."""
+    if given is not None:
+        yield given
+        return
+    async with sessions() as session:
+        yield session
 
 
 def _where(principal: str, scope: str, key: str) -> tuple[ColumnElement[bool], ...]:
