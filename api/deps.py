@@ -71,6 +71,17 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 bearer_scheme = HTTPBearer(auto_error=False)
 
 
+def _bearer(services: Services, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    """The caller a bearer token names.
+
+    Raises:
+        BookingError: ``UNAUTHENTICATED`` when there is no valid bearer token.
+    """
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise BookingError(ErrorCode.UNAUTHENTICATED, "A bearer token is required.")
+    return verify_token(services.settings.require_jwt_secret(), credentials.credentials)
+
+
 async def current_principal(
     request: Request,
     services: ServicesDep,
@@ -78,14 +89,7 @@ async def current_principal(
 ) -> Principal:
     """The caller, from a valid bearer token (verified and counted by :func:`count_request`)."""
     known: Principal | None = getattr(request.state, "principal", None)
-    if known is not None:
-        return known
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise BookingError(ErrorCode.UNAUTHENTICATED, "A bearer token is required.")
-    principal = verify_token(services.settings.require_jwt_secret(), credentials.credentials)
-    structlog.contextvars.bind_contextvars(customer_id=str(principal.sub))
-    await services.rate_limits.check_customer(principal.sub)
-    return principal
+    return known if known is not None else _bearer(services, credentials)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
@@ -100,18 +104,14 @@ async def count_request(
 
     Every route runs this first (gateways' webhooks and the probes are exempt
     from the address limit). Both counts are one statement; the verified
-    caller is kept for :func:`current_principal`. An invalid token counts
-    the address only, and the route that needs a caller refuses it.
+    caller is kept for :func:`current_principal`. A missing or invalid token
+    counts the address only, and a route that needs a caller refuses it.
     """
     address = request.client.host if request.client else "unknown"
-    principal = None
-    if credentials is not None and credentials.scheme.lower() == "bearer":
-        try:
-            principal = verify_token(
-                services.settings.require_jwt_secret(), credentials.credentials
-            )
-        except BookingError:
-            principal = None
+    try:
+        principal: Principal | None = _bearer(services, credentials)
+    except BookingError:
+        principal = None
     if principal is not None:
         structlog.contextvars.bind_contextvars(customer_id=str(principal.sub))
     await services.rate_limits.check_request(

@@ -35,44 +35,21 @@ class RateLimits:
             RateLimitItemPerMinute(per_address, namespace="address") if per_address else None
         )
 
-    async def check_address(self, address: str, path: str) -> None:
-        """Count one request from ``address``; refuse past the limit.
-
-        Raises:
-            BookingError: ``RATE_LIMITED`` with the seconds until the window ends.
-        """
-        if self._address is None or path.startswith(UNLIMITED_PREFIXES):
-            return
-        await self._hit(self._address, address)
-
-    async def check_customer(self, customer_id: uuid.UUID) -> None:
-        """Count one request of an authenticated customer; refuse past the limit.
-
-        Raises:
-            BookingError: ``RATE_LIMITED`` with the seconds until the window ends.
-        """
-        if self._customer is None:
-            return
-        await self._hit(self._customer, str(customer_id))
-
     async def check_request(self, address: str, path: str, customer_id: uuid.UUID | None) -> None:
         """Count one request against its address's and its customer's limits at once.
 
-        One statement for both windows (they are the same length); the same
-        keys and window arithmetic as ``limits``' fixed window, so
-        :meth:`check_address` and :meth:`check_customer` see the same counts.
+        One statement for both windows (they are the same length), with the
+        keys and window arithmetic of ``limits``' fixed window, whose window
+        stats then give the Retry-After of a refusal.
 
         Raises:
             BookingError: ``RATE_LIMITED`` for the first limit the request is over.
         """
-        counted = [
-            (item, who)
-            for item, who in (
-                (None if path.startswith(UNLIMITED_PREFIXES) else self._address, address),
-                (self._customer if customer_id is not None else None, str(customer_id)),
-            )
-            if item is not None
-        ]
+        counted: list[tuple[RateLimitItemPerMinute, str]] = []
+        if self._address is not None and not path.startswith(UNLIMITED_PREFIXES):
+            counted.append((self._address, address))
+        if self._customer is not None and customer_id is not None:
+            counted.append((self._customer, str(customer_id)))
         if not counted:
             return
         keys = [item.key_for(who) for item, who in counted]
@@ -80,11 +57,6 @@ class RateLimits:
         for (item, who), key in zip(counted, keys, strict=True):
             if counts[key] > item.amount:
                 await self._refuse(item, who)
-
-    async def _hit(self, item: RateLimitItemPerMinute, who: str) -> None:
-        if await self._limiter.hit(item, who):
-            return
-        await self._refuse(item, who)
 
     async def _refuse(self, item: RateLimitItemPerMinute, who: str) -> NoReturn:
         stats = await self._limiter.get_window_stats(item, who)

@@ -13,13 +13,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import await_only
 
 from core.settings import Settings
-
-try:  # SQLAlchemy 2.1 names it await_; 2.0 await_only
-    from sqlalchemy.util import await_
-except ImportError:  # pragma: no cover - SQLAlchemy 2.0
-    from sqlalchemy.util import await_only as await_
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -51,7 +47,7 @@ def _ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
     three connections; this saved their six round trips.
     """
     try:
-        await_(record.driver_connection.fetchrow(";"))
+        await_only(record.driver_connection.fetchrow(";"))
     except Exception as exc:
         raise DisconnectionError(f"the pooled connection is dead: {exc!r}") from exc
 

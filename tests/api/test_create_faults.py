@@ -9,13 +9,13 @@ from collections import Counter
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
 from api.services.idempotency import IdempotencyKey, Refusal, RefusalBatch
-from core.db import SessionFactory
+from core.db import SessionFactory, create_engine
 from core.settings import Settings
 from models.db import Booking, IdempotencyRecord, LedgerEntry
 from models.errors import ErrorCode
@@ -410,3 +410,22 @@ async def test_refusals_of_one_moment_are_stored_together_and_never_override_a_s
         sessions, principal=principal, scope="booking.create", key="burst-3", body={}, ttl_days=1
     )
     assert again.answer == full
+
+
+async def test_a_pooled_connection_postgres_dropped_is_replaced_at_checkout(
+    settings: Settings, sessions: SessionFactory
+) -> None:
+    """The checkout's test finds the dead connection; the caller gets a fresh one, no error."""
+    engine = create_engine(settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0}))
+    try:
+        async with engine.connect() as conn:
+            dropped = await conn.scalar(text("SELECT pg_backend_pid()"))
+        async with sessions() as session:
+            assert await session.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": dropped})
+
+        async with engine.connect() as conn:
+            serving = await conn.scalar(text("SELECT pg_backend_pid()"))
+    finally:
+        await engine.dispose()
+
+    assert serving != dropped
