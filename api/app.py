@@ -69,6 +69,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(count_request), Depends(refuse_unknown_query_params)],
         docs_url=None,
         redoc_url=None,
+        telemetry={
+            "tracing": settings.opentelemetry,
+            "metrics": settings.opentelemetry,
+            "logs": settings.opentelemetry,
+        },
     )
     # Innermost (added first): it caps what the routes read, raising into the reader.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

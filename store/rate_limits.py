@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from limits.aio.storage import Storage
-from sqlalchemy import ARRAY, String, bindparam, text
+from sqlalchemy import ARRAY, Float, Integer, String, bindparam, text
 from sqlalchemy.exc import DBAPIError
 
 from core.db import SessionFactory
+from core.rounds import Batch, Rounds
 
 _INCR = text(
     """
@@ -28,18 +29,31 @@ _INCR = text(
     RETURNING count
     """
 )
-# Several windows counted in one statement (a request's address and its customer).
+# Many windows counted in one statement: a request's address and its customer, and every
+# other request of the same moment (:class:`~core.rounds.Rounds`). Each key appears once,
+# with the hits the round brings it.
 _INCR_MANY = text(
     """
     INSERT INTO rate_limit_counters AS c (key, count, expires_at)
-    SELECT k, :amount, now() + make_interval(secs => :expiry) FROM unnest(:keys) AS k
+    SELECT k, a, now() + make_interval(secs => e)
+    FROM unnest(:keys, :amounts, :expiries) AS t(k, a, e)
     ON CONFLICT (key) DO UPDATE SET
-        count = CASE WHEN c.expires_at <= now() THEN :amount ELSE c.count + :amount END,
-        expires_at = CASE WHEN c.expires_at <= now()
-                          THEN now() + make_interval(secs => :expiry) ELSE c.expires_at END
+        count = CASE WHEN c.expires_at <= now() THEN excluded.count
+                     ELSE c.count + excluded.count END,
+        expires_at = CASE WHEN c.expires_at <= now() THEN excluded.expires_at
+                          ELSE c.expires_at END
     RETURNING key, count
     """
-).bindparams(bindparam("keys", type_=ARRAY(String)))
+).bindparams(
+    bindparam("keys", type_=ARRAY(String)),
+    bindparam("amounts", type_=ARRAY(Integer)),
+    bindparam("expiries", type_=ARRAY(Float)),
+)
+
+# One caller's windows: its keys, their window length in seconds, the hits to add.
+Hits = tuple[tuple[str, ...], int, int]
+
+
 _GET = text(
     "SELECT count, expires_at FROM rate_limit_counters WHERE key = :key AND expires_at > now()"
 )
@@ -57,6 +71,7 @@ class PostgresStorage(Storage):
         # One statement needs no transaction around it: autocommit saves BEGIN and COMMIT,
         # two of the three round trips of every counted request.
         self._autocommit = bind.execution_options(isolation_level="AUTOCOMMIT")
+        self._rounds: Rounds[Hits, dict[str, int]] = Rounds(self._count)
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
@@ -72,12 +87,40 @@ class PostgresStorage(Storage):
         return int(count or 0)
 
     async def incr_many(self, keys: list[str], expiry: int, amount: int = 1) -> dict[str, int]:
-        """:meth:`incr` for several distinct keys of one window length, in one statement."""
+        """:meth:`incr` for several distinct keys of one window length.
+
+        Counted in the next round's one statement with every other caller's
+        keys of that moment. Each caller's count is the one it would have seen
+        counted alone, in the order the callers came.
+        """
+        return await self._rounds.submit((tuple(keys), expiry, amount))
+
+    async def _count(self, batch: Batch[Hits, dict[str, int]]) -> None:
+        amounts: dict[str, int] = {}
+        expiries: dict[str, float] = {}
+        for (keys, expiry, amount), _ in batch:
+            for key in keys:
+                amounts[key] = amounts.get(key, 0) + amount
+                expiries.setdefault(key, float(expiry))
         async with self._autocommit.connect() as conn:
             rows = await conn.execute(
-                _INCR_MANY, {"keys": keys, "amount": amount, "expiry": float(expiry)}
+                _INCR_MANY,
+                {
+                    "keys": list(amounts),
+                    "amounts": list(amounts.values()),
+                    "expiries": list(expiries.values()),
+                },
             )
-            return {str(key): int(count) for key, count in rows}
+            totals = {str(key): int(count) for key, count in rows}
+        # The round's hits on a key end at its total; each caller gets its place in them.
+        before = {key: totals[key] - amounts[key] for key in amounts}
+        for (keys, _, amount), answered in batch:
+            counts = {}
+            for key in keys:
+                before[key] += amount
+                counts[key] = before[key]
+            if not answered.done():  # its caller may have gone
+                answered.set_result(counts)
 
     async def get(self, key: str) -> int:
         """Hits so far in ``key``'s current window."""

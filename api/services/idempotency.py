@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import HTTP_STATUS
 from core.db import SessionFactory
+from core.rounds import Batch, Rounds
 from models.db import IdempotencyRecord
 from models.errors import BookingError, ErrorCode
 
@@ -264,43 +265,24 @@ class RefusalBatch:
     """Early refusals of many keys stored by one statement per round (one process's).
 
     A burst's waiters are refused together when one decision fills the slot:
-    hundreds of keys, each needing its refusal stored. While one round's
-    statement runs, the next round gathers; a lone refusal goes at once.
-    A key the statement did not answer (started, or answered meanwhile) goes
-    through :meth:`IdempotencyKey.refuse`, which returns its stored answer.
+    hundreds of keys, each needing its refusal stored. They go in
+    :class:`~core.rounds.Rounds`: a lone refusal at once, the rest one
+    statement per round. A key the statement did not answer (started, or
+    answered meanwhile) goes through :meth:`IdempotencyKey.refuse`, which
+    returns its stored answer.
     """
 
     def __init__(self, sessions: SessionFactory) -> None:
         self._sessions = sessions
-        self._waiting: list[tuple[IdempotencyKey, Refusal, asyncio.Future[Answer | None]]] = []
-        self._round: asyncio.Task[None] | None = None
+        self._rounds: Rounds[tuple[IdempotencyKey, Refusal], Answer | None] = Rounds(self._store)
 
     async def refuse(self, claim: IdempotencyKey, refusal: Refusal) -> Answer | None:
         """:meth:`IdempotencyKey.refuse`, in the next round's statement."""
-        answered: asyncio.Future[Answer | None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((claim, refusal, answered))
-        if self._round is None:
-            self._round = asyncio.ensure_future(self._rounds())
-        return await answered
+        return await self._rounds.submit((claim, refusal))
 
-    async def _rounds(self) -> None:
-        try:
-            while self._waiting:
-                batch, self._waiting = self._waiting, []
-                try:
-                    await self._store(batch)
-                except Exception as exc:
-                    for _, _, answered in batch:
-                        if not answered.done():
-                            answered.set_exception(exc)
-        finally:
-            self._round = None
-
-    async def _store(
-        self, batch: list[tuple[IdempotencyKey, Refusal, asyncio.Future[Answer | None]]]
-    ) -> None:
+    async def _store(self, batch: Batch[tuple[IdempotencyKey, Refusal], Answer | None]) -> None:
         by_refusal: dict[Refusal, list[tuple[IdempotencyKey, asyncio.Future[Answer | None]]]] = {}
-        for claim, refusal, answered in batch:
+        for (claim, refusal), answered in batch:
             by_refusal.setdefault(refusal, []).append((claim, answered))
         for refusal, members in by_refusal.items():
             columns = _columns(refusal)

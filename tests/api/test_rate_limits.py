@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
+from sqlalchemy import event
+
+from core.db import SessionFactory
 from core.settings import Settings
+from store.rate_limits import PostgresStorage
 
 from support.auth import bearer
 from support.engine import api_client
@@ -61,3 +66,45 @@ async def test_the_address_limit_spares_gateway_webhooks_and_health_probes(
     # Refused for its signature, not for its address.
     assert webhook.status_code == 400
     assert health.status_code == 200
+
+
+async def test_concurrent_hits_are_counted_exactly_in_few_statements(
+    sessions: SessionFactory,
+) -> None:
+    """Forty callers at once on two windows: counts 1..40, in fewer statements than callers."""
+    storage = PostgresStorage(sessions)
+    address, customer = f"address/{uuid.uuid4()}", f"customer/{uuid.uuid4()}"
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "rate_limit_counters" in statement:
+            statements.append(statement)
+
+    engine = sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        counts = await asyncio.gather(
+            *(storage.incr_many([address, customer], 60) for _ in range(40))
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+    assert sorted(c[address] for c in counts) == list(range(1, 41))
+    assert [c[address] for c in counts] == [c[customer] for c in counts]
+    assert 1 <= len(statements) < 40
+    assert await storage.get(address) == 40
+    # A caller on its own afterwards continues the same window.
+    assert await storage.incr_many([address], 60) == {address: 41}
+
+
+async def test_a_burst_by_one_customer_gets_exactly_the_limit_through(settings: Settings) -> None:
+    """Thirty requests at once against a limit of ten: ten answered, twenty refused with 429."""
+    limited = settings.model_copy(update={"rate_limit_per_customer": 10})
+    customer = uuid.uuid4()
+    async with api_client(limited) as api:
+        answers = await asyncio.gather(
+            *(api.get("/v1/wallets/me", headers=bearer(customer)) for _ in range(30))
+        )
+
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [200] * 10 + [429] * 20
