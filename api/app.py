@@ -17,7 +17,8 @@ from api.query_params import refuse_unknown_query_params
 from api.rate_limits import RateLimits
 from api.request_context import RequestContext
 from api.routes import bookings, catalog, codec, health, ops, wallets, webhooks
-from api.services.idempotency import RefusalBatch
+from api.services.idempotency import KeyClaims, RefusalBatch
+from api.services.targets import Targets
 from core.codec import data_converter
 from core.db import create_engine, session_factory
 from core.settings import Settings, get_settings
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sessions=sessions,
             temporal=TemporalConnection(settings),
             admission=SlotAdmission(max_wait=settings.create_timeout_seconds / 3),
+            claims=KeyClaims(sessions),
+            targets=Targets(sessions),
             refusals=RefusalBatch(sessions),
             rate_limits=RateLimits(
                 PostgresStorage(sessions),

@@ -18,7 +18,8 @@ from temporalio.converter import PayloadCodec
 
 from api.admission import SlotAdmission
 from api.rate_limits import RateLimits
-from api.services.idempotency import RefusalBatch
+from api.services.idempotency import KeyClaims, RefusalBatch
+from api.services.targets import Targets
 from core.auth import Principal, verify_token
 from core.db import SessionFactory
 from core.settings import Settings
@@ -37,6 +38,8 @@ class Services:
     temporal: TemporalConnection
     admission: SlotAdmission
     rate_limits: RateLimits
+    claims: KeyClaims
+    targets: Targets
     refusals: RefusalBatch
     # The payload codec of this process's Temporal client (None: payloads in clear).
     codec: PayloadCodec | None = None

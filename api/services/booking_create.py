@@ -12,11 +12,9 @@ import asyncio
 import functools
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import structlog
-from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
@@ -33,12 +31,11 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from api.deps import Services
 from api.schemas import BookingIn
 from api.services.idempotency import Answer, IdempotencyKey, Refusal, Success
+from api.services.targets import Target
 from api.views import booking_view
 from core.auth import Principal
 from core.formatting import local_time, money
-from models.availability import RangeRules, RuleViolation, check_range
-from models.db import Resource, Slot
-from models.domain import BookingStatus, PaymentMethod, has_started
+from models.domain import BookingStatus, PaymentMethod
 from models.errors import BookingError, ErrorCode
 from models.payloads import (
     SAGA_VERSION,
@@ -92,18 +89,14 @@ async def create_booking(
     than queue in the worker; the hold activity and the database still decide.
     """
     _check_payment(services, body)
-    # The target's reads and the key's claim share one connection and transaction.
-    async with services.sessions() as session:
-        target = await _target(session, body)
-        claim = await IdempotencyKey.claim(
-            services.sessions,
-            principal=str(user.sub),
-            scope=CREATE_SCOPE,
-            key=key,
-            body=body.model_dump(mode="json"),
-            ttl_days=services.settings.idempotency_ttl_days,
-            session=session,
-        )
+    target = await services.targets.of(body)
+    claim = await services.claims.claim(
+        principal=str(user.sub),
+        scope=CREATE_SCOPE,
+        key=key,
+        body=body.model_dump(mode="json"),
+        ttl_days=services.settings.idempotency_ttl_days,
+    )
     if claim.answer is not None:
         return CreateOutcome(claim.answer, replayed=True)
     structlog.contextvars.bind_contextvars(
@@ -115,8 +108,8 @@ async def create_booking(
         return await _start_and_decide(services, user, claim, body, target)
     async with services.admission.admit(
         seats.slot_id,
-        functools.partial(_free_seats, services, seats.slot_id),
-        known_free=_free(seats),
+        functools.partial(services.targets.free_seats, seats.slot_id),
+        known_free=seats.free(),
     ) as admitted:
         if not admitted:
             # Full already: answer without a workflow, unless a duplicate of this
@@ -127,93 +120,6 @@ async def create_booking(
                 log.info("booking.create_refused_early", status=refused.status)
                 return CreateOutcome(refused, replayed=False)
         return await _start_and_decide(services, user, claim, body, target)
-
-
-@dataclass(frozen=True)
-class Seats:
-    """A slot's seats as one read saw them: what the gate and the early refusal go on."""
-
-    slot_id: uuid.UUID
-    starts_at: datetime
-    capacity: int
-    active_count: int
-
-
-@dataclass(frozen=True)
-class Target:
-    """What a create books: a slot, or a range of a range resource, and its price."""
-
-    resource_id: uuid.UUID
-    resource_name: str
-    timezone: str
-    starts_at: datetime
-    amount: int
-    currency: str
-    seats: Seats | None = None  # a slot's; None for a range
-
-
-# The slot and its resource's few fields a create needs, as plain columns: every create
-# reads them, and loading two ORM objects per request cost more than the read itself.
-_SLOT_TARGET = (
-    select(
-        Slot.id,
-        Slot.starts_at,
-        Slot.capacity,
-        Slot.active_count,
-        Slot.price_amount,
-        Slot.currency,
-        Resource.id.label("resource_id"),
-        Resource.name,
-        Resource.timezone,
-    )
-    .join(Resource)
-    .where(Slot.id == bindparam("slot_id"))
-)
-_SEATS = select(Slot.id, Slot.starts_at, Slot.capacity, Slot.active_count).where(
-    Slot.id == bindparam("slot_id")
-)
-
-
-async def _target(session: AsyncSession, body: BookingIn) -> Target:
-    """The slot or range the body names, checked as far as a read can.
-
-    Raises:
-        BookingError: SLOT_NOT_FOUND or RESOURCE_NOT_FOUND; VALIDATION_ERROR naming
-            the field when a range breaks the resource's rules (or the resource is
-            booked by slot).
-    """
-    if body.slot_id is not None:
-        conn = await session.connection()
-        row = (await conn.execute(_SLOT_TARGET, {"slot_id": body.slot_id})).one_or_none()
-        if row is None:
-            raise BookingError(ErrorCode.SLOT_NOT_FOUND)
-        return Target(
-            row.resource_id,
-            row.name,
-            row.timezone,
-            row.starts_at,
-            row.price_amount,
-            row.currency,
-            Seats(row.id, row.starts_at, row.capacity, row.active_count),
-        )
-    assert body.resource_id is not None
-    assert body.starts_at is not None
-    assert body.ends_at is not None
-    resource = await session.get(Resource, body.resource_id)
-    if resource is None:
-        raise BookingError(ErrorCode.RESOURCE_NOT_FOUND)
-    if resource.range_rules is None:
-        raise BookingError(
-            ErrorCode.VALIDATION_ERROR, "resource_id: this resource is booked by slot_id"
-        )
-    rules = RangeRules.parse(resource.timezone, resource.range_rules)
-    try:
-        price = check_range(rules, body.starts_at, body.ends_at, datetime.now(UTC))
-    except RuleViolation as violation:
-        raise BookingError(ErrorCode.VALIDATION_ERROR, str(violation)) from None
-    return Target(
-        resource.id, resource.name, resource.timezone, body.starts_at, price, rules.currency
-    )
 
 
 async def _start_and_decide(
@@ -251,20 +157,6 @@ def _check_payment(services: Services, body: BookingIn) -> None:
         raise BookingError(
             ErrorCode.VALIDATION_ERROR, "payment.provider: only for gateway payments"
         )
-
-
-def _free(seats: Seats) -> int:
-    """Seats a create could still take: none once the slot has started (the hold's rule too)."""
-    if has_started(seats.starts_at, datetime.now(UTC)):
-        return 0
-    return seats.capacity - seats.active_count
-
-
-async def _free_seats(services: Services, slot_id: uuid.UUID) -> int:
-    async with services.sessions() as session:
-        conn = await session.connection()
-        row = (await conn.execute(_SEATS, {"slot_id": slot_id})).one_or_none()
-    return 0 if row is None else _free(Seats(*row))
 
 
 async def _decide(

@@ -29,7 +29,7 @@ from api.schemas import (
     ResendNotificationOut,
 )
 from api.services.booking_changes import bounded, owned_booking_bound, update_error
-from api.services.idempotency import IdempotencyKey, Refusal, Success
+from api.services.idempotency import Refusal, Success
 from core.auth import Principal
 from models.db import Booking, Notification
 from models.errors import BookingError, ErrorCode
@@ -74,8 +74,7 @@ async def refund(
         )
     if body.amount is not None and body.amount.amount == 0:
         raise BookingError(ErrorCode.VALIDATION_ERROR, "amount.amount: must be positive")
-    claim = await IdempotencyKey.claim(
-        services.sessions,
+    claim = await services.claims.claim(
         principal=f"booking:{booking_id}",
         scope=REFUND_SCOPE,
         key=key,

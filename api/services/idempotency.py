@@ -18,15 +18,25 @@ import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ARRAY, ColumnElement, String, Table, bindparam, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    ColumnElement,
+    DateTime,
+    Integer,
+    String,
+    Table,
+    Uuid,
+    bindparam,
+    func,
+    select,
+    text,
+    update,
+)
 
 from api.errors import HTTP_STATUS
 from core.db import SessionFactory
@@ -103,68 +113,8 @@ class IdempotencyKey:
     target_id: uuid.UUID
     first: bool
     answer: Answer | None
-
-    @classmethod
-    async def claim(
-        cls,
-        sessions: SessionFactory,
-        *,
-        principal: str,
-        scope: str,
-        key: str,
-        body: dict[str, Any],
-        ttl_days: int,
-        session: AsyncSession | None = None,
-    ) -> IdempotencyKey:
-        """Claim ``key`` for this body, or find the claim an earlier request made.
-
-        Every concurrent request with the same key gets the same ``target_id``;
-        ``first`` says whether this request made the claim.
-
-        ``session``, when given, is the caller's: the claim is written in its
-        transaction and commits it (one connection for the caller's reads and
-        the claim).
-
-        Raises:
-            BookingError: ``IDEMPOTENCY_KEY_REUSED`` when the key was used with another body.
-        """
-        body_hash = request_hash(body)
-        target_id = uuid.uuid4()
-        async with _session_of(sessions, session) as session:
-            inserted = await session.execute(
-                insert(_TABLE)
-                .values(
-                    principal=principal,
-                    scope=scope,
-                    key=key,
-                    request_hash=body_hash,
-                    target_id=target_id,
-                    expires_at=datetime.now(UTC) + timedelta(days=ttl_days),
-                )
-                .on_conflict_do_nothing()
-                .returning(_KEYS.key)
-            )
-            if inserted.first() is not None:
-                await session.commit()
-                return cls(sessions, principal, scope, key, target_id, True, None)
-            record = (
-                await session.execute(
-                    select(
-                        _KEYS.request_hash,
-                        _KEYS.target_id,
-                        _KEYS.response_status,
-                        _KEYS.response_body,
-                    ).where(*_where(principal, scope, key))
-                )
-            ).one()
-            await session.commit()
-        if record.request_hash != body_hash:
-            raise BookingError(
-                ErrorCode.IDEMPOTENCY_KEY_REUSED,
-                "This Idempotency-Key was already used with a different request body.",
-            )
-        answer = _stored(record.response_status, record.response_body)
-        return cls(sessions, principal, scope, key, record.target_id, False, answer)
+    # The digest of the body the key was first claimed with.
+    body_hash: str
 
     async def start(self) -> Answer | None:
         """Record that work with side effects begins; return the key's answer if it has one.
@@ -228,18 +178,6 @@ class IdempotencyKey:
         return _where(self.principal, self.scope, self.key)
 
 
-@asynccontextmanager
-async def _session_of(
-    sessions: SessionFactory, given: AsyncSession | None
-) -> AsyncIterator[AsyncSession]:
-    """The caller's session as it is, or a new one closed after use."""
-    if given is not None:
-        yield given
-        return
-    async with sessions() as session:
-        yield session
-
-
 def _where(principal: str, scope: str, key: str) -> tuple[ColumnElement[bool], ...]:
     return (_KEYS.principal == principal, _KEYS.scope == scope, _KEYS.key == key)
 
@@ -259,6 +197,154 @@ _REFUSE_MANY = text(
     bindparam("scopes", type_=ARRAY(String)),
     bindparam("keys", type_=ARRAY(String)),
 )
+
+
+# Many keys claimed in one statement; a key already there (a retry, a concurrent
+# duplicate, a key reused with another body) is read back by the next.
+_CLAIM_MANY = text(
+    """
+    INSERT INTO idempotency_records
+        AS r (principal, scope, key, request_hash, target_id, expires_at)
+    SELECT * FROM unnest(:principals, :scopes, :keys, :hashes, :targets, :expiries)
+    ON CONFLICT DO NOTHING
+    RETURNING r.principal, r.scope, r.key
+    """
+).bindparams(
+    bindparam("principals", type_=ARRAY(String)),
+    bindparam("scopes", type_=ARRAY(String)),
+    bindparam("keys", type_=ARRAY(String)),
+    bindparam("hashes", type_=ARRAY(String)),
+    bindparam("targets", type_=ARRAY(Uuid)),
+    bindparam("expiries", type_=ARRAY(DateTime(timezone=True))),
+)
+_CLAIMED = (
+    text(
+        """
+        SELECT r.principal, r.scope, r.key, r.request_hash, r.target_id,
+               r.response_status, r.response_body
+        FROM idempotency_records AS r
+        JOIN unnest(:principals, :scopes, :keys) AS v(principal, scope, key)
+          ON r.principal = v.principal AND r.scope = v.scope AND r.key = v.key
+        """
+    )
+    .bindparams(
+        bindparam("principals", type_=ARRAY(String)),
+        bindparam("scopes", type_=ARRAY(String)),
+        bindparam("keys", type_=ARRAY(String)),
+    )
+    .columns(
+        principal=String,
+        scope=String,
+        key=String,
+        request_hash=String,
+        target_id=Uuid,
+        response_status=Integer,
+        response_body=JSON,
+    )
+)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    principal: str
+    scope: str
+    key: str
+    body_hash: str
+    ttl_days: int
+
+
+class KeyClaims:
+    """Idempotency keys claimed by one statement per round (one process's).
+
+    Every request that names a key claims it first: a burst of creates claims
+    hundreds at once. They go in :class:`~core.rounds.Rounds`: a lone claim at
+    once, the rest one insert per round, and one read for the keys that were
+    there already.
+    """
+
+    def __init__(self, sessions: SessionFactory) -> None:
+        self._sessions = sessions
+        # One statement each needs no transaction around it (no BEGIN and COMMIT).
+        self._autocommit = sessions.kw["bind"].execution_options(isolation_level="AUTOCOMMIT")
+        self._rounds: Rounds[_Claim, IdempotencyKey] = Rounds(self._claim)
+
+    async def claim(
+        self, *, principal: str, scope: str, key: str, body: dict[str, Any], ttl_days: int
+    ) -> IdempotencyKey:
+        """Claim ``key`` for this body, or find the claim an earlier request made.
+
+        Every concurrent request with the same key gets the same ``target_id``;
+        ``first`` says whether this request made the claim.
+
+        Raises:
+            BookingError: ``IDEMPOTENCY_KEY_REUSED`` when the key was used with another body.
+        """
+        body_hash = request_hash(body)
+        claim = await self._rounds.submit(_Claim(principal, scope, key, body_hash, ttl_days))
+        if claim.body_hash != body_hash:
+            raise BookingError(
+                ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                "This Idempotency-Key was already used with a different request body.",
+            )
+        return claim
+
+    async def _claim(self, batch: Batch[_Claim, IdempotencyKey]) -> None:
+        # A key named twice in one round is inserted once; its first caller made the claim.
+        fresh: dict[tuple[str, str, str], tuple[_Claim, uuid.UUID]] = {}
+        for wanted, _ in batch:
+            fresh.setdefault((wanted.principal, wanted.scope, wanted.key), (wanted, uuid.uuid4()))
+        now = datetime.now(UTC)
+        claims = [c for c, _ in fresh.values()]
+        async with self._autocommit.connect() as conn:
+            inserted = {
+                (row.principal, row.scope, row.key)
+                for row in await conn.execute(
+                    _CLAIM_MANY,
+                    {
+                        "principals": [c.principal for c in claims],
+                        "scopes": [c.scope for c in claims],
+                        "keys": [c.key for c in claims],
+                        "hashes": [c.body_hash for c in claims],
+                        "targets": [target for _, target in fresh.values()],
+                        "expiries": [now + timedelta(days=c.ttl_days) for c in claims],
+                    },
+                )
+            }
+            there = [k for k in fresh if k not in inserted]
+            records = {}
+            if there:
+                rows = await conn.execute(
+                    _CLAIMED,
+                    {
+                        "principals": [k[0] for k in there],
+                        "scopes": [k[1] for k in there],
+                        "keys": [k[2] for k in there],
+                    },
+                )
+                records = {(r.principal, r.scope, r.key): r for r in rows}
+        made: set[tuple[str, str, str]] = set()
+        for wanted, answered in batch:
+            k = _id(wanted)
+            if k in inserted:
+                # Inserted by this round: its first caller made the claim, a duplicate
+                # caller finds it unanswered.
+                first, target = fresh[k]
+                result = IdempotencyKey(
+                    self._sessions, *k, target, k not in made, None, first.body_hash
+                )
+                made.add(k)
+            else:
+                r = records[k]
+                answer = _stored(r.response_status, r.response_body)
+                result = IdempotencyKey(
+                    self._sessions, *k, r.target_id, False, answer, r.request_hash
+                )
+            if not answered.done():
+                answered.set_result(result)
+
+
+def _id(claim: _Claim) -> tuple[str, str, str]:
+    return (claim.principal, claim.scope, claim.key)
 
 
 class RefusalBatch:

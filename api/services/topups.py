@@ -34,7 +34,7 @@ from api.schemas import (
     TopupRefundOut,
 )
 from api.services.booking_changes import bounded, update_error, update_id
-from api.services.idempotency import IdempotencyKey, Refusal, Success
+from api.services.idempotency import Refusal, Success
 from core.auth import Principal
 from core.db import CHECK_VIOLATION, pg_error
 from core.formatting import money
@@ -95,8 +95,7 @@ async def create_topup(
             f"amount.amount: a top-up is between {money(low, amount.currency)} and "
             f"{money(high, amount.currency)}",
         )
-    claim = await IdempotencyKey.claim(
-        services.sessions,
+    claim = await services.claims.claim(
         principal=str(user.sub),
         scope=TOPUP_SCOPE,
         key=key,

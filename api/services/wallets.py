@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import Services
 from api.pagination import before_id, encode_cursor, fetch_page
 from api.schemas import CreditIn, CreditOut, LedgerEntryOut, Money, Page, WalletOut
-from api.services.idempotency import IdempotencyKey, Success
+from api.services.idempotency import Success
 from api.views import ledger_view
 from core.auth import Principal
 from models.db import LedgerEntry, Wallet
@@ -66,8 +66,7 @@ async def credit_wallet(
     """
     if body.amount.amount == 0:
         raise BookingError(ErrorCode.VALIDATION_ERROR, "amount.amount: must be positive")
-    claim = await IdempotencyKey.claim(
-        services.sessions,
+    claim = await services.claims.claim(
         principal=str(customer_id),
         scope=CREDIT_SCOPE,
         key=key,

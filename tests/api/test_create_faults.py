@@ -14,11 +14,13 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
-from api.services.idempotency import IdempotencyKey, Refusal, RefusalBatch
+from api.schemas import BookingIn
+from api.services.idempotency import IdempotencyKey, KeyClaims, Refusal, RefusalBatch
+from api.services.targets import Target, Targets
 from core.db import SessionFactory, create_engine
 from core.settings import Settings
 from models.db import Booking, IdempotencyRecord, LedgerEntry
-from models.errors import ErrorCode
+from models.errors import BookingError, ErrorCode
 from store.ledger import append_ledger_entry
 
 from support.auth import JWT_SECRET, OPERATOR, bearer
@@ -341,8 +343,7 @@ async def test_an_early_refusal_never_overrides_a_started_workflow(
     principal = str(uuid.uuid4())
 
     async def claimed() -> IdempotencyKey:
-        return await IdempotencyKey.claim(
-            sessions,
+        return await KeyClaims(sessions).claim(
             principal=principal,
             scope="booking.create",
             key=str(uuid.uuid4()),
@@ -367,8 +368,7 @@ async def test_refusals_of_one_moment_are_stored_together_and_never_override_a_s
     full = Refusal(ErrorCode.SLOT_UNAVAILABLE, "full")
     principal = str(uuid.uuid4())
     claims = [
-        await IdempotencyKey.claim(
-            sessions,
+        await KeyClaims(sessions).claim(
             principal=principal,
             scope="booking.create",
             key=f"burst-{i}",
@@ -406,10 +406,107 @@ async def test_refusals_of_one_moment_are_stored_together_and_never_override_a_s
         )
     assert stored == {f"burst-{i}": (None if i == 7 else 409) for i in range(40)}
     # Replays read the stored refusal.
-    again = await IdempotencyKey.claim(
-        sessions, principal=principal, scope="booking.create", key="burst-3", body={}, ttl_days=1
+    again = await KeyClaims(sessions).claim(
+        principal=principal, scope="booking.create", key="burst-3", body={}, ttl_days=1
     )
     assert again.answer == full
+
+
+async def test_keys_claimed_at_once_share_a_statement_and_duplicates_share_the_claim(
+    sessions: SessionFactory,
+) -> None:
+    """Thirty claims at once (a key named three times, one reused with another body)."""
+    claims = KeyClaims(sessions)
+    principal = str(uuid.uuid4())
+    earlier = await claims.claim(
+        principal=principal, scope="booking.create", key="old", body={"a": 1}, ttl_days=1
+    )
+    full = Refusal(ErrorCode.SLOT_UNAVAILABLE, "full")
+    assert await earlier.refuse(full) == full
+    wanted = (
+        [("dup", {"a": 1})] * 3
+        + [(f"k-{i}", {"a": 1}) for i in range(25)]
+        + [("old", {"a": 1}), ("old", {"a": 2})]
+    )
+    inserts: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().startswith("INSERT INTO idempotency_records"):
+            inserts.append(statement)
+
+    engine = sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        results = await asyncio.gather(
+            *(
+                claims.claim(principal=principal, scope="booking.create", key=k, body=b, ttl_days=1)
+                for k, b in wanted
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+    assert len(inserts) < len(wanted)
+    dup = [r for r in results[:3] if isinstance(r, IdempotencyKey)]
+    assert [r.first for r in dup] == [True, False, False]
+    assert len({r.target_id for r in dup}) == 1
+    fresh = [r for r in results[3:28] if isinstance(r, IdempotencyKey)]
+    assert len(fresh) == 25
+    assert all(r.first and r.answer is None for r in fresh)
+    assert len({r.target_id for r in fresh}) == 25
+    replay, reused = results[28], results[29]
+    assert isinstance(replay, IdempotencyKey)
+    assert not replay.first
+    assert replay.target_id == earlier.target_id
+    assert replay.answer == full
+    assert isinstance(reused, BookingError)
+    assert reused.code == ErrorCode.IDEMPOTENCY_KEY_REUSED
+    async with sessions() as session:
+        stored = (
+            await session.execute(
+                select(IdempotencyRecord.key, IdempotencyRecord.target_id).where(
+                    IdempotencyRecord.principal == principal
+                )
+            )
+        ).all()
+    assert len(stored) == 27  # old, dup and the twenty-five
+    assert dict(stored)["dup"] == dup[0].target_id
+
+
+def _wallet_body(slot_id: str) -> BookingIn:
+    return BookingIn.model_validate({"slot_id": slot_id, "payment": {"method": "wallet"}})
+
+
+async def test_creates_of_one_moment_read_their_slot_once(
+    api: httpx.AsyncClient, sessions: SessionFactory
+) -> None:
+    """Fifty reads of one slot at once and one of a slot that does not exist: few statements."""
+    slot = await make_slot(api, price=2_500, capacity=3)
+    targets = Targets(sessions)
+    reads: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "FROM slots JOIN resources" in statement:
+            reads.append(statement)
+
+    engine = sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        found = await asyncio.gather(
+            *(targets.of(_wallet_body(slot["id"])) for _ in range(50)),
+            targets.of(_wallet_body(str(uuid.uuid4()))),
+            return_exceptions=True,
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+    assert 1 <= len(reads) < 10
+    assert all(isinstance(t, Target) and t.amount == 2_500 for t in found[:50])
+    assert all(isinstance(t, Target) and t.seats and t.seats.free() == 3 for t in found[:50])
+    missing = found[50]
+    assert isinstance(missing, BookingError)
+    assert missing.code == ErrorCode.SLOT_NOT_FOUND
 
 
 async def test_a_pooled_connection_postgres_dropped_is_replaced_at_checkout(
