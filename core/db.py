@@ -52,6 +52,16 @@ def _ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         raise DisconnectionError(f"the pooled connection is dead: {exc!r}") from exc
 
 
+def autocommit(sessions: SessionFactory) -> AsyncEngine:
+    """The sessions' engine without transactions: each statement commits on its own.
+
+    For work that is one statement (a count, a claim, a stored answer): it
+    saves the BEGIN and COMMIT around it, two of its three round trips.
+    """
+    bind: AsyncEngine = sessions.kw["bind"]
+    return bind.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def session_factory(engine: AsyncEngine) -> SessionFactory:
     """Sessions that keep loaded attributes after commit (we hand them to responses)."""
     return async_sessionmaker(engine, expire_on_commit=False)

@@ -15,7 +15,7 @@ from limits.aio.storage import Storage
 from sqlalchemy import ARRAY, Float, Integer, String, bindparam, text
 from sqlalchemy.exc import DBAPIError
 
-from core.db import SessionFactory
+from core.db import SessionFactory, autocommit
 from core.rounds import Batch, Rounds
 
 _INCR = text(
@@ -67,10 +67,7 @@ class PostgresStorage(Storage):
     def __init__(self, sessions: SessionFactory, **options: Any) -> None:
         super().__init__(wrap_exceptions=False)
         self._sessions = sessions
-        bind = sessions.kw["bind"]
-        # One statement needs no transaction around it: autocommit saves BEGIN and COMMIT,
-        # two of the three round trips of every counted request.
-        self._autocommit = bind.execution_options(isolation_level="AUTOCOMMIT")
+        self._autocommit = autocommit(sessions)
         self._rounds: Rounds[Hits, dict[str, int]] = Rounds(self._count)
 
     @property

@@ -37,9 +37,10 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.errors import HTTP_STATUS
-from core.db import SessionFactory
+from core.db import SessionFactory, autocommit
 from core.rounds import Batch, Rounds
 from models.db import IdempotencyRecord
 from models.errors import BookingError, ErrorCode
@@ -104,9 +105,13 @@ def _columns(answer: Answer) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class IdempotencyKey:
-    """One caller's key in one scope, and what it stood for when this request read it."""
+    """One caller's key in one scope, and what it stood for when this request read it.
 
-    sessions: SessionFactory
+    Each of its writes is one statement on ``db``, an autocommit engine: no
+    BEGIN and COMMIT around it.
+    """
+
+    db: AsyncEngine
     principal: str
     scope: str
     key: str
@@ -123,16 +128,15 @@ class IdempotencyKey:
         (a refusal that won the race) is returned instead, and the caller must
         not start the work.
         """
-        async with self.sessions() as session:
+        async with self.db.connect() as conn:
             row = (
-                await session.execute(
+                await conn.execute(
                     update(_TABLE)
                     .where(*self._where())
                     .values(started_at=func.coalesce(_KEYS.started_at, func.now()))
                     .returning(_KEYS.response_status, _KEYS.response_body)
                 )
             ).one()
-            await session.commit()
         return _stored(row.response_status, row.response_body)
 
     async def refuse(self, refusal: Refusal) -> Answer | None:
@@ -156,22 +160,20 @@ class IdempotencyKey:
         condition = [_KEYS.response_body.is_(None)]
         if unless_started:
             condition.append(_KEYS.started_at.is_(None))
-        async with self.sessions() as session:
-            stored_now = await session.execute(
+        async with self.db.connect() as conn:
+            stored_now = await conn.execute(
                 update(_TABLE)
                 .where(*self._where(), *condition)
                 .values(**_columns(answer))
                 .returning(_KEYS.key)
             )
             if stored_now.first() is not None:
-                await session.commit()
                 return answer
             row = (
-                await session.execute(
+                await conn.execute(
                     select(_KEYS.response_status, _KEYS.response_body).where(*self._where())
                 )
             ).one()
-            await session.commit()
         return _stored(row.response_status, row.response_body)
 
     def _where(self) -> tuple[ColumnElement[bool], ...]:
@@ -263,9 +265,7 @@ class KeyClaims:
     """
 
     def __init__(self, sessions: SessionFactory) -> None:
-        self._sessions = sessions
-        # One statement each needs no transaction around it (no BEGIN and COMMIT).
-        self._autocommit = sessions.kw["bind"].execution_options(isolation_level="AUTOCOMMIT")
+        self._autocommit = autocommit(sessions)
         self._rounds: Rounds[_Claim, IdempotencyKey] = Rounds(self._claim)
 
     async def claim(
@@ -330,14 +330,14 @@ class KeyClaims:
                 # caller finds it unanswered.
                 first, target = fresh[k]
                 result = IdempotencyKey(
-                    self._sessions, *k, target, k not in made, None, first.body_hash
+                    self._autocommit, *k, target, k not in made, None, first.body_hash
                 )
                 made.add(k)
             else:
                 r = records[k]
                 answer = _stored(r.response_status, r.response_body)
                 result = IdempotencyKey(
-                    self._sessions, *k, r.target_id, False, answer, r.request_hash
+                    self._autocommit, *k, r.target_id, False, answer, r.request_hash
                 )
             if not answered.done():
                 answered.set_result(result)
@@ -359,7 +359,7 @@ class RefusalBatch:
     """
 
     def __init__(self, sessions: SessionFactory) -> None:
-        self._sessions = sessions
+        self._autocommit = autocommit(sessions)
         self._rounds: Rounds[tuple[IdempotencyKey, Refusal], Answer | None] = Rounds(self._store)
 
     async def refuse(self, claim: IdempotencyKey, refusal: Refusal) -> Answer | None:
@@ -372,10 +372,10 @@ class RefusalBatch:
             by_refusal.setdefault(refusal, []).append((claim, answered))
         for refusal, members in by_refusal.items():
             columns = _columns(refusal)
-            async with self._sessions() as session:
+            async with self._autocommit.connect() as conn:
                 stored = {
                     (row.principal, row.scope, row.key)
-                    for row in await session.execute(
+                    for row in await conn.execute(
                         _REFUSE_MANY,
                         {
                             "status": columns["response_status"],
@@ -386,7 +386,6 @@ class RefusalBatch:
                         },
                     )
                 }
-                await session.commit()
             for claim, answered in members:
                 if (claim.principal, claim.scope, claim.key) in stored:
                     answer: Answer | None = refusal

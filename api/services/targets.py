@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import ARRAY, Uuid, bindparam, select
 
 from api.schemas import BookingIn
-from core.db import SessionFactory
+from core.db import SessionFactory, autocommit
 from core.rounds import Batch, Rounds
 from models.availability import RangeRules, RuleViolation, check_range
 from models.db import Resource, Slot
@@ -79,8 +79,7 @@ class Targets:
 
     def __init__(self, sessions: SessionFactory) -> None:
         self._sessions = sessions
-        # One statement needs no transaction around it (no BEGIN and COMMIT).
-        self._autocommit = sessions.kw["bind"].execution_options(isolation_level="AUTOCOMMIT")
+        self._autocommit = autocommit(sessions)
         self._slots: Rounds[uuid.UUID, Target | None] = Rounds(self._read_slots)
 
     async def of(self, body: BookingIn) -> Target:
