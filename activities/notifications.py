@@ -46,11 +46,16 @@ class NotificationActivities:
         """
         key = keys.notification(request.booking_id, request.kind, request.about)
         async with self._sessions() as session:
-            booking = await session.get(Booking, request.booking_id)
-            if booking is None:
+            found = (
+                await session.execute(
+                    select(Booking, Resource)
+                    .join(Resource, Resource.id == Booking.resource_id)
+                    .where(Booking.id == request.booking_id)
+                )
+            ).first()
+            if found is None:
                 return SendNotificationResult(status=NotificationStatus.SKIPPED)
-            resource = await session.get(Resource, booking.resource_id)
-            assert resource is not None
+            booking, resource = found
             recipient = (booking.contact or {}).get("email")
             await session.execute(
                 insert(Notification)

@@ -56,15 +56,10 @@ class SlotActivities:
         FAILED with ``SLOT_UNAVAILABLE`` so the attempt stays visible.
         """
         async with self._sessions() as session:
-            existing = await session.get(Booking, request.booking_id)
-            if existing is not None:
-                if existing.status in ACTIVE_STATUSES:
-                    owner = await session.get(Resource, existing.resource_id)
-                    assert owner is not None
-                    return slot_hold_of(existing, owner)
-                raise business_failure(ErrorCode(existing.reason or ErrorCode.SLOT_UNAVAILABLE))
-
+            # Written first, read back only when it did not go through: a retry after
+            # the commit fails on the booking's own row and is answered from it below.
             values, resource, reason = await self._what_to_hold(session, request)
+            conflict: IntegrityError | None = None
             if reason is None:
                 try:
                     await self._set_hold_cap(session, request)
@@ -77,15 +72,26 @@ class SlotActivities:
                     await session.commit()
                     crash_point(CrashPoint.HOLD_COMMITTED)
                 except IntegrityError as exc:
+                    await session.rollback()
                     reason = _hold_refusal(exc)
                     if reason is None:
-                        raise
-                    await session.rollback()
+                        conflict = exc
                 else:
                     log.info("slot.held", booking_id=str(request.booking_id))
-                    # What was written, without reading it back (a retry reads it: above).
+                    # What was written, without reading it back (a retry reads it: below).
                     return slot_hold_of(Booking(**values), resource)
 
+            existing = await session.get(Booking, request.booking_id)
+            if existing is not None:
+                if existing.status in ACTIVE_STATUSES:
+                    owner = await session.get(Resource, existing.resource_id)
+                    assert owner is not None
+                    return slot_hold_of(existing, owner)
+                raise business_failure(ErrorCode(existing.reason or ErrorCode.SLOT_UNAVAILABLE))
+            if conflict is not None:
+                raise conflict
+
+            assert reason is not None
             await session.execute(
                 insert(Booking)
                 .values(**values, status=BookingStatus.FAILED.value, reason=reason.value)

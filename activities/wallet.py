@@ -17,7 +17,7 @@ from models.errors import ErrorCode, business_failure
 from models.payloads import ChargeWalletInput, MeetingLink, RefundWalletInput
 from store import keys
 from store.ledger import append_ledger_entry, is_overdraft
-from store.timeline import record_event
+from store.timeline import Step, record_event, record_events
 
 log = structlog.get_logger(__name__)
 
@@ -75,17 +75,15 @@ class WalletActivities:
                     booking.meeting_status = MeetingStatus.READY.value
                     booking.meeting_url = meeting.url
                     booking.meeting_external_id = meeting.external_id
-                await record_event(
-                    session,
-                    booking.id,
-                    "payment.captured",
-                    {"method": "wallet", "amount": request.amount, "currency": request.currency},
-                )
-                await record_event(session, booking.id, "booking.confirmed")
+                captured = {
+                    "method": "wallet",
+                    "amount": request.amount,
+                    "currency": request.currency,
+                }
+                steps = [Step("payment.captured", captured), Step("booking.confirmed")]
                 if meeting is not None:
-                    await record_event(
-                        session, booking.id, "meeting.ready", {"provider": booking.meeting_provider}
-                    )
+                    steps.append(Step("meeting.ready", {"provider": booking.meeting_provider}))
+                await record_events(session, booking.id, *steps)
                 await session.commit()
                 crash_point(CrashPoint.DEBIT_COMMITTED)
             except IntegrityError as exc:

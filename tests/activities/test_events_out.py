@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
-from sqlalchemy import select
+from sqlalchemy import event, select
 from temporalio.testing import ActivityEnvironment
 
 import stack.devstack
@@ -21,11 +21,11 @@ from core.db import SessionFactory
 from core.settings import Settings
 from core.signing import InvalidSignature, verify_header
 from integrations.events_out import TARGET_REFUSED, EventDispatcher, GaveUp, address_allowed
-from models.db import Booking, OutgoingEvent
+from models.db import Booking, BookingEvent, OutgoingEvent
 from models.domain import AttentionKind, BookingStatus
 from models.payloads import ReleaseSlotInput
 from store import alerts
-from store.timeline import PUBLISHED_TYPES, record_event
+from store.timeline import PUBLISHED_TYPES, Step, record_event, record_events
 from worker import alert_undelivered
 
 from support.db import insert_confirmed_booking
@@ -124,6 +124,57 @@ async def test_state_change_writes_one_event_even_when_the_step_reruns(
     assert event.payload["booking_id"] == str(booking_id)
     assert event.payload["data"] == {}
     assert datetime.fromisoformat(event.payload["created_at"]).tzinfo is not None
+
+
+async def test_a_transactions_steps_are_one_statement_and_a_rerun_writes_none(
+    sessions: SessionFactory,
+) -> None:
+    """Several steps are written by one statement, in order; only the published get events."""
+    booking_id = await insert_confirmed_booking(sessions)
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "booking_events" in statement or "outgoing_events" in statement:
+            statements.append(statement)
+
+    steps = (
+        Step("payment.captured", {"amount": 100}),
+        Step("booking.confirmed"),
+        Step("meeting.ready", {"provider": "jitsi"}),
+    )
+    engine = sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for _ in range(2):  # The second time is a retried step: nothing new.
+            async with sessions() as session:
+                await record_events(session, booking_id, *steps)
+                await session.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+    assert len(statements) == 2
+    async with sessions() as session:
+        timeline = (
+            await session.execute(
+                select(BookingEvent.type, BookingEvent.data)
+                .where(BookingEvent.booking_id == booking_id)
+                .order_by(BookingEvent.id)
+            )
+        ).all()
+    assert [tuple(row) for row in timeline[-3:]] == [
+        ("payment.captured", {"amount": 100}),
+        ("booking.confirmed", {}),
+        ("meeting.ready", {"provider": "jitsi"}),
+    ]
+    assert len(timeline) == 3
+    confirmed, ready = await _events(sessions, booking_id)
+    assert (confirmed.type, ready.type) == ("booking.confirmed", "booking.meeting_ready")
+    assert ready.payload["id"] == str(ready.id)
+    assert ready.payload["booking_id"] == str(booking_id)
+    assert ready.payload["data"] == {"provider": "jitsi"}
+    assert datetime.fromisoformat(ready.payload["created_at"]) == datetime.fromisoformat(
+        confirmed.payload["created_at"]
+    )
 
 
 async def test_event_exists_only_when_the_state_change_commits(sessions: SessionFactory) -> None:

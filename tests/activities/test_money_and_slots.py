@@ -447,6 +447,31 @@ async def test_hold_slot_retried_returns_same_hold_and_takes_capacity_once(
     assert bookings == 1
 
 
+@pytest.mark.parametrize(
+    ("capacity", "max_active_holds"), [(1, 10), (2, 1)], ids=["slot-now-full", "cap-now-reached"]
+)
+async def test_hold_slot_retried_where_its_own_hold_now_refuses_returns_the_hold(
+    sessions: SessionFactory, capacity: int, max_active_holds: int
+) -> None:
+    """A retry that its own first hold now refuses still answers that hold.
+
+    The first hold took the last seat, or the customer's last unpaid hold; the
+    booking it wrote wins over the refusal the retry meets.
+    """
+    slot = await make_slot(sessions, capacity=capacity)
+    request = hold_input(slot).model_copy(update={"max_active_holds": max_active_holds})
+
+    first = await hold(sessions, request)
+    second = await hold(sessions, request)
+
+    assert first == second
+    assert await active_count_of(sessions, slot.id) == 1
+    async with sessions() as session:
+        booking = await session.get(Booking, request.booking_id)
+    assert booking is not None
+    assert (booking.status, booking.reason) == (BookingStatus.HELD, None)
+
+
 async def test_second_booking_on_full_slot_fails_and_is_recorded(
     sessions: SessionFactory,
 ) -> None:
