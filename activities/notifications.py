@@ -57,24 +57,24 @@ class NotificationActivities:
                 return SendNotificationResult(status=NotificationStatus.SKIPPED)
             booking, resource = found
             recipient = (booking.contact or {}).get("email")
-            await session.execute(
-                insert(Notification)
-                .values(
-                    id=uuid.uuid4(),
-                    booking_id=booking.id,
-                    kind=request.kind,
-                    channel="email",
-                    recipient=recipient,
-                    idempotency_key=key,
-                    status=NotificationStatus.PENDING if recipient else NotificationStatus.SKIPPED,
-                )
-                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            # Written, or found and locked when an earlier attempt wrote it: the no-op
+            # update takes the row lock as SELECT ... FOR UPDATE would, in the same statement.
+            row = insert(Notification).values(
+                id=uuid.uuid4(),
+                booking_id=booking.id,
+                kind=request.kind,
+                channel="email",
+                recipient=recipient,
+                idempotency_key=key,
+                status=NotificationStatus.PENDING if recipient else NotificationStatus.SKIPPED,
             )
             outbox = (
                 await session.execute(
-                    select(Notification)
-                    .where(Notification.idempotency_key == key)
-                    .with_for_update()
+                    row.on_conflict_do_update(
+                        index_elements=["idempotency_key"],
+                        set_={"idempotency_key": row.excluded.idempotency_key},
+                    ).returning(Notification),
+                    execution_options={"populate_existing": True},
                 )
             ).scalar_one()
             if outbox.status in (NotificationStatus.SENT, NotificationStatus.SKIPPED):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -45,6 +46,24 @@ async def test_confirmation_is_sent_once_even_when_the_activity_reruns(
     sent = [m for m in mail_sink.messages() if str(booking_id) in text_of(m)]
     assert len(sent) == 1
     assert sent[0]["Subject"] == "Your booking is confirmed"
+    outbox = await _outbox(sessions, booking_id)
+    assert (outbox.status, outbox.attempts) == ("SENT", 1)
+
+
+async def test_two_attempts_at_once_send_one_mail(
+    sessions: SessionFactory, settings: Settings, mail_sink: MailSink
+) -> None:
+    """The outbox row's lock makes a second attempt wait for the first and find it SENT."""
+    booking_id = await insert_confirmed_booking(sessions, "ravi@example.com")
+    activities = NotificationActivities(sessions, settings)
+    request = SendNotificationInput(booking_id=booking_id, kind="booking_confirmed")
+
+    results = await asyncio.gather(
+        *(ActivityEnvironment().run(activities.send_notification, request) for _ in range(2))
+    )
+
+    assert [r.status for r in results] == ["SENT", "SENT"]
+    assert len([m for m in mail_sink.messages() if str(booking_id) in text_of(m)]) == 1
     outbox = await _outbox(sessions, booking_id)
     assert (outbox.status, outbox.attempts) == ("SENT", 1)
 
