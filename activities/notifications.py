@@ -73,8 +73,7 @@ class NotificationActivities:
                     row.on_conflict_do_update(
                         index_elements=["idempotency_key"],
                         set_={"idempotency_key": row.excluded.idempotency_key},
-                    ).returning(Notification),
-                    execution_options={"populate_existing": True},
+                    ).returning(Notification)
                 )
             ).scalar_one()
             if outbox.status in (NotificationStatus.SENT, NotificationStatus.SKIPPED):

@@ -21,6 +21,7 @@ from api.schemas import (
     SignedMoney,
     SlotOut,
 )
+from core.db import UTC_ISO
 from models.db import Booking, LedgerEntry, Resource, Slot
 from models.domain import BookingStatus, MeetingStatus
 
@@ -70,26 +71,26 @@ def summary_view(booking: Booking) -> BookingSummaryOut:
 
 # The booking with its timeline and refunds: one statement, so one snapshot, and
 # one round trip where a transaction of four reads took six. Timestamps inside
-# JSON are written in UTC whatever the server's TimeZone, as asyncpg gives them.
+# JSON are written in UTC (``core.db.UTC_ISO``), as asyncpg gives them.
 _BOOKING_VIEW = text(
     """
     SELECT b.*,
         (SELECT json_agg(json_build_object(
                     'type', e.type,
-                    'at', to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                    'at', to_char(e.at AT TIME ZONE 'UTC', :utc_iso),
                     'data', e.data)
                     ORDER BY e.id)
            FROM booking_events e WHERE e.booking_id = b.id) AS timeline,
         (SELECT json_agg(json_build_object(
                     'amount', l.amount, 'currency', l.currency, 'method', 'wallet',
                     'status', 'PROCESSED', 'reason', l.reason,
-                    'at', to_char(l.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+                    'at', to_char(l.created_at AT TIME ZONE 'UTC', :utc_iso))
                     ORDER BY l.id)
            FROM ledger_entries l WHERE l.booking_id = b.id AND l.kind = 'refund') AS wallet_refunds,
         (SELECT json_agg(json_build_object(
                     'amount', g.amount, 'currency', g.currency, 'method', g.provider,
                     'status', g.status, 'reason', g.reason,
-                    'at', to_char(g.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+                    'at', to_char(g.created_at AT TIME ZONE 'UTC', :utc_iso))
                     ORDER BY g.id)
            FROM gateway_transactions g WHERE g.booking_id = b.id AND g.kind = 'refund'
         ) AS gateway_refunds
@@ -114,7 +115,11 @@ async def booking_view(session: AsyncSession, booking_id: uuid.UUID) -> BookingO
     One statement reads the booking and its rows, so the status, meeting and
     timeline never disagree with each other.
     """
-    booking = (await session.execute(_BOOKING_VIEW, {"booking_id": booking_id})).mappings().first()
+    booking = (
+        (await session.execute(_BOOKING_VIEW, {"booking_id": booking_id, "utc_iso": UTC_ISO}))
+        .mappings()
+        .first()
+    )
     if booking is None:
         return None
     refunds = [_refund(r) for r in booking["wallet_refunds"] or ()] + [

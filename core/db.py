@@ -52,6 +52,12 @@ def _ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         raise DisconnectionError(f"the pooled connection is dead: {exc!r}") from exc
 
 
+# ``to_char`` format of a timestamp that PostgreSQL writes into JSON (after ``AT TIME
+# ZONE 'UTC'``): ISO 8601 in UTC, microseconds included, whatever the server's TimeZone.
+# Bound as a parameter (``:utc_iso``) where a statement builds JSON.
+UTC_ISO = 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
+
+
 def autocommit(sessions: SessionFactory) -> AsyncEngine:
     """The sessions' engine without transactions: each statement commits on its own.
 

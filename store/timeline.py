@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import UTC_ISO
 from store import keys
 
 # Timeline type -> the event type the host application receives.
@@ -39,7 +40,7 @@ PUBLISHED_TYPES: dict[str, str] = {
 # One statement for any number of timeline rows and their outgoing events: the
 # rows a retried step already wrote are skipped (ON CONFLICT), and only the new
 # rows of a published type get an event. ``created_at`` is the row's ``at`` in
-# UTC, in the same ISO 8601 form the receivers have always parsed.
+# UTC (``core.db.UTC_ISO``), the ISO 8601 form the receivers have always parsed.
 _RECORD = text(
     """
     WITH given AS (
@@ -62,7 +63,7 @@ _RECORD = text(
     SELECT a.id, CAST(:booking_id AS uuid), a.source_event_id, a.type,
            jsonb_build_object(
                'id', a.id, 'type', a.type,
-               'created_at', to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
+               'created_at', to_char(a.at AT TIME ZONE 'UTC', :utc_iso),
                'booking_id', CAST(:booking_id AS uuid), 'data', a.data
            ),
            'PENDING', 0
@@ -104,6 +105,7 @@ async def record_events(session: AsyncSession, booking_id: uuid.UUID, *steps: St
         _RECORD,
         {
             "booking_id": booking_id,
+            "utc_iso": UTC_ISO,
             "keys": [keys.timeline(booking_id, s.step or s.type) for s in steps],
             "types": [s.type for s in steps],
             "datas": [json.dumps(s.data or {}) for s in steps],

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
-from sqlalchemy import event, select
+from sqlalchemy import select
 from temporalio.testing import ActivityEnvironment
 
 import stack.devstack
@@ -21,14 +21,14 @@ from core.db import SessionFactory
 from core.settings import Settings
 from core.signing import InvalidSignature, verify_header
 from integrations.events_out import TARGET_REFUSED, EventDispatcher, GaveUp, address_allowed
-from models.db import Booking, BookingEvent, OutgoingEvent
+from models.db import Booking, OutgoingEvent
 from models.domain import AttentionKind, BookingStatus
 from models.payloads import ReleaseSlotInput
 from store import alerts
 from store.timeline import PUBLISHED_TYPES, Step, record_event, record_events
 from worker import alert_undelivered
 
-from support.db import insert_confirmed_booking
+from support.db import insert_confirmed_booking, statements_sent, timeline_of
 
 SECRET = "events-secret-" + "z" * 40
 RECEIVER = "https://host.example/hooks/bookings"
@@ -131,42 +131,25 @@ async def test_a_transactions_steps_are_one_statement_and_a_rerun_writes_none(
 ) -> None:
     """Several steps are written by one statement, in order; only the published get events."""
     booking_id = await insert_confirmed_booking(sessions)
-    statements: list[str] = []
-
-    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
-        if "booking_events" in statement or "outgoing_events" in statement:
-            statements.append(statement)
-
     steps = (
         Step("payment.captured", {"amount": 100}),
         Step("booking.confirmed"),
         Step("meeting.ready", {"provider": "jitsi"}),
     )
-    engine = sessions.kw["bind"].sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements_sent(
+        sessions, lambda s: "booking_events" in s or "outgoing_events" in s
+    ) as statements:
         for _ in range(2):  # The second time is a retried step: nothing new.
             async with sessions() as session:
                 await record_events(session, booking_id, *steps)
                 await session.commit()
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
 
     assert len(statements) == 2
-    async with sessions() as session:
-        timeline = (
-            await session.execute(
-                select(BookingEvent.type, BookingEvent.data)
-                .where(BookingEvent.booking_id == booking_id)
-                .order_by(BookingEvent.id)
-            )
-        ).all()
-    assert [tuple(row) for row in timeline[-3:]] == [
+    assert [(e.type, e.data) for e in await timeline_of(sessions, booking_id)] == [
         ("payment.captured", {"amount": 100}),
         ("booking.confirmed", {}),
         ("meeting.ready", {"provider": "jitsi"}),
     ]
-    assert len(timeline) == 3
     confirmed, ready = await _events(sessions, booking_id)
     assert (confirmed.type, ready.type) == ("booking.confirmed", "booking.meeting_ready")
     assert ready.payload["id"] == str(ready.id)

@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from email.message import EmailMessage
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from temporalio.testing import ActivityEnvironment
 
+from activities import notifications
 from activities.notifications import NotificationActivities
 from core.db import SessionFactory
 from core.settings import Settings
 from integrations.mail import EmailDeliveryError
 from models.db import Booking, Notification
 from models.domain import AttentionKind
-from models.payloads import SendNotificationInput
+from models.payloads import SendNotificationInput, SendNotificationResult
 from stack.embedded import free_port
 from stack.mailsink import MailSink
 from store import alerts
 
 from support.db import insert_confirmed_booking
 from support.mail import text_of
+from support.waiting import eventually
 
 
 async def _outbox(sessions: SessionFactory, booking_id: uuid.UUID) -> Notification:
@@ -31,16 +35,28 @@ async def _outbox(sessions: SessionFactory, booking_id: uuid.UUID) -> Notificati
         ).scalar_one()
 
 
+def _confirmation(booking_id: uuid.UUID) -> SendNotificationInput:
+    return SendNotificationInput(booking_id=booking_id, kind="booking_confirmed")
+
+
+async def _send(
+    activities: NotificationActivities, request: SendNotificationInput
+) -> SendNotificationResult:
+    result: SendNotificationResult = await ActivityEnvironment().run(
+        activities.send_notification, request
+    )
+    return result
+
+
 async def test_confirmation_is_sent_once_even_when_the_activity_reruns(
     sessions: SessionFactory, settings: Settings, mail_sink: MailSink
 ) -> None:
     """A rerun after success finds the outbox row SENT and sends nothing more."""
     booking_id = await insert_confirmed_booking(sessions, "ravi@example.com")
     activities = NotificationActivities(sessions, settings)
-    request = SendNotificationInput(booking_id=booking_id, kind="booking_confirmed")
 
-    first = await ActivityEnvironment().run(activities.send_notification, request)
-    second = await ActivityEnvironment().run(activities.send_notification, request)
+    first = await _send(activities, _confirmation(booking_id))
+    second = await _send(activities, _confirmation(booking_id))
 
     assert (first.status, second.status) == ("SENT", "SENT")
     sent = [m for m in mail_sink.messages() if str(booking_id) in text_of(m)]
@@ -50,22 +66,62 @@ async def test_confirmation_is_sent_once_even_when_the_activity_reruns(
     assert (outbox.status, outbox.attempts) == ("SENT", 1)
 
 
-async def test_two_attempts_at_once_send_one_mail(
-    sessions: SessionFactory, settings: Settings, mail_sink: MailSink
+async def test_two_retries_at_once_send_one_mail(
+    sessions: SessionFactory,
+    settings: Settings,
+    mail_sink: MailSink,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The outbox row's lock makes a second attempt wait for the first and find it SENT."""
+    """After a failed attempt, two retries at once: the row's lock lets one send.
+
+    The first retry's delivery is held until the other has reached the outbox
+    row: blocked on its lock, or (were there no lock) at its own delivery,
+    having read the row PENDING too. Then the other finds the row SENT.
+    """
     booking_id = await insert_confirmed_booking(sessions, "ravi@example.com")
+    dead_smtp = settings.model_copy(update={"smtp_port": free_port()})
+    with pytest.raises(EmailDeliveryError):
+        await _send(NotificationActivities(sessions, dead_smtp), _confirmation(booking_id))
+    deliver = notifications.send_email
+    second_delivery = asyncio.Event()
+    deliveries = 0
+
+    async def lock_waiters() -> int:
+        async with sessions() as session:
+            return int(
+                await session.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                )
+                or 0
+            )
+
+    async def held(message: EmailMessage, **kwargs: Any) -> None:
+        nonlocal deliveries
+        deliveries += 1
+        if deliveries == 1:
+            blocked = asyncio.ensure_future(eventually(lock_waiters, within=30, every=0.01))
+            arrived = asyncio.ensure_future(second_delivery.wait())
+            _, pending = await asyncio.wait({blocked, arrived}, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+        else:
+            second_delivery.set()
+        await deliver(message, **kwargs)
+
+    monkeypatch.setattr(notifications, "send_email", held)
     activities = NotificationActivities(sessions, settings)
-    request = SendNotificationInput(booking_id=booking_id, kind="booking_confirmed")
 
     results = await asyncio.gather(
-        *(ActivityEnvironment().run(activities.send_notification, request) for _ in range(2))
+        *(_send(activities, _confirmation(booking_id)) for _ in range(2))
     )
 
     assert [r.status for r in results] == ["SENT", "SENT"]
     assert len([m for m in mail_sink.messages() if str(booking_id) in text_of(m)]) == 1
     outbox = await _outbox(sessions, booking_id)
-    assert (outbox.status, outbox.attempts) == ("SENT", 1)
+    assert (outbox.status, outbox.attempts) == ("SENT", 2)
 
 
 async def test_failed_delivery_is_recorded_retried_then_marked_failed(
@@ -75,12 +131,11 @@ async def test_failed_delivery_is_recorded_retried_then_marked_failed(
     booking_id = await insert_confirmed_booking(sessions, "ravi@example.com")
     dead_smtp = settings.model_copy(update={"smtp_port": free_port()})
     activities = NotificationActivities(sessions, dead_smtp)
-    request = SendNotificationInput(booking_id=booking_id, kind="booking_confirmed")
 
     with pytest.raises(EmailDeliveryError):
-        await ActivityEnvironment().run(activities.send_notification, request)
+        await _send(activities, _confirmation(booking_id))
     pending = await _outbox(sessions, booking_id)
-    final = await ActivityEnvironment().run(activities.send_notification, request)
+    final = await _send(activities, _confirmation(booking_id))
 
     assert (pending.status, pending.attempts) == ("PENDING", 1)
     assert pending.last_error
@@ -102,9 +157,6 @@ async def test_booking_without_contact_is_skipped_and_recorded(
 ) -> None:
     """No e-mail address: nothing is sent, and the outbox says SKIPPED."""
     booking_id = await insert_confirmed_booking(sessions, None)
-    result = await ActivityEnvironment().run(
-        NotificationActivities(sessions, settings).send_notification,
-        SendNotificationInput(booking_id=booking_id, kind="booking_confirmed"),
-    )
+    result = await _send(NotificationActivities(sessions, settings), _confirmation(booking_id))
     assert result.status == "SKIPPED"
     assert (await _outbox(sessions, booking_id)).status == "SKIPPED"

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 
 from api.views import booking_view
 from core.db import SessionFactory
-from models.db import BookingEvent, LedgerEntry
+from models.db import LedgerEntry
 from store.ledger import append_ledger_entry
 from store.timeline import Step, record_events
 
-from support.db import insert_confirmed_booking
+from support.db import insert_confirmed_booking, statements_sent, timeline_of
 
 
 async def test_booking_view_is_one_statement_with_its_timeline_and_refunds_in_utc(
@@ -44,26 +44,10 @@ async def test_booking_view_is_one_statement_with_its_timeline_and_refunds_in_ut
             Step("payment.refunded"),
         )
         await session.commit()
-    statements: list[str] = []
-
-    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    engine = sessions.kw["bind"].sync_engine
     async with sessions() as session:
         await session.execute(text("SET TIME ZONE 'Asia/Kolkata'"))
-        event.listen(engine, "before_cursor_execute", seen)
-        try:
+        with statements_sent(sessions) as statements:
             view = await booking_view(session, booking_id)
-        finally:
-            event.remove(engine, "before_cursor_execute", seen)
-        timeline = (
-            await session.execute(
-                select(BookingEvent.type, BookingEvent.at)
-                .where(BookingEvent.booking_id == booking_id)
-                .order_by(BookingEvent.id)
-            )
-        ).all()
         refund = (
             await session.execute(
                 select(LedgerEntry).where(
@@ -74,7 +58,8 @@ async def test_booking_view_is_one_statement_with_its_timeline_and_refunds_in_ut
 
     assert len(statements) == 1
     assert view is not None
-    assert [(e.type, e.at) for e in view.timeline] == [tuple(row) for row in timeline]
+    timeline = await timeline_of(sessions, booking_id)
+    assert [(e.type, e.at) for e in view.timeline] == [(e.type, e.at) for e in timeline]
     assert all(e.at.utcoffset() == UTC.utcoffset(None) for e in view.timeline)
     [given] = view.refunds
     assert (given.amount.amount, given.method, given.status, given.reason) == (

@@ -9,7 +9,7 @@ from collections import Counter
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -25,6 +25,7 @@ from store.ledger import append_ledger_entry
 
 from support.auth import JWT_SECRET, OPERATOR, bearer
 from support.catalog import book, fund, make_slot
+from support.db import statements_sent
 from support.engine import api_client
 
 
@@ -379,18 +380,10 @@ async def test_refusals_of_one_moment_are_stored_together_and_never_override_a_s
     ]
     assert await claims[7].start() is None
     batch = RefusalBatch(sessions)
-    statements: list[str] = []
-
-    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
-        if "unnest(" in statement and "idempotency_records" in statement:
-            statements.append(statement)
-
-    engine = sessions.kw["bind"].sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements_sent(
+        sessions, lambda s: "unnest(" in s and "idempotency_records" in s
+    ) as statements:
         answers = await asyncio.gather(*(batch.refuse(claim, full) for claim in claims))
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
 
     assert answers == [full] * 7 + [None] + [full] * 32
     assert len(statements) == 1  # one statement for the forty
@@ -428,15 +421,9 @@ async def test_keys_claimed_at_once_share_a_statement_and_duplicates_share_the_c
         + [(f"k-{i}", {"a": 1}) for i in range(25)]
         + [("old", {"a": 1}), ("old", {"a": 2})]
     )
-    inserts: list[str] = []
-
-    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
-        if statement.lstrip().startswith("INSERT INTO idempotency_records"):
-            inserts.append(statement)
-
-    engine = sessions.kw["bind"].sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements_sent(
+        sessions, lambda s: s.lstrip().startswith("INSERT INTO idempotency_records")
+    ) as inserts:
         results = await asyncio.gather(
             *(
                 claims.claim(principal=principal, scope="booking.create", key=k, body=b, ttl_days=1)
@@ -444,8 +431,6 @@ async def test_keys_claimed_at_once_share_a_statement_and_duplicates_share_the_c
             ),
             return_exceptions=True,
         )
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
 
     assert len(inserts) < len(wanted)
     dup = [r for r in results[:3] if isinstance(r, IdempotencyKey)]
@@ -484,22 +469,12 @@ async def test_creates_of_one_moment_read_their_slot_once(
     """Fifty reads of one slot at once and one of a slot that does not exist: few statements."""
     slot = await make_slot(api, price=2_500, capacity=3)
     targets = Targets(sessions)
-    reads: list[str] = []
-
-    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
-        if "FROM slots JOIN resources" in statement:
-            reads.append(statement)
-
-    engine = sessions.kw["bind"].sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements_sent(sessions, lambda s: "FROM slots JOIN resources" in s) as reads:
         found = await asyncio.gather(
             *(targets.of(_wallet_body(slot["id"])) for _ in range(50)),
             targets.of(_wallet_body(str(uuid.uuid4()))),
             return_exceptions=True,
         )
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
 
     assert 1 <= len(reads) < 10
     assert all(isinstance(t, Target) and t.amount == 2_500 for t in found[:50])

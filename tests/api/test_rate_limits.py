@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from sqlalchemy import event
-
 from core.db import SessionFactory
 from core.settings import Settings
 from store.rate_limits import PostgresStorage
 
 from support.auth import bearer
+from support.db import statements_sent
 from support.engine import api_client
 
 
@@ -74,20 +73,10 @@ async def test_concurrent_hits_are_counted_exactly_in_few_statements(
     """Forty callers at once on two windows: counts 1..40, in fewer statements than callers."""
     storage = PostgresStorage(sessions)
     address, customer = f"address/{uuid.uuid4()}", f"customer/{uuid.uuid4()}"
-    statements: list[str] = []
-
-    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
-        if "rate_limit_counters" in statement:
-            statements.append(statement)
-
-    engine = sessions.kw["bind"].sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements_sent(sessions, lambda s: "rate_limit_counters" in s) as statements:
         counts = await asyncio.gather(
             *(storage.incr_many([address, customer], 60) for _ in range(40))
         )
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
 
     assert sorted(c[address] for c in counts) == list(range(1, 41))
     assert [c[address] for c in counts] == [c[customer] for c in counts]

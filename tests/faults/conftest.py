@@ -14,9 +14,8 @@ import asyncio
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
@@ -130,16 +129,3 @@ class Workers:
 def workers(stack: ProcessStack) -> Workers:
     """Crash-point workers for one test."""
     return Workers(stack)
-
-
-async def eventually(
-    check: Callable[[], Awaitable[Any]], *, within: float = 90, what: str = "condition"
-) -> Any:
-    """Poll ``check`` (across processes there is no event to await) until it returns truthy."""
-    async with asyncio.timeout(within):
-        while True:
-            result = await check()
-            if result:
-                return result
-            await asyncio.sleep(0.25)
-    raise AssertionError(what)  # pragma: no cover - the timeout raises first

@@ -17,12 +17,13 @@ from typing import Any
 
 import asyncpg
 import httpx
-from faults.conftest import Workers, eventually
+from faults.conftest import Workers
 
 from core.crashpoints import CrashPoint
 
 from support.auth import bearer
 from support.catalog import book, book_gateway, fund, make_slot
+from support.waiting import eventually
 
 PRICE = 5_000
 # Far enough ahead that a customer's cancel refunds everything (the default policy).

@@ -11,13 +11,14 @@ import uuid
 
 import asyncpg
 import httpx
-from faults.conftest import assert_invariants, eventually
+from faults.conftest import assert_invariants
 from faults.test_crash_points import AHEAD, PRICE, _money, _until_meeting
 
 from stack.processes import ProcessStack
 
 from support.auth import bearer
 from support.catalog import book, book_gateway, fund, make_slot
+from support.waiting import eventually
 
 
 async def _awaiting_payment(api: httpx.AsyncClient) -> tuple[str, uuid.UUID, str]:

@@ -3,10 +3,47 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import event, select
+
 from core.db import SessionFactory
-from models.db import Booking, Resource, Slot
+from models.db import Booking, BookingEvent, Resource, Slot
+
+
+@contextmanager
+def statements_sent(
+    sessions: SessionFactory, wanted: Callable[[str], bool] = lambda statement: True
+) -> Iterator[list[str]]:
+    """The SQL statements the sessions' engine sends while the block runs (the ``wanted`` ones)."""
+    sent: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if wanted(statement):
+            sent.append(statement)
+
+    engine = sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+async def timeline_of(sessions: SessionFactory, booking_id: uuid.UUID) -> list[BookingEvent]:
+    """The booking's timeline rows, in order."""
+    async with sessions() as session:
+        return list(
+            (
+                await session.execute(
+                    select(BookingEvent)
+                    .where(BookingEvent.booking_id == booking_id)
+                    .order_by(BookingEvent.id)
+                )
+            ).scalars()
+        )
 
 
 async def insert_confirmed_booking(sessions: SessionFactory, email: str | None = None) -> uuid.UUID:
