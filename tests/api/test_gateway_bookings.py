@@ -204,7 +204,13 @@ async def test_payment_arriving_before_the_create_call_returns_still_confirms(
     sandbox: httpx.AsyncClient,
     sandbox_app: FastAPI,
 ) -> None:
-    """The customer pays (and the webhook lands) while the create call is still running."""
+    """The customer pays (and the webhook lands) while the create call is still running.
+
+    The answer is the booking as stored when the create is answered: still
+    awaiting payment, or already confirmed when the capture was recorded first
+    (both are true at their moment; which one is a race this test does not fix).
+    Either way it carries the order, and the booking confirms.
+    """
     activities = engine_activities(settings, sessions, http_for_providers)
     real_create_order = next(a for a in activities if a.__name__ == "create_order")
 
@@ -228,7 +234,10 @@ async def test_payment_arriving_before_the_create_call_returns_still_confirms(
             settled("CONFIRMED"),
         )
 
-    assert created.json()["status"] == "AWAITING_PAYMENT"
+    answer = created.json()
+    assert answer["status"] in {"AWAITING_PAYMENT", "CONFIRMED"}
+    assert answer["payment"]["order_id"]
+    assert answer["payment"]["checkout_url"]
     assert state.status == "CONFIRMED"
 
 
