@@ -3,26 +3,43 @@
 The create call waits for exactly this. Run as one local activity, it costs
 the workflow one marker instead of two, and, when the meeting provider needs
 no network (Jitsi), no remote meeting activity and no second workflow task.
+With the link made here, the confirmation mail has all it says, so this step
+makes one attempt to send it too: one local activity (and its marker and
+round trip) fewer, before the workflow can hear of any later change, so the
+mails keep their order. A failed attempt leaves the mail to the workflow's
+own notification step, which retries it within its bound.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Protocol
 
+import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from integrations.meetings import MeetingProvider
+from models.domain import NotificationKind, NotificationStatus
 from models.errors import ErrorCode, charge_refusal
 from models.payloads import (
     ChargeWalletInput,
     CreateMeetingInput,
     HoldSlotInput,
     MeetingLink,
+    SendNotificationInput,
+    SendNotificationResult,
     SlotHold,
     WalletDecision,
 )
+
+log = structlog.get_logger(__name__)
+
+# The confirmation's try inside the decision: the create call waits for it, so
+# it gets a short SMTP timeout and a bound well inside the step's own.
+CONFIRMATION_SMTP_TIMEOUT = 1.0
+CONFIRMATION_BOUND_SECONDS = 2.0
 
 
 class Holds(Protocol):
@@ -41,15 +58,30 @@ class Charges(Protocol):
         ...
 
 
+class Mails(Protocol):
+    """The notification outbox (``activities.notifications.NotificationActivities``)."""
+
+    async def deliver(
+        self, request: SendNotificationInput, *, smtp_timeout: float = ...
+    ) -> SendNotificationResult:
+        """One attempt through the outbox; raise when it failed and may be retried."""
+        ...
+
+
 class DecisionActivities:
     """The hold and the debit of a wallet booking, decided together."""
 
     def __init__(
-        self, slots: Holds, wallet: Charges, meetings: Mapping[str, MeetingProvider]
+        self,
+        slots: Holds,
+        wallet: Charges,
+        meetings: Mapping[str, MeetingProvider],
+        mails: Mails,
     ) -> None:
         self._slots = slots
         self._wallet = wallet
         self._meetings = meetings
+        self._mails = mails
 
     @activity.defn(name="decide_wallet")
     async def decide_wallet(self, request: HoldSlotInput) -> WalletDecision:
@@ -61,7 +93,9 @@ class DecisionActivities:
         debit comes after the hold committed, and its error carries
         ``CHARGE_REFUSED`` in its details so the workflow releases the slot.
         When the resource's provider is offline, the meeting link is written
-        in the debit's transaction, READY with the confirmation.
+        in the debit's transaction, READY with the confirmation, and the
+        confirmation mail is tried once (``confirmation`` says how it went;
+        None leaves it to the workflow).
         """
         hold = await self._slots.hold_slot(request)
         meeting = await self._offline_link(hold)
@@ -79,7 +113,31 @@ class DecisionActivities:
             if err.non_retryable and err.type in ErrorCode.__members__:
                 raise charge_refusal(err) from err
             raise
-        return WalletDecision(hold=hold, meeting=meeting)
+        if meeting is None:
+            return WalletDecision(hold=hold)
+        return WalletDecision(hold=hold, meeting=meeting, confirmation=await self._confirm(hold))
+
+    async def _confirm(self, hold: SlotHold) -> NotificationStatus | None:
+        """Send the confirmation once, or None: the booking is decided whatever this does."""
+        try:
+            async with asyncio.timeout(CONFIRMATION_BOUND_SECONDS):
+                sent = await self._mails.deliver(
+                    # The booking's first calendar invite: SEQUENCE 0.
+                    SendNotificationInput(
+                        booking_id=hold.booking_id, kind=NotificationKind.BOOKING_CONFIRMED
+                    ),
+                    smtp_timeout=CONFIRMATION_SMTP_TIMEOUT,
+                )
+        # Any failure class: the workflow's notification step retries and classifies it.
+        except Exception as exc:
+            log.warning(
+                "notification.left_to_workflow",
+                booking_id=str(hold.booking_id),
+                kind=NotificationKind.BOOKING_CONFIRMED,
+                error=type(exc).__name__,
+            )
+            return None
+        return sent.status
 
     async def _offline_link(self, hold: SlotHold) -> MeetingLink | None:
         provider = self._meetings.get(hold.meeting_provider)

@@ -28,6 +28,9 @@ from store import alerts, keys
 
 log = structlog.get_logger(__name__)
 
+# Seconds allowed for connecting to the SMTP server and for each exchange.
+SMTP_TIMEOUT = 10.0
+
 
 class NotificationActivities:
     """Send notifications and keep their delivery status in the outbox."""
@@ -43,6 +46,15 @@ class NotificationActivities:
         A failed attempt is recorded and raised so Temporal retries it with
         backoff; after ``notification_max_attempts`` the outbox row is FAILED
         and the result says so, so the booking goes on either way.
+        """
+        return await self.deliver(request)
+
+    async def deliver(
+        self, request: SendNotificationInput, *, smtp_timeout: float = SMTP_TIMEOUT
+    ) -> SendNotificationResult:
+        """One delivery attempt through the outbox (``send_notification`` without Temporal).
+
+        Raises ``EmailDeliveryError`` when the attempt failed and more are allowed.
         """
         key = keys.notification(request.booking_id, request.kind, request.about)
         async with self._sessions() as session:
@@ -115,7 +127,10 @@ class NotificationActivities:
             )
             try:
                 await send_email(
-                    message, host=self._settings.smtp_host, port=self._settings.smtp_port
+                    message,
+                    host=self._settings.smtp_host,
+                    port=self._settings.smtp_port,
+                    timeout=smtp_timeout,
                 )
             except EmailDeliveryError as exc:
                 outbox.last_error = str(exc)[:500]

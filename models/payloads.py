@@ -186,6 +186,8 @@ class WalletDecision(Frozen):
 
     hold: SlotHold
     meeting: MeetingLink | None = None
+    # The confirmation mail's outcome when this step sent it (None: the workflow sends it).
+    confirmation: NotificationStatus | None = None
 
 
 class RecordMeetingAlertInput(Frozen):

@@ -167,7 +167,8 @@ class BookingWorkflow:
         if paid:
             if s.meeting != MeetingStatus.READY:
                 await self._create_meeting()
-            await self._notify(NotificationKind.BOOKING_CONFIRMED)
+            if s.confirmation is None:  # Not sent by the decision step.
+                await self._notify(NotificationKind.BOOKING_CONFIRMED)
             s.reminders_since = workflow.now()
             # At its end the booking is COMPLETED (see _serve_until_close).
             self._close_no_later_than(self._current_hold().ends_at)
@@ -205,7 +206,7 @@ class BookingWorkflow:
             # Undecided failures (retries exhausted, a defect) are heard by the caller.
             await self._finish(BookingStatus.FAILED, failure_reason(err), notify=after_hold)
             return False
-        s.hold = decision.hold
+        s.hold, s.confirmation = decision.hold, decision.confirmation
         s.decision = CreateResult(booking_id=s.hold.booking_id, status=BookingStatus.CONFIRMED)
         words = "confirmed"
         if decision.meeting is not None:

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from models.domain import AttentionKind, BookingStatus, MeetingStatus, NotificationKind
+from models.domain import (
+    AttentionKind,
+    BookingStatus,
+    MeetingStatus,
+    NotificationKind,
+    NotificationStatus,
+)
 from models.payloads import CancelResult, CreateResult, PaymentEvent, RefundInfo, SlotHold
 from workflows.reminders import Reminder
 
@@ -79,6 +85,8 @@ class SagaState:
     move_money: tuple[int, RefundInfo | None] = (0, None)
     # The calendar invite's SEQUENCE, raised by every change of the event.
     calendar_sequence: int = 0
+    # The confirmation mail's outcome when the decision step sent it (None: not yet tried).
+    confirmation: NotificationStatus | None = None
     # Reminders sent or skipped, and since when the current set counts (confirm, move).
     reminders_done: set[Reminder] = field(default_factory=set)
     reminders_since: datetime | None = None

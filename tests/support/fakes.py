@@ -134,7 +134,7 @@ class FakeSteps:
         steps = self
 
         class Halves:
-            """The fakes above as the decision's two halves, so the real decide_wallet runs."""
+            """The fakes as the decision's halves and its mail, so the real decide_wallet runs."""
 
             async def hold_slot(self, request: HoldSlotInput) -> SlotHold:
                 return await hold_slot(request)
@@ -146,8 +146,13 @@ class FakeSteps:
                 if meeting is not None:
                     steps.meeting_ready.set()
 
+            async def deliver(
+                self, request: SendNotificationInput, *, smtp_timeout: float = 0
+            ) -> SendNotificationResult:
+                return await send_notification(request)
+
         offline = {"jitsi": JitsiProvider("https://meet.example", b"test-meeting-key")}
-        decision = DecisionActivities(Halves(), Halves(), offline)
+        decision = DecisionActivities(Halves(), Halves(), offline, Halves())
 
         @activity.defn(name="release_slot")
         async def release_slot(request: ReleaseSlotInput) -> None:

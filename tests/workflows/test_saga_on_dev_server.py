@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Mapping
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Replayer
 
 from activities.decision import DecisionActivities
+from activities.notifications import NotificationActivities
 from activities.slots import SlotActivities
 from activities.wallet import WalletActivities
 from core.codec import data_converter
@@ -27,9 +30,12 @@ from models.payloads import (
     HoldSlotInput,
     MeetingLink,
     PaymentSpec,
+    SendNotificationInput,
+    SendNotificationResult,
     SlotHold,
 )
 from models.search_attributes import BOOKING_STATUS, RESOURCE_ID
+from stack.embedded import free_port
 from stack.mailsink import MailSink
 from worker import SANDBOX, engine_activities, meeting_providers
 from workflows.booking import BookingWorkflow
@@ -45,10 +51,16 @@ from support.workflows import settled, until_state
 class CrashAfterCommit:
     """The decision's two halves doing their real work, each dying once after its commit."""
 
-    def __init__(self, sessions: SessionFactory, providers: Mapping[str, MeetingProvider]) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        settings: Settings,
+        providers: Mapping[str, MeetingProvider],
+    ) -> None:
         self.slots = SlotActivities(sessions)
         self.wallet = WalletActivities(sessions)
-        self.decision = DecisionActivities(self, self, providers)
+        mails = NotificationActivities(sessions, settings)
+        self.decision = DecisionActivities(self, self, providers, mails)
         # (half, the attempt of decide_wallet it crashed in)
         self.crashes: list[tuple[str, int]] = []
         self.attempts = 0
@@ -77,7 +89,7 @@ async def test_retry_after_commit_holds_and_debits_once(
     http_for_providers: httpx.AsyncClient,
 ) -> None:
     """The hold, then the debit, crash after committing; the decision is retried: one of each."""
-    crashing = CrashAfterCommit(sessions, meeting_providers(settings, http_for_providers))
+    crashing = CrashAfterCommit(sessions, settings, meeting_providers(settings, http_for_providers))
     activities = engine_activities(settings, sessions, http_for_providers)
     activities = replace_activity(activities, crashing.decision.decide_wallet)
     customer = uuid.uuid4()
@@ -159,16 +171,87 @@ async def test_confirmed_booking_gets_meeting_and_email_then_waits_for_its_slot(
     await record_history(handle, "wallet_confirmed_update_with_start")
     history = await handle.fetch_history()
     # Its shape until the slot ends (saga version 2): the create call's one workflow
-    # task (the decision and the mail as local activities), then the wait.
+    # task, whose one local activity (the decision) also sent the mail, then the wait.
     kinds = [event.WhichOneof("attributes") for event in history.events]
     assert kinds.count("workflow_task_completed_event_attributes") == 1, kinds
     assert kinds.count("activity_task_scheduled_event_attributes") == 0, kinds
-    assert len(kinds) <= 10, kinds
+    assert kinds.count("marker_recorded_event_attributes") == 1, kinds
+    assert len(kinds) <= 9, kinds
     await Replayer(
         workflows=[BookingWorkflow],
         data_converter=data_converter(PAYLOAD_KEYS),
         workflow_runner=SANDBOX,
     ).replay_workflow(history)
+
+
+class AttemptedMails:
+    """The outbox behind a given SMTP server, noting the decide_wallet attempt of each try."""
+
+    def __init__(self, sessions: SessionFactory, settings: Settings, smtp_port: int) -> None:
+        self._mails = NotificationActivities(
+            sessions, settings.model_copy(update={"smtp_port": smtp_port})
+        )
+        self.attempts: list[int] = []
+
+    async def deliver(
+        self, request: SendNotificationInput, *, smtp_timeout: float = 10.0
+    ) -> SendNotificationResult:
+        self.attempts.append(activity.info().attempt)
+        return await self._mails.deliver(request, smtp_timeout=smtp_timeout)
+
+
+@pytest.mark.parametrize("smtp", ["refusing", "silent"])
+async def test_a_confirmation_the_decision_could_not_send_is_sent_by_the_workflow(
+    temporal: Client,
+    settings: Settings,
+    sessions: SessionFactory,
+    http_for_providers: httpx.AsyncClient,
+    mail_sink: MailSink,
+    smtp: str,
+) -> None:
+    """SMTP refuses, or never answers, the decision's try: CONFIRMED at once; the step sends it.
+
+    The silent server accepts the connection and says nothing: the decision's
+    short SMTP timeout ends the try within the decision's one attempt.
+    """
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1] if smtp == "silent" else free_port()
+        mails = AttemptedMails(sessions, settings, port)
+        decision = DecisionActivities(
+            SlotActivities(sessions),
+            WalletActivities(sessions),
+            meeting_providers(settings, http_for_providers),
+            mails,
+        )
+        activities = replace_activity(
+            engine_activities(settings, sessions, http_for_providers), decision.decide_wallet
+        )
+        customer = uuid.uuid4()
+        async with engine_on_queue(temporal, settings, activities) as api:
+            slot = await make_slot(api, price=1_500)
+            await fund(api, customer, 1_500)
+            response = await book(api, customer, slot["id"], contact={"email": "ravi@example.com"})
+            assert response.status_code == 201, response.text
+            booking_id = response.json()["id"]
+            handle = temporal.get_workflow_handle_for(BookingWorkflow.run, f"booking-{booking_id}")
+            await until_state(handle, settled("CONFIRMED"))
+
+    assert response.json()["status"] == "CONFIRMED"
+    assert mails.attempts == [1]  # one try, inside the decision's first attempt
+    async with sessions() as session:
+        outbox = (
+            await session.execute(
+                select(Notification).where(Notification.booking_id == uuid.UUID(booking_id))
+            )
+        ).scalar_one()
+    # The decision's try is recorded as the first attempt; the workflow's step made the second.
+    assert (outbox.status, outbox.attempts) == ("SENT", 2)
+    assert len([m for m in mail_sink.messages() if booking_id in text_of(m)]) == 1
+    history = await handle.fetch_history()
+    markers = [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
+    assert len(markers) == 2  # the decision, then the confirmation as its own step
 
 
 async def test_refused_booking_workflow_completes_failed_with_its_reason(
