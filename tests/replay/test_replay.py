@@ -1,6 +1,7 @@
 """Recorded booking histories replay against the current workflow code without nondeterminism.
 
-Regenerate after an intended, versioned change with:
+Regenerate after an intended, versioned change (keeping the histories an open
+workflow may still have, see docs/determinism.md) with:
 ``BOOKING_RECORD_HISTORIES=1 .venv/bin/pytest tests/workflows tests/api``.
 """
 
@@ -24,6 +25,9 @@ HISTORIES = Path(__file__).parent / "histories"
 # Histories of saga version 1 (hold and debit as two steps), kept for the workflows
 # started before version 2 that may still be open (docs/determinism.md).
 V1 = HISTORIES / "v1"
+# Histories recorded before decide_wallet tried the confirmation mail itself: their
+# mail is a step after the decision, as it stays for workflows that recorded it.
+MAIL_AS_STEP = HISTORIES / "mail-as-step"
 EXPECTED = {
     "wallet_confirmed",
     "wallet_confirmed_update_with_start",
@@ -91,3 +95,12 @@ async def test_history_replays(name: str, recorded: str) -> None:
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure
+
+
+@pytest.mark.parametrize("path", sorted(MAIL_AS_STEP.glob("*.json")), ids=lambda p: p.stem)
+def test_a_confirmation_sent_by_the_decision_is_not_sent_again(path: Path) -> None:
+    """Today the decision sends it; before, a mail step followed it, and all else is the same."""
+    current = _activity_types(HISTORIES / path.name)
+    earlier = _activity_types(path)
+    assert earlier[:2] == ["decide_wallet", "send_notification"], earlier
+    assert current == earlier[:1] + earlier[2:], current
