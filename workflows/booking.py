@@ -186,6 +186,9 @@ class BookingWorkflow:
     async def _decide_wallet(self) -> bool:
         """Hold, debit and (offline provider) meeting link in one step: the create call's answer.
 
+        With the link made there, the step also tries the confirmation mail;
+        ``s.confirmation`` keeps how that went, and run() sends it when it did not.
+
         Both undos are pushed first: an attempt that timed out may have held,
         and debited. The refund's undo also voids a debit that never happened
         (see refund_wallet). A refusal says which half refused: a refused hold
