@@ -246,8 +246,11 @@ async def test_a_confirmation_the_decision_could_not_send_is_sent_by_the_workflo
                 select(Notification).where(Notification.booking_id == uuid.UUID(booking_id))
             )
         ).scalar_one()
-    # The decision's try is recorded as the first attempt; the workflow's step made the second.
-    assert (outbox.status, outbox.attempts) == ("SENT", 2)
+    assert outbox.status == "SENT"
+    if smtp == "refusing":
+        # The refused try is recorded as the first attempt; the workflow's step made the second.
+        # (A silent server's try may instead be cut by the 2 s bound, before it is recorded.)
+        assert outbox.attempts == 2
     assert len([m for m in mail_sink.messages() if booking_id in text_of(m)]) == 1
     history = await handle.fetch_history()
     markers = [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
