@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 
@@ -14,6 +13,7 @@ from core.db import SessionFactory
 from core.settings import Settings
 from integrations.mail import (
     INVITES,
+    SMTP_TIMEOUT,
     EmailDeliveryError,
     compose,
     invite,
@@ -21,15 +21,13 @@ from integrations.mail import (
     render,
     send_email,
 )
-from models.db import Booking, Notification, Resource
+from models.db import Notification
 from models.domain import AttentionKind, NotificationStatus
 from models.payloads import SendNotificationInput, SendNotificationResult
 from store import alerts, keys
+from store.bookings import booking_with_resource
 
 log = structlog.get_logger(__name__)
-
-# Seconds allowed for connecting to the SMTP server and for each exchange.
-SMTP_TIMEOUT = 10.0
 
 
 class NotificationActivities:
@@ -58,13 +56,7 @@ class NotificationActivities:
         """
         key = keys.notification(request.booking_id, request.kind, request.about)
         async with self._sessions() as session:
-            found = (
-                await session.execute(
-                    select(Booking, Resource)
-                    .join(Resource, Resource.id == Booking.resource_id)
-                    .where(Booking.id == request.booking_id)
-                )
-            ).first()
+            found = await booking_with_resource(session, request.booking_id)
             if found is None:
                 return SendNotificationResult(status=NotificationStatus.SKIPPED)
             booking, resource = found

@@ -34,7 +34,12 @@ from models.payloads import (
     SlotHold,
 )
 from store import keys
-from store.bookings import range_resource, slot_hold_of, slot_with_resource
+from store.bookings import (
+    booking_with_resource,
+    range_resource,
+    slot_hold_of,
+    slot_with_resource,
+)
 from store.ledger import append_ledger_entry, is_overdraft
 from store.timeline import record_event
 
@@ -59,7 +64,6 @@ class SlotActivities:
             # Written first, read back only when it did not go through: a retry after
             # the commit fails on the booking's own row and is answered from it below.
             values, resource, reason = await self._what_to_hold(session, request)
-            conflict: IntegrityError | None = None
             if reason is None:
                 try:
                     await self._set_hold_cap(session, request)
@@ -75,23 +79,20 @@ class SlotActivities:
                     await session.rollback()
                     reason = _hold_refusal(exc)
                     if reason is None:
-                        conflict = exc
+                        # Not a refusal: the booking's own row from an earlier attempt, or a defect.
+                        earlier = await _earlier_hold(session, request.booking_id)
+                        if earlier is None:
+                            raise
+                        return earlier
                 else:
                     log.info("slot.held", booking_id=str(request.booking_id))
                     # What was written, without reading it back (a retry reads it: below).
                     return slot_hold_of(Booking(**values), resource)
 
-            existing = await session.get(Booking, request.booking_id)
-            if existing is not None:
-                if existing.status in ACTIVE_STATUSES:
-                    owner = await session.get(Resource, existing.resource_id)
-                    assert owner is not None
-                    return slot_hold_of(existing, owner)
-                raise business_failure(ErrorCode(existing.reason or ErrorCode.SLOT_UNAVAILABLE))
-            if conflict is not None:
-                raise conflict
-
-            assert reason is not None
+            # Refused, unless the refusal is this booking's own earlier hold (a retry).
+            earlier = await _earlier_hold(session, request.booking_id)
+            if earlier is not None:
+                return earlier
             await session.execute(
                 insert(Booking)
                 .values(**values, status=BookingStatus.FAILED.value, reason=reason.value)
@@ -380,6 +381,17 @@ def _placed(
         "ends_at": ends_at,
         "blocked_until": blocked_until,
     }
+
+
+async def _earlier_hold(session: AsyncSession, booking_id: uuid.UUID) -> SlotHold | None:
+    """An earlier attempt's hold, or its refusal raised; None when it wrote nothing."""
+    found = await booking_with_resource(session, booking_id)
+    if found is None:
+        return None
+    booking, resource = found
+    if booking.status not in ACTIVE_STATUSES:
+        raise business_failure(ErrorCode(booking.reason or ErrorCode.SLOT_UNAVAILABLE))
+    return slot_hold_of(booking, resource)
 
 
 def _hold_refusal(exc: IntegrityError) -> ErrorCode | None:

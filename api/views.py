@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import JSON, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -81,32 +80,22 @@ _BOOKING_VIEW = text(
                     'data', e.data)
                     ORDER BY e.id)
            FROM booking_events e WHERE e.booking_id = b.id) AS timeline,
-        (SELECT json_agg(json_build_object(
-                    'amount', l.amount, 'currency', l.currency, 'method', 'wallet',
-                    'status', 'PROCESSED', 'reason', l.reason,
-                    'at', to_char(l.created_at AT TIME ZONE 'UTC', :utc_iso))
-                    ORDER BY l.id)
-           FROM ledger_entries l WHERE l.booking_id = b.id AND l.kind = 'refund') AS wallet_refunds,
-        (SELECT json_agg(json_build_object(
-                    'amount', g.amount, 'currency', g.currency, 'method', g.provider,
-                    'status', g.status, 'reason', g.reason,
+        (SELECT json_agg(r.refund ORDER BY r.source, r.id) FROM (
+            SELECT 1 AS source, l.id, json_build_object(
+                    'amount', json_build_object('amount', l.amount, 'currency', l.currency),
+                    'method', 'wallet', 'status', 'PROCESSED', 'reason', l.reason,
+                    'at', to_char(l.created_at AT TIME ZONE 'UTC', :utc_iso)) AS refund
+              FROM ledger_entries l WHERE l.booking_id = b.id AND l.kind = 'refund'
+            UNION ALL
+            SELECT 2, g.id, json_build_object(
+                    'amount', json_build_object('amount', g.amount, 'currency', g.currency),
+                    'method', g.provider, 'status', g.status, 'reason', g.reason,
                     'at', to_char(g.created_at AT TIME ZONE 'UTC', :utc_iso))
-                    ORDER BY g.id)
-           FROM gateway_transactions g WHERE g.booking_id = b.id AND g.kind = 'refund'
-        ) AS gateway_refunds
+              FROM gateway_transactions g WHERE g.booking_id = b.id AND g.kind = 'refund'
+        ) r) AS refunds
     FROM bookings b WHERE b.id = :booking_id
     """
-).columns(timeline=JSON, wallet_refunds=JSON, gateway_refunds=JSON)
-
-
-def _refund(row: dict[str, Any]) -> RefundOut:
-    return RefundOut(
-        amount=Money(amount=row["amount"], currency=row["currency"]),
-        method=row["method"],
-        status=row["status"],
-        reason=row["reason"],
-        at=row["at"],
-    )
+).columns(timeline=JSON, refunds=JSON)
 
 
 async def booking_view(session: AsyncSession, booking_id: uuid.UUID) -> BookingOut | None:
@@ -122,9 +111,6 @@ async def booking_view(session: AsyncSession, booking_id: uuid.UUID) -> BookingO
     )
     if booking is None:
         return None
-    refunds = [_refund(r) for r in booking["wallet_refunds"] or ()] + [
-        _refund(r) for r in booking["gateway_refunds"] or ()
-    ]
     return BookingOut(
         id=booking["id"],
         customer_id=booking["customer_id"],
@@ -144,7 +130,8 @@ async def booking_view(session: AsyncSession, booking_id: uuid.UUID) -> BookingO
             order_id=booking["payment_order_id"],
             checkout_url=booking["checkout_url"],
         ),
-        refunds=refunds,
+        # Wallet refunds first, then the gateway's, each in the order they were made.
+        refunds=[RefundOut.model_validate(r) for r in booking["refunds"] or ()],
         meeting=MeetingOut(
             status=MeetingStatus(booking["meeting_status"]),
             provider=booking["meeting_provider"],
@@ -155,9 +142,7 @@ async def booking_view(session: AsyncSession, booking_id: uuid.UUID) -> BookingO
         attention_reason=booking["attention_reason"],
         created_at=booking["created_at"],
         updated_at=booking["updated_at"],
-        timeline=[
-            EventOut(type=e["type"], at=e["at"], data=e["data"]) for e in booking["timeline"] or ()
-        ],
+        timeline=[EventOut.model_validate(e) for e in booking["timeline"] or ()],
     )
 
 

@@ -213,6 +213,10 @@ def invite(
     return bytes(calendar.to_ical())
 
 
+# Seconds allowed for connecting to the SMTP server and for each exchange.
+SMTP_TIMEOUT = 10.0
+
+
 class EmailDeliveryError(Exception):
     """Sending failed. The message names the failure, never the recipient's address."""
 
@@ -284,7 +288,7 @@ async def send_email(
     host: str,
     port: int,
     # smtplib's socket timeout: asyncio.timeout could not stop the worker thread.
-    timeout: float = 10.0,  # noqa: ASYNC109
+    timeout: float = SMTP_TIMEOUT,  # noqa: ASYNC109
 ) -> None:
     """Send a message through an SMTP server without blocking the event loop.
 

@@ -46,6 +46,21 @@ async def slot_with_resource(session: AsyncSession, slot_id: uuid.UUID) -> tuple
     return slot, resource
 
 
+async def booking_with_resource(
+    session: AsyncSession, booking_id: uuid.UUID
+) -> tuple[Booking, Resource] | None:
+    """The booking and its resource, in one statement; None when there is no such booking."""
+    row = (
+        await session.execute(
+            select(Booking, Resource).join(Resource).where(Booking.id == booking_id)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    booking, resource = row
+    return booking, resource
+
+
 async def range_resource(
     session: AsyncSession, resource_id: uuid.UUID
 ) -> tuple[Resource, RangeRules]:

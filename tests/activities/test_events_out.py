@@ -28,7 +28,7 @@ from store import alerts
 from store.timeline import PUBLISHED_TYPES, Step, record_event, record_events
 from worker import alert_undelivered
 
-from support.db import insert_confirmed_booking, statements_sent, timeline_of
+from support.db import insert_confirmed_booking, rows, statements_sent, timeline_of
 
 SECRET = "events-secret-" + "z" * 40
 RECEIVER = "https://host.example/hooks/bookings"
@@ -46,16 +46,12 @@ async def _record(
 
 
 async def _events(sessions: SessionFactory, booking_id: uuid.UUID) -> list[OutgoingEvent]:
-    async with sessions() as session:
-        return list(
-            (
-                await session.execute(
-                    select(OutgoingEvent)
-                    .where(OutgoingEvent.booking_id == booking_id)
-                    .order_by(OutgoingEvent.source_event_id)
-                )
-            ).scalars()
-        )
+    return await rows(
+        sessions,
+        select(OutgoingEvent)
+        .where(OutgoingEvent.booking_id == booking_id)
+        .order_by(OutgoingEvent.source_event_id),
+    )
 
 
 def _resolver(

@@ -8,7 +8,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import text
 from temporalio.testing import ActivityEnvironment
 
 from activities import notifications
@@ -16,23 +16,16 @@ from activities.notifications import NotificationActivities
 from core.db import SessionFactory
 from core.settings import Settings
 from integrations.mail import EmailDeliveryError
-from models.db import Booking, Notification
+from models.db import Booking
 from models.domain import AttentionKind
 from models.payloads import SendNotificationInput, SendNotificationResult
 from stack.embedded import free_port
 from stack.mailsink import MailSink
 from store import alerts
 
-from support.db import insert_confirmed_booking
+from support.db import insert_confirmed_booking, outbox_of
 from support.mail import text_of
 from support.waiting import eventually
-
-
-async def _outbox(sessions: SessionFactory, booking_id: uuid.UUID) -> Notification:
-    async with sessions() as session:
-        return (
-            await session.execute(select(Notification).where(Notification.booking_id == booking_id))
-        ).scalar_one()
 
 
 def _confirmation(booking_id: uuid.UUID) -> SendNotificationInput:
@@ -62,7 +55,7 @@ async def test_confirmation_is_sent_once_even_when_the_activity_reruns(
     sent = [m for m in mail_sink.messages() if str(booking_id) in text_of(m)]
     assert len(sent) == 1
     assert sent[0]["Subject"] == "Your booking is confirmed"
-    outbox = await _outbox(sessions, booking_id)
+    outbox = await outbox_of(sessions, booking_id)
     assert (outbox.status, outbox.attempts) == ("SENT", 1)
 
 
@@ -120,7 +113,7 @@ async def test_two_retries_at_once_send_one_mail(
 
     assert [r.status for r in results] == ["SENT", "SENT"]
     assert len([m for m in mail_sink.messages() if str(booking_id) in text_of(m)]) == 1
-    outbox = await _outbox(sessions, booking_id)
+    outbox = await outbox_of(sessions, booking_id)
     assert (outbox.status, outbox.attempts) == ("SENT", 2)
 
 
@@ -134,13 +127,13 @@ async def test_failed_delivery_is_recorded_retried_then_marked_failed(
 
     with pytest.raises(EmailDeliveryError):
         await _send(activities, _confirmation(booking_id))
-    pending = await _outbox(sessions, booking_id)
+    pending = await outbox_of(sessions, booking_id)
     final = await _send(activities, _confirmation(booking_id))
 
     assert (pending.status, pending.attempts) == ("PENDING", 1)
     assert pending.last_error
     assert final.status == "FAILED"
-    failed = await _outbox(sessions, booking_id)
+    failed = await outbox_of(sessions, booking_id)
     assert (failed.status, failed.attempts) == ("FAILED", settings.notification_max_attempts)
     async with sessions() as session:
         booking = await session.get(Booking, booking_id)
@@ -159,4 +152,4 @@ async def test_booking_without_contact_is_skipped_and_recorded(
     booking_id = await insert_confirmed_booking(sessions, None)
     result = await _send(NotificationActivities(sessions, settings), _confirmation(booking_id))
     assert result.status == "SKIPPED"
-    assert (await _outbox(sessions, booking_id)).status == "SKIPPED"
+    assert (await outbox_of(sessions, booking_id)).status == "SKIPPED"

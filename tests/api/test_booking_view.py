@@ -8,7 +8,7 @@ from sqlalchemy import select, text
 
 from api.views import booking_view
 from core.db import SessionFactory
-from models.db import LedgerEntry
+from models.db import GatewayTransaction, LedgerEntry
 from store.ledger import append_ledger_entry
 from store.timeline import Step, record_events
 
@@ -26,6 +26,22 @@ async def test_booking_view_is_one_statement_with_its_timeline_and_refunds_in_ut
                 text("SELECT customer_id FROM bookings WHERE id = :id"), {"id": booking_id}
             )
         ).scalar_one()
+        # Written first, yet listed after the wallet's: wallet refunds, then the gateway's.
+        for kind, status in (("capture", "CAPTURED"), ("refund", "PENDING")):
+            session.add(
+                GatewayTransaction(
+                    booking_id=booking_id,
+                    provider="sandbox",
+                    kind=kind,
+                    amount=60,
+                    currency="INR",
+                    payment_id="pay_1",
+                    status=status,
+                    reason="cancellation",
+                    idempotency_key=f"{booking_id}:gateway-{kind}",
+                )
+            )
+        await session.flush()
         for kind, amount in (("credit", 100), ("debit", -100), ("refund", 40)):
             await append_ledger_entry(
                 session,
@@ -61,7 +77,7 @@ async def test_booking_view_is_one_statement_with_its_timeline_and_refunds_in_ut
     timeline = await timeline_of(sessions, booking_id)
     assert [(e.type, e.at) for e in view.timeline] == [(e.type, e.at) for e in timeline]
     assert all(e.at.utcoffset() == UTC.utcoffset(None) for e in view.timeline)
-    [given] = view.refunds
+    given, by_gateway = view.refunds
     assert (given.amount.amount, given.method, given.status, given.reason) == (
         40,
         "wallet",
@@ -69,4 +85,9 @@ async def test_booking_view_is_one_statement_with_its_timeline_and_refunds_in_ut
         "cancellation",
     )
     assert given.at == refund.created_at
+    assert (by_gateway.amount.amount, by_gateway.method, by_gateway.status) == (
+        60,
+        "sandbox",
+        "PENDING",
+    )
     assert view.payment.captured.amount == 100

@@ -6,11 +6,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
-from sqlalchemy import event, select
+from sqlalchemy import Select, event, select
 
 from core.db import SessionFactory
-from models.db import Booking, BookingEvent, Resource, Slot
+from models.db import Booking, BookingEvent, Notification, Resource, Slot
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -32,18 +35,24 @@ def statements_sent(
         event.remove(engine, "before_cursor_execute", seen)
 
 
+async def rows(sessions: SessionFactory, statement: Select[T]) -> list[T]:
+    """What a one-entity ``select`` finds, read in a session of its own."""
+    async with sessions() as session:
+        return list((await session.execute(statement)).scalars())
+
+
 async def timeline_of(sessions: SessionFactory, booking_id: uuid.UUID) -> list[BookingEvent]:
     """The booking's timeline rows, in order."""
-    async with sessions() as session:
-        return list(
-            (
-                await session.execute(
-                    select(BookingEvent)
-                    .where(BookingEvent.booking_id == booking_id)
-                    .order_by(BookingEvent.id)
-                )
-            ).scalars()
-        )
+    return await rows(
+        sessions,
+        select(BookingEvent).where(BookingEvent.booking_id == booking_id).order_by(BookingEvent.id),
+    )
+
+
+async def outbox_of(sessions: SessionFactory, booking_id: uuid.UUID) -> Notification:
+    """The booking's one notification outbox row."""
+    [row] = await rows(sessions, select(Notification).where(Notification.booking_id == booking_id))
+    return row
 
 
 async def insert_confirmed_booking(sessions: SessionFactory, email: str | None = None) -> uuid.UUID:

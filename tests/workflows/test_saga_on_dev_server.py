@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Replayer
 
 from activities.decision import DecisionActivities
@@ -21,10 +21,11 @@ from core.codec import data_converter
 from core.db import SessionFactory
 from core.settings import Settings
 from integrations.meetings import MeetingProvider
-from models.db import Booking, BookingEvent, LedgerEntry, Notification, Slot
+from models.db import Booking, LedgerEntry, Slot
 from models.payloads import (
     SAGA_VERSION,
     BookingInput,
+    BookingResult,
     ChargeWalletInput,
     Contact,
     HoldSlotInput,
@@ -42,6 +43,7 @@ from workflows.booking import BookingWorkflow
 
 from support.auth import PAYLOAD_KEYS
 from support.catalog import book, fund, make_slot
+from support.db import outbox_of, timeline_of
 from support.engine import engine_on_queue, replace_activity
 from support.histories import record_history
 from support.mail import text_of
@@ -120,6 +122,22 @@ async def test_retry_after_commit_holds_and_debits_once(
     assert booking.meeting_url is not None
 
 
+async def _book_with_mail(
+    api: httpx.AsyncClient, temporal: Client, email: str
+) -> tuple[str, WorkflowHandle[BookingWorkflow, BookingResult]]:
+    """A funded customer's wallet booking with a contact address, answered CONFIRMED."""
+    customer = uuid.uuid4()
+    slot = await make_slot(api, price=1_500)
+    await fund(api, customer, 1_500)
+    response = await book(api, customer, slot["id"], contact={"email": email})
+    assert response.status_code == 201, response.text
+    assert response.json()["status"] == "CONFIRMED"
+    booking_id = response.json()["id"]
+    return booking_id, temporal.get_workflow_handle_for(
+        BookingWorkflow.run, f"booking-{booking_id}"
+    )
+
+
 async def test_confirmed_booking_gets_meeting_and_email_then_waits_for_its_slot(
     temporal: Client,
     api: httpx.AsyncClient,
@@ -127,14 +145,7 @@ async def test_confirmed_booking_gets_meeting_and_email_then_waits_for_its_slot(
     mail_sink: MailSink,
 ) -> None:
     """CONFIRMED, READY Jitsi link, one email, search attributes; then it waits for the end."""
-    customer = uuid.uuid4()
-    slot = await make_slot(api, price=1_500)
-    await fund(api, customer, 1_500)
-
-    response = await book(api, customer, slot["id"], contact={"email": "asha@example.com"})
-    assert response.status_code == 201, response.text
-    booking_id = response.json()["id"]
-    handle = temporal.get_workflow_handle_for(BookingWorkflow.run, f"booking-{booking_id}")
+    booking_id, handle = await _book_with_mail(api, temporal, "asha@example.com")
 
     described = await handle.describe()
     assert described.typed_search_attributes.get(BOOKING_STATUS) == "CONFIRMED"
@@ -148,20 +159,13 @@ async def test_confirmed_booking_gets_meeting_and_email_then_waits_for_its_slot(
         assert booking.meeting_status == "READY"
         assert booking.meeting_url is not None
         assert booking.meeting_url.startswith("https://meet.jit.si/booking-")
-        notification = (
-            await session.execute(select(Notification).where(Notification.booking_id == booking.id))
-        ).scalar_one()
-        events = list(
-            (
-                await session.execute(
-                    select(BookingEvent.type)
-                    .where(BookingEvent.booking_id == booking.id)
-                    .order_by(BookingEvent.id)
-                )
-            ).scalars()
-        )
-    assert notification.status == "SENT"
-    assert events == ["booking.held", "payment.captured", "booking.confirmed", "meeting.ready"]
+    assert (await outbox_of(sessions, booking.id)).status == "SENT"
+    assert [e.type for e in await timeline_of(sessions, booking.id)] == [
+        "booking.held",
+        "payment.captured",
+        "booking.confirmed",
+        "meeting.ready",
+    ]
     mails = [m for m in mail_sink.messages() if booking_id in text_of(m)]
     assert len(mails) == 1
     assert mails[0]["To"] == "asha@example.com"
@@ -228,24 +232,12 @@ async def test_a_confirmation_the_decision_could_not_send_is_sent_by_the_workflo
         activities = replace_activity(
             engine_activities(settings, sessions, http_for_providers), decision.decide_wallet
         )
-        customer = uuid.uuid4()
         async with engine_on_queue(temporal, settings, activities) as api:
-            slot = await make_slot(api, price=1_500)
-            await fund(api, customer, 1_500)
-            response = await book(api, customer, slot["id"], contact={"email": "ravi@example.com"})
-            assert response.status_code == 201, response.text
-            booking_id = response.json()["id"]
-            handle = temporal.get_workflow_handle_for(BookingWorkflow.run, f"booking-{booking_id}")
+            booking_id, handle = await _book_with_mail(api, temporal, "ravi@example.com")
             await until_state(handle, settled("CONFIRMED"))
 
-    assert response.json()["status"] == "CONFIRMED"
     assert mails.attempts == [1]  # one try, inside the decision's first attempt
-    async with sessions() as session:
-        outbox = (
-            await session.execute(
-                select(Notification).where(Notification.booking_id == uuid.UUID(booking_id))
-            )
-        ).scalar_one()
+    outbox = await outbox_of(sessions, uuid.UUID(booking_id))
     assert outbox.status == "SENT"
     if smtp == "refusing":
         # The refused try is recorded as the first attempt; the workflow's step made the second.
