@@ -13,13 +13,17 @@ own notification step, which retries it within its bound.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.slots import WithHold
+from activities.wallet import WalletActivities
+from core.crashpoints import CrashPoint, crash_point
 from integrations.meetings import MeetingProvider
 from models.domain import NotificationKind, NotificationStatus
 from models.errors import ErrorCode, charge_refusal
@@ -33,6 +37,7 @@ from models.payloads import (
     SlotHold,
     WalletDecision,
 )
+from store.timeline import Step
 
 log = structlog.get_logger(__name__)
 
@@ -45,8 +50,8 @@ CONFIRMATION_BOUND_SECONDS = 2.0
 class Holds(Protocol):
     """The hold half (``activities.slots.SlotActivities``)."""
 
-    async def hold_slot(self, request: HoldSlotInput) -> SlotHold:
-        """Hold, or raise the hold's refusal."""
+    async def hold(self, request: HoldSlotInput, then: WithHold | None = None) -> SlotHold:
+        """Hold (with ``then``'s writes in the same commit), or raise the hold's refusal."""
         ...
 
 
@@ -97,7 +102,13 @@ class DecisionActivities:
         confirmation mail is tried once (``confirmation`` says how it went;
         None leaves it to the workflow).
         """
-        hold = await self._slots.hold_slot(request)
+        paid = _PaidWithHold(request, self._offline_link)
+        hold = await self._slots.hold(request, then=paid)
+        if paid.steps:
+            crash_point(CrashPoint.DEBIT_COMMITTED)
+            return await self._decided(hold, paid.meeting)
+        # A retry that found its hold, or a balance that did not cover the price:
+        # the debit as its own transaction, which finds an earlier one or refuses.
         meeting = await self._offline_link(hold)
         try:
             await self._wallet.charge(
@@ -113,6 +124,9 @@ class DecisionActivities:
             if err.non_retryable and err.type in ErrorCode.__members__:
                 raise charge_refusal(err) from err
             raise
+        return await self._decided(hold, meeting)
+
+    async def _decided(self, hold: SlotHold, meeting: MeetingLink | None) -> WalletDecision:
         if meeting is None:
             return WalletDecision(hold=hold)
         return WalletDecision(hold=hold, meeting=meeting, confirmation=await self._confirm(hold))
@@ -151,3 +165,27 @@ class DecisionActivities:
                 ends_at=hold.ends_at,
             )
         )
+
+
+class _PaidWithHold:
+    """The debit (and offline link) written in the hold's own transaction, when covered.
+
+    Passed to ``Holds.hold`` as ``then``: it runs only when the hold is new, so
+    a retry and a refused hold never get here. ``steps`` is empty when the
+    wallet did not cover the price and nothing was written.
+    """
+
+    def __init__(
+        self, request: HoldSlotInput, link: Callable[[SlotHold], Awaitable[MeetingLink | None]]
+    ) -> None:
+        self._customer_id = request.customer_id
+        self._link = link
+        self.meeting: MeetingLink | None = None
+        self.steps: list[Step] = []
+
+    async def __call__(self, session: AsyncSession, hold: SlotHold) -> list[Step]:
+        self.meeting = await self._link(hold)
+        self.steps = await WalletActivities.debit_with_hold(
+            session, hold, self._customer_id, self.meeting
+        )
+        return self.steps

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -41,9 +42,13 @@ from store.bookings import (
     slot_with_resource,
 )
 from store.ledger import append_ledger_entry, is_overdraft
-from store.timeline import record_event
+from store.timeline import Step, record_event, record_events
 
 log = structlog.get_logger(__name__)
+
+# A caller's writes in a new hold's own transaction (the wallet decision's debit),
+# returning the timeline steps to record with ``booking.held``.
+WithHold = Callable[[AsyncSession, SlotHold], Awaitable[Sequence[Step]]]
 
 
 class SlotActivities:
@@ -60,6 +65,15 @@ class SlotActivities:
         same hold (or the same failure). Losing the race records the booking as
         FAILED with ``SLOT_UNAVAILABLE`` so the attempt stays visible.
         """
+        return await self.hold(request)
+
+    async def hold(self, request: HoldSlotInput, then: WithHold | None = None) -> SlotHold:
+        """``hold_slot``'s work; ``then`` writes in the same transaction, after a new hold.
+
+        ``then`` runs only when this call writes the hold (not on a retry that
+        finds it, nor on a refusal), and the timeline steps it returns are
+        recorded with ``booking.held`` in one statement.
+        """
         async with self._sessions() as session:
             # Written first, read back only when it did not go through: a retry after
             # the commit fails on the booking's own row and is answered from it below.
@@ -72,7 +86,10 @@ class SlotActivities:
                     await session.execute(
                         insert(Booking).values(**values, status=BookingStatus.HELD.value)
                     )
-                    await record_event(session, request.booking_id, "booking.held")
+                    # What was written, without reading it back (a retry reads it: below).
+                    hold = slot_hold_of(Booking(**values), resource)
+                    also = await then(session, hold) if then is not None else ()
+                    await record_events(session, request.booking_id, Step("booking.held"), *also)
                     await session.commit()
                     crash_point(CrashPoint.HOLD_COMMITTED)
                 except IntegrityError as exc:
@@ -86,8 +103,7 @@ class SlotActivities:
                         return earlier
                 else:
                     log.info("slot.held", booking_id=str(request.booking_id))
-                    # What was written, without reading it back (a retry reads it: below).
-                    return slot_hold_of(Booking(**values), resource)
+                    return hold
 
             # Refused, unless the refusal is this booking's own earlier hold (a retry).
             earlier = await _earlier_hold(session, request.booking_id)

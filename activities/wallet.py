@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
 from core.crashpoints import CrashPoint, crash_point
@@ -14,9 +16,9 @@ from core.db import SessionFactory
 from models.db import Booking, LedgerEntry
 from models.domain import BookingStatus, MeetingStatus, PaymentStatus, status_after_refund
 from models.errors import ErrorCode, business_failure
-from models.payloads import ChargeWalletInput, MeetingLink, RefundWalletInput
+from models.payloads import ChargeWalletInput, MeetingLink, RefundWalletInput, SlotHold
 from store import keys
-from store.ledger import append_ledger_entry, is_overdraft
+from store.ledger import append_ledger_entry, debit_if_covered, is_overdraft
 from store.timeline import Step, record_event, record_events
 
 log = structlog.get_logger(__name__)
@@ -67,22 +69,14 @@ class WalletActivities:
                         booking_id=request.booking_id,
                         reason="booking",
                     )
-                booking.status = BookingStatus.CONFIRMED
-                booking.payment_status = PaymentStatus.CAPTURED
-                booking.captured_amount = request.amount
-                booking.updated_at = datetime.now(UTC)
-                if meeting is not None:
-                    booking.meeting_status = MeetingStatus.READY.value
-                    booking.meeting_url = meeting.url
-                    booking.meeting_external_id = meeting.external_id
-                captured = {
-                    "method": "wallet",
-                    "amount": request.amount,
-                    "currency": request.currency,
-                }
-                steps = [Step("payment.captured", captured), Step("booking.confirmed")]
-                if meeting is not None:
-                    steps.append(Step("meeting.ready", {"provider": booking.meeting_provider}))
+                steps = await _confirm_paid(
+                    session,
+                    booking.id,
+                    request.amount,
+                    request.currency,
+                    meeting,
+                    booking.meeting_provider,
+                )
                 await record_events(session, booking.id, *steps)
                 await session.commit()
                 crash_point(CrashPoint.DEBIT_COMMITTED)
@@ -92,6 +86,37 @@ class WalletActivities:
                     raise
                 raise business_failure(ErrorCode.INSUFFICIENT_FUNDS) from None
         log.info("wallet.charged", booking_id=str(request.booking_id), amount=request.amount)
+
+    @staticmethod
+    async def debit_with_hold(
+        session: AsyncSession,
+        hold: SlotHold,
+        customer_id: uuid.UUID,
+        meeting: MeetingLink | None = None,
+    ) -> list[Step]:
+        """``charge``'s work in the transaction that writes the hold, when the wallet covers it.
+
+        The booking was written HELD in this transaction, so there is nothing to
+        read or lock first, and the debit's key is new. Returns the timeline
+        steps to record with the hold, or none when the balance does not cover
+        the price: nothing is written then, and ``charge`` after the hold's
+        commit decides (and refuses) as for any hold.
+        """
+        if hold.amount > 0 and not await debit_if_covered(
+            session,
+            customer_id=customer_id,
+            currency=hold.currency,
+            amount=hold.amount,
+            idempotency_key=keys.wallet_debit(hold.booking_id),
+            booking_id=hold.booking_id,
+            reason="booking",
+        ):
+            return []
+        steps = await _confirm_paid(
+            session, hold.booking_id, hold.amount, hold.currency, meeting, hold.meeting_provider
+        )
+        log.info("wallet.charged", booking_id=str(hold.booking_id), amount=hold.amount)
+        return steps
 
     @activity.defn(name="refund_wallet")
     async def refund_wallet(self, request: RefundWalletInput) -> int:
@@ -172,3 +197,41 @@ class WalletActivities:
             crash_point(CrashPoint.WALLET_REFUND_COMMITTED)
         log.info("wallet.refunded", booking_id=str(request.booking_id), amount=amount)
         return amount
+
+
+async def _confirm_paid(
+    session: AsyncSession,
+    booking_id: uuid.UUID,
+    amount: int,
+    currency: str,
+    meeting: MeetingLink | None,
+    provider: str,
+) -> list[Step]:
+    """Mark the booking CONFIRMED with its wallet payment CAPTURED (and its link READY).
+
+    Returns:
+        The timeline steps the confirmation writes, for the caller to record.
+    """
+    confirmed: dict[str, object] = {
+        "status": BookingStatus.CONFIRMED.value,
+        "payment_status": PaymentStatus.CAPTURED.value,
+        "captured_amount": amount,
+        "updated_at": datetime.now(UTC),
+    }
+    if meeting is not None:
+        confirmed |= {
+            "meeting_status": MeetingStatus.READY.value,
+            "meeting_url": meeting.url,
+            "meeting_external_id": meeting.external_id,
+        }
+    await session.execute(
+        update(Booking)
+        .where(Booking.id == booking_id)
+        .values(confirmed)
+        .execution_options(synchronize_session=False)
+    )
+    captured = {"method": "wallet", "amount": amount, "currency": currency}
+    steps = [Step("payment.captured", captured), Step("booking.confirmed")]
+    if meeting is not None:
+        steps.append(Step("meeting.ready", {"provider": provider}))
+    return steps

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import BigInteger, Uuid, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,6 +54,63 @@ async def append_ledger_entry(
             actor=actor,
         )
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(LedgerEntry.id)
+    )
+    return written.first() is not None
+
+
+async def debit_if_covered(
+    session: AsyncSession,
+    *,
+    customer_id: uuid.UUID,
+    currency: str,
+    amount: int,
+    idempotency_key: str,
+    booking_id: uuid.UUID,
+    reason: str,
+) -> bool:
+    """Debit ``amount`` when the wallet's balance covers it, in one statement; else write nothing.
+
+    The wallet row is read ``FOR UPDATE``, so the balance the condition saw is
+    the one the ``ledger_apply`` trigger moves; ``CHECK (balance >= 0)`` still
+    backs it up. A customer with no wallet in the currency has nothing to cover
+    it. For a key never used before (a booking's debit in the transaction that
+    writes the booking); ``append_ledger_entry`` is the keyed, retryable write.
+
+    Returns:
+        True when the debit was written.
+    """
+    covering = (
+        select(
+            Wallet.customer_id,
+            Wallet.currency,
+            literal(-amount, BigInteger),
+            literal("debit"),
+            literal(idempotency_key),
+            literal(booking_id, Uuid),
+            literal(reason),
+        )
+        .where(
+            Wallet.customer_id == customer_id,
+            Wallet.currency == currency,
+            Wallet.balance >= amount,
+        )
+        .with_for_update()
+    )
+    written = await session.execute(
+        insert(LedgerEntry)
+        .from_select(
+            [
+                LedgerEntry.customer_id,
+                LedgerEntry.currency,
+                LedgerEntry.amount,
+                LedgerEntry.kind,
+                LedgerEntry.idempotency_key,
+                LedgerEntry.booking_id,
+                LedgerEntry.reason,
+            ],
+            covering,
+        )
         .returning(LedgerEntry.id)
     )
     return written.first() is not None

@@ -18,11 +18,15 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.decision import DecisionActivities
+from activities.notifications import NotificationActivities
 from activities.slots import SlotActivities
 from activities.wallet import WalletActivities, append_ledger_entry
 from core.db import SessionFactory
+from core.settings import Settings
 from models.db import Booking, BookingEvent, CustomerHolds, LedgerEntry, Resource, Slot, Wallet
 from models.domain import BookingStatus
+from models.errors import CHARGE_REFUSED
 from models.payloads import (
     ChargeWalletInput,
     HoldSlotInput,
@@ -30,7 +34,10 @@ from models.payloads import (
     RefundWalletInput,
     ReleaseSlotInput,
     SlotHold,
+    WalletDecision,
 )
+
+from support.db import commits_counted, timeline_of
 
 CURRENCY = "INR"
 PRICE = 50_000
@@ -421,6 +428,80 @@ async def test_charge_wallet_without_a_wallet_fails_and_creates_none(
     assert failure_type(raised) == "INSUFFICIENT_FUNDS"
     assert await balance_of(sessions, customer) is None
     assert (await booking_of(sessions, held.booking_id)).status == BookingStatus.HELD
+
+
+# --- the wallet decision ----------------------------------------------------------------
+
+
+async def decide(sessions: SessionFactory, settings: Settings, request: HoldSlotInput) -> SlotHold:
+    """Run ``decide_wallet`` on the real halves; no offline meeting provider, so no link or mail."""
+    decision = DecisionActivities(
+        SlotActivities(sessions),
+        WalletActivities(sessions),
+        {},
+        NotificationActivities(sessions, settings),
+    )
+    decided: WalletDecision = await ActivityEnvironment().run(decision.decide_wallet, request)
+    assert decided.meeting is None
+    return decided.hold
+
+
+async def test_a_covered_decision_holds_debits_and_confirms_in_one_commit(
+    sessions: SessionFactory, settings: Settings
+) -> None:
+    """The hold and the debit share a transaction; the step retried finds both and adds nothing."""
+    customer = uuid.uuid4()
+    await credit(sessions, customer, PRICE)
+    slot = await make_slot(sessions)
+    request = hold_input(slot, customer_id=customer)
+
+    with commits_counted(sessions) as commits:
+        decided = await decide(sessions, settings, request)
+    again = await decide(sessions, settings, request)
+
+    assert len(commits) == 1
+    assert again == decided
+    booking = await booking_of(sessions, decided.booking_id)
+    assert (booking.status, booking.payment_status, booking.captured_amount) == (
+        BookingStatus.CONFIRMED,
+        "CAPTURED",
+        PRICE,
+    )
+    assert [e.kind for e in await ledger_of(sessions, customer)] == ["credit", "debit"]
+    assert await balance_of(sessions, customer) == 0
+    assert await active_count_of(sessions, slot.id) == 1
+    assert [e.type for e in await timeline_of(sessions, decided.booking_id)] == [
+        "booking.held",
+        "payment.captured",
+        "booking.confirmed",
+    ]
+
+
+@pytest.mark.parametrize("balance", [PRICE - 1, None], ids=["short", "no-wallet"])
+async def test_a_decision_the_wallet_does_not_cover_keeps_the_hold_and_refuses_the_debit(
+    sessions: SessionFactory, settings: Settings, balance: int | None
+) -> None:
+    """As two steps: the hold commits alone, the debit is refused after it, nothing moves."""
+    customer = uuid.uuid4()
+    if balance is not None:
+        await credit(sessions, customer, balance)
+    slot = await make_slot(sessions)
+    request = hold_input(slot, customer_id=customer)
+
+    with pytest.raises(ApplicationError) as raised:
+        await decide(sessions, settings, request)
+
+    assert failure_type(raised) == "INSUFFICIENT_FUNDS"
+    # Marked as coming after the hold: the workflow releases the slot.
+    assert raised.value.details == (CHARGE_REFUSED,)
+    booking = await booking_of(sessions, request.booking_id)
+    assert (booking.status, booking.payment_status) == (BookingStatus.HELD, "PENDING")
+    assert await active_count_of(sessions, slot.id) == 1
+    assert await balance_of(sessions, customer) == balance
+    assert [e.kind for e in await ledger_of(sessions, customer)] == (
+        [] if balance is None else ["credit"]
+    )
+    assert [e.type for e in await timeline_of(sessions, request.booking_id)] == ["booking.held"]
 
 
 # --- slot holds -------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from temporalio.worker import Replayer
 
 from activities.decision import DecisionActivities
 from activities.notifications import NotificationActivities
-from activities.slots import SlotActivities
+from activities.slots import SlotActivities, WithHold
 from activities.wallet import WalletActivities
 from core.codec import data_converter
 from core.db import SessionFactory
@@ -74,8 +74,8 @@ class CrashAfterCommit:
             # A lost connection is transient: the step is retried (a defect would not be).
             raise ConnectionResetError(f"worker lost its connection after {half} committed")
 
-    async def hold_slot(self, request: HoldSlotInput) -> SlotHold:
-        hold = await self.slots.hold_slot(request)
+    async def hold(self, request: HoldSlotInput, then: WithHold | None = None) -> SlotHold:
+        hold = await self.slots.hold(request, then)
         self._crash_once("hold")
         return hold
 
