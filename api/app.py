@@ -20,7 +20,7 @@ from api.routes import bookings, catalog, codec, health, ops, wallets, webhooks
 from api.services.idempotency import KeyClaims, RefusalBatch
 from api.services.targets import Targets
 from core.codec import data_converter
-from core.db import create_engine, session_factory
+from core.db import autocommit, create_engine, session_factory
 from core.settings import Settings, get_settings
 from core.temporal import TemporalConnection
 from integrations.gateways.registry import build_verifiers
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings=settings,
             engine=engine,
             sessions=sessions,
+            autocommit=autocommit(sessions),
             temporal=TemporalConnection(settings),
             admission=SlotAdmission(max_wait=settings.create_timeout_seconds / 3),
             claims=KeyClaims(sessions),

@@ -35,6 +35,8 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     sessions: SessionFactory
+    # The same pool without transactions, for work that is one statement (core.db.autocommit).
+    autocommit: AsyncEngine
     temporal: TemporalConnection
     admission: SlotAdmission
     rate_limits: RateLimits

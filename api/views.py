@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import JSON, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from api.schemas import (
     BookingOut,
@@ -98,7 +98,9 @@ _BOOKING_VIEW = text(
 ).columns(timeline=JSON, refunds=JSON)
 
 
-async def booking_view(session: AsyncSession, booking_id: uuid.UUID) -> BookingOut | None:
+async def booking_view(
+    session: AsyncSession | AsyncConnection, booking_id: uuid.UUID
+) -> BookingOut | None:
     """The full booking: payment, refunds, meeting and timeline, from one snapshot.
 
     One statement reads the booking and its rows, so the status, meeting and

@@ -185,8 +185,9 @@ async def _decide(
         ) from None
     if result.status == BookingStatus.FAILED:
         return Refusal.of(ErrorCode(result.reason or ErrorCode.INTERNAL))
-    async with services.sessions() as session:
-        view = await booking_view(session, booking_id)
+    # One statement, outside a transaction: no BEGIN and ROLLBACK around it.
+    async with services.autocommit.connect() as conn:
+        view = await booking_view(conn, booking_id)
     assert view is not None
     return Success(201, view.model_dump(mode="json"))
 
