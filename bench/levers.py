@@ -24,6 +24,8 @@ from typing import Any
 from bench.load import closed_loop, percentiles
 from bench.run import QUICK, RESULTS, Bench, cpu_snapshot, log, machine
 from bench.stack import Stack
+from stack.embedded import free_port
+from stack.mailsink import MailSink
 
 
 @dataclass(frozen=True)
@@ -35,10 +37,18 @@ class Lever:
     overrides: dict[str, str] = field(default_factory=dict)
     workers: int = 1
     apis: int = 1
+    # The bookings carry a contact: the confirmation is composed and sent over SMTP.
+    mail: bool = False
 
 
 LEVERS = (
     Lever("defaults", "as shipped: sandboxed workflows, pool 10+20, one worker process"),
+    Lever(
+        "with-mail",
+        "the bookings carry a contact address: each confirmation is composed (with its "
+        "invite) and sent to a mail sink in the bench's process",
+        mail=True,
+    ),
     Lever(
         "no-sandbox",
         "BOOKING_WORKFLOW_SANDBOX=false (docs/determinism.md)",
@@ -67,6 +77,12 @@ LEVERS = (
         {"BOOKING_WORKER_MAX_CACHED_WORKFLOWS": "0"},
     ),
     Lever(
+        "small-sticky-cache",
+        "BOOKING_WORKER_MAX_CACHED_WORKFLOWS=50: the open bookings outgrow the cache, so each "
+        "new workflow evicts one (as on a worker with more open bookings than its cache)",
+        {"BOOKING_WORKER_MAX_CACHED_WORKFLOWS": "50"},
+    ),
+    Lever(
         "few-workflow-slots",
         "BOOKING_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS=4 (SDK default 100)",
         {"BOOKING_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS": "4"},
@@ -83,8 +99,17 @@ CLIENTS = 16
 async def measure(lever: Lever, rounds: int, seconds: float) -> dict[str, Any]:
     """Start a stack with ``lever``, run C and B alternately, stop the stack."""
     workdir = Path(tempfile.mkdtemp(prefix="booking-levers-"))
-    stack = Stack(workdir, overrides=dict(lever.overrides), workers=lever.workers, apis=lever.apis)
+    overrides = dict(lever.overrides)
+    sink = None
+    if lever.mail:
+        # In this process, so its CPU counts as the load generator's, not the servers'.
+        sink = MailSink(workdir / "mail", "127.0.0.1", free_port())
+        sink.start()
+        overrides["BOOKING_SMTP_PORT"] = str(sink.port)
+    stack = Stack(workdir, overrides=overrides, workers=lever.workers, apis=lever.apis)
     bench = Bench(stack, QUICK)
+    if lever.mail:
+        bench.contact = {"email": "bench@example.com"}
     try:
         await stack.start()
         await bench.setup_engine(resources=20, customers=CLIENTS * 4)
@@ -121,9 +146,12 @@ async def measure(lever: Lever, rounds: int, seconds: float) -> dict[str, Any]:
             single = await closed_loop(bench.request("C"), 1, seconds / 2)
             one_client.extend(single.latencies)
         history = await bench.history(f"booking-{bench.last_c}") if bench.last_c else {}
+        mails = len(list(sink.directory.glob("*.eml"))) if sink is not None else None
     finally:
         await bench.close()
         stack.stop()
+        if sink is not None:
+            sink.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     c_tps = [r["throughput"] for r in runs["C"]]
     b_tps = [r["throughput"] for r in runs["B"]]
@@ -145,6 +173,8 @@ async def measure(lever: Lever, rounds: int, seconds: float) -> dict[str, Any]:
         ),
         "c_one_client_ms": percentiles(one_client),
         "c_history": {k: history.get(k) for k in ("events", "workflow_tasks")},
+        # Confirmation mails the sink received (with-mail only): one per confirmed booking.
+        "mails_received": mails,
         "runs": runs,
     }
 
