@@ -90,8 +90,11 @@ class DecisionActivities:
 
     @activity.defn(name="decide_wallet")
     async def decide_wallet(self, request: HoldSlotInput) -> WalletDecision:
-        """Hold the slot, then debit the wallet and confirm; two transactions, one step.
+        """Hold the slot, debit the wallet and confirm: one transaction when the wallet covers it.
 
+        The debit is written in the hold's own transaction when the balance
+        covers the price. Otherwise, and on a retry that finds its hold, it is
+        a second transaction after the hold's commit, as ``charge_wallet``.
         Each half is idempotent on its own (the booking row, the debit's ledger
         key), so a retry of the whole step redoes neither. A refusal of the
         hold raises as ``hold_slot`` does (nothing was taken). A refusal of the
@@ -106,6 +109,7 @@ class DecisionActivities:
         hold = await self._slots.hold(request, then=paid)
         if paid.steps:
             crash_point(CrashPoint.DEBIT_COMMITTED)
+            log.info("wallet.charged", booking_id=str(hold.booking_id), amount=hold.amount)
             return await self._decided(hold, paid.meeting)
         # A retry that found its hold, or a balance that did not cover the price:
         # the debit as its own transaction, which finds an earlier one or refuses.

@@ -112,11 +112,9 @@ class WalletActivities:
             reason="booking",
         ):
             return []
-        steps = await _confirm_paid(
+        return await _confirm_paid(
             session, hold.booking_id, hold.amount, hold.currency, meeting, hold.meeting_provider
         )
-        log.info("wallet.charged", booking_id=str(hold.booking_id), amount=hold.amount)
-        return steps
 
     @activity.defn(name="refund_wallet")
     async def refund_wallet(self, request: RefundWalletInput) -> int:

@@ -51,7 +51,11 @@ from support.workflows import settled, until_state
 
 
 class CrashAfterCommit:
-    """The decision's two halves doing their real work, each dying once after its commit."""
+    """The decision's two halves doing their real work, each dying once after it returns.
+
+    The hold commits the debit with it when the wallet covers the price, so the
+    first crash comes after both are written, and the retried step finds them.
+    """
 
     def __init__(
         self,
@@ -90,7 +94,7 @@ async def test_retry_after_commit_holds_and_debits_once(
     sessions: SessionFactory,
     http_for_providers: httpx.AsyncClient,
 ) -> None:
-    """The hold, then the debit, crash after committing; the decision is retried: one of each."""
+    """The hold (with its debit), then the retry's debit, crash after committing: one of each."""
     crashing = CrashAfterCommit(sessions, settings, meeting_providers(settings, http_for_providers))
     activities = engine_activities(settings, sessions, http_for_providers)
     activities = replace_activity(activities, crashing.decision.decide_wallet)
