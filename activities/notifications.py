@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 import structlog
+from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 
@@ -28,6 +29,22 @@ from store import alerts, keys
 from store.bookings import booking_with_resource
 
 log = structlog.get_logger(__name__)
+
+# The outbox row, written, or found and locked when an earlier attempt wrote it: the
+# no-op update takes the row lock as SELECT ... FOR UPDATE would, in the same statement.
+# Built once; each attempt binds its values.
+_row = insert(Notification).values(
+    id=bindparam("id"),
+    booking_id=bindparam("booking_id"),
+    kind=bindparam("kind"),
+    channel="email",
+    recipient=bindparam("recipient"),
+    idempotency_key=bindparam("key"),
+    status=bindparam("status"),
+)
+_CLAIM = _row.on_conflict_do_update(
+    index_elements=["idempotency_key"], set_={"idempotency_key": _row.excluded.idempotency_key}
+).returning(Notification)
 
 
 class NotificationActivities:
@@ -61,23 +78,19 @@ class NotificationActivities:
                 return SendNotificationResult(status=NotificationStatus.SKIPPED)
             booking, resource = found
             recipient = (booking.contact or {}).get("email")
-            # Written, or found and locked when an earlier attempt wrote it: the no-op
-            # update takes the row lock as SELECT ... FOR UPDATE would, in the same statement.
-            row = insert(Notification).values(
-                id=uuid.uuid4(),
-                booking_id=booking.id,
-                kind=request.kind,
-                channel="email",
-                recipient=recipient,
-                idempotency_key=key,
-                status=NotificationStatus.PENDING if recipient else NotificationStatus.SKIPPED,
-            )
             outbox = (
                 await session.execute(
-                    row.on_conflict_do_update(
-                        index_elements=["idempotency_key"],
-                        set_={"idempotency_key": row.excluded.idempotency_key},
-                    ).returning(Notification)
+                    _CLAIM,
+                    {
+                        "id": uuid.uuid4(),
+                        "booking_id": booking.id,
+                        "kind": request.kind,
+                        "recipient": recipient,
+                        "key": key,
+                        "status": NotificationStatus.PENDING
+                        if recipient
+                        else NotificationStatus.SKIPPED,
+                    },
                 )
             ).scalar_one()
             if outbox.status in (NotificationStatus.SENT, NotificationStatus.SKIPPED):

@@ -6,10 +6,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,6 +45,30 @@ from store.ledger import append_ledger_entry, is_overdraft
 from store.timeline import Step, record_event, record_events
 
 log = structlog.get_logger(__name__)
+
+# The hold's writes as Core statements on the tables: no ORM bookkeeping on the
+# hot path, and those of a fixed shape are built once, each call binding its values.
+_BOOKINGS = cast(Table, Booking.__table__)
+_SLOTS = cast(Table, Slot.__table__)
+_HOLDS = cast(Table, CustomerHolds.__table__)
+# One unit of the slot's capacity, taken only while some is left.
+_TAKE_ONE = (
+    update(_SLOTS)
+    .where(_SLOTS.c.id == bindparam("slot_id"), _SLOTS.c.active_count < _SLOTS.c.capacity)
+    .values(active_count=_SLOTS.c.active_count + 1)
+    .returning(_SLOTS.c.id)
+)
+# The cap in force is the setting, but never below what the customer holds now:
+# lowering it refuses new holds without breaking the counter's CHECK. Written only
+# when the setting changed: the hot path rewrites no row.
+_cap = insert(_HOLDS).values(
+    customer_id=bindparam("customer_id"), unpaid=0, max_unpaid=bindparam("max_unpaid")
+)
+_SET_HOLD_CAP = _cap.on_conflict_do_update(
+    index_elements=["customer_id"],
+    set_={"max_unpaid": func.greatest(_cap.excluded.max_unpaid, _HOLDS.c.unpaid)},
+    where=_HOLDS.c.max_unpaid != _cap.excluded.max_unpaid,
+)
 
 # A caller's writes in a new hold's own transaction (the wallet decision's debit),
 # returning the timeline steps to record with ``booking.held``.
@@ -84,7 +108,7 @@ class SlotActivities:
                     # The exclusion constraint is not deferred: the INSERT itself raises,
                     # and so does the unpaid-holds cap (its trigger counts the new HELD).
                     await session.execute(
-                        insert(Booking).values(**values, status=BookingStatus.HELD.value)
+                        insert(_BOOKINGS), {**values, "status": BookingStatus.HELD.value}
                     )
                     # What was written, without reading it back (a retry reads it: below).
                     hold = slot_hold_of(Booking(**values), resource)
@@ -167,18 +191,9 @@ class SlotActivities:
 
     @staticmethod
     async def _set_hold_cap(session: AsyncSession, request: HoldSlotInput) -> None:
-        # The cap in force is the setting, but never below what the customer holds
-        # now: lowering it refuses new holds without breaking the counter's CHECK.
-        cap = insert(CustomerHolds).values(
-            customer_id=request.customer_id, unpaid=0, max_unpaid=request.max_active_holds
-        )
         await session.execute(
-            cap.on_conflict_do_update(
-                index_elements=["customer_id"],
-                set_={"max_unpaid": func.greatest(cap.excluded.max_unpaid, CustomerHolds.unpaid)},
-                # Written only when the setting changed: the hot path rewrites no row.
-                where=CustomerHolds.max_unpaid != cap.excluded.max_unpaid,
-            )
+            _SET_HOLD_CAP,
+            {"customer_id": request.customer_id, "max_unpaid": request.max_active_holds},
         )
 
     @staticmethod
@@ -187,12 +202,7 @@ class SlotActivities:
         # and the CHECK on active_count backs it up.
         if has_started(slot.starts_at, datetime.now(UTC)):
             return ErrorCode.SLOT_UNAVAILABLE
-        taken = await session.execute(
-            update(Slot)
-            .where(Slot.id == slot.id, Slot.active_count < Slot.capacity)
-            .values(active_count=Slot.active_count + 1)
-            .returning(Slot.id)
-        )
+        taken = await session.execute(_TAKE_ONE, {"slot_id": slot.id})
         return None if taken.first() is not None else ErrorCode.SLOT_UNAVAILABLE
 
     @activity.defn(name="release_slot")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import cast
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
@@ -22,6 +23,9 @@ from store.ledger import append_ledger_entry, debit_if_covered, is_overdraft
 from store.timeline import Step, record_event, record_events
 
 log = structlog.get_logger(__name__)
+
+# The confirmation's write as Core: no ORM bookkeeping on the hot path.
+_BOOKINGS = cast(Table, Booking.__table__)
 
 
 class WalletActivities:
@@ -222,12 +226,7 @@ async def _confirm_paid(
             "meeting_url": meeting.url,
             "meeting_external_id": meeting.external_id,
         }
-    await session.execute(
-        update(Booking)
-        .where(Booking.id == booking_id)
-        .values(confirmed)
-        .execution_options(synchronize_session=False)
-    )
+    await session.execute(update(_BOOKINGS).where(_BOOKINGS.c.id == booking_id).values(confirmed))
     captured = {"method": "wallet", "amount": amount, "currency": currency}
     steps = [Step("payment.captured", captured), Step("booking.confirmed")]
     if meeting is not None:

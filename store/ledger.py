@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import cast
 
-from sqlalchemy import BigInteger, Uuid, literal, select
+from sqlalchemy import BigInteger, Table, Text, Uuid, bindparam, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,6 +60,33 @@ async def append_ledger_entry(
     return written.first() is not None
 
 
+_WALLETS = cast(Table, Wallet.__table__).c
+_LEDGER = cast(Table, LedgerEntry.__table__)
+# Built once (a booking's hot path); see debit_if_covered.
+_DEBIT_IF_COVERED = (
+    insert(_LEDGER)
+    .from_select(
+        ["customer_id", "currency", "amount", "kind", "idempotency_key", "booking_id", "reason"],
+        select(
+            _WALLETS.customer_id,
+            _WALLETS.currency,
+            bindparam("debit", type_=BigInteger),
+            literal("debit"),
+            bindparam("key", type_=Text),
+            bindparam("booking_id", type_=Uuid),
+            bindparam("reason", type_=Text),
+        )
+        .where(
+            _WALLETS.customer_id == bindparam("customer_id"),
+            _WALLETS.currency == bindparam("currency"),
+            _WALLETS.balance >= bindparam("amount"),
+        )
+        .with_for_update(),
+    )
+    .returning(_LEDGER.c.id)
+)
+
+
 async def debit_if_covered(
     session: AsyncSession,
     *,
@@ -80,38 +108,17 @@ async def debit_if_covered(
     Returns:
         True when the debit was written.
     """
-    covering = (
-        select(
-            Wallet.customer_id,
-            Wallet.currency,
-            literal(-amount, BigInteger),
-            literal("debit"),
-            literal(idempotency_key),
-            literal(booking_id, Uuid),
-            literal(reason),
-        )
-        .where(
-            Wallet.customer_id == customer_id,
-            Wallet.currency == currency,
-            Wallet.balance >= amount,
-        )
-        .with_for_update()
-    )
     written = await session.execute(
-        insert(LedgerEntry)
-        .from_select(
-            [
-                LedgerEntry.customer_id,
-                LedgerEntry.currency,
-                LedgerEntry.amount,
-                LedgerEntry.kind,
-                LedgerEntry.idempotency_key,
-                LedgerEntry.booking_id,
-                LedgerEntry.reason,
-            ],
-            covering,
-        )
-        .returning(LedgerEntry.id)
+        _DEBIT_IF_COVERED,
+        {
+            "customer_id": customer_id,
+            "currency": currency,
+            "amount": amount,
+            "debit": -amount,
+            "key": idempotency_key,
+            "booking_id": booking_id,
+            "reason": reason,
+        },
     )
     return written.first() is not None
 
