@@ -13,17 +13,13 @@ own notification step, which retries it within its bound.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Protocol
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.slots import WithHold
-from activities.wallet import WalletActivities
-from core.crashpoints import CrashPoint, crash_point
 from integrations.meetings import MeetingProvider
 from models.domain import NotificationKind, NotificationStatus
 from models.errors import ErrorCode, charge_refusal
@@ -37,7 +33,6 @@ from models.payloads import (
     SlotHold,
     WalletDecision,
 )
-from store.timeline import Step
 
 log = structlog.get_logger(__name__)
 
@@ -50,8 +45,8 @@ CONFIRMATION_BOUND_SECONDS = 2.0
 class Holds(Protocol):
     """The hold half (``activities.slots.SlotActivities``)."""
 
-    async def hold(self, request: HoldSlotInput, then: WithHold | None = None) -> SlotHold:
-        """Hold (with ``then``'s writes in the same commit), or raise the hold's refusal."""
+    async def hold_slot(self, request: HoldSlotInput) -> SlotHold:
+        """Hold, or raise the hold's refusal."""
         ...
 
 
@@ -90,11 +85,8 @@ class DecisionActivities:
 
     @activity.defn(name="decide_wallet")
     async def decide_wallet(self, request: HoldSlotInput) -> WalletDecision:
-        """Hold the slot, debit the wallet and confirm: one transaction when the wallet covers it.
+        """Hold the slot, then debit the wallet and confirm; two transactions, one step.
 
-        The debit is written in the hold's own transaction when the balance
-        covers the price. Otherwise, and on a retry that finds its hold, it is
-        a second transaction after the hold's commit, as ``charge_wallet``.
         Each half is idempotent on its own (the booking row, the debit's ledger
         key), so a retry of the whole step redoes neither. A refusal of the
         hold raises as ``hold_slot`` does (nothing was taken). A refusal of the
@@ -105,14 +97,7 @@ class DecisionActivities:
         confirmation mail is tried once (``confirmation`` says how it went;
         None leaves it to the workflow).
         """
-        paid = _PaidWithHold(request, self._offline_link)
-        hold = await self._slots.hold(request, then=paid)
-        if paid.steps:
-            crash_point(CrashPoint.DEBIT_COMMITTED)
-            log.info("wallet.charged", booking_id=str(hold.booking_id), amount=hold.amount)
-            return await self._decided(hold, paid.meeting)
-        # A retry that found its hold, or a balance that did not cover the price:
-        # the debit as its own transaction, which finds an earlier one or refuses.
+        hold = await self._slots.hold_slot(request)
         meeting = await self._offline_link(hold)
         try:
             await self._wallet.charge(
@@ -128,9 +113,6 @@ class DecisionActivities:
             if err.non_retryable and err.type in ErrorCode.__members__:
                 raise charge_refusal(err) from err
             raise
-        return await self._decided(hold, meeting)
-
-    async def _decided(self, hold: SlotHold, meeting: MeetingLink | None) -> WalletDecision:
         if meeting is None:
             return WalletDecision(hold=hold)
         return WalletDecision(hold=hold, meeting=meeting, confirmation=await self._confirm(hold))
@@ -169,27 +151,3 @@ class DecisionActivities:
                 ends_at=hold.ends_at,
             )
         )
-
-
-class _PaidWithHold:
-    """The debit (and offline link) written in the hold's own transaction, when covered.
-
-    Passed to ``Holds.hold`` as ``then``: it runs only when the hold is new, so
-    a retry and a refused hold never get here. ``steps`` is empty when the
-    wallet did not cover the price and nothing was written.
-    """
-
-    def __init__(
-        self, request: HoldSlotInput, link: Callable[[SlotHold], Awaitable[MeetingLink | None]]
-    ) -> None:
-        self._customer_id = request.customer_id
-        self._link = link
-        self.meeting: MeetingLink | None = None
-        self.steps: list[Step] = []
-
-    async def __call__(self, session: AsyncSession, hold: SlotHold) -> list[Step]:
-        self.meeting = await self._link(hold)
-        self.steps = await WalletActivities.debit_with_hold(
-            session, hold, self._customer_id, self.meeting
-        )
-        return self.steps

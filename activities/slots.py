@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -42,7 +41,7 @@ from store.bookings import (
     slot_with_resource,
 )
 from store.ledger import append_ledger_entry, is_overdraft
-from store.timeline import Step, record_event, record_events
+from store.timeline import record_event
 
 log = structlog.get_logger(__name__)
 
@@ -70,10 +69,6 @@ _SET_HOLD_CAP = _cap.on_conflict_do_update(
     where=_HOLDS.c.max_unpaid != _cap.excluded.max_unpaid,
 )
 
-# A caller's writes in a new hold's own transaction (the wallet decision's debit),
-# returning the timeline steps to record with ``booking.held``.
-WithHold = Callable[[AsyncSession, SlotHold], Awaitable[Sequence[Step]]]
-
 
 class SlotActivities:
     """Hold and release slot capacity for bookings."""
@@ -89,15 +84,6 @@ class SlotActivities:
         same hold (or the same failure). Losing the race records the booking as
         FAILED with ``SLOT_UNAVAILABLE`` so the attempt stays visible.
         """
-        return await self.hold(request)
-
-    async def hold(self, request: HoldSlotInput, then: WithHold | None = None) -> SlotHold:
-        """``hold_slot``'s work; ``then`` writes in the same transaction, after a new hold.
-
-        ``then`` runs only when this call writes the hold (not on a retry that
-        finds it, nor on a refusal), and the timeline steps it returns are
-        recorded with ``booking.held`` in one statement.
-        """
         async with self._sessions() as session:
             # Written first, read back only when it did not go through: a retry after
             # the commit fails on the booking's own row and is answered from it below.
@@ -110,10 +96,7 @@ class SlotActivities:
                     await session.execute(
                         insert(_BOOKINGS), {**values, "status": BookingStatus.HELD.value}
                     )
-                    # What was written, without reading it back (a retry reads it: below).
-                    hold = slot_hold_of(Booking(**values), resource)
-                    also = await then(session, hold) if then is not None else ()
-                    await record_events(session, request.booking_id, Step("booking.held"), *also)
+                    await record_event(session, request.booking_id, "booking.held")
                     await session.commit()
                     crash_point(CrashPoint.HOLD_COMMITTED)
                 except IntegrityError as exc:
@@ -127,7 +110,8 @@ class SlotActivities:
                         return earlier
                 else:
                     log.info("slot.held", booking_id=str(request.booking_id))
-                    return hold
+                    # What was written, without reading it back (a retry reads it: below).
+                    return slot_hold_of(Booking(**values), resource)
 
             # Refused, unless the refusal is this booking's own earlier hold (a retry).
             earlier = await _earlier_hold(session, request.booking_id)

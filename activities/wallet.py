@@ -17,9 +17,9 @@ from core.db import SessionFactory
 from models.db import Booking, LedgerEntry
 from models.domain import BookingStatus, MeetingStatus, PaymentStatus, status_after_refund
 from models.errors import ErrorCode, business_failure
-from models.payloads import ChargeWalletInput, MeetingLink, RefundWalletInput, SlotHold
+from models.payloads import ChargeWalletInput, MeetingLink, RefundWalletInput
 from store import keys
-from store.ledger import append_ledger_entry, debit_if_covered, is_overdraft
+from store.ledger import append_ledger_entry, is_overdraft
 from store.timeline import Step, record_event, record_events
 
 log = structlog.get_logger(__name__)
@@ -90,35 +90,6 @@ class WalletActivities:
                     raise
                 raise business_failure(ErrorCode.INSUFFICIENT_FUNDS) from None
         log.info("wallet.charged", booking_id=str(request.booking_id), amount=request.amount)
-
-    @staticmethod
-    async def debit_with_hold(
-        session: AsyncSession,
-        hold: SlotHold,
-        customer_id: uuid.UUID,
-        meeting: MeetingLink | None = None,
-    ) -> list[Step]:
-        """``charge``'s work in the transaction that writes the hold, when the wallet covers it.
-
-        The booking was written HELD in this transaction, so there is nothing to
-        read or lock first, and the debit's key is new. Returns the timeline
-        steps to record with the hold, or none when the balance does not cover
-        the price: nothing is written then, and ``charge`` after the hold's
-        commit decides (and refuses) as for any hold.
-        """
-        if hold.amount > 0 and not await debit_if_covered(
-            session,
-            customer_id=customer_id,
-            currency=hold.currency,
-            amount=hold.amount,
-            idempotency_key=keys.wallet_debit(hold.booking_id),
-            booking_id=hold.booking_id,
-            reason="booking",
-        ):
-            return []
-        return await _confirm_paid(
-            session, hold.booking_id, hold.amount, hold.currency, meeting, hold.meeting_provider
-        )
 
     @activity.defn(name="refund_wallet")
     async def refund_wallet(self, request: RefundWalletInput) -> int:

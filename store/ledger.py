@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import cast
 
-from sqlalchemy import BigInteger, Table, Text, Uuid, bindparam, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,69 +54,6 @@ async def append_ledger_entry(
         )
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(LedgerEntry.id)
-    )
-    return written.first() is not None
-
-
-_WALLETS = cast(Table, Wallet.__table__).c
-_LEDGER = cast(Table, LedgerEntry.__table__)
-# Built once (a booking's hot path); see debit_if_covered.
-_DEBIT_IF_COVERED = (
-    insert(_LEDGER)
-    .from_select(
-        ["customer_id", "currency", "amount", "kind", "idempotency_key", "booking_id", "reason"],
-        select(
-            _WALLETS.customer_id,
-            _WALLETS.currency,
-            bindparam("debit", type_=BigInteger),
-            literal("debit"),
-            bindparam("key", type_=Text),
-            bindparam("booking_id", type_=Uuid),
-            bindparam("reason", type_=Text),
-        )
-        .where(
-            _WALLETS.customer_id == bindparam("customer_id"),
-            _WALLETS.currency == bindparam("currency"),
-            _WALLETS.balance >= bindparam("amount"),
-        )
-        .with_for_update(),
-    )
-    .returning(_LEDGER.c.id)
-)
-
-
-async def debit_if_covered(
-    session: AsyncSession,
-    *,
-    customer_id: uuid.UUID,
-    currency: str,
-    amount: int,
-    idempotency_key: str,
-    booking_id: uuid.UUID,
-    reason: str,
-) -> bool:
-    """Debit ``amount`` when the wallet's balance covers it, in one statement; else write nothing.
-
-    The wallet row is read ``FOR UPDATE``, so the balance the condition saw is
-    the one the ``ledger_apply`` trigger moves; ``CHECK (balance >= 0)`` still
-    backs it up. A customer with no wallet in the currency has nothing to cover
-    it. For a key never used before (a booking's debit in the transaction that
-    writes the booking); ``append_ledger_entry`` is the keyed, retryable write.
-
-    Returns:
-        True when the debit was written.
-    """
-    written = await session.execute(
-        _DEBIT_IF_COVERED,
-        {
-            "customer_id": customer_id,
-            "currency": currency,
-            "amount": amount,
-            "debit": -amount,
-            "key": idempotency_key,
-            "booking_id": booking_id,
-            "reason": reason,
-        },
     )
     return written.first() is not None
 

@@ -16,7 +16,6 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.decision import DecisionActivities
-from activities.slots import WithHold
 from core.failures import FailureClassifier
 from integrations.meetings import JitsiProvider
 from models.payloads import (
@@ -137,8 +136,7 @@ class FakeSteps:
         class Halves:
             """The fakes as the decision's halves and its mail, so the real decide_wallet runs."""
 
-            async def hold(self, request: HoldSlotInput, then: WithHold | None = None) -> SlotHold:
-                # The debit stays its own half here, so each can fail on its own.
+            async def hold_slot(self, request: HoldSlotInput) -> SlotHold:
                 return await hold_slot(request)
 
             async def charge(

@@ -15,7 +15,7 @@ from temporalio.worker import Replayer
 
 from activities.decision import DecisionActivities
 from activities.notifications import NotificationActivities
-from activities.slots import SlotActivities, WithHold
+from activities.slots import SlotActivities
 from activities.wallet import WalletActivities
 from core.codec import data_converter
 from core.db import SessionFactory
@@ -51,11 +51,7 @@ from support.workflows import settled, until_state
 
 
 class CrashAfterCommit:
-    """The decision's two halves doing their real work, each dying once after it returns.
-
-    The hold commits the debit with it when the wallet covers the price, so the
-    first crash comes after both are written, and the retried step finds them.
-    """
+    """The decision's two halves doing their real work, each dying once after its commit."""
 
     def __init__(
         self,
@@ -78,8 +74,8 @@ class CrashAfterCommit:
             # A lost connection is transient: the step is retried (a defect would not be).
             raise ConnectionResetError(f"worker lost its connection after {half} committed")
 
-    async def hold(self, request: HoldSlotInput, then: WithHold | None = None) -> SlotHold:
-        hold = await self.slots.hold(request, then)
+    async def hold_slot(self, request: HoldSlotInput) -> SlotHold:
+        hold = await self.slots.hold_slot(request)
         self._crash_once("hold")
         return hold
 
@@ -94,7 +90,7 @@ async def test_retry_after_commit_holds_and_debits_once(
     sessions: SessionFactory,
     http_for_providers: httpx.AsyncClient,
 ) -> None:
-    """The hold (with its debit), then the retry's debit, crash after committing: one of each."""
+    """The hold, then the debit, crash after committing; the decision is retried: one of each."""
     crashing = CrashAfterCommit(sessions, settings, meeting_providers(settings, http_for_providers))
     activities = engine_activities(settings, sessions, http_for_providers)
     activities = replace_activity(activities, crashing.decision.decide_wallet)
