@@ -35,6 +35,7 @@ from models.payloads import (
 )
 from store import keys
 from store.bookings import (
+    BOOKINGS,
     booking_with_resource,
     range_resource,
     slot_hold_of,
@@ -47,7 +48,6 @@ log = structlog.get_logger(__name__)
 
 # The hold's writes as Core statements on the tables: no ORM bookkeeping on the
 # hot path, and those of a fixed shape are built once, each call binding its values.
-_BOOKINGS = cast(Table, Booking.__table__)
 _SLOTS = cast(Table, Slot.__table__)
 _HOLDS = cast(Table, CustomerHolds.__table__)
 # One unit of the slot's capacity, taken only while some is left.
@@ -94,7 +94,7 @@ class SlotActivities:
                     # The exclusion constraint is not deferred: the INSERT itself raises,
                     # and so does the unpaid-holds cap (its trigger counts the new HELD).
                     await session.execute(
-                        insert(_BOOKINGS), {**values, "status": BookingStatus.HELD.value}
+                        insert(BOOKINGS), {**values, "status": BookingStatus.HELD.value}
                     )
                     await record_event(session, request.booking_id, "booking.held")
                     await session.commit()

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
-from typing import cast
 
 import structlog
-from sqlalchemy import Table, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
 from core.crashpoints import CrashPoint, crash_point
@@ -19,13 +16,11 @@ from models.domain import BookingStatus, MeetingStatus, PaymentStatus, status_af
 from models.errors import ErrorCode, business_failure
 from models.payloads import ChargeWalletInput, MeetingLink, RefundWalletInput
 from store import keys
+from store.bookings import BOOKINGS
 from store.ledger import append_ledger_entry, is_overdraft
 from store.timeline import Step, record_event, record_events
 
 log = structlog.get_logger(__name__)
-
-# The confirmation's write as Core: no ORM bookkeeping on the hot path.
-_BOOKINGS = cast(Table, Booking.__table__)
 
 
 class WalletActivities:
@@ -73,13 +68,28 @@ class WalletActivities:
                         booking_id=request.booking_id,
                         reason="booking",
                     )
-                steps = await _confirm_paid(
-                    session,
-                    booking.id,
-                    request.amount,
-                    request.currency,
-                    meeting,
-                    booking.meeting_provider,
+                confirmed: dict[str, object] = {
+                    "status": BookingStatus.CONFIRMED.value,
+                    "payment_status": PaymentStatus.CAPTURED.value,
+                    "captured_amount": request.amount,
+                    "updated_at": datetime.now(UTC),
+                }
+                captured = {
+                    "method": "wallet",
+                    "amount": request.amount,
+                    "currency": request.currency,
+                }
+                steps = [Step("payment.captured", captured), Step("booking.confirmed")]
+                if meeting is not None:
+                    confirmed |= {
+                        "meeting_status": MeetingStatus.READY.value,
+                        "meeting_url": meeting.url,
+                        "meeting_external_id": meeting.external_id,
+                    }
+                    steps.append(Step("meeting.ready", {"provider": booking.meeting_provider}))
+                # A Core statement: the row is locked and read above, no ORM flush needed.
+                await session.execute(
+                    update(BOOKINGS).where(BOOKINGS.c.id == booking.id).values(confirmed)
                 )
                 await record_events(session, booking.id, *steps)
                 await session.commit()
@@ -170,36 +180,3 @@ class WalletActivities:
             crash_point(CrashPoint.WALLET_REFUND_COMMITTED)
         log.info("wallet.refunded", booking_id=str(request.booking_id), amount=amount)
         return amount
-
-
-async def _confirm_paid(
-    session: AsyncSession,
-    booking_id: uuid.UUID,
-    amount: int,
-    currency: str,
-    meeting: MeetingLink | None,
-    provider: str,
-) -> list[Step]:
-    """Mark the booking CONFIRMED with its wallet payment CAPTURED (and its link READY).
-
-    Returns:
-        The timeline steps the confirmation writes, for the caller to record.
-    """
-    confirmed: dict[str, object] = {
-        "status": BookingStatus.CONFIRMED.value,
-        "payment_status": PaymentStatus.CAPTURED.value,
-        "captured_amount": amount,
-        "updated_at": datetime.now(UTC),
-    }
-    if meeting is not None:
-        confirmed |= {
-            "meeting_status": MeetingStatus.READY.value,
-            "meeting_url": meeting.url,
-            "meeting_external_id": meeting.external_id,
-        }
-    await session.execute(update(_BOOKINGS).where(_BOOKINGS.c.id == booking_id).values(confirmed))
-    captured = {"method": "wallet", "amount": amount, "currency": currency}
-    steps = [Step("payment.captured", captured), Step("booking.confirmed")]
-    if meeting is not None:
-        steps.append(Step("meeting.ready", {"provider": provider}))
-    return steps

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, text
+from sqlalchemy import Table, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.formatting import local_time, money
@@ -15,6 +16,9 @@ from models.domain import ACTIVE_STATUSES
 from models.errors import ErrorCode, business_failure
 from models.payloads import SlotHold
 from models.refund_policy import RefundPolicy
+
+# The bookings table, for Core statements on the hot path (no ORM bookkeeping).
+BOOKINGS = cast(Table, Booking.__table__)
 
 
 def slot_hold_of(booking: Booking, resource: Resource) -> SlotHold:
@@ -55,10 +59,7 @@ async def booking_with_resource(
             select(Booking, Resource).join(Resource).where(Booking.id == booking_id)
         )
     ).one_or_none()
-    if row is None:
-        return None
-    booking, resource = row
-    return booking, resource
+    return None if row is None else (row[0], row[1])
 
 
 async def range_resource(
