@@ -1,5 +1,8 @@
 """A wallet booking's decision in one step: hold, debit and (offline) meeting link.
 
+When the wallet covers the price, the hold and the debit are one transaction:
+the booking is written CONFIRMED in the commit that takes its capacity.
+
 The create call waits for exactly this. Run as one local activity, it costs
 the workflow one marker instead of two, and, when the meeting provider needs
 no network (Jitsi), no remote meeting activity and no second workflow task.
@@ -13,13 +16,17 @@ own notification step, which retries it within its bound.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Mapping
 from typing import Protocol
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.slots import Held, Payment, PayOnHold
+from core.crashpoints import CrashPoint, crash_point
 from integrations.meetings import MeetingProvider
 from models.domain import NotificationKind, NotificationStatus
 from models.errors import ErrorCode, charge_refusal
@@ -45,8 +52,8 @@ CONFIRMATION_BOUND_SECONDS = 2.0
 class Holds(Protocol):
     """The hold half (``activities.slots.SlotActivities``)."""
 
-    async def hold_slot(self, request: HoldSlotInput) -> SlotHold:
-        """Hold, or raise the hold's refusal."""
+    async def hold(self, request: HoldSlotInput, pay: PayOnHold | None = None) -> Held:
+        """Hold (paid in the same commit when ``pay`` says so), or raise the hold's refusal."""
         ...
 
 
@@ -55,6 +62,16 @@ class Charges(Protocol):
 
     async def charge(self, request: ChargeWalletInput, meeting: MeetingLink | None = None) -> None:
         """Debit and confirm (with ``meeting`` READY), or raise the debit's refusal."""
+        ...
+
+    async def pay_on_hold(
+        self,
+        session: AsyncSession,
+        hold: SlotHold,
+        customer_id: uuid.UUID,
+        meeting: MeetingLink | None = None,
+    ) -> Payment | None:
+        """The debit in a new hold's transaction when the wallet covers it, or None."""
         ...
 
 
@@ -85,19 +102,34 @@ class DecisionActivities:
 
     @activity.defn(name="decide_wallet")
     async def decide_wallet(self, request: HoldSlotInput) -> WalletDecision:
-        """Hold the slot, then debit the wallet and confirm; two transactions, one step.
+        """Hold the slot, debit the wallet and confirm: one transaction when the wallet covers it.
 
-        Each half is idempotent on its own (the booking row, the debit's ledger
-        key), so a retry of the whole step redoes neither. A refusal of the
-        hold raises as ``hold_slot`` does (nothing was taken). A refusal of the
-        debit comes after the hold committed, and its error carries
-        ``CHARGE_REFUSED`` in its details so the workflow releases the slot.
-        When the resource's provider is offline, the meeting link is written
-        in the debit's transaction, READY with the confirmation, and the
-        confirmation mail is tried once (``confirmation`` says how it went;
+        The booking is then written CONFIRMED with its debit in the commit that
+        takes its capacity. Otherwise (the balance is short, or a retry finds
+        the hold written) the debit is a second transaction, which finds an
+        earlier debit or refuses. Each write is idempotent on its own (the
+        booking row, the debit's ledger key), so a retry of the whole step
+        redoes neither. A refusal of the hold raises as ``hold_slot`` does
+        (nothing was taken). A refusal of the debit comes after the hold
+        committed, and its error carries ``CHARGE_REFUSED`` in its details so
+        the workflow releases the slot. When the resource's provider is
+        offline, the meeting link is written with the confirmation, READY, and
+        the confirmation mail is tried once (``confirmation`` says how it went;
         None leaves it to the workflow).
         """
-        hold = await self._slots.hold_slot(request)
+        meeting: MeetingLink | None = None
+
+        async def pay(session: AsyncSession, hold: SlotHold) -> Payment | None:
+            nonlocal meeting
+            meeting = await self._offline_link(hold)
+            return await self._wallet.pay_on_hold(session, hold, request.customer_id, meeting)
+
+        held = await self._slots.hold(request, pay)
+        hold = held.hold
+        if held.paid:
+            crash_point(CrashPoint.DEBIT_COMMITTED)
+            return await self._decided(hold, meeting)
+        # A retry that found its hold, or a balance that did not cover the price.
         meeting = await self._offline_link(hold)
         try:
             await self._wallet.charge(
@@ -113,6 +145,9 @@ class DecisionActivities:
             if err.non_retryable and err.type in ErrorCode.__members__:
                 raise charge_refusal(err) from err
             raise
+        return await self._decided(hold, meeting)
+
+    async def _decided(self, hold: SlotHold, meeting: MeetingLink | None) -> WalletDecision:
         if meeting is None:
             return WalletDecision(hold=hold)
         return WalletDecision(hold=hold, meeting=meeting, confirmation=await self._confirm(hold))

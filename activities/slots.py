@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -42,7 +43,7 @@ from store.bookings import (
     slot_with_resource,
 )
 from store.ledger import append_ledger_entry, is_overdraft
-from store.timeline import record_event
+from store.timeline import Step, record_event, record_events
 
 log = structlog.get_logger(__name__)
 
@@ -70,6 +71,32 @@ _SET_HOLD_CAP = _cap.on_conflict_do_update(
 )
 
 
+@dataclass(frozen=True)
+class Payment:
+    """A new hold paid in the transaction that writes it (``SlotActivities.hold``'s ``pay``).
+
+    ``confirmed``: the booking's columns as written (its status CONFIRMED);
+    ``write``: what must follow the booking's row (the ledger's debit refers to
+    it); ``steps``: the timeline after ``booking.held``.
+    """
+
+    confirmed: Mapping[str, object]
+    steps: Sequence[Step]
+    write: Callable[[AsyncSession], Awaitable[None]]
+
+
+# Called with the new hold (not yet written) in its transaction: its payment, or None.
+PayOnHold = Callable[[AsyncSession, SlotHold], Awaitable[Payment | None]]
+
+
+@dataclass(frozen=True)
+class Held:
+    """A hold, and whether it was paid in its own commit (False for one found on a retry)."""
+
+    hold: SlotHold
+    paid: bool = False
+
+
 class SlotActivities:
     """Hold and release slot capacity for bookings."""
 
@@ -84,6 +111,17 @@ class SlotActivities:
         same hold (or the same failure). Losing the race records the booking as
         FAILED with ``SLOT_UNAVAILABLE`` so the attempt stays visible.
         """
+        return (await self.hold(request)).hold
+
+    async def hold(self, request: HoldSlotInput, pay: PayOnHold | None = None) -> Held:
+        """``hold_slot``'s work; with ``pay``, a new hold is paid in its own transaction.
+
+        ``pay`` runs only when this call writes the booking (not on a retry that
+        finds it, nor on a refusal found before writing). When it returns a
+        payment, the booking is written with its paid columns (CONFIRMED) and
+        the payment's writes and timeline steps share the hold's commit; the
+        unpaid-holds cap refuses it as it refuses a hold.
+        """
         async with self._sessions() as session:
             # Written first, read back only when it did not go through: a retry after
             # the commit fails on the booking's own row and is answered from it below.
@@ -91,12 +129,21 @@ class SlotActivities:
             if reason is None:
                 try:
                     await self._set_hold_cap(session, request)
+                    # What is written, without reading it back (a retry reads it: below).
+                    hold = slot_hold_of(Booking(**values), resource)
+                    payment = await pay(session, hold) if pay is not None else None
                     # The exclusion constraint is not deferred: the INSERT itself raises,
-                    # and so does the unpaid-holds cap (its trigger counts the new HELD).
+                    # and so does the unpaid-holds cap (its trigger counts the new HELD,
+                    # or refuses a paid booking at the cap). The row is never updated
+                    # in this transaction: see WalletActivities.pay_on_hold.
+                    status = {"status": BookingStatus.HELD.value}
                     await session.execute(
-                        insert(BOOKINGS), {**values, "status": BookingStatus.HELD.value}
+                        insert(BOOKINGS), {**values, **(payment.confirmed if payment else status)}
                     )
-                    await record_event(session, request.booking_id, "booking.held")
+                    if payment is not None:
+                        await payment.write(session)
+                    steps = payment.steps if payment is not None else ()
+                    await record_events(session, request.booking_id, Step("booking.held"), *steps)
                     await session.commit()
                     crash_point(CrashPoint.HOLD_COMMITTED)
                 except IntegrityError as exc:
@@ -107,16 +154,15 @@ class SlotActivities:
                         earlier = await _earlier_hold(session, request.booking_id)
                         if earlier is None:
                             raise
-                        return earlier
+                        return Held(earlier)
                 else:
                     log.info("slot.held", booking_id=str(request.booking_id))
-                    # What was written, without reading it back (a retry reads it: below).
-                    return slot_hold_of(Booking(**values), resource)
+                    return Held(hold, paid=payment is not None)
 
             # Refused, unless the refusal is this booking's own earlier hold (a retry).
             earlier = await _earlier_hold(session, request.booking_id)
             if earlier is not None:
-                return earlier
+                return Held(earlier)
             await session.execute(
                 insert(Booking)
                 .values(**values, status=BookingStatus.FAILED.value, reason=reason.value)

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
+from activities.slots import Payment
 from core.crashpoints import CrashPoint, crash_point
 from core.db import SessionFactory
 from models.db import Booking, LedgerEntry
 from models.domain import BookingStatus, MeetingStatus, PaymentStatus, status_after_refund
 from models.errors import ErrorCode, business_failure
-from models.payloads import ChargeWalletInput, MeetingLink, RefundWalletInput
+from models.payloads import ChargeWalletInput, MeetingLink, RefundWalletInput, SlotHold
 from store import keys
 from store.bookings import BOOKINGS
-from store.ledger import append_ledger_entry, is_overdraft
+from store.ledger import append_ledger_entry, is_overdraft, locked_balance
 from store.timeline import Step, record_event, record_events
 
 log = structlog.get_logger(__name__)
@@ -57,39 +60,21 @@ class WalletActivities:
                     f"booking is {booking.status} with payment {booking.payment_status}",
                 )
             try:
-                if request.amount > 0:
-                    await append_ledger_entry(
-                        session,
-                        customer_id=request.customer_id,
-                        currency=request.currency,
-                        amount=-request.amount,
-                        kind="debit",
-                        idempotency_key=keys.wallet_debit(request.booking_id),
-                        booking_id=request.booking_id,
-                        reason="booking",
-                    )
-                confirmed: dict[str, object] = {
-                    "status": BookingStatus.CONFIRMED.value,
-                    "payment_status": PaymentStatus.CAPTURED.value,
-                    "captured_amount": request.amount,
-                    "updated_at": datetime.now(UTC),
-                }
-                captured = {
-                    "method": "wallet",
-                    "amount": request.amount,
-                    "currency": request.currency,
-                }
-                steps = [Step("payment.captured", captured), Step("booking.confirmed")]
-                if meeting is not None:
-                    confirmed |= {
-                        "meeting_status": MeetingStatus.READY.value,
-                        "meeting_url": meeting.url,
-                        "meeting_external_id": meeting.external_id,
-                    }
-                    steps.append(Step("meeting.ready", {"provider": booking.meeting_provider}))
+                await _debit(
+                    session,
+                    request.booking_id,
+                    request.customer_id,
+                    request.amount,
+                    request.currency,
+                )
+                confirmed, steps = paid_from_wallet(
+                    request.amount, request.currency, meeting, booking.meeting_provider
+                )
                 # A Core statement: the row is locked and read above, no ORM flush needed.
                 await session.execute(
-                    update(BOOKINGS).where(BOOKINGS.c.id == booking.id).values(confirmed)
+                    update(BOOKINGS)
+                    .where(BOOKINGS.c.id == booking.id)
+                    .values({**confirmed, "updated_at": datetime.now(UTC)})
                 )
                 await record_events(session, booking.id, *steps)
                 await session.commit()
@@ -100,6 +85,38 @@ class WalletActivities:
                     raise
                 raise business_failure(ErrorCode.INSUFFICIENT_FUNDS) from None
         log.info("wallet.charged", booking_id=str(request.booking_id), amount=request.amount)
+
+    @staticmethod
+    async def pay_on_hold(
+        session: AsyncSession,
+        hold: SlotHold,
+        customer_id: uuid.UUID,
+        meeting: MeetingLink | None = None,
+    ) -> Payment | None:
+        """``charge``'s work in the transaction that writes a new hold, when the wallet covers it.
+
+        The wallet row is read and locked here, before the booking is written,
+        so the booking can be written CONFIRMED in the first place: its row is
+        never updated in the transaction that inserts it (a second tuple in the
+        overlap constraint's index would wait on concurrent overlapping
+        inserters while they wait on the first one). None when the balance
+        does not cover the price: nothing is written or locked then but the
+        wallet row, and ``charge`` after the hold's commit refuses as for any
+        hold.
+        """
+        if hold.amount > 0:
+            balance = await locked_balance(session, customer_id, hold.currency)
+            if balance is None or balance < hold.amount:
+                return None
+        confirmed, steps = paid_from_wallet(
+            hold.amount, hold.currency, meeting, hold.meeting_provider
+        )
+
+        async def debit(session: AsyncSession) -> None:
+            await _debit(session, hold.booking_id, customer_id, hold.amount, hold.currency)
+            log.info("wallet.charged", booking_id=str(hold.booking_id), amount=hold.amount)
+
+        return Payment(confirmed, steps, debit)
 
     @activity.defn(name="refund_wallet")
     async def refund_wallet(self, request: RefundWalletInput) -> int:
@@ -180,3 +197,41 @@ class WalletActivities:
             crash_point(CrashPoint.WALLET_REFUND_COMMITTED)
         log.info("wallet.refunded", booking_id=str(request.booking_id), amount=amount)
         return amount
+
+
+async def _debit(
+    session: AsyncSession, booking_id: uuid.UUID, customer_id: uuid.UUID, amount: int, currency: str
+) -> None:
+    """The booking's wallet debit, keyed ``{booking_id}:debit``; none for a free booking."""
+    if amount > 0:
+        await append_ledger_entry(
+            session,
+            customer_id=customer_id,
+            currency=currency,
+            amount=-amount,
+            kind="debit",
+            idempotency_key=keys.wallet_debit(booking_id),
+            booking_id=booking_id,
+            reason="booking",
+        )
+
+
+def paid_from_wallet(
+    amount: int, currency: str, meeting: MeetingLink | None, provider: str
+) -> tuple[dict[str, object], list[Step]]:
+    """A booking's columns once its wallet payment is taken (and its link READY), and its steps."""
+    confirmed: dict[str, object] = {
+        "status": BookingStatus.CONFIRMED.value,
+        "payment_status": PaymentStatus.CAPTURED.value,
+        "captured_amount": amount,
+    }
+    captured = {"method": "wallet", "amount": amount, "currency": currency}
+    steps = [Step("payment.captured", captured), Step("booking.confirmed")]
+    if meeting is not None:
+        confirmed |= {
+            "meeting_status": MeetingStatus.READY.value,
+            "meeting_url": meeting.url,
+            "meeting_external_id": meeting.external_id,
+        }
+        steps.append(Step("meeting.ready", {"provider": provider}))
+    return confirmed, steps

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,6 +57,27 @@ async def append_ledger_entry(
         .returning(LedgerEntry.id)
     )
     return written.first() is not None
+
+
+_LOCKED_BALANCE = (
+    select(Wallet.balance)
+    .where(Wallet.customer_id == bindparam("customer_id"), Wallet.currency == bindparam("currency"))
+    .with_for_update()
+)
+
+
+async def locked_balance(
+    session: AsyncSession, customer_id: uuid.UUID, currency: str
+) -> int | None:
+    """The wallet's balance, its row locked until the transaction ends; None: it has no wallet.
+
+    What the lock buys: no other transaction moves this balance before the
+    commit, so a debit decided on it is covered when it is written.
+    """
+    balance: int | None = (
+        await session.execute(_LOCKED_BALANCE, {"customer_id": customer_id, "currency": currency})
+    ).scalar_one_or_none()
+    return balance
 
 
 def is_overdraft(exc: IntegrityError) -> bool:

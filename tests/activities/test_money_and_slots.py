@@ -37,7 +37,7 @@ from models.payloads import (
     WalletDecision,
 )
 
-from support.db import timeline_of
+from support.db import commits_counted, timeline_of
 
 CURRENCY = "INR"
 PRICE = 50_000
@@ -446,18 +446,20 @@ async def decide(sessions: SessionFactory, settings: Settings, request: HoldSlot
     return decided.hold
 
 
-async def test_a_covered_decision_holds_debits_and_confirms_once(
+async def test_a_covered_decision_holds_debits_and_confirms_once_in_one_commit(
     sessions: SessionFactory, settings: Settings
 ) -> None:
-    """The step retried after its commits finds the hold and the debit and adds nothing."""
+    """One transaction writes the hold, the debit and the confirmation; a retry adds nothing."""
     customer = uuid.uuid4()
     await credit(sessions, customer, PRICE)
     slot = await make_slot(sessions)
     request = hold_input(slot, customer_id=customer)
 
-    decided = await decide(sessions, settings, request)
+    with commits_counted(sessions) as commits:
+        decided = await decide(sessions, settings, request)
     again = await decide(sessions, settings, request)
 
+    assert len(commits) == 1
     assert again == decided
     booking = await booking_of(sessions, decided.booking_id)
     assert (booking.status, booking.payment_status, booking.captured_amount) == (
@@ -500,6 +502,76 @@ async def test_a_decision_the_wallet_does_not_cover_keeps_the_hold_and_refuses_t
         [] if balance is None else ["credit"]
     )
     assert [e.type for e in await timeline_of(sessions, request.booking_id)] == ["booking.held"]
+
+
+async def test_a_covered_decision_at_the_unpaid_cap_is_refused_like_a_hold(
+    sessions: SessionFactory, settings: Settings
+) -> None:
+    """Written CONFIRMED, the booking is never HELD, and still the cap refuses "the next".
+
+    Three unpaid holds, then a wallet decision the balance covers: 429's code,
+    no debit, its slot free; with one hold released, the same customer's next
+    decision goes through and leaves the unpaid count where it was.
+    """
+    customer = uuid.uuid4()
+    await credit(sessions, customer, 2 * PRICE)
+    slots = [await make_slot(sessions) for _ in range(5)]
+    capped = [
+        hold_input(s, customer_id=customer).model_copy(update={"max_active_holds": 3})
+        for s in slots
+    ]
+    held = [await hold(sessions, r) for r in capped[:3]]
+
+    with pytest.raises(ApplicationError) as refused:
+        await decide(sessions, settings, capped[3])
+    await release(
+        sessions, ReleaseSlotInput(booking_id=held[0].booking_id, status=BookingStatus.EXPIRED)
+    )
+    await decide(sessions, settings, capped[4])
+
+    assert failure_type(refused) == "TOO_MANY_ACTIVE_HOLDS"
+    assert refused.value.details != (CHARGE_REFUSED,)  # Nothing was held: nothing to release.
+    assert (await booking_of(sessions, capped[3].booking_id)).status == BookingStatus.FAILED
+    assert await active_count_of(sessions, slots[3].id) == 0
+    assert (await booking_of(sessions, capped[4].booking_id)).status == BookingStatus.CONFIRMED
+    assert await balance_of(sessions, customer) == PRICE
+    async with sessions() as session:
+        counter = await session.get(CustomerHolds, customer)
+    assert counter is not None
+    assert counter.unpaid == 2
+
+
+@pytest.mark.parametrize("race", range(4))
+async def test_concurrent_covered_decisions_on_overlapping_slots_confirm_one_and_refuse_the_rest(
+    sessions: SessionFactory, settings: Settings, race: int
+) -> None:
+    """Twelve customers at once on twelve overlapping capacity-1 slots of one resource.
+
+    Each booking's row is written once, already CONFIRMED: an update in the
+    inserting transaction would add a second tuple to the overlap constraint's
+    index, and PostgreSQL would find a deadlock among the overlapping inserters
+    (a timing race: one race in two or three found it, so four are run).
+    """
+    resource = await make_resource(sessions)
+    slots = [
+        await make_slot(sessions, resource, starts_in=timedelta(days=4, minutes=5 * i))
+        for i in range(12)
+    ]
+    customers = [uuid.uuid4() for _ in slots]
+    for customer in customers:
+        await credit(sessions, customer, PRICE)
+    requests = [hold_input(s, customer_id=c) for s, c in zip(slots, customers, strict=True)]
+
+    outcomes = await asyncio.gather(
+        *(decide(sessions, settings, r) for r in requests), return_exceptions=True
+    )
+
+    refused = [o for o in outcomes if isinstance(o, ApplicationError)]
+    assert [o for o in outcomes if isinstance(o, BaseException) and o not in refused] == []
+    assert len(outcomes) - len(refused) == 1
+    assert {o.type for o in refused} == {"SLOT_UNAVAILABLE"}
+    balances = [await balance_of(sessions, c) for c in customers]
+    assert sorted(b or 0 for b in balances) == [0] + [PRICE] * 11
 
 
 # --- slot holds -------------------------------------------------------------------------

@@ -35,6 +35,22 @@ def statements_sent(
         event.remove(engine, "before_cursor_execute", seen)
 
 
+@contextmanager
+def commits_counted(sessions: SessionFactory) -> Iterator[list[None]]:
+    """One entry per transaction the sessions' engine commits while the block runs."""
+    commits: list[None] = []
+
+    def seen(conn: object) -> None:
+        commits.append(None)
+
+    engine = sessions.kw["bind"].sync_engine
+    event.listen(engine, "commit", seen)
+    try:
+        yield commits
+    finally:
+        event.remove(engine, "commit", seen)
+
+
 async def rows(sessions: SessionFactory, statement: Select[T]) -> list[T]:
     """What a one-entity ``select`` finds, read in a session of its own."""
     async with sessions() as session:

@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.decision import DecisionActivities
+from activities.slots import Held, Payment, PayOnHold
 from core.failures import FailureClassifier
 from integrations.meetings import JitsiProvider
 from models.payloads import (
@@ -136,8 +137,12 @@ class FakeSteps:
         class Halves:
             """The fakes as the decision's halves and its mail, so the real decide_wallet runs."""
 
-            async def hold_slot(self, request: HoldSlotInput) -> SlotHold:
-                return await hold_slot(request)
+            async def hold(self, request: HoldSlotInput, pay: PayOnHold | None = None) -> Held:
+                # Never paid with the hold: the debit stays its own half, to fail on its own.
+                return Held(await hold_slot(request))
+
+            async def pay_on_hold(self, *args: object) -> Payment | None:
+                raise AssertionError("the fake hold never pays")
 
             async def charge(
                 self, request: ChargeWalletInput, meeting: MeetingLink | None = None

@@ -9,13 +9,14 @@ from collections.abc import Mapping
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Replayer
 
 from activities.decision import DecisionActivities
 from activities.notifications import NotificationActivities
-from activities.slots import SlotActivities
+from activities.slots import Held, Payment, PayOnHold, SlotActivities
 from activities.wallet import WalletActivities
 from core.codec import data_converter
 from core.db import SessionFactory
@@ -74,10 +75,19 @@ class CrashAfterCommit:
             # A lost connection is transient: the step is retried (a defect would not be).
             raise ConnectionResetError(f"worker lost its connection after {half} committed")
 
-    async def hold_slot(self, request: HoldSlotInput) -> SlotHold:
-        hold = await self.slots.hold_slot(request)
+    async def hold(self, request: HoldSlotInput, pay: PayOnHold | None = None) -> Held:
+        held = await self.slots.hold(request, pay)
         self._crash_once("hold")
-        return hold
+        return held
+
+    async def pay_on_hold(
+        self,
+        session: AsyncSession,
+        hold: SlotHold,
+        customer_id: uuid.UUID,
+        meeting: MeetingLink | None = None,
+    ) -> Payment | None:
+        return await self.wallet.pay_on_hold(session, hold, customer_id, meeting)
 
     async def charge(self, request: ChargeWalletInput, meeting: MeetingLink | None = None) -> None:
         await self.wallet.charge(request, meeting)
@@ -90,7 +100,12 @@ async def test_retry_after_commit_holds_and_debits_once(
     sessions: SessionFactory,
     http_for_providers: httpx.AsyncClient,
 ) -> None:
-    """The hold, then the debit, crash after committing; the decision is retried: one of each."""
+    """Crashes after each commit; the decision is retried: one hold, one debit.
+
+    The covered wallet's hold and debit commit together in the first attempt,
+    which then crashes; the second finds the booking paid, its debit step
+    finds the debit, and crashes after it; the third answers.
+    """
     crashing = CrashAfterCommit(sessions, settings, meeting_providers(settings, http_for_providers))
     activities = engine_activities(settings, sessions, http_for_providers)
     activities = replace_activity(activities, crashing.decision.decide_wallet)
