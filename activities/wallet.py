@@ -113,7 +113,14 @@ class WalletActivities:
         )
 
         async def debit(session: AsyncSession) -> None:
-            await _debit(session, hold.booking_id, customer_id, hold.amount, hold.currency)
+            await _debit(
+                session,
+                hold.booking_id,
+                customer_id,
+                hold.amount,
+                hold.currency,
+                wallet_locked=True,
+            )
             log.info("wallet.charged", booking_id=str(hold.booking_id), amount=hold.amount)
 
         return Payment(confirmed, steps, debit)
@@ -200,7 +207,13 @@ class WalletActivities:
 
 
 async def _debit(
-    session: AsyncSession, booking_id: uuid.UUID, customer_id: uuid.UUID, amount: int, currency: str
+    session: AsyncSession,
+    booking_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    amount: int,
+    currency: str,
+    *,
+    wallet_locked: bool = False,
 ) -> None:
     """The booking's wallet debit, keyed ``{booking_id}:debit``; none for a free booking."""
     if amount > 0:
@@ -213,6 +226,7 @@ async def _debit(
             idempotency_key=keys.wallet_debit(booking_id),
             booking_id=booking_id,
             reason="booking",
+            wallet_locked=wallet_locked,
         )
 
 
