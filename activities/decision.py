@@ -1,7 +1,9 @@
 """A wallet booking's decision in one step: hold, debit and (offline) meeting link.
 
 When the wallet covers the price, the hold and the debit are one transaction:
-the booking is written CONFIRMED in the commit that takes its capacity.
+the booking is written CONFIRMED in the commit that takes its capacity, with
+its confirmation's outbox row when the link is made here (SKIPPED, and done,
+for a booking with no address to write to).
 
 The create call waits for exactly this. Run as one local activity, it costs
 the workflow one marker instead of two, and, when the meeting provider needs
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Protocol
 
 import structlog
@@ -25,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.notifications import owe_notification
 from activities.slots import Held, Payment, PayOnHold
 from core.crashpoints import CrashPoint, crash_point
 from integrations.meetings import MeetingProvider
@@ -118,16 +122,33 @@ class DecisionActivities:
         None leaves it to the workflow).
         """
         meeting: MeetingLink | None = None
+        mail: NotificationStatus | None = None
 
         async def pay(session: AsyncSession, hold: SlotHold) -> Payment | None:
             nonlocal meeting
             meeting = await self._offline_link(hold)
-            return await self._wallet.pay_on_hold(session, hold, request.customer_id, meeting)
+            payment = await self._wallet.pay_on_hold(session, hold, request.customer_id, meeting)
+            if payment is None or meeting is None:
+                return payment  # No link yet: the workflow owes the mail after create_meeting.
+
+            async def write(session: AsyncSession) -> None:
+                nonlocal mail
+                await payment.write(session)
+                # The confirmation is owed from the commit that confirms: its outbox row
+                # is written with it (SKIPPED, and done, for a booking with no address).
+                recipient = request.contact.email if request.contact else None
+                mail = await owe_notification(
+                    session, hold.booking_id, NotificationKind.BOOKING_CONFIRMED, recipient
+                )
+
+            return replace(payment, write=write)
 
         held = await self._slots.hold(request, pay)
         hold = held.hold
         if held.paid:
             crash_point(CrashPoint.DEBIT_COMMITTED)
+            if mail == NotificationStatus.SKIPPED:
+                return WalletDecision(hold=hold, meeting=meeting, confirmation=mail)
             return await self._decided(hold, meeting)
         # A retry that found its hold, or a balance that did not cover the price.
         meeting = await self._offline_link(hold)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import structlog
 from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
 from core.db import SessionFactory
@@ -23,7 +24,7 @@ from integrations.mail import (
     send_email,
 )
 from models.db import Notification
-from models.domain import AttentionKind, NotificationStatus
+from models.domain import AttentionKind, NotificationKind, NotificationStatus
 from models.payloads import SendNotificationInput, SendNotificationResult
 from store import alerts, keys
 from store.bookings import booking_with_resource
@@ -45,6 +46,31 @@ _row = insert(Notification).values(
 _CLAIM = _row.on_conflict_do_update(
     index_elements=["idempotency_key"], set_={"idempotency_key": _row.excluded.idempotency_key}
 ).returning(Notification)
+# The row written in another step's transaction, when the mail becomes owed.
+_OWE = _row.on_conflict_do_nothing(index_elements=["idempotency_key"])
+
+
+async def owe_notification(
+    session: AsyncSession, booking_id: uuid.UUID, kind: NotificationKind, recipient: str | None
+) -> NotificationStatus:
+    """Write a notification's outbox row in the caller's transaction (the change it announces).
+
+    PENDING for a recipient, for ``deliver`` to send; SKIPPED, and done, for
+    a booking with no address to write to. Returns the status written.
+    """
+    status = NotificationStatus.PENDING if recipient else NotificationStatus.SKIPPED
+    await session.execute(
+        _OWE,
+        {
+            "id": uuid.uuid4(),
+            "booking_id": booking_id,
+            "kind": kind,
+            "recipient": recipient,
+            "key": keys.notification(booking_id, kind),
+            "status": status,
+        },
+    )
+    return status
 
 
 class NotificationActivities:

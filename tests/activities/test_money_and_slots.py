@@ -24,11 +24,13 @@ from activities.slots import SlotActivities
 from activities.wallet import WalletActivities, append_ledger_entry
 from core.db import SessionFactory
 from core.settings import Settings
+from integrations.meetings import JitsiProvider
 from models.db import Booking, BookingEvent, CustomerHolds, LedgerEntry, Resource, Slot, Wallet
-from models.domain import BookingStatus
+from models.domain import BookingStatus, NotificationStatus
 from models.errors import CHARGE_REFUSED
 from models.payloads import (
     ChargeWalletInput,
+    Contact,
     HoldSlotInput,
     PaymentSpec,
     RefundWalletInput,
@@ -36,8 +38,9 @@ from models.payloads import (
     SlotHold,
     WalletDecision,
 )
+from stack.embedded import free_port
 
-from support.db import commits_counted, timeline_of
+from support.db import commits_counted, outbox_of, timeline_of
 
 CURRENCY = "INR"
 PRICE = 50_000
@@ -474,6 +477,50 @@ async def test_a_covered_decision_holds_debits_and_confirms_once_in_one_commit(
         "booking.held",
         "payment.captured",
         "booking.confirmed",
+    ]
+
+
+@pytest.mark.parametrize("email", [None, "asha@example.com"], ids=["no-address", "address"])
+async def test_a_covered_decision_writes_its_confirmation_s_outbox_row_in_its_one_commit(
+    sessions: SessionFactory, settings: Settings, email: str | None
+) -> None:
+    """With an offline link, the confirmation is owed from the commit that confirms.
+
+    No address: the row is SKIPPED and the decision is done in one commit. An
+    address: the row is PENDING, and the decision's one try (here refused by a
+    closed SMTP port) leaves it to the workflow's notification step.
+    """
+    closed = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": free_port()})
+    decision = DecisionActivities(
+        SlotActivities(sessions),
+        WalletActivities(sessions),
+        {"jitsi": JitsiProvider("https://meet.example", b"test-meeting-key")},
+        NotificationActivities(sessions, closed),
+    )
+    customer = uuid.uuid4()
+    await credit(sessions, customer, PRICE)
+    request = hold_input(await make_slot(sessions), customer_id=customer).model_copy(
+        update={"contact": Contact(email=email) if email else None}
+    )
+
+    with commits_counted(sessions) as commits:
+        decided: WalletDecision = await ActivityEnvironment().run(decision.decide_wallet, request)
+
+    outbox = await outbox_of(sessions, request.booking_id)
+    assert decided.meeting is not None
+    if email is None:
+        assert len(commits) == 1
+        assert decided.confirmation == NotificationStatus.SKIPPED
+        assert (outbox.status, outbox.attempts) == (NotificationStatus.SKIPPED, 0)
+    else:
+        assert len(commits) == 2  # The decision's, then the failed try's record of its attempt.
+        assert decided.confirmation is None
+        assert (outbox.status, outbox.attempts) == (NotificationStatus.PENDING, 1)
+    assert [e.type for e in await timeline_of(sessions, request.booking_id)] == [
+        "booking.held",
+        "payment.captured",
+        "booking.confirmed",
+        "meeting.ready",
     ]
 
 
