@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -28,6 +27,7 @@ from activities.reconcile import ReconcileActivities
 from activities.slots import SlotActivities
 from activities.topups import TopupActivities
 from activities.wallet import WalletActivities
+from core.code_cache import compile_once
 from core.db import SessionFactory, create_engine, session_factory
 from core.failures import FailureClassifier
 from core.metrics import worker_runtime
@@ -154,8 +154,16 @@ async def alert_undelivered(session: AsyncSession, event: ClaimedEvent, error: s
 
 
 def workflow_runner(settings: Settings) -> WorkflowRunner:
-    """The sandbox, or none when ``BOOKING_WORKFLOW_SANDBOX=false`` (docs/determinism.md)."""
-    return SANDBOX if settings.workflow_sandbox else UnsandboxedWorkflowRunner()
+    """The sandbox, or none when ``BOOKING_WORKFLOW_SANDBOX=false`` (docs/determinism.md).
+
+    Sandboxed, the workflow modules it executes for each new workflow are
+    compiled once per process (``core.code_cache``), not read and unmarshalled
+    (or compiled from source) every time.
+    """
+    if not settings.workflow_sandbox:
+        return UnsandboxedWorkflowRunner()
+    compile_once("workflows")
+    return SANDBOX
 
 
 def build_worker(
@@ -231,12 +239,6 @@ async def run_worker(settings: Settings) -> None:
             events=events is not None,
             workflow_sandbox=settings.workflow_sandbox,
         )
-        if settings.workflow_sandbox and sys.dont_write_bytecode:
-            log.warning(
-                "worker.no_bytecode_cache",
-                hint="the sandbox compiles the workflow modules from source for every new "
-                "workflow; compile them once (python -m compileall) or allow .pyc files",
-            )
         if events is None:
             await worker.run()
             return
