@@ -25,7 +25,6 @@ from typing import Any, cast
 from sqlalchemy import (
     ARRAY,
     JSON,
-    ColumnElement,
     DateTime,
     Integer,
     String,
@@ -129,14 +128,7 @@ class IdempotencyKey:
         not start the work.
         """
         async with self.db.connect() as conn:
-            row = (
-                await conn.execute(
-                    update(_TABLE)
-                    .where(*self._where())
-                    .values(started_at=func.coalesce(_KEYS.started_at, func.now()))
-                    .returning(_KEYS.response_status, _KEYS.response_body)
-                )
-            ).one()
+            row = (await conn.execute(_START, self._names())).one()
         return _stored(row.response_status, row.response_body)
 
     async def refuse(self, refusal: Refusal) -> Answer | None:
@@ -157,31 +149,39 @@ class IdempotencyKey:
         return stored
 
     async def _store(self, answer: Answer, *, unless_started: bool) -> Answer | None:
-        condition = [_KEYS.response_body.is_(None)]
-        if unless_started:
-            condition.append(_KEYS.started_at.is_(None))
+        store = _REFUSE if unless_started else _SETTLE
         async with self.db.connect() as conn:
-            stored_now = await conn.execute(
-                update(_TABLE)
-                .where(*self._where(), *condition)
-                .values(**_columns(answer))
-                .returning(_KEYS.key)
-            )
+            stored_now = await conn.execute(store, {**self._names(), **_columns(answer)})
             if stored_now.first() is not None:
                 return answer
-            row = (
-                await conn.execute(
-                    select(_KEYS.response_status, _KEYS.response_body).where(*self._where())
-                )
-            ).one()
+            row = (await conn.execute(_ANSWER, self._names())).one()
         return _stored(row.response_status, row.response_body)
 
-    def _where(self) -> tuple[ColumnElement[bool], ...]:
-        return _where(self.principal, self.scope, self.key)
+    def _names(self) -> dict[str, str]:
+        return {"of_principal": self.principal, "of_scope": self.scope, "of_key": self.key}
 
 
-def _where(principal: str, scope: str, key: str) -> tuple[ColumnElement[bool], ...]:
-    return (_KEYS.principal == principal, _KEYS.scope == scope, _KEYS.key == key)
+# One key's record, by its three names; the statements below are built once and bind them.
+_THE_KEY = (
+    _KEYS.principal == bindparam("of_principal"),
+    _KEYS.scope == bindparam("of_scope"),
+    _KEYS.key == bindparam("of_key"),
+)
+_START = (
+    update(_TABLE)
+    .where(*_THE_KEY)
+    .values(started_at=func.coalesce(_KEYS.started_at, func.now()))
+    .returning(_KEYS.response_status, _KEYS.response_body)
+)
+# An answer, stored only where none is (and, for a refusal, only before the work started).
+_SETTLE = (
+    update(_TABLE)
+    .where(*_THE_KEY, _KEYS.response_body.is_(None))
+    .values(response_status=bindparam("response_status"), response_body=bindparam("response_body"))
+    .returning(_KEYS.key)
+)
+_REFUSE = _SETTLE.where(_KEYS.started_at.is_(None))
+_ANSWER = select(_KEYS.response_status, _KEYS.response_body).where(*_THE_KEY)
 
 
 # One refusal stored under many keys: those still unanswered and not started.
