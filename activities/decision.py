@@ -122,7 +122,7 @@ class DecisionActivities:
         None leaves it to the workflow).
         """
         meeting: MeetingLink | None = None
-        mail: NotificationStatus | None = None
+        recipient = request.contact.email if request.contact else None
 
         async def pay(session: AsyncSession, hold: SlotHold) -> Payment | None:
             nonlocal meeting
@@ -132,12 +132,10 @@ class DecisionActivities:
                 return payment  # No link yet: the workflow owes the mail after create_meeting.
 
             async def write(session: AsyncSession) -> None:
-                nonlocal mail
                 await payment.write(session)
                 # The confirmation is owed from the commit that confirms: its outbox row
                 # is written with it (SKIPPED, and done, for a booking with no address).
-                recipient = request.contact.email if request.contact else None
-                mail = await owe_notification(
+                await owe_notification(
                     session, hold.booking_id, NotificationKind.BOOKING_CONFIRMED, recipient
                 )
 
@@ -147,8 +145,11 @@ class DecisionActivities:
         hold = held.hold
         if held.paid:
             crash_point(CrashPoint.DEBIT_COMMITTED)
-            if mail == NotificationStatus.SKIPPED:
-                return WalletDecision(hold=hold, meeting=meeting, confirmation=mail)
+            if meeting is not None and recipient is None:
+                # Its outbox row went in SKIPPED with the confirmation: nothing to send.
+                return WalletDecision(
+                    hold=hold, meeting=meeting, confirmation=NotificationStatus.SKIPPED
+                )
             return await self._decided(hold, meeting)
         # A retry that found its hold, or a balance that did not cover the price.
         meeting = await self._offline_link(hold)

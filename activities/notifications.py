@@ -50,27 +50,30 @@ _CLAIM = _row.on_conflict_do_update(
 _OWE = _row.on_conflict_do_nothing(index_elements=["idempotency_key"])
 
 
+def _outbox_row(
+    booking_id: uuid.UUID, kind: NotificationKind, recipient: str | None, key: str
+) -> dict[str, object]:
+    """A new outbox row's values: PENDING for a recipient, SKIPPED (and done) without one."""
+    return {
+        "id": uuid.uuid4(),
+        "booking_id": booking_id,
+        "kind": kind,
+        "recipient": recipient,
+        "key": key,
+        "status": NotificationStatus.PENDING if recipient else NotificationStatus.SKIPPED,
+    }
+
+
 async def owe_notification(
     session: AsyncSession, booking_id: uuid.UUID, kind: NotificationKind, recipient: str | None
-) -> NotificationStatus:
+) -> None:
     """Write a notification's outbox row in the caller's transaction (the change it announces).
 
     PENDING for a recipient, for ``deliver`` to send; SKIPPED, and done, for
-    a booking with no address to write to. Returns the status written.
+    a booking with no address to write to.
     """
-    status = NotificationStatus.PENDING if recipient else NotificationStatus.SKIPPED
-    await session.execute(
-        _OWE,
-        {
-            "id": uuid.uuid4(),
-            "booking_id": booking_id,
-            "kind": kind,
-            "recipient": recipient,
-            "key": keys.notification(booking_id, kind),
-            "status": status,
-        },
-    )
-    return status
+    key = keys.notification(booking_id, kind)
+    await session.execute(_OWE, _outbox_row(booking_id, kind, recipient, key))
 
 
 class NotificationActivities:
@@ -105,19 +108,7 @@ class NotificationActivities:
             booking, resource = found
             recipient = (booking.contact or {}).get("email")
             outbox = (
-                await session.execute(
-                    _CLAIM,
-                    {
-                        "id": uuid.uuid4(),
-                        "booking_id": booking.id,
-                        "kind": request.kind,
-                        "recipient": recipient,
-                        "key": key,
-                        "status": NotificationStatus.PENDING
-                        if recipient
-                        else NotificationStatus.SKIPPED,
-                    },
-                )
+                await session.execute(_CLAIM, _outbox_row(booking.id, request.kind, recipient, key))
             ).scalar_one()
             if outbox.status in (NotificationStatus.SENT, NotificationStatus.SKIPPED):
                 await session.commit()
