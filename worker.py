@@ -28,6 +28,7 @@ from activities.slots import SlotActivities
 from activities.topups import TopupActivities
 from activities.wallet import WalletActivities
 from core.code_cache import compile_once
+from core.collector import settle_the_collector
 from core.db import SessionFactory, create_engine, session_factory
 from core.failures import FailureClassifier
 from core.metrics import worker_runtime
@@ -231,6 +232,7 @@ async def run_worker(settings: Settings) -> None:
         activities += topup_activities(settings, sessions, http)
         activities += reconcile_activities(settings, sessions, http, client)
         worker = build_worker(client, settings, activities)
+        settle_the_collector(settings.gc_threshold)
         if settings.reconcile_schedules:
             await ensure_schedules(client, settings)
         log.info(

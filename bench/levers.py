@@ -88,6 +88,12 @@ LEVERS = (
         {"BOOKING_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS": "4"},
     ),
     Lever(
+        "python-gc",
+        "BOOKING_GC_THRESHOLD=0: Python's collector settings in the API and the worker "
+        "(700, 10, 10, nothing frozen) instead of the shipped (20000, 20, 20) after a freeze",
+        {"BOOKING_GC_THRESHOLD": "0"},
+    ),
+    Lever(
         "no-pre-ping",
         "BOOKING_DB_PRE_PING=false: no test query (BEGIN, ;, ROLLBACK) per pooled checkout",
         {"BOOKING_DB_PRE_PING": "false"},

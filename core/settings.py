@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     # tasks at once). 0 cached workflows turns the sticky cache off: every workflow task replays.
     worker_max_cached_workflows: int = Field(default=1000, ge=0)
     worker_max_concurrent_workflow_tasks: int | None = Field(default=None, ge=2)
+    # Python's collector in the API and the worker (core/collector.py): what start-up built
+    # is frozen out of its walks, and a young collection runs per this many new containers
+    # (Python's 700 walk a worker's cached workflows several times a second). 0: Python's.
+    gc_threshold: int = Field(default=20_000, ge=0)
     # Request bodies over this are refused unread (413); gateway webhooks have their own 1 MiB.
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 

@@ -16,12 +16,16 @@ def _api(_: argparse.Namespace) -> None:
     import uvicorn
 
     from api.app import create_app
+    from core.collector import settle_the_collector
     from core.logging import configure_logging
 
     settings = get_settings()
     configure_logging(settings)
+    app = create_app(settings)
+    # Everything imported; the pools the lifespan opens are few objects more.
+    settle_the_collector(settings.gc_threshold)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.api_host,
         port=settings.api_port,
         log_config=None,
