@@ -240,6 +240,7 @@ async def run_worker(settings: Settings) -> None:
             task_queue=settings.task_queue,
             events=events is not None,
             workflow_sandbox=settings.workflow_sandbox,
+            event_loop=type(asyncio.get_running_loop()).__module__,
         )
         if events is None:
             await worker.run()
@@ -255,7 +256,9 @@ async def run_worker(settings: Settings) -> None:
 
 if __name__ == "__main__":
     from core.logging import configure_logging
+    from core.loop import run
     from core.settings import get_settings
 
-    configure_logging(get_settings())
-    asyncio.run(until_signalled(run_worker(get_settings())))
+    settings = get_settings()
+    configure_logging(settings)
+    run(until_signalled(run_worker(settings)), settings.event_loop)

@@ -94,6 +94,12 @@ LEVERS = (
         {"BOOKING_GC_THRESHOLD": "0"},
     ),
     Lever(
+        "asyncio-loop",
+        "BOOKING_EVENT_LOOP=asyncio: asyncio's own event loop in the API and the worker "
+        "instead of uvloop",
+        {"BOOKING_EVENT_LOOP": "asyncio"},
+    ),
+    Lever(
         "no-pre-ping",
         "BOOKING_DB_PRE_PING=false: no test query (BEGIN, ;, ROLLBACK) per pooled checkout",
         {"BOOKING_DB_PRE_PING": "false"},

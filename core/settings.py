@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.loop import EventLoop
+
 _PLACEHOLDER_SECRETS = {"changeme", "changethis", "secret", "dev", "test", ""}
 
 
@@ -83,6 +85,8 @@ class Settings(BaseSettings):
     # is frozen out of its walks, and a young collection runs per this many new containers
     # (Python's 700 walk a worker's cached workflows several times a second). 0: Python's.
     gc_threshold: int = Field(default=20_000, ge=0)
+    # The API's, the worker's and `make dev`'s event loop (core/loop.py).
+    event_loop: EventLoop = "uvloop"
     # Request bodies over this are refused unread (413); gateway webhooks have their own 1 MiB.
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import uuid
 
@@ -28,6 +27,7 @@ def _api(_: argparse.Namespace) -> None:
         app,
         host=settings.api_host,
         port=settings.api_port,
+        loop=settings.event_loop,
         log_config=None,
         access_log=False,
         proxy_headers=True,
@@ -38,11 +38,12 @@ def _api(_: argparse.Namespace) -> None:
 
 def _worker(_: argparse.Namespace) -> None:
     from core.logging import configure_logging
+    from core.loop import run
     from worker import run_worker, until_signalled
 
     settings = get_settings()
     configure_logging(settings)
-    asyncio.run(until_signalled(run_worker(settings)))
+    run(until_signalled(run_worker(settings)), settings.event_loop)
 
 
 def _sandbox(_: argparse.Namespace) -> None:
@@ -58,6 +59,7 @@ def _sandbox(_: argparse.Namespace) -> None:
         create_app(sandbox_config(settings)),
         host=settings.api_host,
         port=settings.sandbox_port,
+        loop=settings.event_loop,
         log_config=None,
         access_log=False,
     )

@@ -210,8 +210,9 @@ async def _main(settings: Settings) -> None:
 def run_dev() -> None:
     """Start everything; Ctrl-C stops everything (in reverse order of start)."""
     from core.logging import configure_logging
+    from core.loop import run
 
     settings = dev_settings()
     configure_logging(settings)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_main(settings))
+        run(_main(settings), settings.event_loop)

@@ -1,4 +1,4 @@
-"""The API and worker processes, as deployed, settle Python's collector once started."""
+"""The API and worker processes as deployed: their collector settled, their event loop uvloop."""
 
 from __future__ import annotations
 
@@ -32,3 +32,16 @@ async def test_process_freezes_its_start_up_heap_and_raises_the_young_threshold(
     assert line["thresholds"] == [20_000, 20, 20]
     # Everything imported at start-up is frozen: tens of thousands of objects.
     assert line["frozen"] > 10_000
+
+
+async def test_worker_runs_on_uvloop(stack: ProcessStack) -> None:
+    async def started() -> dict[str, Any] | None:
+        log = (stack.workdir / "worker.log").read_text(errors="replace")
+        for line in log.splitlines():
+            if line.startswith("{") and '"worker.started"' in line:
+                return dict(json.loads(line))
+        return None
+
+    line = await eventually(started, within=60, what="the worker started")
+
+    assert line["event_loop"] == "uvloop"
