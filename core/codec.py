@@ -13,14 +13,13 @@ Key format: ``id:base64key`` pairs, comma-separated; each key is 32 bytes.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import os
 from collections.abc import Sequence
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.contrib.pydantic import PydanticPayloadConverter
+from temporalio.converter import CompositePayloadConverter, DataConverter, PayloadCodec
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -101,10 +100,28 @@ class EncryptionCodec(PayloadCodec):
         return decoded
 
 
+class SharedPydanticConverter(PydanticPayloadConverter):
+    """The SDK's pydantic payload converter, its parts built once per process.
+
+    The SDK builds a new payload converter for every converter it derives (per
+    workflow activation and per command with payloads, about 14 for a booking
+    workflow), and each new pydantic one starts with an empty cache of type
+    adapters, so every workflow built its own adapter for each payload type
+    again. This one reuses the same stateless encoding converters, whose JSON
+    converter's (thread-safe, bounded) adapter cache then lasts the process.
+    """
+
+    _parts: tuple[object, ...] = ()
+
+    def __init__(self) -> None:
+        if not SharedPydanticConverter._parts:
+            SharedPydanticConverter._parts = tuple(PydanticPayloadConverter().converters.values())
+        CompositePayloadConverter.__init__(self, *SharedPydanticConverter._parts)  # type: ignore[arg-type]
+
+
 def data_converter(keys: str | None) -> DataConverter:
     """The engine's converter: pydantic, encrypted when keys are given."""
-    if not keys:
-        return pydantic_data_converter
-    return dataclasses.replace(
-        pydantic_data_converter, payload_codec=EncryptionCodec(parse_keys(keys))
+    return DataConverter(
+        payload_converter_class=SharedPydanticConverter,
+        payload_codec=EncryptionCodec(parse_keys(keys)) if keys else None,
     )

@@ -65,3 +65,21 @@ def test_malformed_key_settings_are_refused_at_start(spec: str) -> None:
     """No key, no id, not base64, or not 32 bytes: a clear error, never a weak key."""
     with pytest.raises(PayloadKeyError):
         parse_keys(spec)
+
+
+def test_every_converter_the_sdk_builds_shares_one_cache_of_type_adapters() -> None:
+    """The SDK builds a converter per activation and command; each finds the adapters made."""
+    from core.codec import SharedPydanticConverter, data_converter
+    from models.payloads import CancelInput
+
+    first, second = SharedPydanticConverter(), SharedPydanticConverter()
+    request = CancelInput(actor="customer", reason="plans changed")
+
+    decoded = second.from_payloads(first.to_payloads([request]), [CancelInput])
+    json_plain = first.converters[b"json/plain"]
+
+    assert data_converter(new_key_spec("k1")).payload_converter_class is SharedPydanticConverter
+    assert decoded == [request]
+    assert first is not second
+    assert second.converters[b"json/plain"] is json_plain
+    assert json_plain._type_adapter.cache_info().currsize >= 1  # type: ignore[attr-defined]
