@@ -19,7 +19,12 @@ from collections.abc import Sequence
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import PydanticPayloadConverter
-from temporalio.converter import CompositePayloadConverter, DataConverter, PayloadCodec
+from temporalio.converter import (
+    CompositePayloadConverter,
+    DataConverter,
+    EncodingPayloadConverter,
+    PayloadCodec,
+)
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -111,12 +116,12 @@ class SharedPydanticConverter(PydanticPayloadConverter):
     converter's (thread-safe, bounded) adapter cache then lasts the process.
     """
 
-    _parts: tuple[object, ...] = ()
+    _parts: tuple[EncodingPayloadConverter, ...] = ()
 
     def __init__(self) -> None:
         if not SharedPydanticConverter._parts:
             SharedPydanticConverter._parts = tuple(PydanticPayloadConverter().converters.values())
-        CompositePayloadConverter.__init__(self, *SharedPydanticConverter._parts)  # type: ignore[arg-type]
+        CompositePayloadConverter.__init__(self, *SharedPydanticConverter._parts)
 
 
 def data_converter(keys: str | None) -> DataConverter:

@@ -5,10 +5,13 @@ worker one copy of the workflow modules for each cached workflow (the
 sandbox's). With Python's thresholds (700, 10, 10) a request's few thousand
 short-lived containers trigger several young collections, and every older one
 walks that whole heap: 5.8 % of the worker's CPU in the bench (BENCHMARKS.md,
-"Python's collector"). Freezing what start-up built takes it out of every
-walk; a higher young threshold collects the same cycles in fewer, larger
-batches. Nothing is left uncollected that was collectable before, except the
-frozen start-up objects, which live as long as the process anyway.
+"Python's collector, uvloop and the payload converter"). Freezing what
+start-up built takes it out of every walk; a higher young threshold collects
+the same cycles in fewer, larger batches. The one thing given up: a frozen
+start-up object that later becomes part of an unreachable cycle is not
+collected (reference counting still frees everything else); start-up's
+objects are modules, classes, pools and settings, which live as long as the
+process.
 """
 
 from __future__ import annotations
