@@ -254,7 +254,8 @@ async def run_worker(settings: Settings) -> None:
                 await delivery
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """The worker process (``booking-engine worker``): run until SIGINT or SIGTERM."""
     from core.logging import configure_logging
     from core.loop import run
     from core.settings import get_settings
@@ -262,3 +263,7 @@ if __name__ == "__main__":
     settings = get_settings()
     configure_logging(settings)
     run(until_signalled(run_worker(settings)), settings.event_loop)
+
+
+if __name__ == "__main__":
+    main()

@@ -22,7 +22,6 @@ from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import (
     CompositePayloadConverter,
     DataConverter,
-    EncodingPayloadConverter,
     PayloadCodec,
 )
 
@@ -116,12 +115,11 @@ class SharedPydanticConverter(PydanticPayloadConverter):
     converter's (thread-safe, bounded) adapter cache then lasts the process.
     """
 
-    _parts: tuple[EncodingPayloadConverter, ...] = ()
-
     def __init__(self) -> None:
-        if not SharedPydanticConverter._parts:
-            SharedPydanticConverter._parts = tuple(PydanticPayloadConverter().converters.values())
-        CompositePayloadConverter.__init__(self, *SharedPydanticConverter._parts)
+        CompositePayloadConverter.__init__(self, *_PYDANTIC_PARTS)
+
+
+_PYDANTIC_PARTS = tuple(PydanticPayloadConverter().converters.values())
 
 
 def data_converter(keys: str | None) -> DataConverter:

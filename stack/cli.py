@@ -37,13 +37,9 @@ def _api(_: argparse.Namespace) -> None:
 
 
 def _worker(_: argparse.Namespace) -> None:
-    from core.logging import configure_logging
-    from core.loop import run
-    from worker import run_worker, until_signalled
+    from worker import main
 
-    settings = get_settings()
-    configure_logging(settings)
-    run(until_signalled(run_worker(settings)), settings.event_loop)
+    main()
 
 
 def _sandbox(_: argparse.Namespace) -> None:

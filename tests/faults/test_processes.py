@@ -12,22 +12,26 @@ from stack.processes import ProcessStack
 from support.waiting import eventually
 
 
-def _settled(stack: ProcessStack, process: str) -> dict[str, Any] | None:
-    """The ``collector.settled`` line of ``process``'s log, if it wrote one yet."""
+def _logged(stack: ProcessStack, process: str, event: str) -> dict[str, Any] | None:
+    """The first JSON line of ``process``'s log for ``event``, if it wrote one yet."""
     for line in (stack.workdir / f"{process}.log").read_text(errors="replace").splitlines():
-        if line.startswith("{") and '"collector.settled"' in line:
+        if line.startswith("{") and f'"{event}"' in line:
             return dict(json.loads(line))
     return None
+
+
+async def _await_logged(stack: ProcessStack, process: str, event: str) -> dict[str, Any]:
+    async def logged() -> dict[str, Any] | None:
+        return _logged(stack, process, event)
+
+    return dict(await eventually(logged, within=60, what=f"{process} logged {event}"))
 
 
 @pytest.mark.parametrize("process", ["api", "worker"])
 async def test_process_freezes_its_start_up_heap_and_raises_the_young_threshold(
     stack: ProcessStack, process: str
 ) -> None:
-    async def settled() -> dict[str, Any] | None:
-        return _settled(stack, process)
-
-    line = await eventually(settled, within=60, what=f"{process} settled its collector")
+    line = await _await_logged(stack, process, "collector.settled")
 
     assert line["thresholds"] == [20_000, 20, 20]
     # Everything imported at start-up is frozen: tens of thousands of objects.
@@ -35,13 +39,6 @@ async def test_process_freezes_its_start_up_heap_and_raises_the_young_threshold(
 
 
 async def test_worker_runs_on_uvloop(stack: ProcessStack) -> None:
-    async def started() -> dict[str, Any] | None:
-        log = (stack.workdir / "worker.log").read_text(errors="replace")
-        for line in log.splitlines():
-            if line.startswith("{") and '"worker.started"' in line:
-                return dict(json.loads(line))
-        return None
-
-    line = await eventually(started, within=60, what="the worker started")
+    line = await _await_logged(stack, "worker", "worker.started")
 
     assert line["event_loop"] == "uvloop"
