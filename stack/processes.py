@@ -26,7 +26,13 @@ import httpx
 
 from core.codec import new_key_spec
 from core.settings import generate_secret
-from stack.embedded import EmbeddedPostgres, TemporalDevServer, _die_with_parent, free_port
+from stack.embedded import (
+    TEMPORAL_SQLITE_PRAGMAS,
+    EmbeddedPostgres,
+    TemporalDevServer,
+    _die_with_parent,
+    free_port,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -63,6 +69,8 @@ class ProcessStack:
     workers: int = 1
     # API processes, each on its own port (``api``, ``api-2``, ...); clients spread over them.
     apis: int = 1
+    # The Temporal dev server's SQLite pragmas (the bench's levers compare them).
+    temporal_sqlite_pragmas: tuple[str, ...] = TEMPORAL_SQLITE_PRAGMAS
 
     # ---- start ---------------------------------------------------------------------------
 
@@ -86,6 +94,7 @@ class ProcessStack:
             ui_port=None,
             db_file=self.workdir / "temporal.db",
             log_file=self.workdir / "temporal.log",
+            sqlite_pragmas=self.temporal_sqlite_pragmas,
         )
         await self.temporal.start()
 

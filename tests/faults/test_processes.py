@@ -1,4 +1,8 @@
-"""The API and worker processes as deployed: their collector settled, their event loop uvloop."""
+"""The processes as deployed, with the settings that the benchmark measured.
+
+The API's and the worker's collector settled, their event loop uvloop; the
+Temporal dev server's database in write-ahead-log mode.
+"""
 
 from __future__ import annotations
 
@@ -42,3 +46,18 @@ async def test_worker_runs_on_uvloop(stack: ProcessStack) -> None:
     line = await _await_logged(stack, "worker", "worker.started")
 
     assert line["event_loop"] == "uvloop"
+
+
+async def test_temporal_dev_server_keeps_its_database_in_write_ahead_log_mode(
+    stack: ProcessStack,
+) -> None:
+    """SQLite's header says WAL (read and write versions 2), and the log sits beside the file."""
+    await _await_logged(stack, "worker", "worker.started")
+    database = stack.workdir / "temporal.db"
+
+    header = database.read_bytes()[:20]
+
+    assert header[:16] == b"SQLite format 3\x00"
+    # A rollback-journal database has 1 and 1 here (sqlite.org/fileformat.html).
+    assert header[18:20] == b"\x02\x02"
+    assert database.with_name("temporal.db-wal").exists()
