@@ -24,7 +24,7 @@ from typing import Any
 from bench.load import closed_loop, percentiles
 from bench.run import QUICK, RESULTS, Bench, cpu_snapshot, log, machine
 from bench.stack import Stack
-from stack.embedded import free_port
+from stack.embedded import TEMPORAL_SQLITE_PRAGMAS, free_port
 from stack.mailsink import MailSink
 
 
@@ -39,8 +39,8 @@ class Lever:
     apis: int = 1
     # The bookings carry a contact: the confirmation is composed and sent over SMTP.
     mail: bool = False
-    # The Temporal dev server's SQLite pragmas, when not the shipped ones.
-    temporal_sqlite_pragmas: tuple[str, ...] | None = None
+    # The Temporal dev server's SQLite pragmas.
+    temporal_sqlite_pragmas: tuple[str, ...] = TEMPORAL_SQLITE_PRAGMAS
 
 
 LEVERS = (
@@ -126,9 +126,13 @@ async def measure(lever: Lever, rounds: int, seconds: float) -> dict[str, Any]:
         sink = MailSink(workdir / "mail", "127.0.0.1", free_port())
         sink.start()
         overrides["BOOKING_SMTP_PORT"] = str(sink.port)
-    stack = Stack(workdir, overrides=overrides, workers=lever.workers, apis=lever.apis)
-    if lever.temporal_sqlite_pragmas is not None:
-        stack.temporal_sqlite_pragmas = lever.temporal_sqlite_pragmas
+    stack = Stack(
+        workdir,
+        overrides=overrides,
+        workers=lever.workers,
+        apis=lever.apis,
+        temporal_sqlite_pragmas=lever.temporal_sqlite_pragmas,
+    )
     bench = Bench(stack, QUICK)
     if lever.mail:
         bench.contact = {"email": "bench@example.com"}
@@ -184,7 +188,7 @@ async def measure(lever: Lever, rounds: int, seconds: float) -> dict[str, Any]:
             **lever.overrides,
             "worker_processes": str(lever.workers),
             "api_processes": str(lever.apis),
-            "temporal_sqlite_pragmas": ", ".join(stack.temporal_sqlite_pragmas) or "(none)",
+            "temporal_sqlite_pragmas": ", ".join(lever.temporal_sqlite_pragmas) or "(none)",
         },
         "c_throughput_median": round(statistics.median(c_tps), 2),
         "c_throughput_range": [min(c_tps), max(c_tps)],

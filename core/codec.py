@@ -104,6 +104,10 @@ class EncryptionCodec(PayloadCodec):
         return decoded
 
 
+# The encoding converters of the SDK's pydantic payload converter, built once.
+_PYDANTIC_PARTS = tuple(PydanticPayloadConverter().converters.values())
+
+
 class SharedPydanticConverter(PydanticPayloadConverter):
     """The SDK's pydantic payload converter, its parts built once per process.
 
@@ -117,9 +121,6 @@ class SharedPydanticConverter(PydanticPayloadConverter):
 
     def __init__(self) -> None:
         CompositePayloadConverter.__init__(self, *_PYDANTIC_PARTS)
-
-
-_PYDANTIC_PARTS = tuple(PydanticPayloadConverter().converters.values())
 
 
 def data_converter(keys: str | None) -> DataConverter:

@@ -52,7 +52,6 @@ async def test_temporal_dev_server_keeps_its_database_in_write_ahead_log_mode(
     stack: ProcessStack,
 ) -> None:
     """SQLite's header says WAL (read and write versions 2), and the log sits beside the file."""
-    await _await_logged(stack, "worker", "worker.started")
     database = stack.workdir / "temporal.db"
 
     header = database.read_bytes()[:20]
