@@ -64,6 +64,17 @@ PASSED_THROUGH = (
     "workflows.reminders",
     "workflows.metrics",
     "workflows.ops_rules",
+    "workflows.steps",
+    "workflows.words",
+    "workflows.attention",
+    "workflows.pending",
+    "workflows.refunds",
+    "workflows.notices",
+    "workflows.changes",
+    "workflows.operator",
+    "workflows.meetings",
+    "workflows.gateway",
+    "workflows.wallet",
 )
 SANDBOX = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH)

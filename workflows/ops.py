@@ -12,33 +12,26 @@ is left to refund inside their lock, so no two refunds can overlap.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from temporalio import workflow
 
 from workflows.metrics import count_refund
 from workflows.ops_rules import find_refundable, refund_amount_for, refund_audit, resend_audit
 from workflows.policies import (
-    MUST_ATTEMPT_TIMEOUT,
-    MUST_RETRY,
-    NOTIFY_RETRY,
     PENDING_RETRY_EVERY,
     PENDING_ROUNDS,
     STEP_TIMEOUT,
     ActivityFailure,
     failure_message,
     gateway_retry,
-    within,
 )
+from workflows.steps import Steps
 
 with workflow.unsafe.imports_passed_through():
-    from temporalio.common import RetryPolicy
-
     from activities.alerts import AlertActivities
     from activities.audit import AuditActivities
-    from activities.notifications import NotificationActivities
     from activities.payments import PaymentActivities
     from activities.wallet import WalletActivities
     from models.domain import (
@@ -83,6 +76,12 @@ class BookingOpsWorkflow:
     def __init__(self, request: BookingOpsInput) -> None:
         self._request = request
         self._lock = asyncio.Lock()
+        policy = request.policy
+        self._steps = Steps(
+            step_bound=timedelta(seconds=policy.step_bound_seconds),
+            decision_bound=timedelta(seconds=policy.step_bound_seconds),
+            notify_bound=timedelta(seconds=policy.notify_timeout_seconds),
+        )
 
     @workflow.run
     async def run(self, request: BookingOpsInput) -> None:
@@ -102,9 +101,11 @@ class BookingOpsWorkflow:
         """Refund some or all of what is left of the booking's payment (audited, keyed)."""
         booking_id = self._request.booking_id
         async with self._lock:
-            plan = await find_refundable(booking_id, self._bound())
+            plan = await find_refundable(booking_id, self._steps.step_bound)
             amount = refund_amount_for(plan, request.amount)
-            await self._run(AuditActivities.record_audit, refund_audit(booking_id, request, amount))
+            await self._steps.must(
+                AuditActivities.record_audit, refund_audit(booking_id, request, amount)
+            )
             info = await self._give_back(plan, amount, request)
         await self._notify(NotificationKind.PAYMENT_REFUNDED, f"ops:{request.request_id}", info)
         return OpsRefundResult(booking_id=booking_id, refund=info)
@@ -116,23 +117,20 @@ class BookingOpsWorkflow:
         """Send one of the booking's notifications again (audited)."""
         booking_id = self._request.booking_id
         async with self._lock:
-            await self._run(AuditActivities.record_audit, resend_audit(booking_id, request))
+            await self._steps.must(AuditActivities.record_audit, resend_audit(booking_id, request))
         status = await self._notify(request.kind, f"resend:{request.request_id}")
         return ResendNotificationResult(booking_id=booking_id, kind=request.kind, status=status)
-
-    def _bound(self) -> timedelta:
-        return timedelta(seconds=self._request.policy.step_bound_seconds)
 
     async def _give_back(
         self, plan: Refundable, amount: int, request: OpsRefundInput
     ) -> RefundInfo:
         """The refund itself; past its bound it opens REFUND_FAILING and keeps trying for a day."""
         try:
-            info = await self._refund_once(plan, amount, request, self._bound())
+            info = await self._refund_once(plan, amount, request, self._steps.step_bound)
             count_refund(info)
             return info
         except ActivityFailure as err:
-            await self._run(
+            await self._steps.must(
                 AlertActivities.open_alert,
                 OpenAlertInput(
                     booking_id=self._request.booking_id,
@@ -143,7 +141,7 @@ class BookingOpsWorkflow:
             )
         info = await self._refund_once(plan, amount, request, PENDING_RETRY_EVERY * PENDING_ROUNDS)
         count_refund(info)
-        await self._run(
+        await self._steps.must(
             AlertActivities.settle_alert,
             SettleAlertInput(
                 booking_id=self._request.booking_id,
@@ -161,7 +159,7 @@ class BookingOpsWorkflow:
             amount=amount, currency=plan.currency, method=plan.method, status=RefundStatus.PROCESSED
         )
         if plan.method == PaymentMethod.WALLET:
-            given = await self._run(
+            given = await self._steps.run(
                 WalletActivities.refund_wallet,
                 RefundWalletInput(
                     booking_id=booking_id,
@@ -173,7 +171,7 @@ class BookingOpsWorkflow:
             )
             return info.model_copy(update={"amount": given})
         assert plan.payment_id is not None
-        outcome = await self._run(
+        outcome = await self._steps.run(
             PaymentActivities.refund_payment,
             RefundPaymentInput(
                 booking_id=booking_id,
@@ -191,37 +189,13 @@ class BookingOpsWorkflow:
         )
         return info.model_copy(update={"amount": outcome.amount, "status": outcome.status})
 
-    async def _run(
-        self,
-        step: Callable[[Any, _In], Awaitable[_Out]],
-        request: _In,
-        *,
-        bound: timedelta | None = None,
-        retry: RetryPolicy = MUST_RETRY,
-        attempt: timedelta = MUST_ATTEMPT_TIMEOUT,
-    ) -> _Out:
-        return await workflow.execute_activity_method(
-            step,
-            request,
-            start_to_close_timeout=attempt,
-            schedule_to_close_timeout=bound or self._bound(),
-            retry_policy=retry,
-        )
-
     async def _notify(
         self, kind: NotificationKind, about: str, refund: RefundInfo | None = None
     ) -> NotificationStatus:
-        bound = timedelta(seconds=self._request.policy.notify_timeout_seconds)
+        request = SendNotificationInput(
+            booking_id=self._request.booking_id, kind=kind, about=about, refund=refund
+        )
         try:
-            sent = await workflow.execute_activity_method(
-                NotificationActivities.send_notification,
-                SendNotificationInput(
-                    booking_id=self._request.booking_id, kind=kind, about=about, refund=refund
-                ),
-                start_to_close_timeout=STEP_TIMEOUT,
-                schedule_to_close_timeout=bound,
-                retry_policy=within(NOTIFY_RETRY, bound),
-            )
+            return await self._steps.notify(request, local=False)
         except ActivityFailure:
             return NotificationStatus.FAILED
-        return sent.status

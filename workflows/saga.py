@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from models.domain import (
@@ -21,8 +21,17 @@ from models.domain import (
     MeetingStatus,
     NotificationKind,
     NotificationStatus,
+    PaymentMethod,
 )
-from models.payloads import CancelResult, CreateResult, PaymentEvent, RefundInfo, SlotHold
+from models.payloads import (
+    BookingInput,
+    CancelResult,
+    CreateResult,
+    HoldSlotInput,
+    PaymentEvent,
+    RefundInfo,
+    SlotHold,
+)
 from workflows.reminders import Reminder
 
 
@@ -122,3 +131,24 @@ REFUNDS = (UndoKind.REFUND_WALLET, UndoKind.REFUND_CAPTURE)
 def not_movable(status: BookingStatus | None) -> str:
     """Why a booking in ``status`` cannot move."""
     return f"only a CONFIRMED booking can be moved; this one is {status}"
+
+
+def hold_request(request: BookingInput, workflow_id: str) -> HoldSlotInput:
+    """What the hold step (or the wallet decision) is asked for this booking."""
+    return HoldSlotInput(
+        booking_id=request.booking_id,
+        customer_id=request.customer_id,
+        slot_id=request.slot_id,
+        range=request.range,
+        workflow_id=workflow_id,
+        payment=request.payment,
+        contact=request.contact,
+        max_active_holds=request.policy.max_active_holds,
+    )
+
+
+def late_payment_window(request: BookingInput) -> timedelta:
+    """How long a booking that ended listens for late money: only gateway money can come late."""
+    if request.payment.method != PaymentMethod.GATEWAY:
+        return timedelta(0)
+    return timedelta(seconds=request.policy.late_payment_window_seconds)

@@ -10,10 +10,9 @@ amount back from the wallet and refunds it through the gateway.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from temporalio import workflow
 
@@ -27,6 +26,7 @@ from workflows.policies import (
     gateway_retry,
     refusal,
 )
+from workflows.steps import Step, Steps
 
 with workflow.unsafe.imports_passed_through():
     from temporalio.common import RetryPolicy
@@ -74,6 +74,12 @@ class TopupWorkflow:
     def __init__(self, request: TopupInput) -> None:
         self._request = request
         self._s = TopupSaga()
+        # A top-up waits for nobody: its must-happen steps are retried within a day.
+        self._steps = Steps(
+            step_bound=timedelta(days=1),
+            decision_bound=timedelta(seconds=request.policy.decision_timeout_seconds),
+            notify_bound=timedelta(seconds=request.policy.notify_timeout_seconds),
+        )
 
     @workflow.run
     async def run(self, request: TopupInput) -> TopupStatus:
@@ -82,7 +88,7 @@ class TopupWorkflow:
         deadline = workflow.now() + timedelta(seconds=policy.hold_ttl_seconds)
         workflow.set_current_details(f"creating a {request.provider} order")
         try:
-            order = await workflow.execute_activity_method(
+            order = await self._steps.run(
                 TopupActivities.create_topup_order,
                 CreateTopupOrderInput(
                     topup_id=request.topup_id,
@@ -91,8 +97,8 @@ class TopupWorkflow:
                     currency=request.currency,
                     expires_at=deadline,
                 ),
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=gateway_retry(policy.gateway_max_attempts),
+                retry=gateway_retry(policy.gateway_max_attempts),
+                attempt=STEP_TIMEOUT,
             )
         except ActivityFailure as err:
             reason = failure_reason(err).value
@@ -197,18 +203,15 @@ class TopupWorkflow:
 
     async def _run(
         self,
-        step: Callable[[Any, _In], Awaitable[_Out]],
+        step: Step[_In, _Out],
         request: _In,
         *,
         retry: RetryPolicy = MUST_RETRY,
     ) -> _Out:
         """A step that must happen, retried within a day (a top-up waits for nobody)."""
-        return await workflow.execute_activity_method(
-            step,
-            request,
-            start_to_close_timeout=MUST_ATTEMPT_TIMEOUT if retry is MUST_RETRY else STEP_TIMEOUT,
-            schedule_to_close_timeout=timedelta(days=1),
-            retry_policy=retry,
+        attempt = MUST_ATTEMPT_TIMEOUT if retry is MUST_RETRY else STEP_TIMEOUT
+        return await self._steps.run(
+            step, request, bound=self._steps.step_bound, retry=retry, attempt=attempt
         )
 
     @workflow.update

@@ -1,0 +1,233 @@
+"""The gateway payment: the order, the wait for its webhook, and every payment event after.
+
+The booking workflow takes a gateway payment through :class:`GatewayPayment`:
+the order is created, the booking waits (AWAITING_PAYMENT) for the verified
+webhooks the API signals until the payment window closes, and a matching
+capture confirms it. Money that does not match the order, or that arrives
+for a booking no longer waiting for it, is refunded exactly once (the
+``payments`` set and the keyed refund). Passed through the sandbox
+(docs/determinism.md).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+
+from models.domain import AttentionKind, BookingStatus, NotificationKind, Reason, RefundStatus
+from models.errors import ErrorCode
+from models.payloads import (
+    BookingInput,
+    ConfirmPaymentInput,
+    CreateOrderInput,
+    CreateResult,
+    MarkRefundProcessedInput,
+    PaymentEvent,
+    RecordDeclineInput,
+    SlotHold,
+)
+from workflows.attention import OperatorView
+from workflows.changes import Finish
+from workflows.notices import Notices
+from workflows.pending import MustHappen
+from workflows.policies import STEP_TIMEOUT, ActivityFailure, gateway_retry
+from workflows.refunds import Refunds
+from workflows.saga import SagaState, Undo, UndoKind
+from workflows.steps import Steps
+from workflows.words import waiting_words
+
+with workflow.unsafe.imports_passed_through():
+    from activities.payments import PaymentActivities
+
+
+class GatewayPayment:
+    """A booking's payment through a gateway, from its order to the last late capture.
+
+    Args:
+        request: The booking's start input (provider, policy).
+        state: The workflow's state.
+        steps: The runner.
+        view: What operators see.
+        must: The must-happen steps (the payment's records).
+        refunds: Money back (a late, second or mismatched capture).
+        notices: The customer's notifications.
+        finish: The workflow's unwind (expiry, a mismatched payment).
+    """
+
+    def __init__(
+        self,
+        request: BookingInput,
+        state: SagaState,
+        steps: Steps,
+        view: OperatorView,
+        must: MustHappen,
+        refunds: Refunds,
+        notices: Notices,
+        *,
+        finish: Finish,
+    ) -> None:
+        self._request = request
+        self._s = state
+        self._steps = steps
+        self._view = view
+        self._must = must
+        self._refunds = refunds
+        self._notices = notices
+        self._finish = finish
+
+    async def take(self) -> bool:
+        """Order, then wait for the payment webhook until the deadline; True once confirmed."""
+        s, hold, policy = self._s, self._hold(), self._request.policy
+        provider = self._provider()
+        deadline = workflow.now() + timedelta(seconds=policy.hold_ttl_seconds)
+        self._view.show(f"creating a {provider} order")
+        order_request = CreateOrderInput(
+            booking_id=hold.booking_id,
+            provider=provider,
+            amount=hold.amount,
+            currency=hold.currency,
+            expires_at=deadline,
+        )
+        try:
+            order = await self._steps.run(
+                PaymentActivities.create_order,
+                order_request,
+                retry=gateway_retry(policy.gateway_max_attempts),
+                attempt=STEP_TIMEOUT,
+            )
+        except ActivityFailure:
+            await self._finish(BookingStatus.FAILED, ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE)
+            return False
+        s.order_id, s.deadline = order.order_id, deadline
+        s.undo.append(Undo(UndoKind.CANCEL_ORDER))
+        self.show_waiting(status=BookingStatus.AWAITING_PAYMENT)
+        s.decision = CreateResult(booking_id=hold.booking_id, status=BookingStatus.AWAITING_PAYMENT)
+        while s.status == BookingStatus.AWAITING_PAYMENT and not s.cancelling:
+            event = await self._next_event(deadline)
+            if s.cancelling:
+                break
+            if event is None:
+                await self._finish(BookingStatus.EXPIRED, Reason.PAYMENT_WINDOW_EXPIRED)
+                return False
+            await self.on_event(event)
+        if s.cancelling:
+            # The cancel update finishes the booking; queued events wait for the close.
+            await workflow.wait_condition(lambda: s.status == BookingStatus.CANCELLED)
+        return s.status == BookingStatus.CONFIRMED
+
+    async def _next_event(self, deadline: datetime) -> PaymentEvent | None:
+        s = self._s
+        if not s.events:
+            remaining = deadline - workflow.now()
+            if remaining <= timedelta(0):
+                return None
+            s.idle = True
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(s.events) or s.cancelling, timeout=remaining
+                )
+            except TimeoutError:
+                return None
+            finally:
+                s.idle = False
+        if s.cancelling:
+            return None
+        return s.events.popleft()
+
+    async def on_event(self, event: PaymentEvent) -> None:
+        """Act on one verified gateway event: a capture, a decline, a processed refund."""
+        s, booking_id = self._s, self._request.booking_id
+        if event.type == "payment.captured" and event.payment_id:
+            await self._on_capture(event)
+        elif event.type == "payment.failed" and s.status == BookingStatus.AWAITING_PAYMENT:
+            await self._must.run(
+                PaymentActivities.record_decline,
+                RecordDeclineInput(
+                    booking_id=booking_id,
+                    provider=event.provider,
+                    event_id=event.event_id,
+                    payment_id=event.payment_id,
+                ),
+                what="recording the declined payment",
+            )
+            self.show_waiting(note="; the last attempt was declined, the customer may try again")
+            await self._notices.send(NotificationKind.PAYMENT_DECLINED, about=event.event_id)
+        elif event.type == "refund.processed":
+            await self._must.run(
+                PaymentActivities.mark_refund_processed,
+                MarkRefundProcessedInput(
+                    booking_id=booking_id, provider=event.provider, payment_id=event.payment_id
+                ),
+                what="recording the processed refund",
+            )
+
+    async def _on_capture(self, event: PaymentEvent) -> None:
+        s, hold = self._s, self._hold()
+        capture = self._refunds.capture_of(event)
+        if capture.payment_id in s.payments:
+            return
+        s.payments.add(capture.payment_id or "")
+        if s.status == BookingStatus.AWAITING_PAYMENT and not s.cancelling:
+            # The order is paid: nothing is left to cancel, the capture is what to undo.
+            s.undo.remove(Undo(UndoKind.CANCEL_ORDER))
+            s.undo.append(capture)
+            if (capture.amount, capture.currency) != (hold.amount, hold.currency):
+                await self._refuse_mismatched(capture)
+                return
+            # The money is taken: the booking is confirmed even if this record waits.
+            await self._must.run(
+                PaymentActivities.confirm_payment,
+                ConfirmPaymentInput(
+                    booking_id=hold.booking_id,
+                    provider=event.provider,
+                    order_id=capture.order_id or "",
+                    payment_id=capture.payment_id or "",
+                    amount=hold.amount,
+                    currency=hold.currency,
+                ),
+                what="recording the payment confirmation",
+            )
+            self._view.show("confirmed", status=BookingStatus.CONFIRMED)
+            return
+        # Money for a booking that is no longer waiting for it: give it back.
+        late = s.status != BookingStatus.CONFIRMED
+        refund = await self._refunds.refund_capture(
+            capture,
+            capture.amount,
+            f"payment after the booking was {s.status}"
+            if late
+            else "second payment for a confirmed booking",
+        )
+        await self._notices.send(
+            NotificationKind.PAYMENT_REFUNDED, about=capture.payment_id, refund=refund
+        )
+
+    async def _refuse_mismatched(self, capture: Undo) -> None:
+        """Never confirm on a payment that does not match the order: refund it and fail."""
+        hold = self._hold()
+        refund = await self._finish(
+            BookingStatus.FAILED,
+            ErrorCode.PAYMENT_MISMATCH,
+            refund_reason="amount or currency differs from the order",
+        )
+        given = "it was refunded" if refund and refund.status != RefundStatus.OWED else "it is owed"
+        await self._view.attend(
+            AttentionKind.PAYMENT_MISMATCH,
+            f"payment {capture.payment_id} of {capture.amount} {capture.currency} did not match "
+            f"the order ({hold.amount} {hold.currency}); {given}",
+        )
+
+    def show_waiting(self, *, status: BookingStatus | None = None, note: str = "") -> None:
+        """Say what the booking waits for: which payment, for which order, until when."""
+        s = self._s
+        assert s.deadline is not None
+        words = waiting_words(self._provider(), self._hold(), s.order_id, s.deadline, note)
+        self._view.show(words, status=status)
+
+    def _hold(self) -> SlotHold:
+        assert self._s.hold is not None
+        return self._s.hold
+
+    def _provider(self) -> str:
+        return self._request.payment.provider or "sandbox"
