@@ -6,7 +6,7 @@ import structlog
 from temporalio import activity
 
 from core.db import SessionFactory
-from models.payloads import OpenAlertInput, SettleAlertInput
+from models.payloads.alerts import OpenAlertInput, SettleAlertInput
 from store import alerts, keys
 from store.timeline import record_event
 

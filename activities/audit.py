@@ -8,7 +8,7 @@ from temporalio import activity
 
 from core.db import SessionFactory
 from models.db import AuditRecord
-from models.payloads import RecordAuditInput
+from models.payloads.audit import RecordAuditInput
 from store import keys
 from store.timeline import record_event
 

@@ -34,16 +34,11 @@ from core.crashpoints import CrashPoint, crash_point
 from integrations.meetings import MeetingProvider
 from models.domain import NotificationKind, NotificationStatus
 from models.errors import ErrorCode, charge_refusal
-from models.payloads import (
-    ChargeWalletInput,
-    CreateMeetingInput,
-    HoldSlotInput,
-    MeetingLink,
-    SendNotificationInput,
-    SendNotificationResult,
-    SlotHold,
-    WalletDecision,
-)
+from models.payloads.decision import WalletDecision
+from models.payloads.meetings import CreateMeetingInput, MeetingLink
+from models.payloads.notifications import SendNotificationInput, SendNotificationResult
+from models.payloads.slots import HoldSlotInput, SlotHold
+from models.payloads.wallet import ChargeWalletInput
 
 log = structlog.get_logger(__name__)
 

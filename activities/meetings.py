@@ -14,7 +14,7 @@ from core.db import SessionFactory
 from integrations.meetings import MeetingProvider, MeetingProviderError
 from models.db import Booking
 from models.domain import BookingStatus, MeetingStatus
-from models.payloads import (
+from models.payloads.meetings import (
     CancelMeetingInput,
     CreateMeetingInput,
     MeetingLink,

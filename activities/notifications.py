@@ -25,7 +25,7 @@ from integrations.mail import (
 )
 from models.db import Notification
 from models.domain import AttentionKind, NotificationKind, NotificationStatus
-from models.payloads import SendNotificationInput, SendNotificationResult
+from models.payloads.notifications import SendNotificationInput, SendNotificationResult
 from store import alerts, keys
 from store.bookings import booking_with_resource
 

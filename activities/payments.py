@@ -26,17 +26,16 @@ from models.domain import (
     status_after_refund,
 )
 from models.errors import ErrorCode, business_failure
-from models.payloads import (
+from models.payloads.common import CreateOrderResult, RefundPaymentResult
+from models.payloads.payments import (
     CancelOrderInput,
     ConfirmPaymentInput,
     CreateOrderInput,
-    CreateOrderResult,
     FindRefundableInput,
     MarkRefundProcessedInput,
     RecordDeclineInput,
     Refundable,
     RefundPaymentInput,
-    RefundPaymentResult,
 )
 from store import keys
 from store.payments import most_refundable, record_capture, refundable

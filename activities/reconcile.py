@@ -26,7 +26,7 @@ from core.metrics import gateway_timer
 from integrations.gateways.base import GatewayError, GatewayRecord, PaymentGateway
 from models.db import Booking, GatewayTransaction, IdempotencyRecord
 from models.domain import ACTIVE_STATUSES, AttentionKind, GatewayTransactionKind
-from models.payloads import ReconcileFailedInput, ReconcileInput, ReconcileResult
+from models.payloads.reconcile import ReconcileFailedInput, ReconcileInput, ReconcileResult
 from models.search_attributes import BOOKING_STATUS
 from store import alerts
 

@@ -27,7 +27,7 @@ from models.domain import (
     has_started,
 )
 from models.errors import ErrorCode, business_failure
-from models.payloads import (
+from models.payloads.slots import (
     HoldSlotInput,
     MoveBookingInput,
     MoveBookingResult,

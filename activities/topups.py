@@ -26,12 +26,11 @@ from integrations.gateways.base import GatewayError, PaymentGateway
 from models.db import GatewayTransaction, Topup
 from models.domain import GatewayTransactionKind, RefundStatus, TopupStatus
 from models.errors import ErrorCode, business_failure
-from models.payloads import (
-    CreateOrderResult,
+from models.payloads.common import CreateOrderResult, RefundPaymentResult
+from models.payloads.topups import (
     CreateTopupOrderInput,
     CreditTopupInput,
     ExpireTopupInput,
-    RefundPaymentResult,
     RefundTopupInput,
 )
 from store import keys

@@ -17,7 +17,9 @@ from core.db import SessionFactory
 from models.db import Booking, LedgerEntry
 from models.domain import BookingStatus, MeetingStatus, PaymentStatus, status_after_refund
 from models.errors import ErrorCode, business_failure
-from models.payloads import ChargeWalletInput, MeetingLink, RefundWalletInput, SlotHold
+from models.payloads.meetings import MeetingLink
+from models.payloads.slots import SlotHold
+from models.payloads.wallet import ChargeWalletInput, RefundWalletInput
 from store import keys
 from store.bookings import BOOKINGS
 from store.ledger import append_ledger_entry, is_overdraft, locked_balance

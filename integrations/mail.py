@@ -23,7 +23,7 @@ from icalendar import Calendar, Event, vCalAddress
 from core.formatting import local_span, local_time, money
 from models.db import Booking, Resource
 from models.domain import BookingStatus, NotificationKind, PaymentMethod, RefundStatus
-from models.payloads import RefundInfo
+from models.payloads.common import RefundInfo
 
 SUBJECTS: dict[NotificationKind, str] = {
     NotificationKind.BOOKING_RESCHEDULED: "Your booking was moved",

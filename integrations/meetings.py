@@ -20,7 +20,7 @@ from urllib.parse import quote
 import httpx
 
 from core.settings import Settings
-from models.payloads import CreateMeetingInput, MeetingLink
+from models.payloads.meetings import CreateMeetingInput, MeetingLink
 
 # Google documents these 403 reasons as rate limiting, to be retried with backoff;
 # every other 403 (no access to the calendar, ...) is permanent.

@@ -30,7 +30,7 @@ from temporalio.client import (
 
 from core.settings import Settings
 from models.domain import ReconcileJob
-from models.payloads import ReconcileInput
+from models.payloads.reconcile import ReconcileInput
 from workflows.reconcile import ReconcileWorkflow
 
 log = structlog.get_logger(__name__)

@@ -14,7 +14,7 @@ from models.availability import RangeRules
 from models.db import Booking, Resource, Slot
 from models.domain import ACTIVE_STATUSES
 from models.errors import ErrorCode, business_failure
-from models.payloads import SlotHold
+from models.payloads.slots import SlotHold
 from models.refund_policy import RefundPolicy
 
 # The bookings table, for Core statements on the hot path (no ORM bookkeeping).
