@@ -5,14 +5,10 @@ the booking is written CONFIRMED in the commit that takes its capacity, with
 its confirmation's outbox row when the link is made here (SKIPPED, and done,
 for a booking with no address to write to).
 
-The create call waits for exactly this. Run as one local activity, it costs
-the workflow one marker instead of two, and, when the meeting provider needs
-no network (Jitsi), no remote meeting activity and no second workflow task.
-With the link made here, the confirmation mail has all it says, so this step
-makes one attempt to send it too: one local activity (and its marker and
-round trip) fewer, before the workflow can hear of any later change, so the
-mails keep their order. A failed attempt leaves the mail to the workflow's
-own notification step, which retries it within its bound.
+The create call waits for exactly this, as one local activity (one marker; the
+measurements are in docs/performance-notes.md). It tries the confirmation mail
+once, before the workflow can hear of a later change, so the mails keep their
+order; a failed attempt leaves the mail to the workflow's notification step.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ A server's live heap is mostly long-lived: its imports, its pools, and in the
 worker one copy of the workflow modules for each cached workflow (the
 sandbox's). With Python's thresholds (700, 10, 10) a request's few thousand
 short-lived containers trigger several young collections, and every older one
-walks that whole heap: 5.8 % of the worker's CPU in the bench (BENCHMARKS.md,
-"Python's collector, uvloop and the payload converter"). Freezing what
+walks that whole heap (docs/performance-notes.md, "Python's collector, uvloop
+and the payload converter", has what it cost). Freezing what
 start-up built takes it out of every walk; a higher young threshold collects
 the same cycles in fewer, larger batches. The one thing given up: a frozen
 start-up object that later becomes part of an unreachable cycle is not

@@ -43,8 +43,7 @@ def _ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
     SQLAlchemy's own ``pool_pre_ping`` on asyncpg wraps its test query in a
     transaction (for PgBouncer's transaction mode): BEGIN, the query,
     ROLLBACK, three round trips per checkout. The engine talks to PostgreSQL
-    directly, so one empty statement is enough. A refused create checks out
-    three connections; this saved their six round trips.
+    directly, so one empty statement is enough.
     """
     try:
         await_only(record.driver_connection.fetchrow(";"))

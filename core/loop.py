@@ -2,8 +2,8 @@
 
 uvloop (libuv, in C) runs the same asyncio programs with less CPU per socket
 read and write and per callback; the API, the worker and ``make dev`` use it
-unless ``BOOKING_EVENT_LOOP=asyncio`` (BENCHMARKS.md, "Python's collector, uvloop and
-the payload converter").
+unless ``BOOKING_EVENT_LOOP=asyncio`` (docs/performance-notes.md, "Python's collector,
+uvloop and the payload converter").
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=20, ge=0)
     # Test each pooled connection before use (one empty statement per checkout), so a
     # PostgreSQL restart or failover costs no request. Off saves a few milliseconds per read
-    # and none a booking could measure (BENCHMARKS.md); a connection PostgreSQL dropped
+    # and none a booking could measure (docs/performance-notes.md); a connection PostgreSQL dropped
     # then fails its first statement, which invalidates the whole pool: that request
     # answers 503 and activities retry it.
     db_pre_ping: bool = True

@@ -26,9 +26,9 @@ _PORTS = range(20_000, 32_768)
 
 # The dev server's SQLite file, in write-ahead-log mode. Its default rollback
 # journal creates, syncs and deletes a journal file for every commit, and a
-# booking is several commits (start, update, task, visibility): measured, that
-# was about a fifth of Temporal's CPU per booking (BENCHMARKS.md, "Temporal's
-# SQLite file in write-ahead-log mode"). WAL appends each commit to one log.
+# booking is several commits (start, update, task, visibility; what it cost is in
+# docs/performance-notes.md, "Temporal's SQLite file in write-ahead-log mode").
+# WAL appends each commit to one log.
 # Synchronous is FULL, stated rather than left to the server's default (as
 # Temporal's own SQLite-file tests configure it): the log is synced at every
 # commit, so a committed transaction survives a power loss as before.

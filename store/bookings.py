@@ -84,7 +84,8 @@ async def busy_spans(
     Read through the overlap constraint's GiST index (resource, blocked range). That
     index is partial (``WHERE exclusive AND status IN ...``), so the conditions here
     spell its predicate the same way: ``exclusive IS true`` would not imply it, and
-    PostgreSQL would scan the whole table instead (25 ms at 110,000 bookings).
+    PostgreSQL would scan the whole table instead (docs/performance-notes.md,
+    "Availability: a plan, not a profile").
     """
     rows = await session.execute(
         select(Booking.starts_at, Booking.blocked_until).where(

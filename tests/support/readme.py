@@ -1,4 +1,4 @@
-"""Run a Markdown document's shell blocks as a user would, and compare what they print.
+"""Run Markdown documents' shell blocks as a user would, and compare what they print.
 
 A document is split into *steps*. Each ```` ```sh ```` block is read top to
 bottom: command lines (comments before a command included) form a step, and
@@ -9,7 +9,9 @@ preceded by the line ``<!-- not run -->`` (or ``<!-- not run: why -->``) is
 skipped: it starts stacks or needs what a test machine does not have.
 
 All steps run in one bash session, so variables set by one are there for the
-next, exactly as in a terminal where someone pastes the blocks in order.
+next, exactly as in a terminal where someone pastes the blocks in order. The
+guides under ``docs/`` continue the README's walk-through in the same session,
+in the order of :data:`WALK`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,16 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+# The documents whose shell blocks run, in the order a reader follows them: each
+# continues in the session the ones before it left (their variables, their bookings).
+WALK = (
+    "README.md",
+    "docs/api.md",
+    "docs/gateways.md",
+    "docs/rentals.md",
+    "docs/topups.md",
+    "docs/operating.md",
+)
 NOT_RUN = "<!-- not run"  # `<!-- not run -->`, or with a reason: `<!-- not run: … -->`
 ANYTHING = "…"
 
@@ -32,17 +44,18 @@ class Step:
     line: int  # of the first command, 1-based
     commands: str
     expected: str
+    source: str = "README.md"
 
     def describe(self) -> str:
-        return f"README.md line {self.line}:\n{self.commands}"
+        return f"{self.source} line {self.line}:\n{self.commands}"
 
 
 def _is_output(line: str) -> bool:
     return line == "#" or line.startswith("# ")
 
 
-def steps(markdown: str) -> list[Step]:
-    """The document's steps, in order."""
+def steps(markdown: str, source: str = "README.md") -> list[Step]:
+    """The document's steps, in order; ``source`` names the document in reports."""
     lines = markdown.splitlines()
     found: list[Step] = []
     block: list[tuple[int, str]] | None = None
@@ -56,14 +69,14 @@ def steps(markdown: str) -> list[Step]:
             continue
         if line.strip() == "```":
             if not skipping:
-                found.extend(_split(block))
+                found.extend(_split(block, source))
             block = None
             continue
         block.append((number, line))
     return found
 
 
-def _split(block: list[tuple[int, str]]) -> list[Step]:
+def _split(block: list[tuple[int, str]], source: str) -> list[Step]:
     result: list[Step] = []
     commands: list[tuple[int, str]] = []
     expected: list[str] = []
@@ -74,18 +87,18 @@ def _split(block: list[tuple[int, str]]) -> list[Step]:
             expected.append(line[2:])
         else:
             if expected:
-                result.append(_step(commands, expected))
+                result.append(_step(commands, expected, source))
                 commands, expected = [], []
             commands.append((number, line))
         previous = line
     if commands:
-        result.append(_step(commands, expected))
+        result.append(_step(commands, expected, source))
     return result
 
 
-def _step(commands: list[tuple[int, str]], expected: list[str]) -> Step:
+def _step(commands: list[tuple[int, str]], expected: list[str], source: str) -> Step:
     first = next(n for n, c in commands if c.strip() and not c.startswith("#"))
-    return Step(first, "\n".join(c for _, c in commands), "\n".join(expected))
+    return Step(first, "\n".join(c for _, c in commands), "\n".join(expected), source)
 
 
 def matches(expected: str, actual: str) -> bool:
