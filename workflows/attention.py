@@ -24,7 +24,7 @@ from models.search_attributes import (
     RESOURCE_ID,
 )
 from workflows.metrics import count_booking
-from workflows.policies import PENDING_RETRY_EVERY, ActivityFailure
+from workflows.policies import ALERT_ROW_BOUND, PENDING_ROUNDS, ActivityFailure
 from workflows.saga import SagaState
 from workflows.steps import Steps
 from workflows.words import pending_words
@@ -75,7 +75,8 @@ class OperatorView:
                 workflow.upsert_search_attributes(updates)
         if s.pending:
             steps = (step.what for step in s.pending)
-            details += pending_words(steps, s.attention_note, PENDING_RETRY_EVERY, self._booking_id)
+            next_try = s.next_retry_at if s.pending_rounds < PENDING_ROUNDS else None
+            details += pending_words(steps, s.attention_note, next_try, self._booking_id)
         workflow.set_current_details(details)
 
     def refresh(self) -> None:
@@ -92,9 +93,10 @@ class OperatorView:
         workflow.logger.error("booking needs attention (%s): %s", kind, reason)
         try:
             # Best effort: when the database is what fails, the search attribute still says it.
-            await self._steps.must(
+            await self._steps.run(
                 AlertActivities.open_alert,
                 OpenAlertInput(booking_id=self._booking_id, kind=kind, details=reason),
+                bound=ALERT_ROW_BOUND,
             )
         except ActivityFailure:
             workflow.logger.warning("the alert could not be stored")
@@ -105,9 +107,10 @@ class OperatorView:
             return
         self.drop(kind)
         try:
-            await self._steps.must(
+            await self._steps.run(
                 AlertActivities.settle_alert,
                 SettleAlertInput(booking_id=self._booking_id, kind=kind, note=note),
+                bound=ALERT_ROW_BOUND,
             )
         except ActivityFailure:
             workflow.logger.warning("the alert could not be resolved; an operator can")

@@ -20,8 +20,6 @@ from temporalio import workflow
 from workflows.metrics import count_refund
 from workflows.ops_rules import find_refundable, refund_amount_for, refund_audit, resend_audit
 from workflows.policies import (
-    PENDING_RETRY_EVERY,
-    PENDING_ROUNDS,
     STEP_TIMEOUT,
     ActivityFailure,
     failure_message,
@@ -139,7 +137,7 @@ class BookingOpsWorkflow:
                     f"({failure_message(err)}); retried for a day",
                 ),
             )
-        info = await self._refund_once(plan, amount, request, PENDING_RETRY_EVERY * PENDING_ROUNDS)
+        info = await self._refund_once(plan, amount, request, timedelta(days=1))
         count_refund(info)
         await self._steps.must(
             AlertActivities.settle_alert,

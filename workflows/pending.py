@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from temporalio import workflow
@@ -22,11 +22,13 @@ from models.domain import AttentionKind
 from models.payloads import RecordAuditInput
 from workflows.attention import OperatorView
 from workflows.policies import (
+    PENDING_BACKOFF_PATCH,
     PENDING_RETRY_EVERY,
     PENDING_ROUNDS,
     STEP_ROUND_BOUND,
     ActivityFailure,
     failure_message,
+    pending_retry_after,
 )
 from workflows.saga import PendingStep, SagaState
 from workflows.steps import Step, Steps
@@ -86,10 +88,16 @@ class MustHappen:
         """Keep ``step`` pending: its attention kind raised, retried in rounds."""
         s = self._s
         if not s.pending:
-            s.next_retry_at = workflow.now() + PENDING_RETRY_EVERY
+            s.next_retry_at = workflow.now() + self._retry_after()
         s.pending.append(step)
         await self._view.attend(step.attention, f"{step.what} is failing ({error})")
         self._view.refresh()
+
+    def _retry_after(self) -> timedelta:
+        """The wait before the next round: a backoff from seconds (fixed rounds before it)."""
+        if workflow.patched(PENDING_BACKOFF_PATCH):
+            return pending_retry_after(self._s.pending_rounds)
+        return PENDING_RETRY_EVERY
 
     def next_round_at(self) -> datetime | None:
         """When pending steps are tried again by themselves (None: none, or rounds used up)."""
@@ -108,7 +116,7 @@ class MustHappen:
         s = self._s
         s.retry_pending_requested = False
         s.pending_rounds += 1
-        s.next_retry_at = workflow.now() + PENDING_RETRY_EVERY
+        s.next_retry_at = workflow.now() + self._retry_after()
         still: list[PendingStep] = []
         failing: dict[AttentionKind, str] = {}
         for step in s.pending:

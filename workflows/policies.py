@@ -29,10 +29,11 @@ DECISION_RETRY = RetryPolicy(
 )
 # A step that must happen (a release, a refund, a confirmation, an audit row) is
 # tried within BookingPolicy.step_bound_seconds while the saga (and maybe a
-# caller or the change lock) waits; past it the step is kept as pending, shown
-# to operators, and tried again in rounds of STEP_ROUND_BOUND every
-# PENDING_RETRY_EVERY, at most PENDING_ROUNDS times (a day), then only when an
-# operator signals.
+# caller or the change lock) waits: long enough to ride out a database or worker
+# restart of a minute or two. Past it the step is kept as pending, shown to
+# operators, and tried again in rounds of STEP_ROUND_BOUND on a backoff from
+# PENDING_FIRST_RETRY to PENDING_RETRY_EVERY (pending_retry_after), at most
+# PENDING_ROUNDS times (about a day), then only when an operator signals.
 MUST_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=500), maximum_interval=timedelta(seconds=10)
 )
@@ -40,8 +41,15 @@ MUST_RETRY = RetryPolicy(
 # is noticed after this long and the step is retried on another worker.
 MUST_ATTEMPT_TIMEOUT = timedelta(seconds=10)
 STEP_ROUND_BOUND = timedelta(minutes=2)
+# An alert row is best effort (the search attribute says it when the database is what
+# fails): it is not held to the must-happen bound.
+ALERT_ROW_BOUND = timedelta(seconds=25)
+PENDING_FIRST_RETRY = timedelta(seconds=5)
 PENDING_RETRY_EVERY = timedelta(minutes=15)
-PENDING_ROUNDS = 96
+PENDING_ROUNDS = 104
+# The patch that started the backoff from seconds (docs/determinism.md): workflows
+# that parked a step before it keep their 15-minute rounds.
+PENDING_BACKOFF_PATCH = "pending-steps-backoff-from-seconds"
 MEETING_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=2)
 )
@@ -66,6 +74,13 @@ def within(policy: RetryPolicy, bound: timedelta) -> RetryPolicy:
         attempts += 1
         interval = min(interval * policy.backoff_coefficient, maximum)
     return dataclasses.replace(policy, maximum_attempts=attempts)
+
+
+def pending_retry_after(rounds: int) -> timedelta:
+    """How long after ``rounds`` rounds a parked step is tried again: 5 s doubling to 15 min."""
+    if rounds >= 8:  # 5 s * 2**8 is past the cap; no huge powers.
+        return PENDING_RETRY_EVERY
+    return min(PENDING_FIRST_RETRY * (1 << rounds), PENDING_RETRY_EVERY)
 
 
 def gateway_retry(max_attempts: int) -> RetryPolicy:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from models.ops_calls import RETRY_MEETING, RETRY_PENDING_STEPS
 from models.payloads import SlotHold
@@ -55,10 +55,11 @@ def meeting_missing_words(provider: str, alert: str, booking_id: uuid.UUID) -> s
 
 
 def pending_words(
-    steps: Iterable[str], last_error: str, every: timedelta, booking_id: uuid.UUID
+    steps: Iterable[str], last_error: str, next_try: datetime | None, booking_id: uuid.UUID
 ) -> str:
     """What the details add while must-happen steps are pending, and the call that retries them."""
+    when = f"Next try at {next_try:%H:%M:%S} UTC" if next_try else "Tried again when asked"
     return (
-        f". Needs attention: {'; '.join(steps)}. Last error: {last_error}. Retried every "
-        f"{every}, or at once: {RETRY_PENDING_STEPS.words(booking_id)}"
+        f". Needs attention: {'; '.join(steps)}. Last error: {last_error}. {when}, "
+        f"or at once: {RETRY_PENDING_STEPS.words(booking_id)}"
     )

@@ -80,9 +80,11 @@ class BookingPolicy(Frozen):
     # The bound of one notification hand-off (retries included); the outbox retries later.
     notify_timeout_seconds: float = 300.0
     # How long a must-happen step (release, refund, confirm, audit) is retried in line
-    # before it is kept pending for later rounds and shown to operators. Longer than
-    # one attempt's timeout, so an attempt lost with its worker is retried in line.
-    step_bound_seconds: float = 25.0
+    # before it is kept pending for later rounds and shown to operators: long enough
+    # to ride out a database or worker restart of two minutes (an attempt lost with
+    # its worker is retried in line). Bookings started earlier keep the 25 s they
+    # were started with.
+    step_bound_seconds: float = 180.0
     # Reminders before the start (BOOKING_REMINDER_OFFSETS), in seconds.
     reminder_offsets_seconds: list[int] = [86400, 3600]
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
@@ -34,6 +35,7 @@ from models.payloads import (
 )
 from models.search_attributes import BOOKING_ATTENTION
 from workflows.booking import BookingWorkflow
+from workflows.policies import pending_retry_after
 
 from support.fakes import FakeSteps, captured, fake_worker, start_booking
 from support.workflows import current_details, settled, until_state
@@ -359,3 +361,35 @@ async def test_a_failing_move_is_refused_and_the_booking_can_still_be_cancelled(
     assert state.status == "CONFIRMED"
     assert answer.status == "CANCELLED"
     assert result.status == "CANCELLED"
+
+
+def test_a_parked_step_is_tried_again_on_a_backoff_that_starts_at_seconds() -> None:
+    """5 s, then doubling, capped at 15 minutes: not the next 15-minute round."""
+    waits = [pending_retry_after(rounds) for rounds in range(12)]
+    assert waits[:4] == [timedelta(seconds=s) for s in (5, 10, 20, 40)]
+    assert waits == sorted(waits)
+    assert max(waits) == timedelta(minutes=15) == waits[-1]
+
+
+async def test_a_parked_step_goes_through_by_itself_once_the_fault_is_gone(
+    time_env: WorkflowEnvironment,
+) -> None:
+    """No operator: the step's next round comes seconds later and settles its alert."""
+    steps = FakeSteps(faults={"release_slot": transient()})
+    worker, queue = fake_worker(time_env, steps)
+    async with worker:
+        handle = await _cancel_confirmed_wallet(time_env, queue, steps)
+        stuck = await until_state(handle, lambda s: bool(s.pending_steps) and s.idle, within=60)
+        parked_at = await time_env.get_current_time()
+        del steps.faults["release_slot"]  # The database is back; nobody signals.
+        done = await until_state(handle, lambda s: not s.pending_steps, within=60)
+        settled_at = await time_env.get_current_time()
+        details = await current_details(handle)
+        await handle.result()
+
+    assert stuck.attention == ["STEP_FAILING"]
+    assert done.attention == []
+    assert "Needs attention" not in details
+    # Workflow time: the rounds back off from seconds, so the first one after the
+    # fault cleared came well inside the old 15-minute round.
+    assert settled_at - parked_at < timedelta(minutes=5)
