@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -85,6 +85,49 @@ def pg_error(exc: DBAPIError) -> PgError:
     cause = exc.orig.__cause__ if exc.orig is not None else None
     sqlstate = getattr(cause, "sqlstate", None) or getattr(exc.orig, "sqlstate", None)
     return PgError(sqlstate=sqlstate, constraint=getattr(cause, "constraint_name", None))
+
+
+# What a database outage raises, by cause (SQLSTATE): the statement may succeed if
+# tried again once the server is back. Class 08 is a lost or refused connection.
+TRANSIENT_SQLSTATES = {
+    "57P01": "admin shutdown",
+    "57P02": "crash shutdown",
+    "57P03": "cannot connect now (starting up or recovering)",
+    "40001": "serialization failure",
+    "40P01": "deadlock detected",
+    "55P03": "lock not available",
+    "53300": "too many connections",
+    "25006": "read-only transaction (a failover in progress)",
+}
+CONNECTION_EXCEPTION_CLASS = "08"
+
+
+def outage_cause(exc: BaseException) -> str | None:
+    """Why ``exc`` is a database outage that a retry may outlast, in words (None: it is not).
+
+    By cause, not by exception class: PostgreSQL shutting down reaches SQLAlchemy
+    as a plain ``DBAPIError`` or ``InternalError``, and a lost connection as
+    several classes, so the SQLSTATE decides, then the connection's fate.
+    """
+    if isinstance(exc, DBAPIError):
+        sqlstate = pg_error(exc).sqlstate or ""
+        if sqlstate in TRANSIENT_SQLSTATES:
+            return TRANSIENT_SQLSTATES[sqlstate]
+        if sqlstate.startswith(CONNECTION_EXCEPTION_CLASS):
+            return "connection exception"
+        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+            return "connection lost"
+        return None
+    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError | OSError):
+        return "connection lost"
+    sqlstate = getattr(exc, "sqlstate", None)  # asyncpg's own, unwrapped
+    if isinstance(sqlstate, str) and (
+        sqlstate in TRANSIENT_SQLSTATES or sqlstate.startswith(CONNECTION_EXCEPTION_CLASS)
+    ):
+        return TRANSIENT_SQLSTATES.get(sqlstate, "connection exception")
+    if type(exc).__module__.startswith("asyncpg") and "Connection" in type(exc).__name__:
+        return "connection lost"
+    return None
 
 
 EXCLUSION_VIOLATION = "23P01"

@@ -3,8 +3,9 @@
     business outcome   ApplicationError(type=<ErrorCode>, non_retryable=True),
                        raised by the activity itself: the step changed nothing
     transient fault    a dependency is down or slow (connection, timeout, a
-                       retryable ApplicationError): retried with backoff, within
-                       the step's bound
+                       retryable ApplicationError; a database outage by its
+                       cause, ``core.db.outage_cause``): retried with backoff,
+                       within the step's bound
     defect or poison   anything else (a value PostgreSQL refuses, a bug):
                        non-retryable at once, so it never loops while it holds
                        a slot, a lock or a waiting caller
@@ -19,7 +20,7 @@ import asyncio
 import traceback
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import (
@@ -27,6 +28,8 @@ from temporalio.worker import (
     ExecuteActivityInput,
     Interceptor,
 )
+
+from core.db import outage_cause
 
 # The ApplicationError type of a defect or poison input.
 DEFECT = "DEFECT"
@@ -39,9 +42,7 @@ def classify(exc: BaseException) -> BaseException:
     """The failure Temporal should see for ``exc``: itself, or a non-retryable defect."""
     if isinstance(exc, ApplicationError | asyncio.CancelledError):
         return exc
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return exc
-    if isinstance(exc, _TRANSIENT):
+    if outage_cause(exc) is not None or isinstance(exc, _TRANSIENT):
         return exc
     # The message names the exception type only: its text may quote the input.
     return ApplicationError(
