@@ -15,7 +15,6 @@ from core.db import SessionFactory
 from core.settings import Settings
 from integrations.mail import (
     INVITES,
-    SMTP_TIMEOUT,
     EmailDeliveryError,
     compose,
     invite,
@@ -83,6 +82,12 @@ class NotificationActivities:
         self._sessions = sessions
         self._settings = settings
 
+    def _login(self) -> tuple[str, str] | None:
+        username, password = self._settings.smtp_username, self._settings.smtp_password
+        if username is None or password is None:
+            return None
+        return username, password.get_secret_value()
+
     @activity.defn(name="send_notification")
     async def send_notification(self, request: SendNotificationInput) -> SendNotificationResult:
         """Deliver one notification at least once.
@@ -94,11 +99,14 @@ class NotificationActivities:
         return await self.deliver(request)
 
     async def deliver(
-        self, request: SendNotificationInput, *, smtp_timeout: float = SMTP_TIMEOUT
+        self, request: SendNotificationInput, *, smtp_timeout: float | None = None
     ) -> SendNotificationResult:
         """One delivery attempt through the outbox (``send_notification`` without Temporal).
 
-        Raises ``EmailDeliveryError`` when the attempt failed and more are allowed.
+        ``smtp_timeout`` defaults to ``BOOKING_SMTP_TIMEOUT_SECONDS``. Raises
+        ``EmailDeliveryError`` when the attempt failed and more are allowed. A
+        permanent failure (the relay rejected the login) is given up at once:
+        FAILED, with an alert, as when the attempts run out.
         """
         key = keys.notification(request.booking_id, request.kind, request.about)
         async with self._sessions() as session:
@@ -152,11 +160,16 @@ class NotificationActivities:
                     message,
                     host=self._settings.smtp_host,
                     port=self._settings.smtp_port,
-                    timeout=smtp_timeout,
+                    timeout=smtp_timeout or self._settings.smtp_timeout_seconds,
+                    security=self._settings.smtp_security,
+                    login=self._login(),
+                    ca_file=self._settings.smtp_ca_file,
                 )
             except EmailDeliveryError as exc:
                 outbox.last_error = str(exc)[:500]
-                exhausted = outbox.attempts >= self._settings.notification_max_attempts
+                exhausted = (
+                    exc.permanent or outbox.attempts >= self._settings.notification_max_attempts
+                )
                 outbox.status = (
                     NotificationStatus.FAILED if exhausted else NotificationStatus.PENDING
                 )
@@ -166,7 +179,7 @@ class NotificationActivities:
                         AttentionKind.NOTIFICATION_FAILED,
                         f"notification:{key}",
                         f"the {request.kind} mail was not delivered after {outbox.attempts} "
-                        f"attempts: {outbox.last_error}",
+                        f"attempt(s): {outbox.last_error}",
                         booking_id=booking.id,
                     )
                 await session.commit()
@@ -176,6 +189,7 @@ class NotificationActivities:
                     kind=request.kind,
                     attempts=outbox.attempts,
                     exhausted=exhausted,
+                    permanent=exc.permanent,
                 )
                 if exhausted:
                     return SendNotificationResult(status=NotificationStatus.FAILED)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.util import await_only
 
+from core.db_tls import split_tls
 from core.settings import Settings
 
 SessionFactory = async_sessionmaker[AsyncSession]
@@ -25,12 +26,14 @@ def create_engine(settings: Settings, database_url: str | None = None) -> AsyncE
     url = database_url or settings.database_url
     if url is None:
         raise RuntimeError("BOOKING_DATABASE_URL is not set (make dev sets it for you)")
+    # sslmode, sslrootcert, ... in the URL (core/db_tls.py), as for the migrations.
+    target, tls = split_tls(url)
     engine = create_async_engine(
-        url,
+        target,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         # Fail fast when PostgreSQL is unreachable instead of hanging a request.
-        connect_args={"timeout": 5, "command_timeout": 30},
+        connect_args={"timeout": 5, "command_timeout": 30, **tls},
     )
     if settings.db_pre_ping:
         event.listen(engine.sync_engine.pool, "checkout", _ping)

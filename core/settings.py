@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.loop import EventLoop
+
+# How mail reaches the relay: in clear, upgraded with STARTTLS, or TLS from the start.
+SmtpSecurity = Literal["none", "starttls", "tls"]
 
 _PLACEHOLDER_SECRETS = {"changeme", "changethis", "secret", "dev", "test", ""}
 
@@ -53,6 +57,16 @@ class Settings(BaseSettings):
     sandbox_port: int = 8090
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
+    # How the relay is reached: in clear (the dev sink, mailpit), STARTTLS on a plain port
+    # (587) or TLS from the first byte (465). With TLS the certificate and the host name are
+    # always verified, against BOOKING_SMTP_CA_FILE or else the system's trust store.
+    smtp_security: SmtpSecurity = "none"
+    smtp_username: str | None = None
+    # Validated even when unset: a username without its password is a mistake.
+    smtp_password: SecretStr | None = Field(default=None, validate_default=True)
+    smtp_ca_file: Path | None = None
+    # Seconds allowed for connecting to the relay and for each exchange with it.
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     mail_from: str = "bookings@localhost"
 
     jwt_secret: SecretStr | None = None
@@ -170,6 +184,37 @@ class Settings(BaseSettings):
             raise ValueError("must be a real secret of at least 32 characters")
         return value
 
+    @field_validator("smtp_username", "smtp_password", "smtp_ca_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # A compose file's ``BOOKING_SMTP_PASSWORD: ${SMTP_PASSWORD:-}`` means "none".
+        return None if value == "" else value
+
+    @field_validator("smtp_password")
+    @classmethod
+    def _password_over_tls(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None:
+            if info.data.get("smtp_username") is not None:
+                raise ValueError("BOOKING_SMTP_USERNAME is set: its password is required too")
+            return None
+        if info.data.get("smtp_username") is None:
+            raise ValueError("needs BOOKING_SMTP_USERNAME (the login it belongs to)")
+        host = info.data.get("smtp_host", "")
+        if info.data.get("smtp_security") == "none" and not is_loopback(host):
+            raise ValueError(
+                "SMTP AUTH needs BOOKING_SMTP_SECURITY=starttls or tls: over a plain connection"
+                f" the password would cross the network in clear (only a loopback relay, not"
+                f" {host!r}, may take it so)"
+            )
+        return value
+
+    @field_validator("smtp_ca_file")
+    @classmethod
+    def _ca_for_tls(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and info.data.get("smtp_security") == "none":
+            raise ValueError("is only used with BOOKING_SMTP_SECURITY=starttls or tls")
+        return value
+
     @field_validator("reminder_offsets")
     @classmethod
     def _check_offsets(cls, value: str) -> str:
@@ -250,6 +295,16 @@ class Settings(BaseSettings):
         return hmac.new(
             self.require_jwt_secret().encode(), b"meeting-room-names", hashlib.sha256
         ).digest()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine: ``localhost`` or a loopback address."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}

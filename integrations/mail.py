@@ -9,18 +9,21 @@ SEQUENCE raised by each change, ``METHOD:CANCEL`` on a cancellation).
 
 from __future__ import annotations
 
-import asyncio
 import re
-import smtplib
+import ssl
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from functools import lru_cache
+from pathlib import Path
 
+import aiosmtplib
 import jinja2
 from icalendar import Calendar, Event, vCalAddress
 
 from core.formatting import local_span, local_time, money
+from core.settings import SmtpSecurity
 from models.db import Booking, Resource
 from models.domain import BookingStatus, NotificationKind, PaymentMethod, RefundStatus
 from models.payloads.common import RefundInfo
@@ -218,11 +221,19 @@ SMTP_TIMEOUT = 10.0
 
 
 class EmailDeliveryError(Exception):
-    """Sending failed. The message names the failure, never the recipient's address."""
+    """Sending failed. The message names the failure, never the recipient's address.
 
-    def __init__(self, message: str, *, smtp_code: int | None = None) -> None:
+    ``permanent``: another attempt with the same settings cannot succeed and may
+    do harm (a rejected login, retried, gets the account locked), so the outbox
+    gives up at once and tells an operator.
+    """
+
+    def __init__(
+        self, message: str, *, smtp_code: int | None = None, permanent: bool = False
+    ) -> None:
         super().__init__(message)
         self.smtp_code = smtp_code
+        self.permanent = permanent
 
 
 def compose(
@@ -275,11 +286,38 @@ def compose(
     return message
 
 
-def _deliver(message: EmailMessage, host: str, port: int, timeout: float) -> None:
-    with smtplib.SMTP(host, port, timeout=timeout) as smtp:
-        refused = smtp.send_message(message)
-    if refused:
-        raise EmailDeliveryError(f"{len(refused)} recipient(s) refused")
+@lru_cache(maxsize=8)
+def _tls_context(ca_file: str | None, _changed: int) -> ssl.SSLContext:
+    """Verify the relay: certificate chain and host name, against ``ca_file`` or the system store.
+
+    Cached per file and modification time: reading the system store costs
+    milliseconds per mail, and a replaced CA file is read again.
+    """
+    return ssl.create_default_context(cafile=ca_file)
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """The client TLS context for the relay (certificate and host name always verified).
+
+    Args:
+        ca_file: A private CA to trust instead of the system's trust store.
+
+    Raises:
+        OSError: The CA file cannot be read or holds no certificate.
+    """
+    if ca_file is None:
+        return _tls_context(None, 0)
+    return _tls_context(str(ca_file), ca_file.stat().st_mtime_ns)
+
+
+def _verify_failed(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification failure behind ``exc``, if that is what it was."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 async def send_email(
@@ -287,36 +325,80 @@ async def send_email(
     *,
     host: str,
     port: int,
-    # smtplib's socket timeout: asyncio.timeout could not stop the worker thread.
-    timeout: float = SMTP_TIMEOUT,  # noqa: ASYNC109
+    timeout: float = SMTP_TIMEOUT,  # noqa: ASYNC109 - passed to each exchange with the relay
+    security: SmtpSecurity = "none",
+    login: tuple[str, str] | None = None,
+    ca_file: Path | None = None,
 ) -> None:
-    """Send a message through an SMTP server without blocking the event loop.
+    """Send a message through an SMTP relay.
+
+    With ``starttls`` or ``tls`` the relay's certificate chain and host name
+    are verified; a relay that does not offer STARTTLS is not sent to in
+    clear. ``login`` is sent only after TLS is up, except to a loopback relay
+    in ``none`` mode (the settings refuse anything else).
 
     Args:
         message: The message, addressed by its ``To`` header.
-        host: The SMTP server's host.
-        port: The SMTP server's port.
+        host: The relay's host name or address (the name its certificate must carry).
+        port: The relay's port.
         timeout: Seconds allowed for connecting and for each SMTP exchange.
+        security: ``none`` (plain), ``starttls`` (upgrade a plain connection) or ``tls``.
+        login: Username and password for SMTP AUTH.
+        ca_file: A private CA to trust instead of the system's trust store.
 
     Raises:
-        EmailDeliveryError: The connection or any SMTP command failed.
+        EmailDeliveryError: The connection, TLS, the login or any SMTP command failed;
+            ``permanent`` when the relay rejected the login.
     """
+    relay = f"{host}:{port}"
     try:
-        await asyncio.to_thread(_deliver, message, host, port, timeout)
-    except smtplib.SMTPResponseException as exc:
+        context = None if security == "none" else tls_context(ca_file)
+    except OSError as exc:
+        raise EmailDeliveryError(
+            f"the CA file for SMTP relay {relay} cannot be used ({type(exc).__name__})"
+        ) from None
+    username, password = login if login is not None else (None, None)
+    try:
+        refused, _ = await aiosmtplib.send(
+            message,
+            hostname=host,
+            port=port,
+            timeout=timeout,
+            use_tls=security == "tls",
+            # Explicit: aiosmtplib's default would upgrade whenever the relay offers it.
+            start_tls=security == "starttls",
+            tls_context=context,
+            username=username,
+            password=password,
+        )
+    except aiosmtplib.SMTPAuthenticationError as exc:
+        # 535 and its kin: the credentials are wrong, and retrying them only gets the
+        # account locked. 454 is the relay's own trouble and is retried.
+        raise EmailDeliveryError(
+            f"SMTP relay {relay} refused the login with {exc.code}",
+            smtp_code=exc.code,
+            permanent=exc.code >= 500,
+        ) from None
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        codes = sorted({refused.code for refused in exc.recipients})
+        raise EmailDeliveryError(
+            f"SMTP relay {relay} refused the recipient(s) with {codes}",
+            smtp_code=codes[0] if codes else None,
+        ) from None
+    except aiosmtplib.SMTPResponseException as exc:
         # The server's text often quotes the refused address, so only the code is kept,
         # and the cause is not chained for the same reason.
         raise EmailDeliveryError(
-            f"SMTP server {host}:{port} answered {exc.smtp_code} ({type(exc).__name__})",
-            smtp_code=exc.smtp_code,
+            f"SMTP relay {relay} answered {exc.code} ({type(exc).__name__})", smtp_code=exc.code
         ) from None
-    except smtplib.SMTPRecipientsRefused as exc:
-        codes = sorted({code for code, _ in exc.recipients.values()})
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        unverified = _verify_failed(exc)
+        if unverified is not None:
+            raise EmailDeliveryError(
+                f"SMTP relay {relay}: certificate verify failed ({unverified.verify_message})"
+            ) from None
         raise EmailDeliveryError(
-            f"SMTP server {host}:{port} refused the recipient(s) with {codes}",
-            smtp_code=codes[0] if codes else None,
+            f"SMTP delivery via {relay} failed ({type(exc).__name__})"
         ) from None
-    except OSError as exc:  # smtplib.SMTPException is an OSError too.
-        raise EmailDeliveryError(
-            f"SMTP delivery via {host}:{port} failed ({type(exc).__name__})"
-        ) from None
+    if refused:
+        raise EmailDeliveryError(f"SMTP relay {relay} refused {len(refused)} recipient(s)")

@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from core.db_tls import split_tls
 from models.db import Base
 
 target_metadata = Base.metadata
@@ -20,7 +21,9 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async(url: str) -> None:
-    engine = create_async_engine(url)
+    # The URL's TLS parameters (sslmode, sslrootcert, ...) as the API and the worker read them.
+    target, tls = split_tls(url)
+    engine = create_async_engine(target, connect_args=tls)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)
