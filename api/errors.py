@@ -10,10 +10,13 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.db import DATA_EXCEPTION_CLASS, pg_error
+from core.db import DATA_EXCEPTION_CLASS, outage_cause, pg_error
 from models.errors import BookingError, ErrorCode
 
 log = structlog.get_logger(__name__)
+
+# A database restart takes seconds: a client that honours this comes back after it.
+DATABASE_RETRY_AFTER_SECONDS = 2
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _HTTP_CODES = {
@@ -86,6 +89,19 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "The request is not valid."
 
 
+def database_unavailable_response(request: Request, exc: BaseException) -> JSONResponse:
+    """503 with ``Retry-After`` for a database outage: clients that retry 503 come back."""
+    cause = outage_cause(exc) or "unavailable"
+    log.warning(
+        "dependency.unavailable", dependency="postgres", error=type(exc).__name__, cause=cause
+    )
+    response = error_response(
+        request, ErrorCode.DEPENDENCY_UNAVAILABLE, "The database is unavailable; retry later."
+    )
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
+
+
 def install_error_handling(app: FastAPI) -> None:
     """Register the handlers that make every error an envelope.
 
@@ -118,6 +134,8 @@ def install_error_handling(app: FastAPI) -> None:
         # refuses (SQLSTATE class 22, data exception: asyncpg's reach SQLAlchemy as a
         # plain DBAPIError, not DataError) is the caller's, never a 500. The value
         # itself is not logged.
+        if outage_cause(exc) is not None:
+            return database_unavailable_response(request, exc)
         sqlstate = pg_error(exc).sqlstate or ""
         if sqlstate.startswith(DATA_EXCEPTION_CLASS):
             log.warning("request.unstorable_value", sqlstate=sqlstate)
@@ -131,10 +149,7 @@ def install_error_handling(app: FastAPI) -> None:
     @app.exception_handler(InterfaceError)
     @app.exception_handler(OSError)
     async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        log.warning("dependency.unavailable", dependency="postgres", error=type(exc).__name__)
-        return error_response(
-            request, ErrorCode.DEPENDENCY_UNAVAILABLE, "The database is unavailable; retry later."
-        )
+        return database_unavailable_response(request, exc)
 
     @app.exception_handler(RPCError)
     async def temporal_error(request: Request, exc: RPCError) -> JSONResponse:

@@ -123,11 +123,11 @@ def outage_cause(exc: BaseException) -> str | None:
         return None
     if isinstance(exc, OperationalError | InterfaceError | DisconnectionError | OSError):
         return "connection lost"
-    sqlstate = getattr(exc, "sqlstate", None)  # asyncpg's own, unwrapped
-    if isinstance(sqlstate, str) and (
-        sqlstate in TRANSIENT_SQLSTATES or sqlstate.startswith(CONNECTION_EXCEPTION_CLASS)
+    raw = getattr(exc, "sqlstate", None)  # asyncpg's own, unwrapped
+    if isinstance(raw, str) and (
+        raw in TRANSIENT_SQLSTATES or raw.startswith(CONNECTION_EXCEPTION_CLASS)
     ):
-        return TRANSIENT_SQLSTATES.get(sqlstate, "connection exception")
+        return TRANSIENT_SQLSTATES.get(raw, "connection exception")
     if type(exc).__module__.startswith("asyncpg") and "Connection" in type(exc).__name__:
         return "connection lost"
     return None
