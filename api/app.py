@@ -21,6 +21,7 @@ from api.services.idempotency import KeyClaims, RefusalBatch
 from api.services.targets import Targets
 from core.codec import data_converter
 from core.db import autocommit, create_engine, session_factory
+from core.identity import Authenticator
 from core.settings import Settings, get_settings
 from core.temporal import TemporalConnection
 from integrations.gateways.registry import build_verifiers
@@ -34,13 +35,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     PostgreSQL or Temporal are still down.
     """
     settings = settings or get_settings()
-    settings.require_jwt_secret()
+    settings.require_token_verification()
     settings.payload_key_spec()  # production refuses to start without payload keys
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
         sessions = session_factory(engine)
+        authenticator = Authenticator.from_settings(settings)
         app.state.services = Services(
             settings=settings,
             engine=engine,
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             claims=KeyClaims(sessions),
             targets=Targets(sessions),
             refusals=RefusalBatch(sessions),
+            authenticator=authenticator,
             rate_limits=RateLimits(
                 PostgresStorage(sessions),
                 per_customer=settings.rate_limit_per_customer,
@@ -62,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await authenticator.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -97,8 +101,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 DESCRIPTION = """\
-**Auth.** `Authorization: Bearer <JWT>` (HS256): `sub` is the customer id, `role` is
-`customer` (default) or `operator`.
+**Auth.** `Authorization: Bearer <JWT>`: a token of the identity provider (RS256, ES256 or
+EdDSA; its `sub` is the customer, or maps to a stable customer id when it is not a UUID, and
+its roles claim makes an operator), or an HS256 token signed with `BOOKING_JWT_SECRET`
+(`sub` the customer id, `role` `customer` (default) or `operator`). `exp` is required.
 
 **Money** is `{"amount": <integer minor units>, "currency": "<ISO 4217>"}`: 50000 INR is
 ₹500.00. The server computes every price; a client never sends one. **Times** are RFC 3339

@@ -20,8 +20,9 @@ from api.admission import SlotAdmission
 from api.rate_limits import RateLimits
 from api.services.idempotency import KeyClaims, RefusalBatch
 from api.services.targets import Targets
-from core.auth import Principal, verify_token
+from core.auth import Principal
 from core.db import SessionFactory
+from core.identity import Authenticator
 from core.settings import Settings
 from core.temporal import TemporalConnection
 from integrations.gateways.base import WebhookVerifier
@@ -43,6 +44,7 @@ class Services:
     claims: KeyClaims
     targets: Targets
     refusals: RefusalBatch
+    authenticator: Authenticator
     # The payload codec of this process's Temporal client (None: payloads in clear).
     codec: PayloadCodec | None = None
     verifiers: Mapping[str, WebhookVerifier] = field(default_factory=dict)
@@ -73,18 +75,27 @@ async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
-bearer_scheme = HTTPBearer(auto_error=False)
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    bearerFormat="JWT",
+    description="A token of the identity provider (RS256, ES256 or EdDSA, by a key of its"
+    " JWKS; `iss` and `aud` as configured) or, where BOOKING_JWT_SECRET is set, an HS256"
+    " token signed with it. Either needs a numeric `exp`.",
+)
 
 
-def _bearer(services: Services, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+async def _bearer(
+    services: Services, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
     """The caller a bearer token names.
 
     Raises:
-        BookingError: ``UNAUTHENTICATED`` when there is no valid bearer token.
+        BookingError: ``UNAUTHENTICATED`` when there is no valid bearer token;
+            ``DEPENDENCY_UNAVAILABLE`` when the identity provider's keys are out of reach.
     """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise BookingError(ErrorCode.UNAUTHENTICATED, "A bearer token is required.")
-    return verify_token(services.settings.require_jwt_secret(), credentials.credentials)
+    return await services.authenticator.verify(credentials.credentials)
 
 
 async def current_principal(
@@ -94,7 +105,13 @@ async def current_principal(
 ) -> Principal:
     """The caller, from a valid bearer token (verified and counted by :func:`count_request`)."""
     known: Principal | None = getattr(request.state, "principal", None)
-    return known if known is not None else _bearer(services, credentials)
+    if known is not None:
+        return known
+    # count_request's verdict on the token, so a refused token is not verified twice.
+    refusal: BookingError | None = getattr(request.state, "auth_refusal", None)
+    if refusal is not None:
+        raise refusal
+    return await _bearer(services, credentials)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
@@ -114,9 +131,10 @@ async def count_request(
     """
     address = request.client.host if request.client else "unknown"
     try:
-        principal: Principal | None = _bearer(services, credentials)
-    except BookingError:
+        principal: Principal | None = await _bearer(services, credentials)
+    except BookingError as refusal:
         principal = None
+        request.state.auth_refusal = refusal
     if principal is not None:
         structlog.contextvars.bind_contextvars(customer_id=str(principal.sub))
     await services.rate_limits.check_request(

@@ -135,7 +135,8 @@ def _codes_of(
     key = f"{method.upper()} {path}"
     codes = list(SHARED) + list(ROUTE_ERRORS.get(key, ()))
     if operation.get("security"):
-        codes.append(ErrorCode.UNAUTHENTICATED)
+        # 503: the identity provider's keys cannot be fetched to check the token.
+        codes += [ErrorCode.UNAUTHENTICATED, ErrorCode.DEPENDENCY_UNAVAILABLE]
     if key in operators:
         codes.append(ErrorCode.FORBIDDEN)
     for parameter in operation.get("parameters", []):

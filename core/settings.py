@@ -8,9 +8,10 @@ import ipaddress
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.loop import EventLoop
@@ -70,6 +71,19 @@ class Settings(BaseSettings):
     mail_from: str = "bookings@localhost"
 
     jwt_secret: SecretStr | None = None
+    # The identity provider's tokens (core/identity.py, docs/identity-provider.md): its key set
+    # (https, or http on a loopback host), and the issuer and audience its tokens must name.
+    auth_jwks_url: str | None = None
+    auth_issuer: str | None = None
+    auth_audience: str | None = None
+    # Dotted path to the claim with the caller's role(s), a string or a list
+    # ("realm_access.roles", "cognito:groups"); a claim named by the whole path wins.
+    auth_roles_claim: str = Field(default="role", min_length=1)
+    auth_operator_role: str = Field(default="operator", min_length=1)
+    # Clock skew allowed on exp, nbf and iat, for every token.
+    auth_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # A token whose exp is further than this from now is refused (exp must be a number).
+    auth_max_token_lifetime_seconds: int = Field(default=86400, ge=60)
     # AES-256-GCM keys of Temporal payloads, "id:base64key,..."; the first encrypts.
     payload_keys: SecretStr | None = None
     # Browser origins allowed to call the API (the Temporal UI, for the codec endpoint).
@@ -215,6 +229,27 @@ class Settings(BaseSettings):
             raise ValueError("is only used with BOOKING_SMTP_SECURITY=starttls or tls")
         return value
 
+    @field_validator("auth_jwks_url")
+    @classmethod
+    def _check_jwks_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme == "https" and parts.hostname:
+            return value
+        if parts.scheme == "http" and is_loopback(parts.hostname):
+            return value
+        raise ValueError("must be an https URL (http only on a loopback host such as 127.0.0.1)")
+
+    @model_validator(mode="after")
+    def _jwks_needs_issuer_and_audience(self) -> Self:
+        if self.auth_jwks_url is not None and not (self.auth_issuer and self.auth_audience):
+            raise ValueError(
+                "BOOKING_AUTH_ISSUER and BOOKING_AUTH_AUDIENCE are required with"
+                " BOOKING_AUTH_JWKS_URL"
+            )
+        return self
+
     @field_validator("reminder_offsets")
     @classmethod
     def _check_offsets(cls, value: str) -> str:
@@ -264,6 +299,18 @@ class Settings(BaseSettings):
             )
         return self.jwt_secret.get_secret_value()
 
+    def require_token_verification(self) -> None:
+        """Fail loudly when no kind of token could be verified.
+
+        Raises:
+            RuntimeError: Neither ``BOOKING_JWT_SECRET`` nor ``BOOKING_AUTH_JWKS_URL`` is set.
+        """
+        if self.jwt_secret is None and self.auth_jwks_url is None:
+            raise RuntimeError(
+                "BOOKING_JWT_SECRET or BOOKING_AUTH_JWKS_URL is required"
+                " (make dev generates a secret in the data dir)"
+            )
+
     def payload_key_spec(self) -> str | None:
         """The payload keys; required outside ``dev`` and ``test``, so production encrypts.
 
@@ -292,13 +339,19 @@ class Settings(BaseSettings):
         """Key for meeting room names: its own secret, else one derived from the JWT secret."""
         if self.meeting_secret is not None:
             return self.meeting_secret.get_secret_value().encode()
+        if self.jwt_secret is None:
+            raise RuntimeError(
+                "BOOKING_MEETING_SECRET (or BOOKING_JWT_SECRET) is required to name meeting rooms"
+            )
         return hmac.new(
             self.require_jwt_secret().encode(), b"meeting-room-names", hashlib.sha256
         ).digest()
 
 
-def is_loopback(host: str) -> bool:
+def is_loopback(host: str | None) -> bool:
     """Whether ``host`` names this machine: ``localhost`` or a loopback address."""
+    if host is None:
+        return False
     if host.lower().rstrip(".") == "localhost":
         return True
     try:

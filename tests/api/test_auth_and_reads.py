@@ -25,7 +25,7 @@ from support.catalog import book, fund, make_slot
         {},
         {"Authorization": "Bearer not-a-jwt"},
         {"Authorization": "Basic dXNlcjpwYXNz"},
-        bearer(uuid.uuid4(), ttl=-10),
+        bearer(uuid.uuid4(), ttl=-120),  # past the 30 s clock-skew leeway
         {
             "Authorization": "Bearer "
             + jwt.encode({"sub": str(uuid.uuid4()), "exp": 9999999999}, "another-secret-" * 3)
