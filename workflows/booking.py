@@ -1,22 +1,19 @@
 """The booking saga: hold, pay, meeting link, notify; undo in reverse when it falls through.
 
-Read :meth:`BookingWorkflow.run` top to bottom. Each step that commits
+Read :meth:`BookingWorkflow._saga` top to bottom. Each step that commits
 something pushes its undo onto ``state.undo`` (before the step, when a failed
 attempt may still have committed); failure, expiry and cancellation all end in
-:meth:`BookingWorkflow.finish`, which pops that one stack in reverse.
-
-Each other concern is a small object the workflow holds, in a module named
-for it: steps, attention, pending, refunds, notices, meetings, gateway,
-changes, operator. Handlers stay on the class (Temporal needs them there) as
-short delegates.
+:meth:`BookingWorkflow.finish`, which pops that one stack in reverse. Every
+other concern is an object the workflow holds, in a module named for it
+(docs/architecture.md); handlers stay on the class as short delegates.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 from temporalio import workflow
 
@@ -27,12 +24,7 @@ from workflows.meetings import Meetings
 from workflows.notices import Notices
 from workflows.operator import OperatorActions
 from workflows.pending import MustHappen
-from workflows.policies import (
-    ActivityFailure,
-    failure_reason,
-    gateway_retry,
-    is_business_failure,
-)
+from workflows.policies import ActivityFailure, failure_reason, gateway_retry, is_business_failure
 from workflows.refunds import Refunds
 from workflows.saga import (
     ENDING_NOTICE,
@@ -44,9 +36,7 @@ from workflows.saga import (
 )
 from workflows.steps import Steps
 from workflows.wallet import WalletPayment
-from workflows.words import (
-    booking_words,
-)
+from workflows.words import booking_words
 
 with workflow.unsafe.imports_passed_through():
     from activities.meetings import MeetingActivities
@@ -84,8 +74,6 @@ with workflow.unsafe.imports_passed_through():
         SlotHold,
     )
 
-_In = TypeVar("_In")
-
 
 @workflow.defn
 class BookingWorkflow:
@@ -103,12 +91,8 @@ class BookingWorkflow:
     def __init__(self, request: BookingInput) -> None:
         self._request = request
         self._s = s = SagaState()
-        policy, booking_id = request.policy, request.booking_id
-        self._steps = steps = Steps(
-            step_bound=timedelta(seconds=policy.step_bound_seconds),
-            decision_bound=timedelta(seconds=policy.decision_timeout_seconds),
-            notify_bound=timedelta(seconds=policy.notify_timeout_seconds),
-        )
+        booking_id = request.booking_id
+        self._steps = steps = Steps.for_policy(request.policy)
         self._view = view = OperatorView(booking_id, s, steps)
         self._must = must = MustHappen(booking_id, s, steps, view)
         self._refunds = refunds = Refunds(request, s, steps, must)
@@ -124,6 +108,19 @@ class BookingWorkflow:
 
     @workflow.run
     async def run(self, request: BookingInput) -> BookingResult:
+        """The saga in a task of its own, so Temporal's cancel never stops it halfway.
+
+        Temporal's cancel (the UI's button, the CLI) cancels this task only; the
+        request becomes the booking's own cancel, or is recorded and ignored.
+        """
+        saga = asyncio.create_task(self._saga(request))
+        while True:
+            try:
+                return await asyncio.shield(saga)
+            except asyncio.CancelledError:
+                await self._changes.on_temporal_cancel()
+
+    async def _saga(self, request: BookingInput) -> BookingResult:
         """Hold, pay, confirm, meeting link, notify; then serve late events until closing."""
         s = self._s
         wallet = request.payment.method == PaymentMethod.WALLET

@@ -50,6 +50,10 @@ with workflow.unsafe.imports_passed_through():
     from activities.slots import SlotActivities
 
 
+# Who asked, in the audit log, when the request came through Temporal's own cancel.
+TEMPORAL_ACTOR = "temporal"
+
+
 class Finish(Protocol):
     """The workflow's one unwind: end the booking as ``status`` (see BookingWorkflow.finish)."""
 
@@ -138,6 +142,27 @@ class Changes:
                 s.calendar_sequence += 1
                 await self._notices.send(NotificationKind.BOOKING_CANCELLED, refund=result.refund)
             return result
+
+    async def on_temporal_cancel(self) -> None:
+        """A cancellation requested through Temporal: the booking's cancel, or recorded and ignored.
+
+        It runs as an operator's cancel (the policy's refund, the mail). A
+        booking that cannot be cancelled goes on; the audit row and the
+        current details say the request was ignored and why.
+        """
+        request = CancelInput(
+            actor=TEMPORAL_ACTOR, by_operator=True, reason="cancellation requested in Temporal"
+        )
+        s = self._s
+        await workflow.wait_condition(lambda: s.decision is not None)
+        if s.cancel_result is None and s.status not in ACTIVE_STATUSES:
+            why = f"the booking is {s.status}"
+            await self._must.audit(
+                TEMPORAL_ACTOR, "booking.cancel_ignored", why, "the ignored cancel"
+            )
+            self._view.show(f"{s.details}; a cancellation requested in Temporal was ignored: {why}")
+            return
+        await self.cancel(request)
 
     def accept_cancel(self, request: CancelInput) -> None:
         """Refuse a first cancel of a booking that has ended (a repeat gets its answer)."""

@@ -74,12 +74,7 @@ class BookingOpsWorkflow:
     def __init__(self, request: BookingOpsInput) -> None:
         self._request = request
         self._lock = asyncio.Lock()
-        policy = request.policy
-        self._steps = Steps(
-            step_bound=timedelta(seconds=policy.step_bound_seconds),
-            decision_bound=timedelta(seconds=policy.step_bound_seconds),
-            notify_bound=timedelta(seconds=policy.notify_timeout_seconds),
-        )
+        self._steps = Steps.for_policy(request.policy)
 
     @workflow.run
     async def run(self, request: BookingOpsInput) -> None:

@@ -41,6 +41,11 @@ MUST_RETRY = RetryPolicy(
 # is noticed after this long and the step is retried on another worker.
 MUST_ATTEMPT_TIMEOUT = timedelta(seconds=10)
 STEP_ROUND_BOUND = timedelta(minutes=2)
+# A gateway refund is tried in line for at most this long: a gateway that keeps
+# refusing is a third party's outage, and the cancel that waits for it answers
+# with the refund OWED (retried from seconds) instead of waiting out the bound
+# our own database and workers get.
+GATEWAY_STEP_BOUND = timedelta(seconds=30)
 # An alert row is best effort (the search attribute says it when the database is what
 # fails): it is not held to the must-happen bound.
 ALERT_ROW_BOUND = timedelta(seconds=25)

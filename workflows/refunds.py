@@ -27,6 +27,7 @@ from models.refund_policy import refund_amount
 from workflows.metrics import count_refund
 from workflows.pending import MustHappen
 from workflows.policies import (
+    GATEWAY_STEP_BOUND,
     STEP_ROUND_BOUND,
     STEP_TIMEOUT,
     ActivityFailure,
@@ -169,7 +170,7 @@ class Refunds:
         )
         try:
             # Bounded like every must-happen step: a cancel may be waiting (and its lock).
-            outcome = await run(bound=self._steps.step_bound)
+            outcome = await run(bound=min(self._steps.step_bound, GATEWAY_STEP_BOUND))
         except ActivityFailure as err:
             # The refund request is keyed: it is tried again in rounds, and what is
             # owed stays visible to operators until it goes through.

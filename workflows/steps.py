@@ -16,7 +16,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 from models.domain import NotificationStatus
-from models.payloads import SendNotificationInput
+from models.payloads import BookingPolicy, SendNotificationInput
 from workflows.policies import (
     DECISION_ATTEMPT_TIMEOUT,
     DECISION_RETRY,
@@ -52,6 +52,15 @@ class Steps:
         self.step_bound = step_bound
         self.decision_bound = decision_bound
         self.notify_bound = notify_bound
+
+    @classmethod
+    def for_policy(cls, policy: BookingPolicy) -> Steps:
+        """The runner with a booking policy's bounds."""
+        return cls(
+            step_bound=timedelta(seconds=policy.step_bound_seconds),
+            decision_bound=timedelta(seconds=policy.decision_timeout_seconds),
+            notify_bound=timedelta(seconds=policy.notify_timeout_seconds),
+        )
 
     async def run(
         self,

@@ -41,3 +41,18 @@ async def current_details(handle: WorkflowHandle[Any, Any]) -> str:
     """The current details the Temporal UI shows for the workflow, as it set them."""
     metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
     return str(metadata.current_details)
+
+
+async def until_details(
+    handle: WorkflowHandle[Any, Any], predicate: Callable[[str], bool], *, within: float = 30.0
+) -> str:
+    """Ask for the current details until ``predicate`` holds (the worker answers each query).
+
+    Raises:
+        TimeoutError: The details never satisfied ``predicate`` within ``within`` seconds.
+    """
+    async with asyncio.timeout(within):
+        while True:
+            details = await current_details(handle)
+            if predicate(details):
+                return details
