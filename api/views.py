@@ -7,19 +7,17 @@ import uuid
 from sqlalchemy import JSON, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from api.schemas import (
+from api.schemas.bookings import (
     BookingOut,
+    BookingPaymentOut,
+    BookingRefundOut,
     BookingSummaryOut,
-    EventOut,
-    LedgerEntryOut,
     MeetingOut,
-    Money,
-    PaymentOut,
-    RefundOut,
-    ResourceOut,
-    SignedMoney,
-    SlotOut,
+    TimelineEventOut,
 )
+from api.schemas.catalog import ResourceOut, SlotOut
+from api.schemas.common import Money, SignedMoney
+from api.schemas.wallets import LedgerEntryOut
 from core.db import UTC_ISO
 from models.db import Booking, LedgerEntry, Resource, Slot
 from models.domain import BookingStatus, MeetingStatus
@@ -68,9 +66,9 @@ def summary_view(booking: Booking) -> BookingSummaryOut:
     )
 
 
-# The booking with its timeline and refunds: one statement, so one snapshot, and
-# one round trip where a transaction of four reads took six. Timestamps inside
-# JSON are written in UTC (``core.db.UTC_ISO``), as asyncpg gives them.
+# The booking with its timeline and refunds: one statement, so one snapshot and
+# one round trip. Timestamps inside JSON are written in UTC (``core.db.UTC_ISO``),
+# as asyncpg gives them.
 _BOOKING_VIEW = text(
     """
     SELECT b.*,
@@ -123,7 +121,7 @@ async def booking_view(
         starts_at=booking["starts_at"],
         ends_at=booking["ends_at"],
         amount=Money(amount=booking["amount"], currency=booking["currency"]),
-        payment=PaymentOut(
+        payment=BookingPaymentOut(
             method=booking["payment_method"],
             provider=booking["payment_provider"],
             status=booking["payment_status"],
@@ -133,7 +131,7 @@ async def booking_view(
             checkout_url=booking["checkout_url"],
         ),
         # Wallet refunds first, then the gateway's, each in the order they were made.
-        refunds=[RefundOut.model_validate(r) for r in booking["refunds"] or ()],
+        refunds=[BookingRefundOut.model_validate(r) for r in booking["refunds"] or ()],
         meeting=MeetingOut(
             status=MeetingStatus(booking["meeting_status"]),
             provider=booking["meeting_provider"],
@@ -144,7 +142,7 @@ async def booking_view(
         attention_reason=booking["attention_reason"],
         created_at=booking["created_at"],
         updated_at=booking["updated_at"],
-        timeline=[EventOut.model_validate(e) for e in booking["timeline"] or ()],
+        timeline=[TimelineEventOut.model_validate(e) for e in booking["timeline"] or ()],
     )
 
 

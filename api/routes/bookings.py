@@ -12,17 +12,16 @@ from fastapi.responses import JSONResponse
 from api.deps import CurrentUser, IdempotencyKey, ServicesDep, SessionDep
 from api.errors import error_response
 from api.metrics import BOOKING_DECISIONS, DECISION_SECONDS
-from api.schemas import (
+from api.schemas.bookings import (
     BookingIn,
     BookingOut,
     BookingSummaryOut,
     CancelIn,
-    CancelOut,
-    ErrorOut,
-    Page,
+    CancellationOut,
     RescheduleIn,
     RescheduleOut,
 )
+from api.schemas.common import ErrorOut, Page
 from api.services import booking_changes, booking_create, booking_reads
 from api.services.idempotency import Refusal
 from api.validation import Instant
@@ -59,7 +58,7 @@ async def create_booking(
     The same Idempotency-Key and body always get the same answer.
     """
     started = time.perf_counter()
-    outcome = await booking_create.create_booking(services, user, key, body)
+    outcome = await booking_create.create_booking(services, user, key, body.to_command())
     answer = outcome.answer
     BOOKING_DECISIONS.labels(str(answer.status)).inc()
     if not outcome.replayed:
@@ -120,7 +119,7 @@ async def list_bookings(
 
 @router.post(
     "/{booking_id}/cancel",
-    response_model=CancelOut,
+    response_model=CancellationOut,
     responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
 )
 async def cancel_booking(
@@ -128,12 +127,13 @@ async def cancel_booking(
     user: CurrentUser,
     services: ServicesDep,
     body: CancelIn | None = None,
-) -> CancelOut:
+) -> CancellationOut:
     """Cancel (owner or operator): meeting cancelled, refund per the resource's policy, slot freed.
 
     Cancelling again answers the same result; a FAILED or EXPIRED booking is 409.
     """
-    return await booking_changes.cancel_booking(services, user, booking_id, body or CancelIn())
+    reason = None if body is None else body.reason
+    return await booking_changes.cancel_booking(services, user, booking_id, reason)
 
 
 @router.post(
@@ -150,4 +150,4 @@ async def reschedule_booking(
     refunded. Dearer: taken from the wallet (402 when it does not cover it);
     gateway-paid bookings cannot move to a dearer slot. A taken slot: 409.
     """
-    return await booking_changes.reschedule_booking(services, user, booking_id, body)
+    return await booking_changes.reschedule_booking(services, user, booking_id, body.to_command())

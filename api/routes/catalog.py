@@ -9,16 +9,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import CurrentUser, Operator, SessionDep
-from api.schemas import (
+from api.schemas.catalog import (
     AvailabilityOut,
-    Page,
+    CreatedSlotsOut,
     ResourceIn,
     ResourceOut,
     ResourcePatchIn,
     SlotOut,
     SlotsIn,
-    SlotsOut,
 )
+from api.schemas.common import Page
 from api.services import catalog
 from api.validation import Instant
 
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/v1", tags=["catalog"])
 @router.post("/resources", status_code=201, response_model=ResourceOut)
 async def create_resource(body: ResourceIn, _: Operator, session: SessionDep) -> ResourceOut:
     """Create a bookable resource (operators)."""
-    return await catalog.create_resource(session, body)
+    return await catalog.create_resource(session, body.to_command())
 
 
 @router.get("/resources", response_model=Page[ResourceOut])
@@ -56,7 +56,7 @@ async def update_resource(
 
     Bookings already made keep their price and buffer.
     """
-    return await catalog.update_resource(session, resource_id, body)
+    return await catalog.update_resource(session, resource_id, body.applied_to)
 
 
 @router.get("/resources/{resource_id}/availability", response_model=AvailabilityOut)
@@ -95,12 +95,14 @@ async def availability(
     )
 
 
-@router.post("/resources/{resource_id}/slots", status_code=201, response_model=SlotsOut)
+@router.post("/resources/{resource_id}/slots", status_code=201, response_model=CreatedSlotsOut)
 async def create_slots(
     resource_id: uuid.UUID, body: SlotsIn, _: Operator, session: SessionDep
-) -> SlotsOut:
+) -> CreatedSlotsOut:
     """Create up to 500 slots at once, all or none (operators)."""
-    return SlotsOut(items=await catalog.create_slots(session, resource_id, body))
+    return CreatedSlotsOut(
+        items=await catalog.create_slots(session, resource_id, body.to_command())
+    )
 
 
 @router.get("/slots", response_model=Page[SlotOut])

@@ -9,13 +9,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.deps import IdempotencyKey, Operator, ServicesDep, SessionDep
-from api.schemas import (
+from api.schemas.common import Page
+from api.schemas.ops import (
     AlertOut,
-    LedgerEntryOut,
-    OpsRefundIn,
-    OpsRefundOut,
+    OperatorRefundIn,
+    OperatorRefundOut,
     OutgoingEventOut,
-    Page,
     ResendNotificationIn,
     ResendNotificationOut,
     ResolveAlertIn,
@@ -25,9 +24,9 @@ from api.schemas import (
     RetryPendingOut,
     TopupRefundIn,
     TopupRefundOut,
-    WalletOut,
     WebhookEventOut,
 )
+from api.schemas.wallets import LedgerEntryOut, WalletOut
 from api.services import booking_changes, booking_ops, ops, topups, wallets
 from models.domain import AttentionKind
 
@@ -95,7 +94,7 @@ async def resolve_alert(
     alert_id: uuid.UUID, body: ResolveAlertIn, user: Operator, services: ServicesDep
 ) -> AlertOut:
     """Resolve an open alert with a note (audited); 409 if it is already resolved."""
-    return await ops.resolve_alert(services, user, alert_id, body)
+    return await ops.resolve_alert(services, user, alert_id, body.note)
 
 
 @router.post(
@@ -105,7 +104,8 @@ async def retry_meeting(
     booking_id: uuid.UUID, user: Operator, services: ServicesDep, body: RetryMeetingIn | None = None
 ) -> RetryMeetingOut:
     """Create a confirmed booking's missing meeting link again (audited; 409 if it has one)."""
-    return await booking_changes.retry_meeting(services, user, booking_id, body or RetryMeetingIn())
+    note = None if body is None else body.note
+    return await booking_changes.retry_meeting(services, user, booking_id, note)
 
 
 @router.post(
@@ -120,15 +120,14 @@ async def retry_pending_steps(
     every 15 minutes for a day, or at once with this once its cause is fixed.
     The engine resolves the alert when the step goes through.
     """
-    return await booking_changes.retry_pending_steps(
-        services, user, booking_id, body or RetryPendingIn()
-    )
+    note = None if body is None else body.note
+    return await booking_changes.retry_pending_steps(services, user, booking_id, note)
 
 
-@router.post("/bookings/{booking_id}/refund", response_model=OpsRefundOut, status_code=201)
+@router.post("/bookings/{booking_id}/refund", response_model=OperatorRefundOut, status_code=201)
 async def refund_booking(
     booking_id: uuid.UUID,
-    body: OpsRefundIn,
+    body: OperatorRefundIn,
     user: Operator,
     key: IdempotencyKey,
     services: ServicesDep,
@@ -138,7 +137,7 @@ async def refund_booking(
     Never above what was captured less what was refunded; a later cancel
     refunds at most the rest. The customer is mailed.
     """
-    out, replayed = await booking_ops.refund(services, user, booking_id, key, body)
+    out, replayed = await booking_ops.refund(services, user, booking_id, key, body.to_command())
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     return JSONResponse(out.model_dump(mode="json"), status_code=201, headers=headers)
 
@@ -148,7 +147,7 @@ async def resend_notification(
     booking_id: uuid.UUID, body: ResendNotificationIn, user: Operator, services: ServicesDep
 ) -> ResendNotificationOut:
     """Send one of the booking's notifications again (audited); 409 if it was never sent."""
-    return await booking_ops.resend_notification(services, user, booking_id, body)
+    return await booking_ops.resend_notification(services, user, booking_id, body.to_command())
 
 
 @router.post("/topups/{topup_id}/refund", response_model=TopupRefundOut)
@@ -156,7 +155,7 @@ async def refund_topup(
     topup_id: uuid.UUID, body: TopupRefundIn, user: Operator, services: ServicesDep
 ) -> TopupRefundOut:
     """Refund a credited top-up: only while the wallet still holds it (402 otherwise; audited)."""
-    return await topups.refund_topup(services, user, topup_id, body)
+    return await topups.refund_topup(services, user, topup_id, body.reason)
 
 
 @router.get("/wallets/{customer_id}", response_model=WalletOut)

@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse
 
 from api.deps import CurrentUser, IdempotencyKey, Operator, ServicesDep, SessionDep
 from api.errors import error_response
-from api.schemas import CreditIn, CreditOut, LedgerEntryOut, Page, TopupIn, TopupOut, WalletOut
+from api.schemas.common import Page
+from api.schemas.wallets import CreditIn, CreditOut, LedgerEntryOut, TopupIn, TopupOut, WalletOut
 from api.services import topups, wallets
 from api.services.idempotency import Refusal
 from models.errors import ErrorCode
@@ -45,7 +46,7 @@ async def create_topup(
     credits the wallet once (ledger kind ``topup``), also after the window
     closed. Over today's limit: 429 ``TOPUP_LIMIT_EXCEEDED`` with Retry-After.
     """
-    answer, replayed = await topups.create_topup(services, user, key, body)
+    answer, replayed = await topups.create_topup(services, user, key, body.to_command())
     if isinstance(answer, Refusal):
         response = error_response(request, answer.code, answer.message)
         if answer.code == ErrorCode.TOPUP_LIMIT_EXCEEDED:
@@ -72,6 +73,8 @@ async def credit(
     services: ServicesDep,
 ) -> JSONResponse:
     """Top up a customer's wallet (operators); once per Idempotency-Key."""
-    out, replayed = await wallets.credit_wallet(services, operator, customer_id, key, body)
+    out, replayed = await wallets.credit_wallet(
+        services, operator, customer_id, key, body.to_command()
+    )
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     return JSONResponse(out.model_dump(mode="json"), status_code=201, headers=headers)

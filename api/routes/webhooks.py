@@ -8,7 +8,8 @@ from fastapi import APIRouter, Path, Request
 
 from api.deps import ServicesDep, VerifiersDep
 from api.metrics import WEBHOOKS
-from api.schemas import ErrorOut, WebhookReceiptOut
+from api.schemas.common import ErrorOut
+from api.schemas.webhooks import WebhookReceiptOut
 from api.services.webhooks import receive_webhook
 from models.errors import BookingError
 

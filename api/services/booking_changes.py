@@ -24,20 +24,11 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Services
 from api.metrics import CHANGES_BUSY
-from api.schemas import (
-    CancelIn,
-    CancelOut,
-    CancelRefundOut,
-    Money,
-    RescheduleIn,
-    RescheduleOut,
-    RetryMeetingIn,
-    RetryMeetingOut,
-    RetryPendingIn,
-    RetryPendingOut,
-    SignedMoney,
-)
+from api.schemas.bookings import CancellationOut, RescheduleOut
+from api.schemas.common import Money, RefundMadeOut, SignedMoney
+from api.schemas.ops import RetryMeetingOut, RetryPendingOut
 from api.services.booking_reads import owned_booking
+from api.services.commands import MoveBooking
 from api.views import booking_view
 from core.auth import Principal
 from models.db import Booking, GatewayTransaction, LedgerEntry
@@ -109,8 +100,8 @@ def update_id(what: str) -> str:
 
 
 async def cancel_booking(
-    services: Services, user: Principal, booking_id: uuid.UUID, body: CancelIn
-) -> CancelOut:
+    services: Services, user: Principal, booking_id: uuid.UUID, reason: str | None
+) -> CancellationOut:
     """Cancel through the booking's workflow (its ``cancel`` update runs the compensations).
 
     A booking already CANCELLED is answered from the database without a
@@ -125,7 +116,7 @@ async def cancel_booking(
     key = (booking_id, actor)
     flight = _cancels_in_flight.get(key)
     if flight is None:
-        flight = asyncio.ensure_future(_send_cancel(services, booking, user, actor, body))
+        flight = asyncio.ensure_future(_send_cancel(services, booking, user, actor, reason))
         _cancels_in_flight[key] = flight
         flight.add_done_callback(lambda done: _landed(key, done))
     # Shielded: one caller going away does not cancel the others' update.
@@ -133,21 +124,21 @@ async def cancel_booking(
 
 
 # Cancels being sent from this process, by booking and caller.
-_cancels_in_flight: dict[tuple[uuid.UUID, str], asyncio.Future[CancelOut]] = {}
+_cancels_in_flight: dict[tuple[uuid.UUID, str], asyncio.Future[CancellationOut]] = {}
 
 
-def _landed(key: tuple[uuid.UUID, str], flight: asyncio.Future[CancelOut]) -> None:
+def _landed(key: tuple[uuid.UUID, str], flight: asyncio.Future[CancellationOut]) -> None:
     _cancels_in_flight.pop(key, None)
     if not flight.cancelled():
         flight.exception()  # retrieved here too, in case every caller has gone
 
 
 async def _send_cancel(
-    services: Services, booking: Booking, user: Principal, actor: str, body: CancelIn
-) -> CancelOut:
+    services: Services, booking: Booking, user: Principal, actor: str, reason: str | None
+) -> CancellationOut:
     client = await services.temporal.client()
     handle = client.get_workflow_handle_for(BookingWorkflow.run, booking.workflow_id)
-    request = CancelInput(actor=actor, by_operator=user.is_operator, reason=body.reason)
+    request = CancelInput(actor=actor, by_operator=user.is_operator, reason=reason)
     change = update_id("cancellation")
     try:
         result = await bounded(
@@ -164,10 +155,12 @@ async def _send_cancel(
             raise
         # The workflow has finished: the booking is terminal.
         return await _already_cancelled(services, booking.id)
-    return CancelOut(id=result.booking_id, status=result.status, refund=_refund_out(result.refund))
+    return CancellationOut(
+        id=result.booking_id, status=result.status, refund=refund_made(result.refund)
+    )
 
 
-async def _already_cancelled(services: Services, booking_id: uuid.UUID) -> CancelOut:
+async def _already_cancelled(services: Services, booking_id: uuid.UUID) -> CancellationOut:
     """A repeated cancel of a CANCELLED booking gets its answer again; others are 409."""
     async with services.sessions() as session:
         booking = await session.get(Booking, booking_id)
@@ -209,13 +202,16 @@ async def _already_cancelled(services: Services, booking_id: uuid.UUID) -> Cance
             method=gateway.provider,
             status=RefundStatus(gateway.status),
         )
-    return CancelOut(id=booking_id, status=BookingStatus.CANCELLED, refund=_refund_out(refund))
+    return CancellationOut(
+        id=booking_id, status=BookingStatus.CANCELLED, refund=refund_made(refund)
+    )
 
 
-def _refund_out(refund: RefundInfo | None) -> CancelRefundOut | None:
+def refund_made(refund: RefundInfo | None) -> RefundMadeOut | None:
+    """A workflow's account of a refund, as the API answers it (None: no refund was made)."""
     if refund is None:
         return None
-    return CancelRefundOut(
+    return RefundMadeOut(
         amount=Money(amount=refund.amount, currency=refund.currency),
         method=refund.method,
         status=refund.status,
@@ -267,24 +263,24 @@ async def send_change(
 
 
 async def reschedule_booking(
-    services: Services, user: Principal, booking_id: uuid.UUID, body: RescheduleIn
+    services: Services, user: Principal, booking_id: uuid.UUID, move: MoveBooking
 ) -> RescheduleOut:
     """Move a booking through its workflow's ``reschedule`` update; refused moves change nothing."""
     booking = await owned_booking_bound(services, user, booking_id)
-    if body.slot_id is not None and booking.slot_id == body.slot_id:
+    if move.slot_id is not None and booking.slot_id == move.slot_id:
         raise BookingError(ErrorCode.VALIDATION_ERROR, "slot_id: the booking is already there")
-    if body.slot_id is None and booking.slot_id is not None:
+    if move.slot_id is None and booking.slot_id is not None:
         raise BookingError(
             ErrorCode.VALIDATION_ERROR, "slot_id: a slot booking moves to another slot"
         )
-    if body.slot_id is not None and booking.slot_id is None:
+    if move.slot_id is not None and booking.slot_id is None:
         raise BookingError(
             ErrorCode.VALIDATION_ERROR, "starts_at: a range booking moves to another range"
         )
     span = None
-    if body.starts_at is not None and body.ends_at is not None:
+    if move.starts_at is not None and move.ends_at is not None:
         span = BookingRange(
-            resource_id=booking.resource_id, starts_at=body.starts_at, ends_at=body.ends_at
+            resource_id=booking.resource_id, starts_at=move.starts_at, ends_at=move.ends_at
         )
     result = await send_change(
         services,
@@ -292,7 +288,7 @@ async def reschedule_booking(
         "move",
         lambda handle, change: handle.execute_update(
             BookingWorkflow.reschedule,
-            RescheduleInput(slot_id=body.slot_id, range=span, actor=f"{user.role}:{user.sub}"),
+            RescheduleInput(slot_id=move.slot_id, range=span, actor=f"{user.role}:{user.sub}"),
             id=change,
         ),
     )
@@ -303,12 +299,12 @@ async def reschedule_booking(
     return RescheduleOut(
         booking=view,
         difference=SignedMoney(amount=result.difference, currency=view.amount.currency),
-        refund=_refund_out(refund),
+        refund=refund_made(refund),
     )
 
 
 async def retry_meeting(
-    services: Services, user: Principal, booking_id: uuid.UUID, body: RetryMeetingIn
+    services: Services, user: Principal, booking_id: uuid.UUID, note: str | None
 ) -> RetryMeetingOut:
     """Ask the booking's workflow to create its missing meeting link again (an audited update).
 
@@ -321,7 +317,7 @@ async def retry_meeting(
         "meeting retry",
         lambda handle, change: handle.execute_update(
             BookingWorkflow.request_meeting_retry,
-            RetryMeetingInput(actor=f"{user.role}:{user.sub}", note=body.note),
+            RetryMeetingInput(actor=f"{user.role}:{user.sub}", note=note),
             id=change,
         ),
     )
@@ -329,7 +325,7 @@ async def retry_meeting(
 
 
 async def retry_pending_steps(
-    services: Services, user: Principal, booking_id: uuid.UUID, body: RetryPendingIn
+    services: Services, user: Principal, booking_id: uuid.UUID, note: str | None
 ) -> RetryPendingOut:
     """Ask the booking's workflow to try its pending must-happen steps now (an audited update).
 
@@ -342,7 +338,7 @@ async def retry_pending_steps(
         "pending-steps retry",
         lambda handle, change: handle.execute_update(
             BookingWorkflow.request_pending_retry,
-            RetryPendingInput(actor=f"{user.role}:{user.sub}", note=body.note),
+            RetryPendingInput(actor=f"{user.role}:{user.sub}", note=note),
             id=change,
         ),
     )

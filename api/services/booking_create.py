@@ -3,7 +3,8 @@
 The way down: check the payment choice and the slot; claim the Idempotency-Key
 (:class:`~api.services.idempotency.IdempotencyKey`); refuse a full slot early
 or wait at the per-slot gate; start the workflow with Update-with-Start and
-wait for its ``create`` decision; settle the key with the answer.
+wait for its ``create`` decision; settle the key with the answer. Once the key
+is claimed, one :class:`ClaimedCreate` carries the request the rest of the way.
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.deps import Services
-from api.schemas import BookingIn
+from api.services.commands import CreateBooking
 from api.services.idempotency import Answer, IdempotencyKey, Refusal, Success
 from api.services.targets import Target
 from api.views import booking_view
 from core.auth import Principal
 from core.formatting import local_time, money
+from core.settings import Settings
 from models.domain import BookingStatus, PaymentMethod
 from models.errors import BookingError, ErrorCode
 from models.payloads import (
@@ -67,6 +69,21 @@ def workflow_id_for(booking_id: uuid.UUID) -> str:
 
 
 @dataclass(frozen=True)
+class ClaimedCreate:
+    """A create whose key this request has claimed: who asks, for what, and what it books."""
+
+    customer: Principal
+    claim: IdempotencyKey
+    request: CreateBooking
+    target: Target
+
+    @property
+    def booking_id(self) -> uuid.UUID:
+        """The booking's id: the key's, so every request with the key names the same booking."""
+        return self.claim.target_id
+
+
+@dataclass(frozen=True)
 class CreateOutcome:
     """What ``POST /v1/bookings`` answers, and whether it is a replay of a stored answer."""
 
@@ -75,7 +92,7 @@ class CreateOutcome:
 
 
 async def create_booking(
-    services: Services, user: Principal, key: str, body: BookingIn
+    services: Services, user: Principal, key: str, request: CreateBooking
 ) -> CreateOutcome:
     """Create a booking, idempotently per (customer, key).
 
@@ -88,24 +105,25 @@ async def create_booking(
     burst on one slot waits at the per-slot gate (:mod:`api.admission`) rather
     than queue in the worker; the hold activity and the database still decide.
     """
-    _check_payment(services, body)
-    target = await services.targets.of(body)
+    _check_payment(services, request)
+    target = await services.targets.of(request)
     claim = await services.claims.claim(
         principal=str(user.sub),
         scope=CREATE_SCOPE,
         key=key,
-        body=body.model_dump(mode="json"),
+        body=request.fingerprint(),
         ttl_days=services.settings.idempotency_ttl_days,
     )
     if claim.answer is not None:
         return CreateOutcome(claim.answer, replayed=True)
+    create = ClaimedCreate(user, claim, request, target)
     structlog.contextvars.bind_contextvars(
-        booking_id=str(claim.target_id), workflow_id=workflow_id_for(claim.target_id)
+        booking_id=str(create.booking_id), workflow_id=workflow_id_for(create.booking_id)
     )
     seats = target.seats
     if seats is None:
         # A range: the overlap constraint decides in the hold; no gate to wait at.
-        return await _start_and_decide(services, user, claim, body, target)
+        return await _start_and_decide(services, create)
     async with services.admission.admit(
         seats.slot_id,
         functools.partial(services.targets.free_seats, seats.slot_id),
@@ -119,62 +137,57 @@ async def create_booking(
             if refused is not None:
                 log.info("booking.create_refused_early", status=refused.status)
                 return CreateOutcome(refused, replayed=False)
-        return await _start_and_decide(services, user, claim, body, target)
+        return await _start_and_decide(services, create)
 
 
-async def _start_and_decide(
-    services: Services, user: Principal, claim: IdempotencyKey, body: BookingIn, target: Target
-) -> CreateOutcome:
-    stored = await claim.start()
+async def _start_and_decide(services: Services, create: ClaimedCreate) -> CreateOutcome:
+    stored = await create.claim.start()
     if stored is not None:
         return CreateOutcome(stored, replayed=True)
-    answer = await claim.settle(await _decide(services, user, claim, body, target))
+    answer = await create.claim.settle(await _decide(services, create))
     log.info("booking.create_answered", status=answer.status)
     return CreateOutcome(answer, replayed=False)
 
 
-def summary(target: Target, body: BookingIn) -> str:
+def summary(target: Target, request: CreateBooking) -> str:
     """The workflow's summary in the Temporal UI: what is booked, when, for how much, paid how.
 
     No personal data: the resource, its local start time, the price, the method.
     """
-    paid = "wallet" if body.payment.method == PaymentMethod.WALLET else body.payment.provider
+    payment = request.payment
+    paid = "wallet" if payment.method == PaymentMethod.WALLET else payment.provider
     return (
         f"{target.resource_name} · {local_time(target.starts_at, target.timezone)} · "
         f"{money(target.amount, target.currency)} · {paid}"
     )
 
 
-def _check_payment(services: Services, body: BookingIn) -> None:
-    if body.payment.method == PaymentMethod.GATEWAY:
+def _check_payment(services: Services, request: CreateBooking) -> None:
+    payment = request.payment
+    if payment.method == PaymentMethod.GATEWAY:
         enabled = services.settings.enabled_gateways()
-        if body.payment.provider not in enabled:
+        if payment.provider not in enabled:
             raise BookingError(
                 ErrorCode.VALIDATION_ERROR,
                 f"payment.provider: must be one of {sorted(enabled) or 'none configured'}",
             )
-    elif body.payment.provider is not None:
+    elif payment.provider is not None:
         raise BookingError(
             ErrorCode.VALIDATION_ERROR, "payment.provider: only for gateway payments"
         )
 
 
-async def _decide(
-    services: Services, user: Principal, claim: IdempotencyKey, body: BookingIn, target: Target
-) -> Answer:
+async def _decide(services: Services, create: ClaimedCreate) -> Answer:
     """Run the create update; its decision becomes the key's answer."""
-    booking_id = claim.target_id
     try:
         # The SDK polls for the update's outcome without an overall deadline (the
         # RPC timeout bounds each poll): this bounds the whole wait.
         async with asyncio.timeout(services.settings.create_timeout_seconds):
-            result = await _run_create_update(
-                services, user, booking_id, body, summary(target, body), target.resource_id
-            )
+            result = await _run_create_update(services, create)
     except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
         # The workflow keeps going; the same key later gets its answer.
-        log.warning("booking.create_timed_out", first_request=claim.first)
-        if claim.first:
+        log.warning("booking.create_timed_out", first_request=create.claim.first)
+        if create.claim.first:
             raise BookingError(
                 ErrorCode.DEPENDENCY_UNAVAILABLE,
                 "The booking is taking longer than expected; retry with the same key.",
@@ -187,46 +200,47 @@ async def _decide(
         return Refusal.of(ErrorCode(result.reason or ErrorCode.INTERNAL))
     # One statement, outside a transaction: no BEGIN and ROLLBACK around it.
     async with services.autocommit.connect() as conn:
-        view = await booking_view(conn, booking_id)
+        view = await booking_view(conn, create.booking_id)
     assert view is not None
     return Success(201, view.model_dump(mode="json"))
 
 
-async def _run_create_update(
-    services: Services,
-    user: Principal,
-    booking_id: uuid.UUID,
-    body: BookingIn,
-    static_summary: str,
-    resource_id: uuid.UUID,
-) -> CreateResult:
+def _booking_input(settings: Settings, create: ClaimedCreate) -> BookingInput:
+    """The workflow's input: the request, the customer and the engine's policy of this moment."""
+    request = create.request
+    contact = request.contact
+    return BookingInput(
+        booking_id=create.booking_id,
+        customer_id=create.customer.sub,
+        slot_id=request.slot_id,
+        range=None
+        if request.resource_id is None or request.starts_at is None or request.ends_at is None
+        else BookingRange(
+            resource_id=request.resource_id, starts_at=request.starts_at, ends_at=request.ends_at
+        ),
+        payment=PaymentSpec(method=request.payment.method, provider=request.payment.provider),
+        contact=None if contact is None else Contact(email=contact.email, name=contact.name),
+        policy=BookingPolicy(
+            hold_ttl_seconds=settings.hold_ttl_seconds,
+            max_active_holds=settings.max_active_holds,
+            meeting_alert_after_seconds=settings.meeting_alert_after_seconds,
+            gateway_max_attempts=settings.gateway_max_attempts,
+            late_payment_window_seconds=settings.late_payment_window_seconds,
+            decision_timeout_seconds=settings.create_timeout_seconds,
+            reminder_offsets_seconds=settings.reminder_offsets_seconds,
+        ),
+        saga_version=SAGA_VERSION,
+    )
+
+
+async def _run_create_update(services: Services, create: ClaimedCreate) -> CreateResult:
     settings = services.settings
+    booking_id, resource_id = create.booking_id, create.target.resource_id
+    payment, slot_id = create.request.payment, create.request.slot_id
     workflow_id = workflow_id_for(booking_id)
-    contact = Contact(**body.contact.model_dump()) if body.contact else None
     start = WithStartWorkflowOperation(
         BookingWorkflow.run,
-        BookingInput(
-            booking_id=booking_id,
-            customer_id=user.sub,
-            slot_id=body.slot_id,
-            range=None
-            if body.resource_id is None or body.starts_at is None or body.ends_at is None
-            else BookingRange(
-                resource_id=body.resource_id, starts_at=body.starts_at, ends_at=body.ends_at
-            ),
-            payment=PaymentSpec(method=body.payment.method, provider=body.payment.provider),
-            contact=contact,
-            policy=BookingPolicy(
-                hold_ttl_seconds=settings.hold_ttl_seconds,
-                max_active_holds=settings.max_active_holds,
-                meeting_alert_after_seconds=settings.meeting_alert_after_seconds,
-                gateway_max_attempts=settings.gateway_max_attempts,
-                late_payment_window_seconds=settings.late_payment_window_seconds,
-                decision_timeout_seconds=settings.create_timeout_seconds,
-                reminder_offsets_seconds=settings.reminder_offsets_seconds,
-            ),
-            saga_version=SAGA_VERSION,
-        ),
+        _booking_input(settings, create),
         id=workflow_id,
         task_queue=settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -235,15 +249,15 @@ async def _run_create_update(
         search_attributes=TypedSearchAttributes(
             [
                 SearchAttributePair(BOOKING_ID, str(booking_id)),
-                SearchAttributePair(CUSTOMER_ID, str(user.sub)),
+                SearchAttributePair(CUSTOMER_ID, str(create.customer.sub)),
                 SearchAttributePair(RESOURCE_ID, str(resource_id)),
-                SearchAttributePair(PAYMENT_PROVIDER, body.payment.provider or body.payment.method),
+                SearchAttributePair(PAYMENT_PROVIDER, payment.provider or payment.method),
                 SearchAttributePair(BOOKING_STATUS, BookingStatus.HELD.value),
             ]
         ),
-        static_summary=static_summary,
+        static_summary=summary(create.target, create.request),
         static_details=(
-            f"Booking {booking_id}, {'slot ' + str(body.slot_id) if body.slot_id else 'a range'}"
+            f"Booking {booking_id}, {'slot ' + str(slot_id) if slot_id else 'a range'}"
             f" of resource {resource_id}. "
             f"Ops API: GET /v1/bookings/{booking_id}; its alerts: "
             f"GET /v1/ops/alerts?booking_id={booking_id}"

@@ -20,15 +20,10 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Services
-from api.schemas import (
-    CancelRefundOut,
-    Money,
-    OpsRefundIn,
-    OpsRefundOut,
-    ResendNotificationIn,
-    ResendNotificationOut,
-)
+from api.schemas.common import Money, RefundMadeOut
+from api.schemas.ops import OperatorRefundOut, ResendNotificationOut
 from api.services.booking_changes import bounded, owned_booking_bound, update_error
+from api.services.commands import RefundBooking, ResendNotification
 from api.services.idempotency import Refusal, Success
 from core.auth import Principal
 from models.db import Booking, Notification
@@ -55,8 +50,8 @@ def ops_workflow_id(booking: Booking) -> str:
 
 
 async def refund(
-    services: Services, user: Principal, booking_id: uuid.UUID, key: str, body: OpsRefundIn
-) -> tuple[OpsRefundOut, bool]:
+    services: Services, user: Principal, booking_id: uuid.UUID, key: str, request: RefundBooking
+) -> tuple[OperatorRefundOut, bool]:
     """Refund some or all of what is left of a booking's payment, once per Idempotency-Key.
 
     Returns:
@@ -67,37 +62,37 @@ async def refund(
             nothing was paid or nothing is left, 503 while the workflow is slow.
     """
     booking = await owned_booking_bound(services, user, booking_id)
-    if body.amount is not None and body.amount.currency != booking.currency:
+    if request.amount is not None and request.amount.currency != booking.currency:
         raise BookingError(
             ErrorCode.VALIDATION_ERROR,
             f"amount.currency: the booking is paid in {booking.currency}",
         )
-    if body.amount is not None and body.amount.amount == 0:
+    if request.amount is not None and request.amount.amount == 0:
         raise BookingError(ErrorCode.VALIDATION_ERROR, "amount.amount: must be positive")
     claim = await services.claims.claim(
         principal=f"booking:{booking_id}",
         scope=REFUND_SCOPE,
         key=key,
-        body=body.model_dump(mode="json"),
+        body=request.fingerprint(),
         ttl_days=services.settings.idempotency_ttl_days,
     )
     if claim.answer is not None:
         if isinstance(claim.answer, Refusal):
             raise BookingError(claim.answer.code, claim.answer.message)
-        return OpsRefundOut.model_validate(claim.answer.body), True
-    request = OpsRefundInput(
+        return OperatorRefundOut.model_validate(claim.answer.body), True
+    workflow_request = OpsRefundInput(
         request_id=claim.target_id,
         actor=f"{user.role}:{user.sub}",
-        reason=body.reason,
-        amount=None if body.amount is None else body.amount.amount,
+        reason=request.reason,
+        amount=None if request.amount is None else request.amount.amount,
     )
     try:
-        result: OpsRefundResult = await _act(
+        result: OpsRefundResult = await _send_action(
             services,
             booking,
             "refund",
             (BookingWorkflow.refund, BookingOpsWorkflow.refund),
-            request,
+            workflow_request,
             f"refund-{claim.target_id}",
         )
     except BookingError as err:
@@ -105,9 +100,9 @@ async def refund(
             # A refusal changed nothing: the same key gets the same refusal.
             await claim.settle(Refusal(err.code, err.message))
         raise
-    out = OpsRefundOut(
+    out = OperatorRefundOut(
         booking_id=result.booking_id,
-        refund=CancelRefundOut(
+        refund=RefundMadeOut(
             amount=Money(amount=result.refund.amount, currency=result.refund.currency),
             method=result.refund.method,
             status=result.refund.status,
@@ -116,11 +111,11 @@ async def refund(
     stored = await claim.settle(Success(201, out.model_dump(mode="json")))
     assert isinstance(stored, Success)
     log.info("ops.refunded", amount=result.refund.amount, status=result.refund.status)
-    return OpsRefundOut.model_validate(stored.body), False
+    return OperatorRefundOut.model_validate(stored.body), False
 
 
 async def resend_notification(
-    services: Services, user: Principal, booking_id: uuid.UUID, body: ResendNotificationIn
+    services: Services, user: Principal, booking_id: uuid.UUID, resend: ResendNotification
 ) -> ResendNotificationOut:
     """Send one of the booking's notifications again (audited).
 
@@ -132,18 +127,19 @@ async def resend_notification(
         sent_before = (
             await session.execute(
                 select(Notification.id)
-                .where(Notification.booking_id == booking_id, Notification.kind == body.kind)
+                .where(Notification.booking_id == booking_id, Notification.kind == resend.kind)
                 .limit(1)
             )
         ).first()
     if sent_before is None:
         raise BookingError(
-            ErrorCode.INVALID_STATE, f"kind: this booking was never sent a {body.kind} notification"
+            ErrorCode.INVALID_STATE,
+            f"kind: this booking was never sent a {resend.kind} notification",
         )
     request = ResendNotificationInput(
-        request_id=uuid.uuid4(), actor=f"{user.role}:{user.sub}", kind=body.kind, note=body.note
+        request_id=uuid.uuid4(), actor=f"{user.role}:{user.sub}", kind=resend.kind, note=resend.note
     )
-    result: ResendNotificationResult = await _act(
+    result: ResendNotificationResult = await _send_action(
         services,
         booking,
         "notification",
@@ -151,11 +147,11 @@ async def resend_notification(
         request,
         f"resend-{request.request_id}",
     )
-    log.info("ops.notification_resent", kind=body.kind, status=result.status)
+    log.info("ops.notification_resent", kind=resend.kind, status=result.status)
     return ResendNotificationOut(booking_id=booking_id, kind=result.kind, status=result.status)
 
 
-async def _act(
+async def _send_action(
     services: Services,
     booking: Booking,
     what: str,

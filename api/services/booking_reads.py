@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.pagination import newest_first
-from api.schemas import BookingOut, BookingSummaryOut, Page
+from api.schemas.bookings import BookingOut, BookingSummaryOut
+from api.schemas.common import Page
 from api.views import booking_view, summary_view
 from core.auth import Principal
 from models.db import Alert, Booking

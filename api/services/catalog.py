@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.pagination import after_time_and_id, fetch_page, newest_first, time_and_id_cursor
-from api.schemas import (
-    AvailabilityOut,
-    AvailableOut,
-    Money,
-    Page,
-    ResourceIn,
-    ResourceOut,
-    ResourcePatchIn,
-    SlotOut,
-    SlotsIn,
-)
+from api.schemas.catalog import AvailabilityOut, AvailableStartOut, ResourceOut, SlotOut
+from api.schemas.common import Money, Page
+from api.services.commands import NewResource, NewSlot
 from api.views import resource_view, slot_view
 from models.availability import RangeRules, free_starts, price_of
 from models.db import Resource, Slot
@@ -28,16 +21,16 @@ from models.errors import BookingError, ErrorCode
 from store.bookings import busy_spans
 
 
-async def create_resource(session: AsyncSession, body: ResourceIn) -> ResourceOut:
+async def create_resource(session: AsyncSession, new: NewResource) -> ResourceOut:
     """Create a bookable resource, in slot or range mode."""
     resource = Resource(
         id=uuid.uuid4(),
-        name=body.name,
-        timezone=body.timezone,
-        meeting_provider=body.meeting_provider,
-        refund_policy=body.refund_policy.model_dump(),
-        booking_mode=body.booking_mode,
-        range_rules=body.range_rules(),
+        name=new.name,
+        timezone=new.timezone,
+        meeting_provider=new.meeting_provider,
+        refund_policy=new.refund_policy,
+        booking_mode=new.booking_mode,
+        range_rules=new.range_rules,
     )
     session.add(resource)
     await session.commit()
@@ -51,37 +44,27 @@ async def get_resource(session: AsyncSession, resource_id: uuid.UUID) -> Resourc
 
 
 async def update_resource(
-    session: AsyncSession, resource_id: uuid.UUID, body: ResourcePatchIn
+    session: AsyncSession,
+    resource_id: uuid.UUID,
+    revise: Callable[[dict[str, Any]], NewResource],
 ) -> ResourceOut:
-    """Change a resource's fields; the result is validated as a whole, as on create.
+    """Change a resource; ``revise`` turns it (as the API shows it) into the resource wanted.
 
-    Bookings already made keep their price and their buffer; the new rules
-    apply to what is booked from now on.
+    The change is read and written under the row's lock, so two changes never
+    merge into a resource neither asked for. Bookings already made keep their
+    price and their buffer; the new rules apply to what is booked from now on.
+    The mode stays: ``revise`` may not change it.
     """
     resource = await _resource(session, resource_id, for_update=True)
     current = resource_view(resource).model_dump(mode="json", exclude={"id", "created_at"})
-    merged = {**current, **body.model_dump(mode="json", exclude_unset=True)}
-    if resource.booking_mode == "slots":
-        merged = {k: v for k, v in merged.items() if k in _SLOT_FIELDS or v is not None}
-    try:
-        wanted = ResourceIn.model_validate(merged)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"])
-        message = str(error["msg"]).removeprefix("Value error, ")
-        raise BookingError(
-            ErrorCode.VALIDATION_ERROR, f"{where}: {message}" if where else message
-        ) from None
+    wanted = revise(current)
     resource.name = wanted.name
     resource.timezone = wanted.timezone
     resource.meeting_provider = wanted.meeting_provider
-    resource.refund_policy = wanted.refund_policy.model_dump()
-    resource.range_rules = wanted.range_rules()
+    resource.refund_policy = wanted.refund_policy
+    resource.range_rules = wanted.range_rules
     await session.commit()
     return resource_view(resource)
-
-
-_SLOT_FIELDS = frozenset({"name", "timezone", "meeting_provider", "refund_policy", "booking_mode"})
 
 
 async def _resource(
@@ -135,7 +118,7 @@ async def availability(
     return AvailabilityOut(
         resource_id=resource.id,
         booking_mode="range",
-        items=[AvailableOut(starts_at=s, ends_at=s + duration, price=price) for s in starts],
+        items=[AvailableStartOut(starts_at=s, ends_at=s + duration, price=price) for s in starts],
     )
 
 
@@ -149,7 +132,7 @@ async def _free_slots(
     starts_from: datetime,
     starts_to: datetime,
     now: datetime,
-) -> list[AvailableOut]:
+) -> list[AvailableStartOut]:
     rows = (
         await session.scalars(
             select(Slot)
@@ -164,7 +147,7 @@ async def _free_slots(
         )
     ).all()
     return [
-        AvailableOut(
+        AvailableStartOut(
             starts_at=slot.starts_at,
             ends_at=slot.ends_at,
             price=Money(amount=slot.price_amount, currency=slot.currency),
@@ -176,7 +159,7 @@ async def _free_slots(
 
 
 async def create_slots(
-    session: AsyncSession, resource_id: uuid.UUID, body: SlotsIn
+    session: AsyncSession, resource_id: uuid.UUID, specs: list[NewSlot]
 ) -> list[SlotOut]:
     """Create slots in one transaction: all of them or none (slot-mode resources only)."""
     resource = await _resource(session, resource_id)
@@ -185,7 +168,7 @@ async def create_slots(
             ErrorCode.VALIDATION_ERROR,
             "resource_id: a range resource is booked by starts_at and ends_at, not slots",
         )
-    for index, spec in enumerate(body.slots):
+    for index, spec in enumerate(specs):
         if spec.ends_at <= spec.starts_at:
             raise BookingError(
                 ErrorCode.VALIDATION_ERROR, f"slots.{index}: ends_at must be after starts_at"
@@ -201,7 +184,7 @@ async def create_slots(
             capacity=spec.capacity,
             active_count=0,
         )
-        for spec in body.slots
+        for spec in specs
     ]
     session.add_all(slots)
     await session.commit()

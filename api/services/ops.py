@@ -12,7 +12,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Services
 from api.pagination import before_id, encode_cursor, fetch_page, newest_first
-from api.schemas import AlertOut, OutgoingEventOut, Page, ResolveAlertIn, WebhookEventOut
+from api.schemas.common import Page
+from api.schemas.ops import AlertOut, OutgoingEventOut, WebhookEventOut
 from core.auth import Principal
 from models.db import Alert, AuditRecord, Booking, OutgoingEvent, WebhookEvent
 from models.domain import AttentionKind
@@ -91,9 +92,9 @@ async def list_alerts(
 
 
 async def resolve_alert(
-    services: Services, user: Principal, alert_id: uuid.UUID, body: ResolveAlertIn
+    services: Services, user: Principal, alert_id: uuid.UUID, note: str
 ) -> AlertOut:
-    """Resolve an open alert with the operator's note (audited).
+    """Resolve an open alert with the operator's note on what was done (audited).
 
     A booking's alert also leaves its workflow's ``BookingAttention`` (the
     ``alert_resolved`` signal); a workflow that has finished has nothing to drop.
@@ -109,7 +110,7 @@ async def resolve_alert(
                 f"The alert was resolved at {alert.resolved_at.isoformat()} "
                 f"by {alert.resolved_by}.",
             )
-        still_open = await alerts.resolve_alert(session, alert, actor=actor, note=body.note)
+        still_open = await alerts.resolve_alert(session, alert, actor=actor, note=note)
         booking = await session.get(Booking, alert.booking_id) if alert.booking_id else None
         await session.commit()
         out = AlertOut.model_validate(alert, from_attributes=True)

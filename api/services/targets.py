@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import ARRAY, Uuid, bindparam, select
 
-from api.schemas import BookingIn
+from api.services.commands import CreateBooking
 from core.db import SessionFactory, autocommit
 from core.rounds import Batch, Rounds
 from models.availability import RangeRules, RuleViolation, check_range
@@ -52,8 +52,8 @@ class Target:
     seats: Seats | None = None  # a slot's; None for a range
 
 
-# The slots and their resources' few fields a create needs, as plain columns (loading two
-# ORM objects per request cost more than the read itself).
+# The slots and their resources' few fields a create needs, as plain columns: loading two
+# ORM objects per request would cost more than the read itself.
 _SLOTS = (
     select(
         Slot.id,
@@ -82,24 +82,24 @@ class Targets:
         self._autocommit = autocommit(sessions)
         self._slots: Rounds[uuid.UUID, Target | None] = Rounds(self._read_slots)
 
-    async def of(self, body: BookingIn) -> Target:
-        """The slot or range the body names, checked as far as a read can.
+    async def of(self, request: CreateBooking) -> Target:
+        """The slot or range the request names, checked as far as a read can.
 
         Raises:
             BookingError: SLOT_NOT_FOUND or RESOURCE_NOT_FOUND; VALIDATION_ERROR naming
                 the field when a range breaks the resource's rules (or the resource is
                 booked by slot).
         """
-        if body.slot_id is not None:
-            target = await self._slots.submit(body.slot_id)
+        if request.slot_id is not None:
+            target = await self._slots.submit(request.slot_id)
             if target is None:
                 raise BookingError(ErrorCode.SLOT_NOT_FOUND)
             return target
-        assert body.resource_id is not None
-        assert body.starts_at is not None
-        assert body.ends_at is not None
+        assert request.resource_id is not None
+        assert request.starts_at is not None
+        assert request.ends_at is not None
         async with self._sessions() as session:
-            resource = await session.get(Resource, body.resource_id)
+            resource = await session.get(Resource, request.resource_id)
         if resource is None:
             raise BookingError(ErrorCode.RESOURCE_NOT_FOUND)
         if resource.range_rules is None:
@@ -108,11 +108,11 @@ class Targets:
             )
         rules = RangeRules.parse(resource.timezone, resource.range_rules)
         try:
-            price = check_range(rules, body.starts_at, body.ends_at, datetime.now(UTC))
+            price = check_range(rules, request.starts_at, request.ends_at, datetime.now(UTC))
         except RuleViolation as violation:
             raise BookingError(ErrorCode.VALIDATION_ERROR, str(violation)) from None
         return Target(
-            resource.id, resource.name, resource.timezone, body.starts_at, price, rules.currency
+            resource.id, resource.name, resource.timezone, request.starts_at, price, rules.currency
         )
 
     async def free_seats(self, slot_id: uuid.UUID) -> int:

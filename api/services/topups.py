@@ -24,16 +24,11 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Services
-from api.schemas import (
-    CancelRefundOut,
-    Money,
-    TopupIn,
-    TopupOut,
-    TopupPaymentOut,
-    TopupRefundIn,
-    TopupRefundOut,
-)
+from api.schemas.common import Money, RefundMadeOut
+from api.schemas.ops import TopupRefundOut
+from api.schemas.wallets import TopupOut, TopupPaymentOut
 from api.services.booking_changes import bounded, update_error, update_id
+from api.services.commands import CreateTopup
 from api.services.idempotency import Refusal, Success
 from core.auth import Principal
 from core.db import CHECK_VIOLATION, pg_error
@@ -54,7 +49,7 @@ def topup_workflow_id(topup_id: uuid.UUID) -> str:
     return f"topup-{topup_id}"
 
 
-def _view(topup: Topup) -> TopupOut:
+def _topup_view(topup: Topup) -> TopupOut:
     return TopupOut(
         id=topup.id,
         status=TopupStatus(topup.status),
@@ -70,7 +65,7 @@ def _view(topup: Topup) -> TopupOut:
 
 
 async def create_topup(
-    services: Services, user: Principal, key: str, body: TopupIn
+    services: Services, user: Principal, key: str, request: CreateTopup
 ) -> tuple[Success | Refusal, bool]:
     """Start a top-up once per Idempotency-Key; the answer carries its order to pay.
 
@@ -83,11 +78,11 @@ async def create_topup(
     """
     settings = services.settings
     enabled = settings.enabled_gateways()
-    if body.provider not in enabled:
+    if request.provider not in enabled:
         raise BookingError(
             ErrorCode.VALIDATION_ERROR, f"provider: must be one of {sorted(enabled) or 'none'}"
         )
-    amount = body.amount
+    amount = request.amount
     low, high = settings.topup_min_amount, settings.topup_max_amount
     if not low <= amount.amount <= high:
         raise BookingError(
@@ -99,30 +94,30 @@ async def create_topup(
         principal=str(user.sub),
         scope=TOPUP_SCOPE,
         key=key,
-        body=body.model_dump(mode="json"),
+        body=request.fingerprint(),
         ttl_days=settings.idempotency_ttl_days,
     )
     if claim.answer is not None:
         return claim.answer, True
-    if not await _count_today(services, user, claim.target_id, body):
+    if not await _count_today(services, user, claim.target_id, request):
         refused = await claim.refuse(Refusal.of(ErrorCode.TOPUP_LIMIT_EXCEEDED))
         if refused is not None:
             return refused, False
     stored = await claim.start()
     if stored is not None:
         return stored, True
-    await _start(services, user, claim.target_id, body)
+    await _start_workflow(services, user, claim.target_id, request)
     async with services.sessions() as session:
         topup = await session.get(Topup, claim.target_id)
         assert topup is not None
-        out = _view(topup)
+        out = _topup_view(topup)
     answer = await claim.settle(Success(201, out.model_dump(mode="json")))
     log.info("topup.created", topup_id=str(claim.target_id), status=out.status)
     return answer, False
 
 
 async def _count_today(
-    services: Services, user: Principal, topup_id: uuid.UUID, body: TopupIn
+    services: Services, user: Principal, topup_id: uuid.UUID, request: CreateTopup
 ) -> bool:
     """Write the top-up (PENDING) and count it against today's limit; False over the limit."""
     async with services.sessions() as session:
@@ -131,9 +126,9 @@ async def _count_today(
             .values(
                 id=topup_id,
                 customer_id=user.sub,
-                amount=body.amount.amount,
-                currency=body.amount.currency,
-                provider=body.provider,
+                amount=request.amount.amount,
+                currency=request.amount.currency,
+                provider=request.provider,
                 status=TopupStatus.PENDING.value,
                 workflow_id=topup_workflow_id(topup_id),
             )
@@ -146,8 +141,8 @@ async def _count_today(
         day = insert(TopupDay).values(
             customer_id=user.sub,
             day=datetime.now(UTC).date(),
-            currency=body.amount.currency,
-            total=body.amount.amount,
+            currency=request.amount.currency,
+            total=request.amount.amount,
             cap=services.settings.topup_daily_limit,
         )
         try:
@@ -173,7 +168,9 @@ def seconds_to_midnight() -> int:
     return max(1, int((tomorrow - now).total_seconds()))
 
 
-async def _start(services: Services, user: Principal, topup_id: uuid.UUID, body: TopupIn) -> None:
+async def _start_workflow(
+    services: Services, user: Principal, topup_id: uuid.UUID, request: CreateTopup
+) -> None:
     """Start the top-up's workflow and wait (bounded) until its order exists."""
     settings = services.settings
     start = WithStartWorkflowOperation(
@@ -181,9 +178,9 @@ async def _start(services: Services, user: Principal, topup_id: uuid.UUID, body:
         TopupInput(
             topup_id=topup_id,
             customer_id=user.sub,
-            amount=body.amount.amount,
-            currency=body.amount.currency,
-            provider=body.provider,
+            amount=request.amount.amount,
+            currency=request.amount.currency,
+            provider=request.provider,
             policy=BookingPolicy(
                 hold_ttl_seconds=settings.hold_ttl_seconds,
                 gateway_max_attempts=settings.gateway_max_attempts,
@@ -195,7 +192,8 @@ async def _start(services: Services, user: Principal, topup_id: uuid.UUID, body:
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         static_summary=(
-            f"Wallet top-up · {money(body.amount.amount, body.amount.currency)} · {body.provider}"
+            f"Wallet top-up · {money(request.amount.amount, request.amount.currency)} · "
+            f"{request.provider}"
         ),
     )
     client = await services.temporal.client()
@@ -220,11 +218,11 @@ async def get_topup(services: Services, user: Principal, topup_id: uuid.UUID) ->
         topup = await session.get(Topup, topup_id)
     if topup is None or (topup.customer_id != user.sub and not user.is_operator):
         raise BookingError(ErrorCode.NOT_FOUND, "No such top-up.")
-    return _view(topup)
+    return _topup_view(topup)
 
 
 async def refund_topup(
-    services: Services, user: Principal, topup_id: uuid.UUID, body: TopupRefundIn
+    services: Services, user: Principal, topup_id: uuid.UUID, reason: str
 ) -> TopupRefundOut:
     """An operator refunds a credited top-up through its workflow (audited).
 
@@ -242,14 +240,14 @@ async def refund_topup(
             AuditRecord(
                 actor=actor,
                 action="topup.refund_requested",
-                reason=f"topup {topup_id}: {body.reason}",
+                reason=f"topup {topup_id}: {reason}",
                 key=f"topup:{topup_id}:refund:{uuid.uuid4()}",
             )
         )
         await session.commit()
     client = await services.temporal.client()
     handle = client.get_workflow_handle_for(TopupWorkflow.run, topup.workflow_id)
-    request = TopupRefundRequest(actor=actor, reason=body.reason)
+    request = TopupRefundRequest(actor=actor, reason=reason)
     change = update_id("top-up refund")
     try:
         info = await bounded(
@@ -268,7 +266,7 @@ async def refund_topup(
     log.info("topup.refunded", topup_id=str(topup_id), actor=actor)
     return TopupRefundOut(
         topup_id=topup_id,
-        refund=CancelRefundOut(
+        refund=RefundMadeOut(
             amount=Money(amount=info.amount, currency=info.currency),
             method=info.method,
             status=info.status,

@@ -9,7 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Services
 from api.pagination import before_id, encode_cursor, fetch_page
-from api.schemas import CreditIn, CreditOut, LedgerEntryOut, Money, Page, WalletOut
+from api.schemas.common import Money, Page
+from api.schemas.wallets import CreditOut, LedgerEntryOut, WalletOut
+from api.services.commands import CreditWallet
 from api.services.idempotency import Success
 from api.views import ledger_view
 from core.auth import Principal
@@ -54,7 +56,7 @@ async def credit_wallet(
     operator: Principal,
     customer_id: uuid.UUID,
     key: str,
-    body: CreditIn,
+    credit: CreditWallet,
 ) -> tuple[CreditOut, bool]:
     """Top up a wallet once per Idempotency-Key (keys are per target wallet).
 
@@ -64,13 +66,13 @@ async def credit_wallet(
     Returns:
         The entry and balance, and whether this answer is a replay.
     """
-    if body.amount.amount == 0:
+    if credit.amount.amount == 0:
         raise BookingError(ErrorCode.VALIDATION_ERROR, "amount.amount: must be positive")
     claim = await services.claims.claim(
         principal=str(customer_id),
         scope=CREDIT_SCOPE,
         key=key,
-        body=body.model_dump(mode="json"),
+        body=credit.fingerprint(),
         ttl_days=services.settings.idempotency_ttl_days,
     )
     if isinstance(claim.answer, Success):
@@ -80,11 +82,11 @@ async def credit_wallet(
         await append_ledger_entry(
             session,
             customer_id=customer_id,
-            currency=body.amount.currency,
-            amount=body.amount.amount,
+            currency=credit.amount.currency,
+            amount=credit.amount.amount,
             kind="credit",
             idempotency_key=ledger_key,
-            reason=body.reason,
+            reason=credit.reason,
             actor=f"operator:{operator.sub}",
         )
         await session.commit()
@@ -94,7 +96,7 @@ async def credit_wallet(
             )
         ).scalar_one()
         wallet = await session.get(
-            Wallet, (customer_id, body.amount.currency), populate_existing=True
+            Wallet, (customer_id, credit.amount.currency), populate_existing=True
         )
         assert wallet is not None
     out = CreditOut(

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Services
-from api.schemas import WebhookReceiptOut
+from api.schemas.webhooks import WebhookReceiptOut
 from integrations.gateways._common import form_fields
 from integrations.gateways.base import GatewayEvent, InvalidSignature, WebhookVerifier
 from models.db import Booking, Topup, WebhookEvent
@@ -34,7 +34,7 @@ log = structlog.get_logger(__name__)
 UNPARSEABLE = "UNPARSEABLE"
 
 
-async def _store(
+async def _store_event(
     services: Services, provider: str, event: GatewayEvent, payload: dict[str, object]
 ) -> tuple[WebhookEvent, Booking | Topup | None, bool]:
     async with services.sessions() as session:
@@ -188,7 +188,7 @@ async def receive_webhook(
         # Signed by the gateway but not an event we can map: keep it, answer 2xx.
         return await _store_unparseable(services, provider, body)
 
-    stored, owner, first = await _store(services, provider, event, payload)
+    stored, owner, first = await _store_event(services, provider, event, payload)
     log.info(
         "webhook.stored",
         provider=provider,

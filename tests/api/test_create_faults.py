@@ -14,7 +14,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
-from api.schemas import BookingIn
+from api.schemas.bookings import BookingIn
+from api.services.commands import CreateBooking
 from api.services.idempotency import IdempotencyKey, KeyClaims, Refusal, RefusalBatch
 from api.services.targets import Target, Targets
 from core.db import SessionFactory, create_engine
@@ -459,8 +460,9 @@ async def test_keys_claimed_at_once_share_a_statement_and_duplicates_share_the_c
     assert dict(stored)["dup"] == dup[0].target_id
 
 
-def _wallet_body(slot_id: str) -> BookingIn:
-    return BookingIn.model_validate({"slot_id": slot_id, "payment": {"method": "wallet"}})
+def _wallet_body(slot_id: str) -> CreateBooking:
+    body = BookingIn.model_validate({"slot_id": slot_id, "payment": {"method": "wallet"}})
+    return body.to_command()
 
 
 async def test_creates_of_one_moment_read_their_slot_once(
