@@ -1,31 +1,26 @@
-"""Slot holds: the capacity counter and the overlap constraint decide, never a prior read."""
+"""Slot holds: the capacity counter and the overlap constraint decide, never a prior read.
+
+The activities own the transactions; what they write and check inside them
+(the capacity statements, the hold cap, a constraint's refusal, a move's
+target) is in ``store/holds.py`` and ``store/moves.py``.
+"""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
 
 import structlog
-from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
 from core.crashpoints import CrashPoint, crash_point
-from core.db import CHECK_VIOLATION, EXCLUSION_VIOLATION, SessionFactory, pg_error
-from models.availability import RuleViolation, check_range
-from models.db import Booking, BookingEvent, CustomerHolds, Resource, Slot
-from models.domain import (
-    ACTIVE_STATUSES,
-    BookingStatus,
-    MeetingStatus,
-    PaymentStatus,
-    has_started,
-)
+from core.db import EXCLUSION_VIOLATION, SessionFactory, pg_error
+from models.db import Booking, Resource
+from models.domain import ACTIVE_STATUSES, BookingStatus, MeetingStatus, PaymentStatus
 from models.errors import ErrorCode, business_failure
 from models.payloads.slots import (
     HoldSlotInput,
@@ -34,41 +29,13 @@ from models.payloads.slots import (
     ReleaseSlotInput,
     SlotHold,
 )
-from store import keys
-from store.bookings import (
-    BOOKINGS,
-    booking_with_resource,
-    range_resource,
-    slot_hold_of,
-    slot_with_resource,
-)
+from store import keys, moves
+from store.bookings import BOOKINGS, slot_hold_of
+from store.holds import earlier_hold, give_back, hold_refusal, set_hold_cap, what_to_hold
 from store.ledger import append_ledger_entry, is_overdraft
 from store.timeline import Step, record_event, record_events
 
 log = structlog.get_logger(__name__)
-
-# The hold's writes as Core statements on the tables: no ORM bookkeeping on the
-# hot path, and those of a fixed shape are built once, each call binding its values.
-_SLOTS = cast(Table, Slot.__table__)
-_HOLDS = cast(Table, CustomerHolds.__table__)
-# One unit of the slot's capacity, taken only while some is left.
-_TAKE_ONE = (
-    update(_SLOTS)
-    .where(_SLOTS.c.id == bindparam("slot_id"), _SLOTS.c.active_count < _SLOTS.c.capacity)
-    .values(active_count=_SLOTS.c.active_count + 1)
-    .returning(_SLOTS.c.id)
-)
-# The cap in force is the setting, but never below what the customer holds now:
-# lowering it refuses new holds without breaking the counter's CHECK. Written only
-# when the setting changed: the hot path rewrites no row.
-_cap = insert(_HOLDS).values(
-    customer_id=bindparam("customer_id"), unpaid=0, max_unpaid=bindparam("max_unpaid")
-)
-_SET_HOLD_CAP = _cap.on_conflict_do_update(
-    index_elements=["customer_id"],
-    set_={"max_unpaid": func.greatest(_cap.excluded.max_unpaid, _HOLDS.c.unpaid)},
-    where=_HOLDS.c.max_unpaid != _cap.excluded.max_unpaid,
-)
 
 
 @dataclass(frozen=True)
@@ -125,10 +92,10 @@ class SlotActivities:
         async with self._sessions() as session:
             # Written first, read back only when it did not go through: a retry after
             # the commit fails on the booking's own row and is answered from it below.
-            values, resource, reason = await self._what_to_hold(session, request)
+            values, resource, reason = await what_to_hold(session, request)
             if reason is None:
                 try:
-                    await self._set_hold_cap(session, request)
+                    await set_hold_cap(session, request.customer_id, request.max_active_holds)
                     # What is written, without reading it back (a retry reads it: below).
                     hold = slot_hold_of(Booking(**values), resource)
                     payment = await pay(session, hold) if pay is not None else None
@@ -148,10 +115,10 @@ class SlotActivities:
                     crash_point(CrashPoint.HOLD_COMMITTED)
                 except IntegrityError as exc:
                     await session.rollback()
-                    reason = _hold_refusal(exc)
+                    reason = hold_refusal(exc)
                     if reason is None:
                         # Not a refusal: the booking's own row from an earlier attempt, or a defect.
-                        earlier = await _earlier_hold(session, request.booking_id)
+                        earlier = await earlier_hold(session, request.booking_id)
                         if earlier is None:
                             raise
                         return Held(earlier)
@@ -160,7 +127,7 @@ class SlotActivities:
                     return Held(hold, paid=payment is not None)
 
             # Refused, unless the refusal is this booking's own earlier hold (a retry).
-            earlier = await _earlier_hold(session, request.booking_id)
+            earlier = await earlier_hold(session, request.booking_id)
             if earlier is not None:
                 return Held(earlier)
             await session.execute(
@@ -172,68 +139,6 @@ class SlotActivities:
             await session.commit()
             log.info("slot.hold_refused", booking_id=str(request.booking_id), reason=reason)
             raise business_failure(reason)
-
-    async def _what_to_hold(
-        self, session: AsyncSession, request: HoldSlotInput
-    ) -> tuple[dict[str, object], Resource, ErrorCode | None]:
-        """The booking row to write, its resource, and a refusal found before writing it.
-
-        A slot: its price and times, one unit of its capacity taken now. A range:
-        the price from the resource's rate, checked against its rules; the
-        overlap constraint decides when the row is written.
-        """
-        common = {
-            "id": request.booking_id,
-            "customer_id": request.customer_id,
-            "payment_method": request.payment.method,
-            "payment_provider": request.payment.provider,
-            "contact": request.contact.model_dump() if request.contact else None,
-            "workflow_id": request.workflow_id,
-        }
-        if request.slot_id is not None:
-            slot, resource = await slot_with_resource(session, request.slot_id)
-            values = {
-                **common,
-                **_placed(resource, slot.starts_at, slot.ends_at, slot.ends_at),
-                "slot_id": slot.id,
-                "amount": slot.price_amount,
-                "currency": slot.currency,
-                "exclusive": slot.capacity == 1,
-            }
-            return values, resource, await self._take_capacity(session, slot)
-        assert request.range is not None
-        span = request.range
-        resource, rules = await range_resource(session, span.resource_id)
-        values = {
-            **common,
-            **_placed(resource, span.starts_at, span.ends_at, span.ends_at + rules.buffer),
-            "slot_id": None,
-            "amount": 0,
-            "currency": rules.currency,
-            "exclusive": True,
-        }
-        try:
-            values["amount"] = check_range(rules, span.starts_at, span.ends_at, datetime.now(UTC))
-        except RuleViolation:
-            # The API checked the rules; they changed since. Nothing is held.
-            return values, resource, ErrorCode.VALIDATION_ERROR
-        return values, resource, None
-
-    @staticmethod
-    async def _set_hold_cap(session: AsyncSession, request: HoldSlotInput) -> None:
-        await session.execute(
-            _SET_HOLD_CAP,
-            {"customer_id": request.customer_id, "max_unpaid": request.max_active_holds},
-        )
-
-    @staticmethod
-    async def _take_capacity(session: AsyncSession, slot: Slot) -> ErrorCode | None:
-        # The conditional UPDATE is the decision: the row lock serialises racers
-        # and the CHECK on active_count backs it up.
-        if has_started(slot.starts_at, datetime.now(UTC)):
-            return ErrorCode.SLOT_UNAVAILABLE
-        taken = await session.execute(_TAKE_ONE, {"slot_id": slot.id})
-        return None if taken.first() is not None else ErrorCode.SLOT_UNAVAILABLE
 
     @activity.defn(name="release_slot")
     async def release_slot(self, request: ReleaseSlotInput) -> None:
@@ -255,11 +160,7 @@ class SlotActivities:
                 booking.meeting_status = MeetingStatus.CANCELLED.value
                 if booking.payment_status in (PaymentStatus.PENDING, PaymentStatus.DECLINED):
                     booking.payment_status = PaymentStatus.FAILED.value
-            await session.execute(
-                update(Slot)
-                .where(Slot.id == booking.slot_id)
-                .values(active_count=Slot.active_count - 1)
-            )
+            await give_back(session, booking.slot_id)
             await record_event(
                 session,
                 booking.id,
@@ -289,7 +190,7 @@ class SlotActivities:
             booking = await session.get(Booking, request.booking_id, with_for_update=True)
             if booking is None:
                 raise business_failure(ErrorCode.BOOKING_NOT_FOUND)
-            done = await self._moved_by(session, request)
+            done = await moves.moved_by(session, request)
             if done is not None:
                 owner = await session.get(Resource, booking.resource_id)
                 assert owner is not None
@@ -297,9 +198,9 @@ class SlotActivities:
             if booking.status != BookingStatus.CONFIRMED.value:
                 raise business_failure(ErrorCode.INVALID_STATE, f"booking is {booking.status}")
             if request.slot_id is not None:
-                target = await self._to_slot(session, booking, request.slot_id)
+                target = await moves.to_slot(session, booking, request.slot_id)
             else:
-                target = await self._to_range(session, booking, request)
+                target = await moves.to_range(session, booking, request)
             difference = target.changes["amount"] - booking.amount
             if difference > 0 and not request.allow_wallet_topup:
                 raise business_failure(
@@ -325,11 +226,7 @@ class SlotActivities:
                 booking.updated_at = datetime.now(UTC)
                 await session.flush()
                 if old_slot is not None and old_slot != booking.slot_id:
-                    await session.execute(
-                        update(Slot)
-                        .where(Slot.id == old_slot)
-                        .values(active_count=Slot.active_count - 1)
-                    )
+                    await give_back(session, old_slot)
                 await record_event(
                     session,
                     booking.id,
@@ -349,112 +246,3 @@ class SlotActivities:
             return MoveBookingResult(
                 hold=slot_hold_of(booking, target.resource), difference=difference
             )
-
-    async def _to_slot(
-        self, session: AsyncSession, booking: Booking, slot_id: uuid.UUID
-    ) -> _MoveTarget:
-        """The booking moved to ``slot_id``, whose capacity is taken now."""
-        if slot_id == booking.slot_id:
-            raise business_failure(ErrorCode.VALIDATION_ERROR, "slot_id: the booking is there")
-        slot, resource = await slot_with_resource(session, slot_id)
-        if slot.currency != booking.currency:
-            raise business_failure(
-                ErrorCode.VALIDATION_ERROR,
-                f"slot_id: the new slot is priced in {slot.currency}, "
-                f"the booking in {booking.currency}",
-            )
-        if await self._take_capacity(session, slot) is not None:
-            raise business_failure(ErrorCode.SLOT_UNAVAILABLE)
-        changes = {
-            **_placed(resource, slot.starts_at, slot.ends_at, slot.ends_at),
-            "slot_id": slot.id,
-            "exclusive": slot.capacity == 1,
-            "amount": slot.price_amount,
-        }
-        described = {"from_slot": str(booking.slot_id), "to_slot": str(slot.id)}
-        return _MoveTarget(resource, changes, described)
-
-    @staticmethod
-    async def _to_range(
-        session: AsyncSession, booking: Booking, request: MoveBookingInput
-    ) -> _MoveTarget:
-        """The booking moved to another range of its resource, priced by its rate."""
-        assert request.range is not None
-        span = request.range
-        if booking.slot_id is not None or span.resource_id != booking.resource_id:
-            raise business_failure(
-                ErrorCode.VALIDATION_ERROR,
-                "starts_at: only a range booking moves to a range, within its resource",
-            )
-        resource, rules = await range_resource(session, booking.resource_id)
-        try:
-            price = check_range(rules, span.starts_at, span.ends_at, datetime.now(UTC))
-        except RuleViolation as violation:
-            raise business_failure(ErrorCode.VALIDATION_ERROR, str(violation)) from None
-        changes = {
-            **_placed(resource, span.starts_at, span.ends_at, span.ends_at + rules.buffer),
-            "amount": price,
-        }
-        described = {
-            "from": booking.starts_at.isoformat(),
-            "to": span.starts_at.isoformat(),
-            "ends_at": span.ends_at.isoformat(),
-        }
-        return _MoveTarget(resource, changes, described)
-
-    @staticmethod
-    async def _moved_by(session: AsyncSession, request: MoveBookingInput) -> int | None:
-        """What this move already did (its timeline row's difference); None: not done yet."""
-        data = (
-            await session.execute(
-                select(BookingEvent.data).where(
-                    BookingEvent.key
-                    == keys.timeline(request.booking_id, keys.moved_step(request.move))
-                )
-            )
-        ).scalar_one_or_none()
-        return None if data is None else int(data.get("difference", 0))
-
-
-@dataclass(frozen=True)
-class _MoveTarget:
-    """Where a move takes the booking: the resource, the columns that change, the timeline."""
-
-    resource: Resource
-    changes: dict[str, Any]
-    described: dict[str, str]
-
-
-def _placed(
-    resource: Resource, starts_at: datetime, ends_at: datetime, blocked_until: datetime
-) -> dict[str, object]:
-    """Where and when a booking is: its resource, its times, and what it keeps free."""
-    return {
-        "resource_id": resource.id,
-        "resource_seq": resource.seq,
-        "meeting_provider": resource.meeting_provider,
-        "starts_at": starts_at,
-        "ends_at": ends_at,
-        "blocked_until": blocked_until,
-    }
-
-
-async def _earlier_hold(session: AsyncSession, booking_id: uuid.UUID) -> SlotHold | None:
-    """An earlier attempt's hold, or its refusal raised; None when it wrote nothing."""
-    found = await booking_with_resource(session, booking_id)
-    if found is None:
-        return None
-    booking, resource = found
-    if booking.status not in ACTIVE_STATUSES:
-        raise business_failure(ErrorCode(booking.reason or ErrorCode.SLOT_UNAVAILABLE))
-    return slot_hold_of(booking, resource)
-
-
-def _hold_refusal(exc: IntegrityError) -> ErrorCode | None:
-    """The refusal a constraint gave the hold, or None when it is no refusal of ours."""
-    err = pg_error(exc)
-    if err.sqlstate == EXCLUSION_VIOLATION:
-        return ErrorCode.SLOT_UNAVAILABLE
-    if err.sqlstate == CHECK_VIOLATION and err.constraint == "customer_holds_within_cap":
-        return ErrorCode.TOO_MANY_ACTIVE_HOLDS
-    return None

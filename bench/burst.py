@@ -20,7 +20,10 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from bench.run import FULL, Bench, cpu_snapshot
+from bench.cpu import cpu_snapshot
+from bench.figures.contention import contention
+from bench.harness import Bench
+from bench.plan import FULL
 from bench.stack import Stack
 
 
@@ -35,7 +38,7 @@ async def burst(requests: int, rounds: int, overrides: dict[str, str]) -> None:
         pids = stack.pids()
         for _ in range(rounds):
             before = cpu_snapshot(pids)
-            await bench.contention()
+            await contention(bench)
             after = cpu_snapshot(pids)
             figures = bench.results["contention"]
             line = {

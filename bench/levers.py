@@ -21,8 +21,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.cpu import cpu_snapshot
+from bench.environment import machine
+from bench.harness import Bench
 from bench.load import closed_loop, percentiles
-from bench.run import QUICK, RESULTS, Bench, cpu_snapshot, log, machine
+from bench.outputs import RESULTS
+from bench.plan import QUICK
+from bench.progress import log
 from bench.stack import Stack
 from stack.embedded import TEMPORAL_SQLITE_PRAGMAS, free_port
 from stack.mailsink import MailSink

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.run import redact
+from bench.environment import redact
 
 
 def test_settings_in_the_report_hide_secrets_and_the_temporary_directory() -> None:
