@@ -320,6 +320,53 @@ def _verify_failed(exc: BaseException) -> ssl.SSLCertVerificationError | None:
     return None
 
 
+def relay_client(
+    *,
+    host: str,
+    port: int,
+    timeout: float,
+    security: SmtpSecurity = "none",
+    login: tuple[str, str] | None = None,
+    ca_file: Path | None = None,
+) -> aiosmtplib.SMTP:
+    """The client for the relay, not yet connected; connecting brings TLS up, then logs in.
+
+    With ``starttls`` or ``tls`` the relay's certificate chain and host name
+    are verified; a relay that does not offer STARTTLS is not sent to in
+    clear. ``login`` is sent only after TLS is up, except to a loopback relay
+    in ``none`` mode (the settings refuse anything else).
+
+    Args:
+        host: The relay's host name or address (the name its certificate must carry).
+        port: The relay's port.
+        timeout: Seconds allowed for connecting and for each SMTP exchange.
+        security: ``none`` (plain), ``starttls`` (upgrade a plain connection) or ``tls``.
+        login: Username and password for SMTP AUTH.
+        ca_file: A private CA to trust instead of the system's trust store.
+
+    Raises:
+        EmailDeliveryError: The CA file cannot be used.
+    """
+    try:
+        context = None if security == "none" else tls_context(ca_file)
+    except OSError as exc:
+        raise EmailDeliveryError(
+            f"the CA file for SMTP relay {host}:{port} cannot be used ({type(exc).__name__})"
+        ) from None
+    username, password = login if login is not None else (None, None)
+    return aiosmtplib.SMTP(
+        hostname=host,
+        port=port,
+        timeout=timeout,
+        use_tls=security == "tls",
+        # Explicit: aiosmtplib's default would upgrade whenever the relay offers it.
+        start_tls=security == "starttls",
+        tls_context=context,
+        username=username,
+        password=password,
+    )
+
+
 async def send_email(
     message: EmailMessage,
     *,
@@ -330,12 +377,7 @@ async def send_email(
     login: tuple[str, str] | None = None,
     ca_file: Path | None = None,
 ) -> None:
-    """Send a message through an SMTP relay.
-
-    With ``starttls`` or ``tls`` the relay's certificate chain and host name
-    are verified; a relay that does not offer STARTTLS is not sent to in
-    clear. ``login`` is sent only after TLS is up, except to a loopback relay
-    in ``none`` mode (the settings refuse anything else).
+    """Send a message through an SMTP relay (connected as :func:`relay_client` says).
 
     Args:
         message: The message, addressed by its ``To`` header.
@@ -351,26 +393,12 @@ async def send_email(
             ``permanent`` when the relay rejected the login.
     """
     relay = f"{host}:{port}"
+    client = relay_client(
+        host=host, port=port, timeout=timeout, security=security, login=login, ca_file=ca_file
+    )
     try:
-        context = None if security == "none" else tls_context(ca_file)
-    except OSError as exc:
-        raise EmailDeliveryError(
-            f"the CA file for SMTP relay {relay} cannot be used ({type(exc).__name__})"
-        ) from None
-    username, password = login if login is not None else (None, None)
-    try:
-        refused, _ = await aiosmtplib.send(
-            message,
-            hostname=host,
-            port=port,
-            timeout=timeout,
-            use_tls=security == "tls",
-            # Explicit: aiosmtplib's default would upgrade whenever the relay offers it.
-            start_tls=security == "starttls",
-            tls_context=context,
-            username=username,
-            password=password,
-        )
+        async with client:
+            refused, _ = await client.send_message(message)
     except aiosmtplib.SMTPAuthenticationError as exc:
         # 535 and its kin: the credentials are wrong, and retrying them only gets the
         # account locked. 454 is the relay's own trouble and is retried.

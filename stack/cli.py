@@ -1,4 +1,4 @@
-"""The ``booking-engine`` command: dev, api, worker, sandbox, migrate, token, mail."""
+"""The ``booking-engine`` command: dev, api, worker, sandbox, migrate, token, mail, check."""
 
 from __future__ import annotations
 
@@ -101,6 +101,16 @@ def _mail(args: argparse.Namespace) -> None:
     print(as_text(found[-1]))
 
 
+def _check(args: argparse.Namespace) -> None:
+    import asyncio
+
+    from stack.check import report, run_checks
+
+    text, code = report(asyncio.run(run_checks(get_settings(), timeout=args.timeout)))
+    print(text)
+    sys.exit(code)
+
+
 def _dev(_: argparse.Namespace) -> None:
     from stack.devstack import run_dev
 
@@ -132,6 +142,9 @@ def main(argv: list[str] | None = None) -> None:
     mail.add_argument("--subject", default="", help="only mail whose subject contains this")
     mail.add_argument("--wait", type=float, default=0, help="seconds to wait for such a mail")
     mail.set_defaults(run=_mail)
+    check = commands.add_parser("check", help="test every configured connection, say what works")
+    check.add_argument("--timeout", type=float, default=10, help="seconds allowed to each check")
+    check.set_defaults(run=_check)
     args = parser.parse_args(argv)
     try:
         args.run(args)
