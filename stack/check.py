@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
-import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,14 +32,12 @@ import aiosmtplib
 import httpx
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, make_url
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, GetSystemInfoRequest
-from temporalio.service import RPCError
 
 from core.codec import EncryptionCodec, PayloadKeyError, parse_keys
 from core.db import create_engine
@@ -53,6 +49,7 @@ from integrations.gateways.base import GatewayError
 from integrations.gateways.registry import build_gateways
 from integrations.mail import relay_client
 from models.search_attributes import SEARCH_ATTRIBUTES
+from stack.check_words import blank, configured_secrets, explain
 
 __all__ = ["CHECK_TIMEOUT", "Outcome", "report", "run_checks"]
 
@@ -114,8 +111,8 @@ async def run_checks(settings: Settings, *, timeout: float = CHECK_TIMEOUT) -> l
         outcomes = await asyncio.gather(
             *(_bounded(_Place(name), check, timeout) for name, check in checks)
         )
-    secrets = _secrets(settings)
-    return [Outcome(o.status, o.name, _blank(o.words, secrets)) for o in outcomes]
+    secrets = configured_secrets(settings)
+    return [Outcome(o.status, o.name, blank(o.words, secrets)) for o in outcomes]
 
 
 def report(outcomes: Iterable[Outcome]) -> tuple[str, int]:
@@ -149,42 +146,7 @@ async def _bounded(place: _Place, check: Check, timeout: float) -> Outcome:  # n
     except TimeoutError:
         return _fail(place.name, f"{place.where}: no answer within {timeout:g} s")
     except Exception as exc:
-        return _fail(place.name, f"{place.where}: {_explain(exc)}")
-
-
-def _explain(exc: BaseException) -> str:
-    """What went wrong, in a few words.
-
-    Connection failures and refused certificates are named as an operator would
-    say them, wherever they are in the chain of causes; anything else is the
-    innermost cause's message on one line (drivers do not put passwords in their
-    messages, and :func:`run_checks` blanks the configured secrets anyway).
-    """
-    chain: list[BaseException] = []
-    seen: BaseException | None = exc
-    while seen is not None and seen not in chain:
-        chain.append(seen)
-        seen = seen.__cause__ or seen.__context__
-    for cause in chain:
-        if isinstance(cause, RPCError):
-            return f"{cause.status.name}: {cause.message}"[:300]
-        if isinstance(cause, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(cause, socket.gaierror):
-            return "host name not found"
-        if isinstance(cause, TimeoutError):
-            return "timed out"
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"TLS certificate not accepted ({cause.verify_message})"
-    message = " ".join(str(chain[-1]).split()) or type(chain[-1]).__name__
-    lowered = message.lower()
-    if "connection refused" in lowered or "connect call failed" in lowered:
-        return "connection refused"
-    if "dns error" in lowered or "failed to lookup address" in lowered:
-        return "host name not found"
-    if isinstance(chain[-1], OSError) and chain[-1].strerror:
-        return chain[-1].strerror
-    return message[:300]
+        return _fail(place.name, f"{place.where}: {explain(exc)}")
 
 
 async def _postgres(settings: Settings, place: _Place) -> Outcome:
@@ -336,7 +298,7 @@ async def _jwks(settings: Settings, http: httpx.AsyncClient, place: _Place) -> O
     try:
         response = await http.get(settings.auth_jwks_url, headers={"Accept": "application/json"})
     except httpx.HTTPError as exc:
-        return _fail(name, f"{where}: {_explain(exc)}")
+        return _fail(name, f"{where}: {explain(exc)}")
     if response.status_code != 200:
         return _fail(name, f"{where}: answered HTTP {response.status_code}")
     if len(response.content) > MAX_BYTES:
@@ -430,25 +392,3 @@ async def _gateway(settings: Settings, http: httpx.AsyncClient, place: _Place) -
             extra = "; refunds need BOOKING_PAYHERE_APP_ID and BOOKING_PAYHERE_APP_SECRET"
         return _warn(name, f"{where}: credentials present, not verifiable without a payment{extra}")
     return _ok(name, f"{where}: credentials accepted (an authenticated read of its transactions)")
-
-
-def _secrets(settings: Settings) -> list[str]:
-    """Every secret value configured, longest first, to be blanked out of any line."""
-    found = [
-        value.get_secret_value()
-        for value in vars(settings).values()
-        if isinstance(value, SecretStr) and value.get_secret_value()
-    ]
-    if settings.database_url is not None:
-        password = make_url(settings.database_url).password
-        if password:
-            found.append(str(password))
-    # Several payload keys or webhook secrets are one comma-separated setting.
-    found += [part for value in list(found) for part in value.split(",") if len(part) >= 8]
-    return sorted(set(found), key=len, reverse=True)
-
-
-def _blank(words: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        words = words.replace(secret, "***")
-    return words
