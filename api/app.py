@@ -37,6 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.require_token_verification()
     settings.payload_key_spec()  # production refuses to start without payload keys
+    # A Temporal configuration that cannot work (a missing certificate, ...) stops it too.
+    temporal = TemporalConnection(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine=engine,
             sessions=sessions,
             autocommit=autocommit(sessions),
-            temporal=TemporalConnection(settings),
+            temporal=temporal,
             admission=SlotAdmission(max_wait=settings.create_timeout_seconds / 3),
             claims=KeyClaims(sessions),
             targets=Targets(sessions),

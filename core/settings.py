@@ -1,4 +1,9 @@
-"""The one settings object. Nothing else in the project reads ``os.environ``."""
+"""The one settings object. Nothing else in the project reads ``os.environ``.
+
+Besides the ``BOOKING_*`` variables it keeps the Temporal SDK's own ``TEMPORAL_*``
+variables (``temporal_client_env``) for ``core/temporal.py``, which hands them to the
+SDK's environment configuration: the SDK then reads no environment of its own.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,16 @@ import ipaddress
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from core.loop import EventLoop
 
@@ -47,8 +57,14 @@ class Settings(BaseSettings):
     # metrics are Prometheus (/metrics) either way.
     opentelemetry: bool = False
 
+    # Where the engine's Temporal clients connect (core/temporal.py, docs/temporal-connection.md):
+    # these two win over the Temporal SDK's TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE; with
+    # neither set, the embedded dev server on BOOKING_TEMPORAL_PORT and namespace "default".
     temporal_address: str | None = None
-    temporal_namespace: str = "default"
+    temporal_namespace: str | None = None
+    # The TEMPORAL_* variables (the environment's, then .env's), gathered by
+    # _TemporalEnvironment below: API key, TLS, profile, config file, ...
+    temporal_client_env: dict[str, str] = Field(default_factory=dict, repr=False)
     task_queue: str = "bookings"
 
     api_host: str = "127.0.0.1"
@@ -188,6 +204,25 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     log_level: str = "INFO"
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The usual sources, and the Temporal SDK's variables after what is passed in."""
+        temporal = _TemporalEnvironment(settings_cls, env_settings, dotenv_settings)
+        return init_settings, temporal, env_settings, dotenv_settings, file_secret_settings
+
+    @field_validator("temporal_address", "temporal_namespace", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # ``BOOKING_TEMPORAL_ADDRESS: ${TEMPORAL_ADDRESS:-}`` in a compose file means "not set".
+        return None if value == "" else value
+
     @field_validator("jwt_secret", "meeting_secret", "events_webhook_secret")
     @classmethod
     def _reject_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
@@ -286,11 +321,6 @@ class Settings(BaseSettings):
         """Where the sandbox gateway delivers its webhooks (the engine's API)."""
         return self.sandbox_webhook_url or f"http://127.0.0.1:{self.api_port}/v1/webhooks/sandbox"
 
-    @property
-    def temporal_target(self) -> str:
-        """The Temporal frontend address, defaulting to the embedded dev server."""
-        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
-
     def require_jwt_secret(self) -> str:
         """Return the JWT signing secret, or fail loudly when none is configured."""
         if self.jwt_secret is None:
@@ -346,6 +376,46 @@ class Settings(BaseSettings):
         return hmac.new(
             self.require_jwt_secret().encode(), b"meeting-room-names", hashlib.sha256
         ).digest()
+
+
+class DeploymentProblem(Exception):
+    """Something an operator fixes in the configuration or around it, told in one line.
+
+    The message names the setting (or the server) at fault, so the CLI prints it
+    without a traceback.
+    """
+
+
+class _TemporalEnvironment(PydanticBaseSettingsSource):
+    """The ``TEMPORAL_*`` variables, kept whole as ``temporal_client_env``.
+
+    They belong to the Temporal SDK (its environment configuration reads them, with
+    the profile file they may name), so they are not fields of their own. Taken from
+    the sources that read the environment and ``.env``, the environment winning; a
+    variable set empty counts as unset, as for the ``BOOKING_*`` ones.
+    """
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        env: PydanticBaseSettingsSource,
+        dotenv: PydanticBaseSettingsSource,
+    ) -> None:
+        super().__init__(settings_cls)
+        self._sources = [s for s in (dotenv, env) if isinstance(s, EnvSettingsSource)]
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: the whole mapping is one value (see ``__call__``)."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        """``{"temporal_client_env": {...}}``; names upper-case, as the SDK expects them."""
+        found: dict[str, str] = {}
+        for source in self._sources:  # .env first, so the environment overwrites it
+            for name, value in source.env_vars.items():
+                if name.upper().startswith("TEMPORAL_") and value:
+                    found[name.upper()] = value
+        return {"temporal_client_env": found}
 
 
 def is_loopback(host: str | None) -> bool:

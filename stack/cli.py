@@ -8,7 +8,7 @@ import uuid
 
 from pydantic import ValidationError
 
-from core.settings import get_settings
+from core.settings import DeploymentProblem, get_settings
 
 
 def _api(_: argparse.Namespace) -> None:
@@ -152,6 +152,9 @@ def main(argv: list[str] | None = None) -> None:
         if exc.title != "Settings":
             raise
         sys.exit(settings_problem(exc))
+    except DeploymentProblem as exc:
+        # One line that names the setting (or the server): a traceback would say less.
+        sys.exit(str(exc))
 
 
 def settings_problem(error: ValidationError) -> str:

@@ -59,11 +59,14 @@ def dev_settings() -> Settings:
 
 def banner(settings: Settings) -> str:
     """What `make dev` prints once everything is up."""
+    from core.temporal import temporal_target
+
     api = f"http://127.0.0.1:{settings.api_port}"
+    temporal = temporal_target(settings)
     ui = (
         f"http://127.0.0.1:{settings.temporal_ui_port}"
-        if settings.temporal_address is None
-        else f"(external Temporal at {settings.temporal_target})"
+        if temporal.embedded
+        else f"(external Temporal at {temporal.address})"
     )
     worker_metrics = (
         f"http://{settings.worker_metrics_host}:{settings.worker_metrics_port}/metrics"
@@ -74,7 +77,7 @@ def banner(settings: Settings) -> str:
 Booking engine is running.
   API           {api}   (docs: {api}/docs)
   Temporal UI   {ui}
-  Temporal      {settings.temporal_target}  namespace={settings.temporal_namespace}
+  Temporal      {temporal.describe()}
   Sandbox       {settings.sandbox_base_url}  (payment gateway: checkout pages, webhooks)
   SMTP sink     127.0.0.1:{settings.smtp_port}  (messages in {settings.data_dir / "mail"})
   Metrics       {api}/metrics  (worker: {worker_metrics})
@@ -114,6 +117,7 @@ class _QuietServer(uvicorn.Server):
 async def _serve(settings: Settings, stack: contextlib.AsyncExitStack) -> None:
     from api.app import create_app
     from core.migrate import upgrade
+    from core.temporal import temporal_target
     from sandbox.app import create_app as create_sandbox
     from sandbox.from_settings import sandbox_config
     from stack.embedded import EmbeddedPostgres, TemporalDevServer
@@ -131,18 +135,19 @@ async def _serve(settings: Settings, stack: contextlib.AsyncExitStack) -> None:
     await asyncio.to_thread(upgrade, str(settings.database_url))
     log.info("dev.database_ready")
 
-    if settings.temporal_address is None:
+    target = temporal_target(settings)
+    if target.embedded:
         temporal = TemporalDevServer(
             port=settings.temporal_port,
             ui_port=settings.temporal_ui_port,
             db_file=data / "temporal.db",
-            namespace=settings.temporal_namespace,
+            namespace=target.namespace,
             log_file=data / "temporal.log",
             codec_endpoint=f"http://127.0.0.1:{settings.api_port}/codec",
         )
         stack.callback(_stopped("temporal", temporal.stop))
         await temporal.start()
-    log.info("dev.temporal_ready", address=settings.temporal_target)
+    log.info("dev.temporal_ready", target=target.describe())
 
     sink = MailSink(data / "mail", settings.smtp_host, settings.smtp_port)
     sink.start()

@@ -56,6 +56,8 @@ def dev_env(data_dir: Path, **settings: str) -> dict[str, str]:
     }
     for name in ("BOOKING_DATABASE_URL", "BOOKING_TEMPORAL_ADDRESS"):
         env.pop(name, None)
+    for name in [name for name in env if name.startswith("TEMPORAL_")]:
+        del env[name]  # the Temporal SDK's own: a stack of its own runs its embedded server
     return env
 
 
