@@ -44,7 +44,7 @@ from core.db import create_engine
 from core.jwks import ALGORITHMS, MAX_BYTES, parse_key_set
 from core.migrate import alembic_config
 from core.settings import Settings
-from core.temporal import connect
+from core.temporal import connect, temporal_target
 from integrations.gateways.base import GatewayError
 from integrations.gateways.registry import build_gateways
 from integrations.mail import relay_client
@@ -191,7 +191,7 @@ def _current_revisions(connection: Connection) -> set[str]:
 
 async def _temporal(settings: Settings, place: _Place) -> Outcome:
     name = "Temporal"
-    place.where = f" at {settings.temporal_target} (namespace {settings.temporal_namespace})"
+    place.where = f" at {temporal_target(settings).describe()}"
     client = await connect(settings)
     # Where the client factory actually went (it may read the SDK's own configuration).
     namespace = client.namespace
