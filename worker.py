@@ -24,6 +24,7 @@ from activities.meetings import MeetingActivities
 from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
 from activities.reconcile import ReconcileActivities
+from activities.recovery import RecoveryActivities
 from activities.slots import SlotActivities
 from activities.topups import TopupActivities
 from activities.wallet import WalletActivities
@@ -97,6 +98,7 @@ def reconcile_activities(
     return [
         jobs.reconcile_ledger,
         jobs.reconcile_workflows,
+        jobs.reconcile_closed_workflows,
         jobs.reconcile_gateways,
         jobs.purge_expired,
         jobs.reconcile_failed,
@@ -129,6 +131,7 @@ def engine_activities(
     payments = PaymentActivities(sessions, build_gateways(settings, http))
     audit = AuditActivities(sessions)
     alerts = AlertActivities(sessions)
+    recovery = RecoveryActivities(sessions)
     return [
         slots.hold_slot,
         slots.release_slot,
@@ -150,6 +153,7 @@ def engine_activities(
         alerts.open_alert,
         alerts.settle_alert,
         audit.record_audit,
+        recovery.recovery_plan,
     ]
 
 

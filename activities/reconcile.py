@@ -26,6 +26,7 @@ from core.metrics import gateway_timer
 from integrations.gateways.base import GatewayError, GatewayRecord, PaymentGateway
 from models.db import Booking, GatewayTransaction, IdempotencyRecord
 from models.domain import ACTIVE_STATUSES, AttentionKind, GatewayTransactionKind
+from models.ops_calls import RECOVER
 from models.payloads.reconcile import ReconcileFailedInput, ReconcileInput, ReconcileResult
 from models.search_attributes import BOOKING_STATUS
 from store import alerts
@@ -168,6 +169,54 @@ class ReconcileActivities:
             await self._running_without_active_booking(session, findings, running, settled_before)
             await session.commit()
         return findings.result(request, len(rows) + len(running))
+
+    @activity.defn(name="reconcile_closed_workflows")
+    async def reconcile_closed_workflows(self, request: ReconcileInput) -> ReconcileResult:
+        """Booking workflows that closed without finishing their booking: WORKFLOW_MISSING.
+
+        A booking workflow completes only once its booking has ended, so one
+        that was terminated (or failed, or timed out) while its row is still
+        active has left the booking with nobody to finish it. No grace period:
+        a closed workflow does not settle. Runs every minute over the closes
+        of the last hour; the alert is one per booking.
+        """
+        since = datetime.now(UTC) - timedelta(hours=1)
+        query = (
+            'WorkflowType="BookingWorkflow" AND ExecutionStatus!="Running" '
+            f'AND ExecutionStatus!="Completed" AND CloseTime>"{since.isoformat()}"'
+        )
+        closed: dict[str, tuple[str, datetime | None]] = {}
+        async for execution in self._temporal.list_workflows(query):
+            closed[execution.id] = (
+                execution.status.name if execution.status else "?",
+                execution.close_time,
+            )
+        async with self._sessions() as session:
+            findings = Findings(session)
+            rows = (
+                (
+                    await session.execute(
+                        select(Booking.id, Booking.status, Booking.workflow_id).where(
+                            Booking.workflow_id.in_(list(closed)),
+                            Booking.status.in_([s.value for s in ACTIVE_STATUSES]),
+                        )
+                    )
+                ).all()
+                if closed
+                else []
+            )
+            for row in rows:
+                how, when = closed[row.workflow_id]
+                at = f" at {when:%Y-%m-%d %H:%M:%S} UTC" if when else ""
+                await findings.add(
+                    AttentionKind.WORKFLOW_MISSING,
+                    str(row.id),
+                    f"booking {row.id} is {row.status} but its workflow {row.workflow_id} was "
+                    f"{how.lower()}{at}; {RECOVER.words(row.id)} finishes it",
+                    row.id,
+                )
+            await session.commit()
+        return findings.result(request, len(closed))
 
     @staticmethod
     async def _running_without_active_booking(

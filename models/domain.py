@@ -171,6 +171,8 @@ class ReconcileJob(StrEnum):
 
     LEDGER = "ledger"
     WORKFLOWS = "workflows"
+    # Booking workflows closed (terminated) while their booking is active: found within a minute.
+    CLOSED_WORKFLOWS = "closed-workflows"
     GATEWAYS = "gateways"
     PURGE = "purge"
 

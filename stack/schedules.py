@@ -1,10 +1,11 @@
 """The reconciliation schedules, created (or brought up to date) when a worker starts.
 
-Fixed ids, so every worker start converges on the same four schedules, which
+Fixed ids, so every worker start converges on the same schedules, which
 operators find under Schedules in the Temporal UI:
 
     reconcile-ledger      every 15 min   each balance equals the sum of its ledger; credit spikes
     reconcile-workflows   every 15 min   each active booking has a running, agreeing workflow
+    reconcile-closed-workflows  every minute  a booking workflow closed while its booking is active
     reconcile-gateways    hourly         the gateways' captures and refunds against our books
     purge-idempotency     daily          idempotency keys past their TTL, ended rate windows
 """
@@ -45,6 +46,11 @@ SCHEDULES: dict[str, tuple[ReconcileJob, timedelta, str]] = {
         ReconcileJob.WORKFLOWS,
         timedelta(minutes=15),
         "Each active booking has a running workflow whose status matches, and the reverse.",
+    ),
+    "reconcile-closed-workflows": (
+        ReconcileJob.CLOSED_WORKFLOWS,
+        timedelta(minutes=1),
+        "Booking workflows closed (terminated in the Temporal UI) while their booking is active.",
     ),
     "reconcile-gateways": (
         ReconcileJob.GATEWAYS,

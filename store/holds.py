@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import CHECK_VIOLATION, EXCLUSION_VIOLATION, pg_error
 from models.availability import RuleViolation, check_range
 from models.db import CustomerHolds, Resource, Slot
-from models.domain import ACTIVE_STATUSES, has_started
+from models.domain import ACTIVE_STATUSES, BookingStatus, has_started
 from models.errors import ErrorCode, business_failure
 from models.payloads.slots import HoldSlotInput, SlotHold
 from store.bookings import booking_with_resource, range_resource, slot_hold_of, slot_with_resource
@@ -138,8 +138,16 @@ async def earlier_hold(session: AsyncSession, booking_id: uuid.UUID) -> SlotHold
     if found is None:
         return None
     booking, resource = found
+    if booking.status == BookingStatus.FAILED:
+        # The earlier attempt's refusal, heard again (a FAILED row's reason is its code).
+        refused = ErrorCode.__members__.get(booking.reason or "", ErrorCode.SLOT_UNAVAILABLE)
+        raise business_failure(refused)
     if booking.status not in ACTIVE_STATUSES:
-        raise business_failure(ErrorCode(booking.reason or ErrorCode.SLOT_UNAVAILABLE))
+        # Ended since (cancelled, expired, completed): a run replayed from before its
+        # end (Temporal's Reset) learns it and takes nothing; the row keeps the truth.
+        raise business_failure(
+            ErrorCode.INVALID_STATE, f"The booking has already ended ({booking.status})."
+        )
     return slot_hold_of(booking, resource)
 
 

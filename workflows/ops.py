@@ -7,6 +7,10 @@ booking, a booking whose time has passed) the same actions go to
 :class:`BookingOpsWorkflow`, one per booking (``booking-{id}-ops``), started
 with Update-with-Start and serialised by its own lock. Both ask PostgreSQL what
 is left to refund inside their lock, so no two refunds can overlap.
+
+A booking whose own workflow is gone while the booking is still active (an
+operator terminated it in the Temporal UI) is found by reconciliation
+(WORKFLOW_MISSING) and finished here by the ``recover`` action.
 """
 
 from __future__ import annotations
@@ -30,24 +34,39 @@ from workflows.steps import Steps
 with workflow.unsafe.imports_passed_through():
     from activities.alerts import AlertActivities
     from activities.audit import AuditActivities
+    from activities.meetings import MeetingActivities
     from activities.payments import PaymentActivities
+    from activities.recovery import RecoveryActivities
+    from activities.slots import SlotActivities
     from activities.wallet import WalletActivities
     from models.domain import (
+        ACTIVE_STATUSES,
         AttentionKind,
+        BookingStatus,
+        MeetingStatus,
         NotificationKind,
         NotificationStatus,
         PaymentMethod,
+        Reason,
         RefundStatus,
     )
     from models.payloads import (
         BookingOpsInput,
+        CancelMeetingInput,
+        CancelOrderInput,
         OpenAlertInput,
         OpsRefundInput,
         OpsRefundResult,
+        RecordAuditInput,
+        RecoverInput,
+        RecoverResult,
+        RecoveryPlan,
+        RecoveryPlanInput,
         Refundable,
         RefundInfo,
         RefundPaymentInput,
         RefundWalletInput,
+        ReleaseSlotInput,
         ResendNotificationInput,
         ResendNotificationResult,
         SendNotificationInput,
@@ -113,6 +132,84 @@ class BookingOpsWorkflow:
             await self._steps.must(AuditActivities.record_audit, resend_audit(booking_id, request))
         status = await self._notify(request.kind, f"resend:{request.request_id}")
         return ResendNotificationResult(booking_id=booking_id, kind=request.kind, status=status)
+
+    @workflow.update
+    async def recover(self, request: RecoverInput) -> RecoverResult:
+        """Finish a booking whose own workflow is gone (terminated, lost), truthfully.
+
+        Past its end a confirmed booking is COMPLETED; otherwise it is
+        cancelled as by an operator: the order and the meeting cancelled,
+        all that is left refunded, the slot released, the customer mailed.
+        A booking that has ended is left as it is. WORKFLOW_MISSING settles.
+        """
+        async with self._lock:
+            result = await self._recover(request)
+        if result.status == BookingStatus.CANCELLED and not result.already:
+            about = f"recover:{request.request_id}"
+            await self._notify(NotificationKind.BOOKING_CANCELLED, about, result.refund)
+        return result
+
+    async def _recover(self, request: RecoverInput) -> RecoverResult:
+        booking_id, steps = self._request.booking_id, self._steps
+        plan = await steps.must(
+            RecoveryActivities.recovery_plan, RecoveryPlanInput(booking_id=booking_id)
+        )
+        if plan.status not in ACTIVE_STATUSES:
+            await self._settle_missing(f"nothing to finish: the booking is {plan.status}")
+            return RecoverResult(booking_id=booking_id, status=plan.status, already=True)
+        audit = RecordAuditInput(
+            booking_id=booking_id,
+            actor=request.actor,
+            action=f"booking.recovered:{request.request_id}",
+            reason=request.note,
+        )
+        await steps.must(AuditActivities.record_audit, audit)
+        if plan.status == BookingStatus.CONFIRMED and plan.ends_at <= workflow.now():
+            status, reason, refund = BookingStatus.COMPLETED, None, None
+        else:
+            status, reason = BookingStatus.CANCELLED, Reason.CANCELLED_BY_OPERATOR
+            refund = await self._undo_for_recovery(plan, request)
+        release = ReleaseSlotInput(booking_id=booking_id, status=status, reason=reason)
+        await steps.must(SlotActivities.release_slot, release)
+        await self._settle_missing(f"recovered by {request.actor}: {status}")
+        return RecoverResult(booking_id=booking_id, status=status, refund=refund)
+
+    async def _undo_for_recovery(
+        self, plan: RecoveryPlan, request: RecoverInput
+    ) -> RefundInfo | None:
+        """The compensations a lost workflow did not run: order, meeting, every unit paid."""
+        retry = gateway_retry(self._request.policy.gateway_max_attempts)
+        booking_id = self._request.booking_id
+        if plan.status == BookingStatus.AWAITING_PAYMENT and plan.order_id and plan.provider:
+            order = CancelOrderInput(
+                booking_id=booking_id, provider=plan.provider, order_id=plan.order_id
+            )
+            await self._steps.best_effort(
+                PaymentActivities.cancel_order, order, retry=retry, failed="order not cancelled"
+            )
+        if plan.meeting_status == MeetingStatus.READY:
+            meeting = CancelMeetingInput(booking_id=booking_id)
+            await self._steps.best_effort(
+                MeetingActivities.cancel_meeting, meeting, retry=retry, failed="meeting kept"
+            )
+        left = await find_refundable(booking_id, self._steps.step_bound)
+        if left.remaining <= 0:
+            return None
+        refund = OpsRefundInput(
+            request_id=request.request_id,
+            actor=request.actor,
+            reason=f"recovery: {request.note}",
+            amount=left.remaining,
+        )
+        return await self._give_back(left, left.remaining, refund)
+
+    async def _settle_missing(self, note: str) -> None:
+        await self._steps.must(
+            AlertActivities.settle_alert,
+            SettleAlertInput(
+                booking_id=self._request.booking_id, kind=AttentionKind.WORKFLOW_MISSING, note=note
+            ),
+        )
 
     async def _give_back(
         self, plan: Refundable, amount: int, request: OpsRefundInput

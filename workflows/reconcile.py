@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
 _JOBS = {
     ReconcileJob.LEDGER: ReconcileActivities.reconcile_ledger,
     ReconcileJob.WORKFLOWS: ReconcileActivities.reconcile_workflows,
+    ReconcileJob.CLOSED_WORKFLOWS: ReconcileActivities.reconcile_closed_workflows,
     ReconcileJob.GATEWAYS: ReconcileActivities.reconcile_gateways,
     ReconcileJob.PURGE: ReconcileActivities.purge_expired,
 }

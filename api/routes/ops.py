@@ -15,6 +15,8 @@ from api.schemas.ops import (
     OperatorRefundIn,
     OperatorRefundOut,
     OutgoingEventOut,
+    RecoverIn,
+    RecoverOut,
     ResendNotificationIn,
     ResendNotificationOut,
     ResolveAlertIn,
@@ -27,7 +29,7 @@ from api.schemas.ops import (
     WebhookEventOut,
 )
 from api.schemas.wallets import LedgerEntryOut, WalletOut
-from api.services import booking_changes, booking_ops, ops, topups, wallets
+from api.services import booking_changes, booking_ops, ops, recovery, topups, wallets
 from models.domain import AttentionKind
 
 router = APIRouter(prefix="/v1/ops", tags=["operators"])
@@ -117,11 +119,27 @@ async def retry_pending_steps(
     """Try a booking's pending must-happen steps now (audited; 409 if none is pending).
 
     A refund or release that kept failing past its bound is pending: retried
-    every 15 minutes for a day, or at once with this once its cause is fixed.
+    on a backoff from seconds to 15 minutes for about a day, or at once with
+    this once its cause is fixed.
     The engine resolves the alert when the step goes through.
     """
     note = None if body is None else body.note
     return await booking_changes.retry_pending_steps(services, user, booking_id, note)
+
+
+@router.post("/bookings/{booking_id}/recover", response_model=RecoverOut)
+async def recover_booking(
+    booking_id: uuid.UUID, body: RecoverIn, user: Operator, services: ServicesDep
+) -> RecoverOut:
+    """Finish a booking whose workflow was terminated (the WORKFLOW_MISSING alert), audited.
+
+    An upcoming or unpaid booking is cancelled as by an operator (order and
+    meeting cancelled, all that was paid refunded, the slot released, the
+    customer mailed); a confirmed booking whose time has passed is
+    COMPLETED; one that has ended is left as it is. 409 while the booking's
+    own workflow runs (cancel the booking instead).
+    """
+    return await recovery.recover(services, user, booking_id, body.note)
 
 
 @router.post("/bookings/{booking_id}/refund", response_model=OperatorRefundOut, status_code=201)

@@ -29,6 +29,7 @@ from api.services.commands import RefundBooking, ResendNotification
 from models.domain import (
     AlertSeverity,
     AttentionKind,
+    BookingStatus,
     MeetingStatus,
     NotificationKind,
     NotificationStatus,
@@ -239,3 +240,31 @@ class TopupRefundOut(BaseModel):
 
     topup_id: Id = Field(description="The top-up")
     refund: RefundMade
+
+
+class RecoverIn(Strict):
+    """Body of ``POST /v1/ops/bookings/{id}/recover``: why, for the audit log and the alert."""
+
+    note: str = Field(
+        min_length=1,
+        max_length=500,
+        description="Why the booking is finished this way (audit log, alert resolution)",
+        examples=["workflow terminated by mistake in the Temporal UI"],
+    )
+
+
+class RecoverOut(BaseModel):
+    """How the booking whose workflow was gone was finished."""
+
+    booking_id: BookingId
+    status: BookingStatus = Field(
+        description="CANCELLED (refunded in full), or COMPLETED when its time had passed",
+        examples=["CANCELLED"],
+    )
+    refund: RefundMade | None = Field(
+        default=None, description="What was given back, if anything was left"
+    )
+    already_finished: bool = Field(
+        description="True when the booking had ended before: nothing was changed",
+        examples=[False],
+    )

@@ -178,35 +178,47 @@ async def _send_action(
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise
         # The booking's workflow has closed: its ops workflow takes the action.
-
-        def start() -> WithStartWorkflowOperation[Any, Any]:
-            # An operation is used once; a resent update needs its own.
-            return WithStartWorkflowOperation(
-                BookingOpsWorkflow.run,
-                BookingOpsInput(
-                    booking_id=booking.id,
-                    policy=BookingPolicy(
-                        gateway_max_attempts=services.settings.gateway_max_attempts,
-                        decision_timeout_seconds=services.settings.create_timeout_seconds,
-                    ),
-                ),
-                id=ops_workflow_id(booking),
-                task_queue=services.settings.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                static_summary=f"Operator actions on booking {booking.id}",
-            )
-
-        return await bounded(
-            services,
-            what,
-            lambda: client.execute_update_with_start_workflow(
-                on_ops,
-                request,
-                start_workflow_operation=start(),
-                id=update_id,
-                rpc_timeout=timedelta(seconds=services.settings.change_timeout_seconds),
-            ),
-        )
+        return await on_ops_workflow(services, booking, what, on_ops, request, update_id)
     except WorkflowUpdateFailedError as exc:
         raise update_error(exc) from None
+
+
+async def on_ops_workflow(
+    services: Services, booking: Booking, what: str, update: Any, request: Any, update_id: str
+) -> Any:
+    """Send an action to the booking's ops workflow, starting it with the action if none runs.
+
+    Raises:
+        WorkflowUpdateFailedError: The ops workflow refused the action.
+    """
+    client = await services.temporal.client()
+
+    def start() -> WithStartWorkflowOperation[Any, Any]:
+        # An operation is used once; a resent update needs its own.
+        return WithStartWorkflowOperation(
+            BookingOpsWorkflow.run,
+            BookingOpsInput(
+                booking_id=booking.id,
+                policy=BookingPolicy(
+                    gateway_max_attempts=services.settings.gateway_max_attempts,
+                    decision_timeout_seconds=services.settings.create_timeout_seconds,
+                ),
+            ),
+            id=ops_workflow_id(booking),
+            task_queue=services.settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            static_summary=f"Operator actions on booking {booking.id}",
+        )
+
+    return await bounded(
+        services,
+        what,
+        lambda: client.execute_update_with_start_workflow(
+            update,
+            request,
+            start_workflow_operation=start(),
+            id=update_id,
+            rpc_timeout=timedelta(seconds=services.settings.change_timeout_seconds),
+        ),
+    )

@@ -56,6 +56,8 @@ from models.payloads.ops_workflow import (
     BookingOpsInput,
     OpsRefundInput,
     OpsRefundResult,
+    RecoverInput,
+    RecoverResult,
     ResendNotificationInput,
     ResendNotificationResult,
 )
@@ -70,6 +72,7 @@ from models.payloads.payments import (
     RefundPaymentInput,
 )
 from models.payloads.reconcile import ReconcileFailedInput, ReconcileInput, ReconcileResult
+from models.payloads.recovery import RecoveryPlan, RecoveryPlanInput
 from models.payloads.slots import (
     HoldSlotInput,
     MoveBookingInput,
@@ -126,6 +129,10 @@ __all__ = [
     "RecordAuditInput",
     "RecordDeclineInput",
     "RecordMeetingAlertInput",
+    "RecoverInput",
+    "RecoverResult",
+    "RecoveryPlan",
+    "RecoveryPlanInput",
     "RefundInfo",
     "RefundPaymentInput",
     "RefundPaymentResult",

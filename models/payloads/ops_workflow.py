@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from models.domain import NotificationKind, NotificationStatus
+from models.domain import BookingStatus, NotificationKind, NotificationStatus
 from models.payloads.common import BookingPolicy, Frozen, OpsRequestId, RefundInfo
 
 
@@ -50,3 +50,20 @@ class ResendNotificationResult(Frozen):
     booking_id: uuid.UUID
     kind: NotificationKind
     status: NotificationStatus
+
+
+class RecoverInput(Frozen):
+    """An operator finishes a booking whose workflow was terminated (or otherwise lost)."""
+
+    request_id: OpsRequestId
+    actor: str
+    note: str
+
+
+class RecoverResult(Frozen):
+    """How the booking was finished: its status now, and the refund it was given."""
+
+    booking_id: uuid.UUID
+    status: BookingStatus
+    refund: RefundInfo | None = None
+    already: bool = False
