@@ -283,6 +283,7 @@ async def test_schedules_are_created_once_with_fixed_ids_and_start_the_reconcile
     assert every == {
         "reconcile-ledger": timedelta(minutes=15),
         "reconcile-workflows": timedelta(minutes=15),
+        "reconcile-closed-workflows": timedelta(minutes=1),
         "reconcile-gateways": timedelta(hours=1),
         "purge-idempotency": timedelta(days=1),
     }
