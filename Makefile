@@ -22,11 +22,16 @@ install: $(STAMP)
 dev: $(STAMP)
 	$(BIN)/booking-engine dev
 
-# ruff (lint and format check), then the layer contracts (import-linter).
+# Hygiene hooks of .pre-commit-config.yaml that `make lint` runs on every file (all local).
+HYGIENE := check-yaml check-toml end-of-file-fixer trailing-whitespace codespell
+
+# ruff (lint and format check), the layer contracts (import-linter), then the hygiene hooks
+# (YAML and TOML parse, files end in one newline, no trailing spaces, spelling).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	@for hook in $(HYGIENE); do $(BIN)/pre-commit run $$hook --all-files || exit 1; done
 
 # Rewrite: format and apply the safe lint fixes.
 fmt: $(STAMP)
