@@ -43,8 +43,9 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy --config-file tests/mypy.toml
 
+# Branch coverage of the code ([tool.coverage] in pyproject.toml), reported worst first.
 test: lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term
 
 # Pin every dependency (dev and bench included) for reproducible installs.
 lock: $(STAMP)
@@ -73,4 +74,4 @@ bench-burst: $(STAMP)
 	$(BIN)/python -m bench.burst
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage .coverage.*
