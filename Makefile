@@ -22,11 +22,16 @@ install: $(STAMP)
 dev: $(STAMP)
 	$(BIN)/booking-engine dev
 
-# ruff (lint and format check), then the layer contracts (import-linter).
+# Hygiene hooks of .pre-commit-config.yaml that `make lint` runs on every file (all local).
+HYGIENE := check-yaml check-toml end-of-file-fixer trailing-whitespace codespell
+
+# ruff (lint and format check), the layer contracts (import-linter), then the hygiene hooks
+# (YAML and TOML parse, files end in one newline, no trailing spaces, spelling).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	@for hook in $(HYGIENE); do $(BIN)/pre-commit run $$hook --all-files || exit 1; done
 
 # Rewrite: format and apply the safe lint fixes.
 fmt: $(STAMP)
@@ -38,8 +43,9 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy --config-file tests/mypy.toml
 
+# Branch coverage of the code ([tool.coverage] in pyproject.toml), reported worst first.
 test: lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term
 
 # Pin every dependency (dev and bench included) for reproducible installs.
 lock: $(STAMP)
@@ -68,4 +74,4 @@ bench-burst: $(STAMP)
 	$(BIN)/python -m bench.burst
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage .coverage.*

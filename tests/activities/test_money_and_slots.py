@@ -14,18 +14,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.decision import DecisionActivities
 from activities.notifications import NotificationActivities
 from activities.slots import SlotActivities
-from activities.wallet import WalletActivities, append_ledger_entry
+from activities.wallet import WalletActivities
 from core.db import SessionFactory
 from core.settings import Settings
 from integrations.meetings import JitsiProvider
-from models.db import Booking, BookingEvent, CustomerHolds, LedgerEntry, Resource, Slot, Wallet
+from models.db import Booking, BookingEvent, CustomerHolds, LedgerEntry, Resource, Slot
 from models.domain import BookingStatus, NotificationStatus
 from models.errors import CHARGE_REFUSED
 from models.payloads import (
@@ -40,7 +40,7 @@ from models.payloads import (
 )
 from stack.embedded import free_port
 
-from support.db import commits_counted, outbox_of, timeline_of
+from support.db import balance_of, commits_counted, credit, ledger_of, outbox_of, timeline_of
 
 CURRENCY = "INR"
 PRICE = 50_000
@@ -128,44 +128,6 @@ async def refund(sessions: SessionFactory, booking_id: uuid.UUID) -> int:
     return refunded
 
 
-async def credit(sessions: SessionFactory, customer_id: uuid.UUID, amount: int) -> None:
-    """Top up a wallet with one credit ledger entry."""
-    async with sessions() as session:
-        written = await append_ledger_entry(
-            session,
-            customer_id=customer_id,
-            currency=CURRENCY,
-            amount=amount,
-            kind="credit",
-            idempotency_key=f"test-credit:{uuid.uuid4()}",
-            reason="test top-up",
-        )
-        await session.commit()
-    assert written
-
-
-async def balance_of(sessions: SessionFactory, customer_id: uuid.UUID) -> int | None:
-    """The wallet balance, or None when the wallet does not exist."""
-    async with sessions() as session:
-        balance: int | None = await session.scalar(
-            select(Wallet.balance).where(
-                Wallet.customer_id == customer_id, Wallet.currency == CURRENCY
-            )
-        )
-        return balance
-
-
-async def ledger_of(sessions: SessionFactory, customer_id: uuid.UUID) -> list[LedgerEntry]:
-    """The customer's ledger entries, oldest first."""
-    async with sessions() as session:
-        rows = await session.scalars(
-            select(LedgerEntry)
-            .where(LedgerEntry.customer_id == customer_id)
-            .order_by(LedgerEntry.id)
-        )
-        return list(rows)
-
-
 async def booking_of(sessions: SessionFactory, booking_id: uuid.UUID) -> Booking:
     """The booking row (which must exist)."""
     async with sessions() as session:
@@ -187,106 +149,6 @@ async def active_count_of(sessions: SessionFactory, slot_id: uuid.UUID) -> int:
 def failure_type(exc_info: pytest.ExceptionInfo[ApplicationError]) -> str | None:
     """The business code carried by a raised ApplicationError."""
     return exc_info.value.type
-
-
-# --- ledger ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "statement",
-    [
-        "UPDATE ledger_entries SET amount = 1000000 WHERE customer_id = :customer",
-        "DELETE FROM ledger_entries WHERE customer_id = :customer",
-        "TRUNCATE ledger_entries",
-    ],
-    ids=["update", "delete", "truncate"],
-)
-async def test_ledger_entries_cannot_be_updated_or_deleted(
-    sessions: SessionFactory, statement: str
-) -> None:
-    """The database refuses to change or remove a written ledger entry, even by raw SQL."""
-    customer = uuid.uuid4()
-    await credit(sessions, customer, 1_000)
-
-    async with sessions() as session:
-        with pytest.raises(DBAPIError, match="append-only"):
-            await session.execute(text(statement), {"customer": customer})
-        await session.rollback()
-
-    entries = await ledger_of(sessions, customer)
-    assert [(e.kind, e.amount) for e in entries] == [("credit", 1_000)]
-    assert await balance_of(sessions, customer) == 1_000
-
-
-async def test_overdrawing_debit_is_refused_and_balance_tracks_ledger_sum(
-    sessions: SessionFactory,
-) -> None:
-    """A debit larger than the balance is refused by the database; the balance is the ledger sum."""
-    customer = uuid.uuid4()
-    await credit(sessions, customer, 700)
-    await credit(sessions, customer, 300)
-    async with sessions() as session:
-        assert await append_ledger_entry(
-            session,
-            customer_id=customer,
-            currency=CURRENCY,
-            amount=-400,
-            kind="debit",
-            idempotency_key=f"test-debit:{uuid.uuid4()}",
-        )
-        await session.commit()
-    assert await balance_of(sessions, customer) == 600
-
-    async with sessions() as session:
-        with pytest.raises(IntegrityError, match="wallets_balance_not_negative"):
-            await session.execute(
-                text(
-                    "INSERT INTO ledger_entries (customer_id, currency, amount, kind,"
-                    " idempotency_key) VALUES (:customer, :currency, -601, 'debit', :key)"
-                ),
-                {"customer": customer, "currency": CURRENCY, "key": f"overdraw:{uuid.uuid4()}"},
-            )
-        await session.rollback()
-
-    assert await balance_of(sessions, customer) == 600
-    entries = await ledger_of(sessions, customer)
-    assert [e.amount for e in entries] == [700, 300, -400]
-    assert sum(e.amount for e in entries) == 600
-
-
-async def test_ledger_idempotency_key_is_written_once(sessions: SessionFactory) -> None:
-    """A ledger idempotency key is unique: the helper skips a reuse and raw SQL cannot write it."""
-    customer = uuid.uuid4()
-    key = f"test-credit:{uuid.uuid4()}"
-    results = []
-    for _ in range(2):
-        async with sessions() as session:
-            results.append(
-                await append_ledger_entry(
-                    session,
-                    customer_id=customer,
-                    currency=CURRENCY,
-                    amount=250,
-                    kind="credit",
-                    idempotency_key=key,
-                )
-            )
-            await session.commit()
-    assert results == [True, False]
-
-    async with sessions() as session:
-        with pytest.raises(IntegrityError, match="idempotency_key"):
-            await session.execute(
-                text(
-                    "INSERT INTO ledger_entries (customer_id, currency, amount, kind,"
-                    " idempotency_key) VALUES (:customer, :currency, 250, 'credit', :key)"
-                ),
-                {"customer": customer, "currency": CURRENCY, "key": key},
-            )
-        await session.rollback()
-
-    assert [e.amount for e in await ledger_of(sessions, customer)] == [250]
-    assert await balance_of(sessions, customer) == 250
 
 
 # --- wallet activities ------------------------------------------------------------------

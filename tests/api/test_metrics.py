@@ -76,7 +76,8 @@ async def test_api_metrics_count_decisions_and_webhooks_and_read_the_gauges(
     assert grew("booking_webhooks_total", provider="sandbox", result="signalled") >= 1
     assert grew("booking_webhooks_total", provider="sandbox", result="invalid_signature") == 1
     assert grew("booking_webhooks_total", provider="unknown", result="invalid_signature") == 1
-    assert _value(after, "booking_alerts_open", kind="BALANCE_MISMATCH") >= 1
+    # The gauge is engine-wide and the database is shared: count this test's alert, not others'.
+    assert grew("booking_alerts_open", kind="BALANCE_MISMATCH") == 1
     assert ("booking_outgoing_events_pending", frozenset()) in after
 
 

@@ -11,9 +11,12 @@ from typing import TypeVar
 from sqlalchemy import Select, event, select
 
 from core.db import SessionFactory
-from models.db import Booking, BookingEvent, Notification, Resource, Slot
+from models.db import Booking, BookingEvent, LedgerEntry, Notification, Resource, Slot, Wallet
+from store.ledger import append_ledger_entry
 
 T = TypeVar("T")
+# The wallets the helpers below credit and read.
+CURRENCY = "INR"
 
 
 @contextmanager
@@ -118,3 +121,41 @@ async def insert_confirmed_booking(sessions: SessionFactory, email: str | None =
         session.add(booking)
         await session.commit()
         return booking.id
+
+
+async def credit(sessions: SessionFactory, customer_id: uuid.UUID, amount: int) -> None:
+    """Top up a wallet with one credit ledger entry."""
+    async with sessions() as session:
+        written = await append_ledger_entry(
+            session,
+            customer_id=customer_id,
+            currency=CURRENCY,
+            amount=amount,
+            kind="credit",
+            idempotency_key=f"test-credit:{uuid.uuid4()}",
+            reason="test top-up",
+        )
+        await session.commit()
+    assert written
+
+
+async def balance_of(sessions: SessionFactory, customer_id: uuid.UUID) -> int | None:
+    """The wallet balance, or None when the wallet does not exist."""
+    async with sessions() as session:
+        balance: int | None = await session.scalar(
+            select(Wallet.balance).where(
+                Wallet.customer_id == customer_id, Wallet.currency == CURRENCY
+            )
+        )
+        return balance
+
+
+async def ledger_of(sessions: SessionFactory, customer_id: uuid.UUID) -> list[LedgerEntry]:
+    """The customer's ledger entries, oldest first."""
+    async with sessions() as session:
+        entries = await session.scalars(
+            select(LedgerEntry)
+            .where(LedgerEntry.customer_id == customer_id)
+            .order_by(LedgerEntry.id)
+        )
+        return list(entries)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from integrations.mail import EmailDeliveryError, compose, send_email
+from integrations.mail import SUBJECTS, EmailDeliveryError, compose, send_email
+from models.domain import NotificationKind
 from stack.mailsink import MailSink
 
 RECIPIENT = "alice@example.com"
@@ -86,3 +87,8 @@ async def test_closed_port_raises_delivery_error_without_recipient() -> None:
 
     assert RECIPIENT not in str(caught.value)
     assert caught.value.__cause__ is None
+
+
+def test_every_notification_kind_has_a_subject() -> None:
+    """Each kind the workflow can send renders: a missing subject would fail every retry."""
+    assert set(NotificationKind) == set(SUBJECTS)

@@ -225,18 +225,35 @@ def payload(name: str = "event_payment_captured") -> bytes:
     return json.dumps(fixture(name)).encode()
 
 
-def test_verify_accepts_documented_signature() -> None:
-    """The hex HMAC-SHA256 of the raw body with the webhook secret verifies."""
-    body = payload()
+# The epoch, the fixtures' own time, and a date far past any window a timestamp could have.
+NOWS = (0, 1_741_598_000, 10**12)
 
-    RazorpayVerifier([SECRET]).verify(body, razorpay_headers(body), now=0)
+
+def verdict(body: bytes, headers: dict[str, str], now: float) -> str:
+    """What ``RazorpayVerifier([SECRET])`` makes of a delivery: accepted or refused."""
+    try:
+        RazorpayVerifier([SECRET]).verify(body, headers, now=now)
+    except InvalidSignature:
+        return "refused"
+    return "accepted"
+
+
+def test_verify_accepts_documented_signature() -> None:
+    """The hex HMAC-SHA256 of the raw body with the webhook secret verifies; another's does not."""
+    body = payload()
+    documented, other_key = razorpay_headers(body), razorpay_headers(body, "another_secret")
+
+    assert (verdict(body, documented, 0), verdict(body, other_key, 0)) == ("accepted", "refused")
 
 
 def test_verify_has_no_freshness_window() -> None:
     """Razorpay signs no timestamp: verification does not depend on now (dedupe does that)."""
     body = payload()
+    signed, forged = razorpay_headers(body), razorpay_headers(body, "another_secret")
 
-    RazorpayVerifier([SECRET]).verify(body, razorpay_headers(body), now=10**12)
+    verdicts = {now: (verdict(body, signed, now), verdict(body, forged, now)) for now in NOWS}
+
+    assert verdicts == dict.fromkeys(NOWS, ("accepted", "refused"))
 
 
 def test_verify_accepts_any_rotated_secret_case_insensitive_header() -> None:
