@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from temporalio import activity
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from core.ports import ListenError, check_listen
 from core.settings import Settings
 
 # Exposed as booking_gateway_request_seconds (the SDK adds the unit).
@@ -33,21 +34,31 @@ def worker_runtime(settings: Settings) -> Runtime | None:
     """A Temporal runtime serving Prometheus metrics, or None when the port is 0 (off).
 
     Raises:
-        ValueError: The port cannot be bound (another worker on this machine has it).
+        ListenError: The port cannot be bound (another worker on this machine has it);
+            its message names the setting to change.
     """
-    if settings.worker_metrics_port == 0:
+    host, port = settings.worker_metrics_host, settings.worker_metrics_port
+    if port == 0:
         return None
-    return Runtime(
-        telemetry=TelemetryConfig(
-            metrics=PrometheusConfig(
-                bind_address=f"{settings.worker_metrics_host}:{settings.worker_metrics_port}",
-                counters_total_suffix=True,
-                unit_suffix=True,
-                durations_as_seconds=True,
-                histogram_bucket_overrides={GATEWAY_REQUEST: SECONDS_BUCKETS},
+    where = ("the worker's metrics", "BOOKING_WORKER_METRICS_PORT", "BOOKING_WORKER_METRICS_HOST")
+    # Tried first, so the answer names the setting; the SDK's own bind reports a taken
+    # port as a ValueError from deep inside its runtime.
+    check_listen(host, port, *where)
+    try:
+        return Runtime(
+            telemetry=TelemetryConfig(
+                metrics=PrometheusConfig(
+                    bind_address=f"{host}:{port}",
+                    counters_total_suffix=True,
+                    unit_suffix=True,
+                    durations_as_seconds=True,
+                    histogram_bucket_overrides={GATEWAY_REQUEST: SECONDS_BUCKETS},
+                )
             )
         )
-    )
+    except ValueError as exc:
+        # Taken between the check and the SDK's own bind.
+        raise ListenError(host, port, *where, reason=str(exc)) from exc
 
 
 @contextmanager
