@@ -117,8 +117,11 @@ def _mail(args: argparse.Namespace) -> None:
 
 
 def _dev(_: argparse.Namespace) -> None:
-    from stack.devstack import run_dev
+    from stack.devstack import missing_dev_servers, run_dev
 
+    missing = missing_dev_servers()
+    if missing:
+        sys.exit(missing)
     run_dev()
 
 
