@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 from temporalio import activity
@@ -131,6 +132,7 @@ async def test_cancel_inside_the_notice_period_refunds_the_policy_percentage(
     assert wallet["balances"] == [{"amount": 3_000, "currency": "INR"}]
 
 
+@pytest.mark.contention
 async def test_fifty_concurrent_cancels_refund_once(
     api: httpx.AsyncClient, sessions: SessionFactory, temporal: Client
 ) -> None:

@@ -55,6 +55,7 @@ async def _debits_for_slot(sessions: SessionFactory, slot_id: str) -> int:
     return int(count or 0)
 
 
+@pytest.mark.contention
 async def test_two_hundred_racers_for_one_seat_get_one_booking(
     api: httpx.AsyncClient, sessions: SessionFactory
 ) -> None:

@@ -84,6 +84,7 @@ async def test_checkout_payment_confirms_the_booking(
     assert "webhook.payment.captured" in [e["type"] for e in final["timeline"]]
 
 
+@pytest.mark.contention
 async def test_one_captured_webhook_delivered_a_hundred_times_changes_state_once(
     api: httpx.AsyncClient, sessions: SessionFactory, temporal: Client
 ) -> None:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, select
@@ -221,6 +222,7 @@ async def test_availability_offers_only_free_starts_and_slot_resources_their_fre
     assert no_duration.status_code == 422
 
 
+@pytest.mark.contention
 async def test_two_hundred_overlapping_rentals_race_and_one_wins_with_one_charge(
     api: httpx.AsyncClient, sessions: SessionFactory
 ) -> None:
