@@ -172,8 +172,9 @@ class GatewayPayment:
             # The order is paid: nothing is left to cancel, the capture is what to undo.
             s.undo.remove(Undo(UndoKind.CANCEL_ORDER))
             s.undo.append(capture)
-            if (capture.amount, capture.currency) != (hold.amount, hold.currency):
-                await self._refuse_mismatched(capture)
+            # The event's own amount decides (the capture's is capped at the order's).
+            if (event.amount or 0, capture.currency) != (hold.amount, hold.currency):
+                await self._refuse_mismatched(capture, event.amount or 0)
                 return
             # The money is taken: the booking is confirmed even if this record waits.
             await self._must.run(
@@ -203,8 +204,12 @@ class GatewayPayment:
             NotificationKind.PAYMENT_REFUNDED, about=capture.payment_id, refund=refund
         )
 
-    async def _refuse_mismatched(self, capture: Undo) -> None:
-        """Never confirm on a payment that does not match the order: refund it and fail."""
+    async def _refuse_mismatched(self, capture: Undo, said: int) -> None:
+        """Never confirm on a payment that does not match the order: refund it and fail.
+
+        ``said`` is the amount the event claims; the refund is the capture's
+        (never more than the order).
+        """
         hold = self._hold()
         refund = await self._finish(
             BookingStatus.FAILED,
@@ -214,7 +219,7 @@ class GatewayPayment:
         given = "it was refunded" if refund and refund.status != RefundStatus.OWED else "it is owed"
         await self._view.attend(
             AttentionKind.PAYMENT_MISMATCH,
-            f"payment {capture.payment_id} of {capture.amount} {capture.currency} did not match "
+            f"payment {capture.payment_id} of {said} {capture.currency} did not match "
             f"the order ({hold.amount} {hold.currency}); {given}",
         )
 

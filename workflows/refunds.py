@@ -193,12 +193,23 @@ class Refunds:
         return info
 
     def capture_of(self, event: PaymentEvent) -> Undo:
-        """The compensation-stack entry that refunds ``event``'s capture."""
+        """The compensation-stack entry that refunds ``event``'s capture.
+
+        Its amount comes from our own books where the event says more: a
+        gateway cannot capture more against our order than the order, so a
+        refund is never asked for more than the order (an event that claims
+        more is refunded the order's amount, and flagged as a mismatch).
+        """
         assert event.payment_id is not None
+        currency = (event.currency or "").upper()
+        amount = event.amount or 0
+        hold = self._s.hold
+        if hold is not None and currency == hold.currency:
+            amount = min(amount, hold.amount)
         return Undo(
             UndoKind.REFUND_CAPTURE,
             payment_id=event.payment_id,
             order_id=event.order_id or self._s.order_id,
-            amount=event.amount or 0,
-            currency=(event.currency or "").upper(),
+            amount=amount,
+            currency=currency,
         )

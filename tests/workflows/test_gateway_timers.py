@@ -136,6 +136,23 @@ async def test_amount_mismatch_never_confirms_refunds_and_flags(
     assert [(r.status, r.reason) for r in steps.releases] == [("FAILED", "PAYMENT_MISMATCH")]
 
 
+async def test_a_capture_claiming_more_than_the_order_is_refunded_at_most_the_order(
+    time_env: WorkflowEnvironment,
+) -> None:
+    """6,000 claimed for a 5,000 order: never confirmed, and the refund asks for 5,000."""
+    steps = FakeSteps()
+    worker, queue = fake_worker(time_env, steps)
+    async with worker:
+        handle, _ = await start_booking(time_env, queue, steps, payment=SANDBOX)
+        await handle.signal(BookingWorkflow.payment_event, captured("evt_1", "pay_1", amount=6_000))
+        result = await handle.result()
+
+    assert (result.status, result.reason) == ("FAILED", "PAYMENT_MISMATCH")
+    assert "confirm_payment" not in steps.calls
+    assert [(r.payment_id, r.amount) for r in steps.refunds] == [("pay_1", 5_000)]
+    assert "of 6000 INR did not match the order (5000 INR)" in steps.flags[0]
+
+
 async def test_gateway_down_past_the_bound_releases_and_answers_unavailable(
     time_env: WorkflowEnvironment,
 ) -> None:
