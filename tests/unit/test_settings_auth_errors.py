@@ -144,7 +144,7 @@ def test_migration_script_splits_on_top_level_semicolons_only() -> None:
 
 def test_every_notification_kind_has_a_subject() -> None:
     """Each kind the workflow can send renders: a missing subject would fail every retry."""
-    from integrations.mail import SUBJECTS
+    from integrations.mail_content import SUBJECTS
     from models.domain import NotificationKind
 
     assert set(NotificationKind) == set(SUBJECTS)
