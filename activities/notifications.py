@@ -12,21 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
 from core.db import SessionFactory
+from core.manage_links import link_for
 from core.settings import Settings
-from integrations.mail import (
-    INVITES,
-    EmailDeliveryError,
-    compose,
-    invite,
-    mail_context,
-    render,
-    send_email,
-)
+from integrations.mail import EmailDeliveryError, compose, send_email
+from integrations.mail_content import INVITES, invite, mail_context, render
 from models.db import Notification
 from models.domain import AttentionKind, NotificationKind, NotificationStatus
 from models.payloads.notifications import SendNotificationInput, SendNotificationResult
 from store import alerts, keys
 from store.bookings import booking_with_resource
+from store.moves import moved_from
 
 log = structlog.get_logger(__name__)
 
@@ -123,6 +118,10 @@ class NotificationActivities:
                 return SendNotificationResult(status=NotificationStatus(outbox.status))
 
             outbox.attempts += 1
+            manage_url = link_for(self._settings, booking.id, booking.ends_at)
+            previous = None
+            if request.kind == NotificationKind.BOOKING_RESCHEDULED and request.about:
+                previous = await moved_from(session, booking.id, request.about)
             context = mail_context(
                 booking,
                 resource,
@@ -130,6 +129,8 @@ class NotificationActivities:
                 refund=request.refund,
                 charged=request.charged,
                 about=request.about,
+                manage_url=manage_url,
+                previous=previous,
             )
             text, html = render(request.kind, context)
             method = INVITES.get(request.kind)
@@ -147,6 +148,8 @@ class NotificationActivities:
                         sequence=request.sequence,
                         organizer=self._settings.mail_from,
                         attendee=str(recipient),
+                        attendee_name=context.name,
+                        manage_url=manage_url,
                     ),
                     method,
                 )

@@ -21,7 +21,7 @@ from core.crashpoints import CrashPoint, crash_point
 from core.db import EXCLUSION_VIOLATION, SessionFactory, pg_error
 from models.db import Booking, Resource
 from models.domain import ACTIVE_STATUSES, BookingStatus, MeetingStatus, PaymentStatus
-from models.errors import ErrorCode, business_failure
+from models.errors import OVERLAP_MESSAGE, ErrorCode, business_failure
 from models.payloads.slots import (
     HoldSlotInput,
     MoveBookingInput,
@@ -132,7 +132,12 @@ class SlotActivities:
                 return Held(earlier)
             await session.execute(
                 insert(Booking)
-                .values(**values, status=BookingStatus.FAILED.value, reason=reason.value)
+                .values(
+                    **values,
+                    status=BookingStatus.FAILED.value,
+                    reason=reason.value,
+                    payment_status=PaymentStatus.NOT_TAKEN.value,
+                )
                 .on_conflict_do_nothing(index_elements=["id"])
             )
             await record_event(session, request.booking_id, "booking.failed", {"reason": reason})
@@ -145,9 +150,9 @@ class SlotActivities:
         """Give the booking's capacity back and record how it ended.
 
         ``COMPLETED`` when its time has passed; otherwise it ended early
-        (FAILED, EXPIRED, CANCELLED): a payment never taken is FAILED and there
-        is no meeting (CANCELLED). Idempotent: a booking already out of the
-        active statuses is left as is.
+        (FAILED, EXPIRED, CANCELLED): a payment never attempted is NOT_TAKEN, one
+        declined is FAILED, and there is no meeting (CANCELLED). Idempotent: a
+        booking already out of the active statuses is left as is.
         """
         async with self._sessions() as session:
             booking = await session.get(Booking, request.booking_id, with_for_update=True)
@@ -158,7 +163,9 @@ class SlotActivities:
             booking.updated_at = datetime.now(UTC)
             if request.status != BookingStatus.COMPLETED:
                 booking.meeting_status = MeetingStatus.CANCELLED.value
-                if booking.payment_status in (PaymentStatus.PENDING, PaymentStatus.DECLINED):
+                if booking.payment_status == PaymentStatus.PENDING:
+                    booking.payment_status = PaymentStatus.NOT_TAKEN.value
+                elif booking.payment_status == PaymentStatus.DECLINED:
                     booking.payment_status = PaymentStatus.FAILED.value
             await give_back(session, booking.slot_id)
             await record_event(
@@ -240,7 +247,8 @@ class SlotActivities:
                 if is_overdraft(exc):
                     raise business_failure(ErrorCode.INSUFFICIENT_FUNDS) from None
                 if pg_error(exc).sqlstate == EXCLUSION_VIOLATION:
-                    raise business_failure(ErrorCode.SLOT_UNAVAILABLE) from None
+                    overlap = OVERLAP_MESSAGE if request.slot_id is None else None
+                    raise business_failure(ErrorCode.SLOT_UNAVAILABLE, overlap) from None
                 raise
             log.info("booking.moved", booking_id=str(booking.id), difference=difference)
             return MoveBookingResult(

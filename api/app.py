@@ -16,7 +16,7 @@ from api.openapi import install_docs
 from api.query_params import refuse_unknown_query_params
 from api.rate_limits import RateLimits
 from api.request_context import RequestContext
-from api.routes import bookings, catalog, codec, health, ops, wallets, webhooks
+from api.routes import bookings, catalog, codec, health, manage, ops, wallets, webhooks
 from api.services.idempotency import KeyClaims, RefusalBatch
 from api.services.targets import Targets
 from core.codec import data_converter
@@ -96,8 +96,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "X-Namespace"],
         )
-    for module in (catalog, bookings, wallets, webhooks, ops, codec, health):
+    for module in (catalog, bookings, manage, wallets, webhooks, ops, codec, health):
         app.include_router(module.router)
+    app.include_router(manage.page_router)
     install_docs(app)
     return app
 

@@ -94,12 +94,26 @@ ROUTE_ERRORS: dict[str, tuple[ErrorCode, ...]] = {
     "POST /v1/ops/alerts/{alert_id}/resolve": (ErrorCode.INVALID_STATE,),
     "POST /v1/ops/outgoing-events/{event_id}/redeliver": (ErrorCode.INVALID_STATE,),
     "GET /readyz": (ErrorCode.DEPENDENCY_UNAVAILABLE,),
+    # Manage links: the owner's routes' answers; a refused token is 401.
+    "GET /v1/manage/{token}": (ErrorCode.BOOKING_NOT_FOUND,),
+    "POST /v1/manage/{token}/cancel": (
+        ErrorCode.BOOKING_NOT_CANCELLABLE,
+        ErrorCode.DEPENDENCY_UNAVAILABLE,
+    ),
+    "POST /v1/manage/{token}/reschedule": (
+        ErrorCode.INSUFFICIENT_FUNDS,
+        ErrorCode.SLOT_UNAVAILABLE,
+        ErrorCode.INVALID_STATE,
+        ErrorCode.DEPENDENCY_UNAVAILABLE,
+    ),
 }
 # The not-found code an id in the path gives.
 PATH_IDS = {
     "booking_id": ErrorCode.BOOKING_NOT_FOUND,
     "slot_id": ErrorCode.SLOT_NOT_FOUND,
     "resource_id": ErrorCode.RESOURCE_NOT_FOUND,
+    # A manage link's token that is not valid, or has expired.
+    "token": ErrorCode.UNAUTHENTICATED,
 }
 SHARED = (ErrorCode.VALIDATION_ERROR, ErrorCode.RATE_LIMITED, ErrorCode.INTERNAL)
 _VERBS = ("get", "post", "put", "patch", "delete")

@@ -35,7 +35,9 @@ class RequestContext:
     - An exception no handler answered: logged with its stack, answered 500
       ``INTERNAL`` without one (unless the answer had already begun).
     - The access line (uvicorn's own is off): the path only, never the query
-      string, which may carry what a client should not have put there.
+      string, which may carry what a client should not have put there; a path
+      that carries a credential (a manage link's token) is logged by its route
+      template.
     - ``booking_http_requests_total`` and ``booking_http_request_seconds`` by route
       template, never by raw path.
     """
@@ -69,17 +71,25 @@ class RequestContext:
         try:
             await self._app(scope, receive, named)
         except Exception:
-            log.exception("request.unhandled", path=scope.get("path", ""))
+            log.exception("request.unhandled", path=_loggable_path(scope))
             if answering:
                 raise
             response = error_response(Request(scope), ErrorCode.INTERNAL, "Internal error.")
             await response(scope, receive, named)
         finally:
             elapsed = time.perf_counter() - started
-            method, path = scope["method"], scope.get("path", "")
+            method, path = scope["method"], _loggable_path(scope)
             template = getattr(scope.get("route"), "path", "unmatched")
             LATENCY.labels(method, template).observe(elapsed)
             REQUESTS.labels(method, template, str(status)).inc()
             log.info(
                 "request", method=method, path=path, status=status, ms=round(elapsed * 1000, 1)
             )
+
+
+def _loggable_path(scope: Scope) -> str:
+    """The request's path, or its route template where the path carries a token."""
+    path: str = scope.get("path", "")
+    if "/manage/" in path:
+        return str(getattr(scope.get("route"), "path", "/manage/{token}"))
+    return path

@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     # Browser origins allowed to call the API (the Temporal UI, for the codec endpoint).
     cors_origins: list[str] = Field(default_factory=list)
     meeting_secret: SecretStr | None = None
+    # Manage links in mails (core/manage_links.py): their key (unset: derived from the JWT
+    # secret) and the base customers' browsers reach the API at (unset: api_host:api_port).
+    manage_link_secret: SecretStr | None = None
+    public_base_url: str | None = None
 
     hold_ttl_seconds: int = Field(default=600, ge=30)
     # Requests per minute, shared by all API processes; 0 turns a limit off.
@@ -223,7 +227,7 @@ class Settings(BaseSettings):
         # ``BOOKING_TEMPORAL_ADDRESS: ${TEMPORAL_ADDRESS:-}`` in a compose file means "not set".
         return None if value == "" else value
 
-    @field_validator("jwt_secret", "meeting_secret", "events_webhook_secret")
+    @field_validator("jwt_secret", "meeting_secret", "manage_link_secret", "events_webhook_secret")
     @classmethod
     def _reject_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None:

@@ -60,8 +60,12 @@ class PaymentStatus(StrEnum):
     CAPTURED = "CAPTURED"
     PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
     REFUNDED = "REFUNDED"
-    # Nothing was or ever will be taken: the charge was voided by its compensation.
+    # A payment was attempted and nothing was or ever will be taken: declined until the
+    # window closed, refused (the wallet did not cover it), or voided by its compensation.
     FAILED = "FAILED"
+    # The booking ended before any payment was attempted (refused at the hold, expired or
+    # cancelled unpaid): nothing was asked for, nothing was taken.
+    NOT_TAKEN = "NOT_TAKEN"
 
 
 def status_after_refund(captured: int, refunded: int) -> PaymentStatus:

@@ -43,6 +43,9 @@ class ErrorCode(StrEnum):
     INTERNAL = "INTERNAL"
 
 
+# SLOT_UNAVAILABLE for a range booking: a range has no slot, the overlap constraint refused it.
+OVERLAP_MESSAGE = "The time overlaps another booking."
+
 DEFAULT_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.SLOT_UNAVAILABLE: "The slot has no remaining capacity.",
     ErrorCode.INSUFFICIENT_FUNDS: "The wallet balance does not cover the price.",

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.availability import RuleViolation, check_range
-from models.db import Booking, BookingEvent, Resource
+from models.db import Booking, BookingEvent, Resource, Slot
 from models.errors import ErrorCode, business_failure
 from models.payloads.slots import MoveBookingInput
 from store import keys
@@ -53,7 +53,11 @@ async def to_slot(session: AsyncSession, booking: Booking, slot_id: uuid.UUID) -
         "exclusive": slot.capacity == 1,
         "amount": slot.price_amount,
     }
-    described = {"from_slot": str(booking.slot_id), "to_slot": str(slot.id)}
+    described = {
+        "from_slot": str(booking.slot_id),
+        "to_slot": str(slot.id),
+        **_moved_from(booking),
+    }
     return MoveTarget(resource, changes, described)
 
 
@@ -81,6 +85,7 @@ async def to_range(
         "from": booking.starts_at.isoformat(),
         "to": span.starts_at.isoformat(),
         "ends_at": span.ends_at.isoformat(),
+        **_moved_from(booking),
     }
     return MoveTarget(resource, changes, described)
 
@@ -95,3 +100,43 @@ async def moved_by(session: AsyncSession, request: MoveBookingInput) -> int | No
         )
     ).scalar_one_or_none()
     return None if data is None else int(data.get("difference", 0))
+
+
+def _moved_from(booking: Booking) -> dict[str, str]:
+    """Where a move starts from, for its timeline row (and the mail that tells of it)."""
+    return {
+        "from_starts_at": booking.starts_at.isoformat(),
+        "from_ends_at": booking.ends_at.isoformat(),
+    }
+
+
+async def moved_from(
+    session: AsyncSession, booking_id: uuid.UUID, about: str
+) -> tuple[datetime, datetime] | None:
+    """The times a booking had before the move ``about`` (``move:<n>``), from its timeline row.
+
+    None when ``about`` names no move or the row does not say (rows written before
+    they carried the old times, for a range; a slot's are read from the slot).
+    """
+    kind, _, number = about.partition(":")
+    if kind != "move" or not number.isdigit():
+        return None
+    data = (
+        await session.execute(
+            select(BookingEvent.data).where(
+                BookingEvent.key == keys.timeline(booking_id, keys.moved_step(int(number)))
+            )
+        )
+    ).scalar_one_or_none()
+    if not data:
+        return None
+    if "from_starts_at" in data and "from_ends_at" in data:
+        return (
+            datetime.fromisoformat(data["from_starts_at"]),
+            datetime.fromisoformat(data["from_ends_at"]),
+        )
+    if data.get("from_slot"):
+        slot = await session.get(Slot, uuid.UUID(data["from_slot"]))
+        if slot is not None:
+            return slot.starts_at, slot.ends_at
+    return None

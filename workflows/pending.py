@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -65,13 +66,19 @@ class MustHappen:
         *,
         what: str,
         attention: AttentionKind = AttentionKind.STEP_FAILING,
+        then: Callable[[_Out], Awaitable[None]] | None = None,
     ) -> _Out | None:
-        """Run ``step`` within the step bound; past it, keep it pending and return None."""
+        """Run ``step`` within the step bound; past it, keep it pending and return None.
+
+        ``then`` follows the pending step when a later round gets it through (it
+        must not raise: a failure of its own would run the step again).
+        """
         try:
             return await self._steps.must(step, request)
         except ActivityFailure as err:
             again = functools.partial(self._steps.run, step, request, bound=STEP_ROUND_BOUND)
-            await self.defer(PendingStep(what, attention, again), failure_message(err))
+            run = again if then is None else followed(again, then)
+            await self.defer(PendingStep(what, attention, run), failure_message(err))
             return None
 
     async def audit(self, actor: str, action: str, reason: str | None, what: str) -> None:
@@ -133,3 +140,16 @@ class MustHappen:
             # Opens the alert again if an operator resolved it while the step still fails.
             await self._view.attend(kind, reason)
         self._view.refresh()
+
+
+def followed(
+    run: Callable[[], Awaitable[_Out]], then: Callable[[_Out], Awaitable[None]]
+) -> Callable[[], Awaitable[_Out]]:
+    """``run``, then ``then`` with its result: a pending step and what its success owes."""
+
+    async def both() -> _Out:
+        result = await run()
+        await then(result)
+        return result
+
+    return both

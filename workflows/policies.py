@@ -55,6 +55,8 @@ PENDING_ROUNDS = 104
 # The patch that started the backoff from seconds (docs/determinism.md): workflows
 # that parked a step before it keep their 15-minute rounds.
 PENDING_BACKOFF_PATCH = "pending-steps-backoff-from-seconds"
+# A refund the customer was told is owed mails them when its pending step goes through.
+OWED_REFUND_MAIL_PATCH = "owed-refund-done-mail"
 MEETING_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=2)
 )

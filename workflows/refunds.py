@@ -2,7 +2,8 @@
 
 :class:`Refunds` gives back an amount the way an entry of the compensation
 stack took it, and says what happened in a :class:`RefundInfo` (PROCESSED,
-PENDING at the gateway, or OWED while its step is retried). The activities
+PENDING at the gateway, or OWED while its step is retried); when an OWED
+refund's step later goes through, the customer gets a mail saying so. The activities
 never give back more than is left; each refund is keyed by the booking and
 what asked for it (a cancel, a move, an operator's request). Passed through
 the sandbox (docs/determinism.md).
@@ -12,22 +13,27 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Awaitable, Callable
 
 from temporalio import workflow
 
-from models.domain import AttentionKind, BookingStatus, RefundStatus
+from models.domain import AttentionKind, BookingStatus, NotificationKind, RefundStatus
 from models.payloads import (
     BookingInput,
     PaymentEvent,
     RefundInfo,
     RefundPaymentInput,
+    RefundPaymentResult,
     RefundWalletInput,
 )
+from models.payloads.notifications import OWED_REFUND_DONE
 from models.refund_policy import refund_amount
 from workflows.metrics import count_refund
-from workflows.pending import MustHappen
+from workflows.notices import Notices
+from workflows.pending import MustHappen, followed
 from workflows.policies import (
     GATEWAY_STEP_BOUND,
+    OWED_REFUND_MAIL_PATCH,
     STEP_ROUND_BOUND,
     STEP_TIMEOUT,
     ActivityFailure,
@@ -51,15 +57,22 @@ class Refunds:
         state: The workflow's state (the hold, the order).
         steps: The runner.
         must: The must-happen steps (a refund that fails is kept pending).
+        notices: The customer's notifications (an owed refund that went through).
     """
 
     def __init__(
-        self, request: BookingInput, state: SagaState, steps: Steps, must: MustHappen
+        self,
+        request: BookingInput,
+        state: SagaState,
+        steps: Steps,
+        must: MustHappen,
+        notices: Notices,
     ) -> None:
         self._request = request
         self._s = state
         self._steps = steps
         self._must = must
+        self._notices = notices
 
     async def on_ending(
         self, paid_by: Undo, status: BookingStatus, reason: str
@@ -111,6 +124,17 @@ class Refunds:
         if paid_by.kind != UndoKind.REFUND_WALLET:
             given = paid_by.amount if amount is None else amount
             return await self.refund_capture(paid_by, given, reason, move=move, ops=ops)
+
+        async def owed_done(refunded: int) -> None:
+            if refunded > 0:
+                done = RefundInfo(
+                    amount=refunded,
+                    currency=hold.currency,
+                    method="wallet",
+                    status=RefundStatus.PROCESSED,
+                )
+                await self._tell_owed_done(done, f"wallet:{reason}:{move}:{ops}")
+
         refunded = await self._must.run(
             WalletActivities.refund_wallet,
             RefundWalletInput(
@@ -118,6 +142,7 @@ class Refunds:
             ),
             what=f"the wallet refund ({reason})",
             attention=AttentionKind.REFUND_FAILING,
+            then=owed_done,
         )
         if refunded is None:  # Pending: owed until its retry goes through.
             owed = hold.amount if amount is None else amount
@@ -178,12 +203,17 @@ class Refunds:
                 f"the refund of {amount} {capture.currency} for payment {capture.payment_id}"
                 " (the money is owed to the customer)"
             )
+
+            async def again() -> RefundPaymentResult:
+                return await run(bound=STEP_ROUND_BOUND)
+
+            async def owed_done(outcome: RefundPaymentResult) -> None:
+                done = info.model_copy(update={"status": outcome.status, "amount": outcome.amount})
+                await self._tell_owed_done(done, f"{capture.payment_id}:{move}:{ops}")
+
+            retried: Callable[[], Awaitable[RefundPaymentResult]] = followed(again, owed_done)
             await self._must.defer(
-                PendingStep(
-                    what,
-                    AttentionKind.REFUND_FAILING,
-                    functools.partial(run, bound=STEP_ROUND_BOUND),
-                ),
+                PendingStep(what, AttentionKind.REFUND_FAILING, retried),
                 f"{failure_reason(err).value}: {failure_message(err)}",
             )
             count_refund(info)
@@ -191,6 +221,14 @@ class Refunds:
         info = info.model_copy(update={"status": outcome.status, "amount": outcome.amount})
         count_refund(info)
         return info
+
+    async def _tell_owed_done(self, refund: RefundInfo, about: str) -> None:
+        """Mail the customer, who was told the refund is owed, that it has gone through."""
+        # Histories recorded before this mail replay without it.
+        if workflow.patched(OWED_REFUND_MAIL_PATCH):
+            await self._notices.send(
+                NotificationKind.PAYMENT_REFUNDED, about=OWED_REFUND_DONE + about, refund=refund
+            )
 
     def capture_of(self, event: PaymentEvent) -> Undo:
         """The compensation-stack entry that refunds ``event``'s capture.

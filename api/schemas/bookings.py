@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, EmailStr, Field, model_validator
+from pydantic import BaseModel, EmailStr, Field, field_validator, model_validator
 
 from api.schemas.common import (
     GATEWAY_PATTERN,
@@ -88,6 +89,24 @@ class ContactIn(Strict):
     name: Text | None = Field(
         default=None, max_length=200, description="How mails greet the customer", examples=["Asha"]
     )
+    timezone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The customer's IANA time zone: mails give times in it, the resource's"
+        " beside them",
+        examples=["Europe/Berlin"],
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
 
 
 class BookingIn(Strict):
@@ -126,7 +145,9 @@ class BookingIn(Strict):
             resource_id=self.resource_id,
             starts_at=self.starts_at,
             ends_at=self.ends_at,
-            contact=None if contact is None else ContactDetails(contact.email, contact.name),
+            contact=None
+            if contact is None
+            else ContactDetails(contact.email, contact.name, contact.timezone),
         )
 
 
@@ -138,7 +159,9 @@ class BookingPaymentOut(BaseModel):
         description="The gateway (null for wallet payments)", examples=["sandbox"]
     )
     status: PaymentStatus = Field(
-        description="PENDING, DECLINED, CAPTURED, PARTIALLY_REFUNDED, REFUNDED or FAILED",
+        description="PENDING, DECLINED, CAPTURED, PARTIALLY_REFUNDED, REFUNDED, FAILED (a"
+        " payment was attempted and none was taken) or NOT_TAKEN (the booking ended before"
+        " any payment was attempted)",
         examples=["CAPTURED"],
     )
     captured: Amount = Field(description="What was taken")

@@ -38,7 +38,7 @@ from core.auth import Principal
 from core.formatting import local_time, money
 from core.settings import Settings
 from models.domain import BookingStatus, PaymentMethod
-from models.errors import BookingError, ErrorCode
+from models.errors import OVERLAP_MESSAGE, BookingError, ErrorCode
 from models.payloads import (
     SAGA_VERSION,
     BookingInput,
@@ -169,7 +169,8 @@ def _check_payment(services: Services, request: CreateBooking) -> None:
         if payment.provider not in enabled:
             raise BookingError(
                 ErrorCode.VALIDATION_ERROR,
-                f"payment.provider: must be one of {sorted(enabled) or 'none configured'}",
+                "payment.provider: must be one of: "
+                + (", ".join(sorted(enabled)) or "none configured"),
             )
     elif payment.provider is not None:
         raise BookingError(
@@ -197,7 +198,10 @@ async def _decide(services: Services, create: ClaimedCreate) -> Answer:
             "A request with this Idempotency-Key is still in progress; retry later.",
         ) from None
     if result.status == BookingStatus.FAILED:
-        return Refusal.of(ErrorCode(result.reason or ErrorCode.INTERNAL))
+        code = ErrorCode(result.reason or ErrorCode.INTERNAL)
+        if code == ErrorCode.SLOT_UNAVAILABLE and create.request.slot_id is None:
+            return Refusal(code, OVERLAP_MESSAGE)
+        return Refusal.of(code)
     # One statement, outside a transaction: no BEGIN and ROLLBACK around it.
     async with services.autocommit.connect() as conn:
         view = await booking_view(conn, create.booking_id)
@@ -219,7 +223,9 @@ def _booking_input(settings: Settings, create: ClaimedCreate) -> BookingInput:
             resource_id=request.resource_id, starts_at=request.starts_at, ends_at=request.ends_at
         ),
         payment=PaymentSpec(method=request.payment.method, provider=request.payment.provider),
-        contact=None if contact is None else Contact(email=contact.email, name=contact.name),
+        contact=None
+        if contact is None
+        else Contact(email=contact.email, name=contact.name, timezone=contact.timezone),
         policy=BookingPolicy(
             hold_ttl_seconds=settings.hold_ttl_seconds,
             max_active_holds=settings.max_active_holds,

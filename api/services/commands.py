@@ -51,6 +51,7 @@ class ContactDetails:
 
     email: str | None = None
     name: str | None = None
+    timezone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,16 @@ class CreateBooking:
     contact: ContactDetails | None = None
 
     def fingerprint(self) -> dict[str, Any]:
-        """The request's JSON, which its Idempotency-Key is claimed with."""
-        return _fingerprint(self)
+        """The request's JSON, which its Idempotency-Key is claimed with.
+
+        A contact without a timezone is fingerprinted without the key, as before
+        the field existed: a retry of a key claimed then still matches.
+        """
+        body = _fingerprint(self)
+        contact = body.get("contact")
+        if isinstance(contact, dict) and contact.get("timezone") is None:
+            contact.pop("timezone", None)
+        return body
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,8 @@ async def create_topup(
     enabled = settings.enabled_gateways()
     if request.provider not in enabled:
         raise BookingError(
-            ErrorCode.VALIDATION_ERROR, f"provider: must be one of {sorted(enabled) or 'none'}"
+            ErrorCode.VALIDATION_ERROR,
+            f"provider: must be one of: {', '.join(sorted(enabled)) or 'none configured'}",
         )
     amount = request.amount
     low, high = settings.topup_min_amount, settings.topup_max_amount

@@ -57,6 +57,8 @@ class Contact(Frozen):
 
     email: str | None = None
     name: str | None = None
+    # The customer's IANA time zone: mails give times in it, the resource's beside them.
+    timezone: str | None = None
 
 
 class PaymentSpec(Frozen):

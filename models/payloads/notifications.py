@@ -7,6 +7,9 @@ import uuid
 from models.domain import NotificationKind, NotificationStatus
 from models.payloads.common import Frozen, RefundInfo
 
+# The ``about`` prefix of the PAYMENT_REFUNDED mail sent when an owed refund goes through.
+OWED_REFUND_DONE = "owed-refund-done:"
+
 
 class SendNotificationInput(Frozen):
     """Send one notification about a booking; ``kind`` names the template."""

@@ -86,7 +86,7 @@ async def test_confirmation_speaks_local_time_and_money_with_html_and_an_invite(
     assert str(event["UID"]) == f"{booking['id']}@booking-engine"
     assert event["SEQUENCE"] == 0
     assert event.decoded("DTSTART") == starts
-    assert str(event["SUMMARY"]) == "Dr. Rao"
+    assert str(event["SUMMARY"]) == "Dr. Rao booking"
 
 
 async def test_every_change_mails_what_moved_and_the_invite_follows_with_one_uid(

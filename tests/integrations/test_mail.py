@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from integrations.mail import SUBJECTS, EmailDeliveryError, compose, send_email
+from integrations.mail import EmailDeliveryError, compose, send_email
+from integrations.mail_content import SUBJECTS
 from models.domain import NotificationKind
 from stack.mailsink import MailSink
 
