@@ -13,7 +13,8 @@ import uvicorn
 from pydantic import SecretStr
 
 from core.codec import new_key_spec
-from core.settings import Settings, generate_secret, get_settings
+from core.settings import Settings, get_settings
+from core.settings_values import generate_secret
 
 log = structlog.get_logger(__name__)
 

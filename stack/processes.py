@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from core.codec import new_key_spec
-from core.settings import generate_secret
+from core.settings_values import generate_secret
 from stack.embedded import (
     TEMPORAL_SQLITE_PRAGMAS,
     EmbeddedPostgres,
