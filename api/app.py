@@ -17,6 +17,7 @@ from api.query_params import refuse_unknown_query_params
 from api.rate_limits import RateLimits
 from api.request_context import RequestContext
 from api.routes import bookings, catalog, codec, health, manage, ops, wallets, webhooks
+from api.routes.pages import install_pages
 from api.services.idempotency import KeyClaims, RefusalBatch
 from api.services.targets import Targets
 from core.codec import data_converter
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (catalog, bookings, manage, wallets, webhooks, ops, codec, health):
         app.include_router(module.router)
     app.include_router(manage.page_router)
+    install_pages(app)
     install_docs(app)
     return app
 

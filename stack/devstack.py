@@ -109,6 +109,8 @@ Booking engine is running.
 Get a token (in another terminal):
   .venv/bin/booking-engine token --role operator \\
       --sub $(python3 -c 'import uuid; print(uuid.uuid4())')
+Booking page (a customer token, without --role operator, after #token=):
+  {api}/book/<resource_id>#token=<token>
 Press Ctrl-C to stop.
 """
 

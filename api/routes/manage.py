@@ -11,9 +11,10 @@ import html
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
 from api.deps import ServicesDep, SessionDep
+from api.routes.pages import page
 from api.schemas.bookings import (
     BookingOut,
     CancelIn,
@@ -73,21 +74,19 @@ async def reschedule_managed_booking(
 page_router = APIRouter(include_in_schema=False)
 
 
-@page_router.get("/manage/{token}", response_class=HTMLResponse)
-async def manage_page(token: str, services: ServicesDep) -> HTMLResponse:
-    """A placeholder for the manage page: it names the booking, so a mail's link resolves."""
+@page_router.get("/manage/{token}", response_model=None)
+async def manage_page(token: str, services: ServicesDep) -> HTMLResponse | FileResponse:
+    """The booking page's manage view (``api.routes.pages``); a link not valid is 401 here too."""
     try:
-        _, booking_id = await owner_by_link(services, token)
+        await owner_by_link(services, token)
     except BookingError as refused:
-        return HTMLResponse(_page("Link not valid", refused.message), status_code=401)
-    return HTMLResponse(
-        _page("Your booking", f"Booking {booking_id}: here you will view, cancel or move it.")
-    )
+        return HTMLResponse(_refused(refused.message), status_code=401)
+    return page()
 
 
-def _page(title: str, text: str) -> str:
+def _refused(text: str) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title></head>"
-        f"<body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>"
+        "<title>Link not valid</title></head>"
+        f"<body><h1>Link not valid</h1><p>{html.escape(text)}</p></body></html>"
     )
