@@ -37,6 +37,7 @@ from models.payloads.payments import (
     Refundable,
     RefundPaymentInput,
 )
+from models.return_urls import with_query
 from store import keys
 from store.payments import most_refundable, record_capture, refundable
 from store.timeline import record_event
@@ -85,6 +86,8 @@ class PaymentActivities:
                     currency=request.currency,
                     idempotency_key=keys.gateway_order(request.booking_id),
                     expires_at=request.expires_at,
+                    return_url=request.return_url
+                    and with_query(request.return_url, booking_id=str(request.booking_id)),
                 )
         except GatewayError as exc:
             raise gateway_failure(exc, request.provider, "order", request.booking_id) from None

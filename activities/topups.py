@@ -33,6 +33,7 @@ from models.payloads.topups import (
     ExpireTopupInput,
     RefundTopupInput,
 )
+from models.return_urls import with_query
 from store import keys
 from store.ledger import append_ledger_entry, is_overdraft
 from store.payments import record_capture
@@ -69,6 +70,8 @@ class TopupActivities:
                     currency=request.currency,
                     idempotency_key=f"{request.topup_id}:order",
                     expires_at=request.expires_at,
+                    return_url=request.return_url
+                    and with_query(request.return_url, topup_id=str(request.topup_id)),
                 )
         except GatewayError as exc:
             raise gateway_failure(exc, request.provider, "order", request.topup_id) from None

@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from api.admission import SlotAdmission
 from api.body_limit import BodyLimit
+from api.cors import OriginCORS
 from api.deps import Services, count_request
 from api.errors import install_error_handling
-from api.openapi import install_docs
+from api.openapi import api_routes, install_docs
+from api.openapi_contract import operation_id
 from api.query_params import refuse_unknown_query_params
 from api.rate_limits import RateLimits
 from api.request_context import RequestContext
@@ -27,6 +28,24 @@ from core.settings import Settings, get_settings
 from core.temporal import TemporalConnection
 from integrations.gateways.registry import build_verifiers
 from store.rate_limits import PostgresStorage
+
+# What a browser page may send: the documented headers (X-Namespace: the Temporal UI's codec
+# calls), what it may read back, and how long it keeps a preflight's answer.
+CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "X-Request-ID",
+    "X-Namespace",
+]
+CORS_EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "Idempotent-Replayed"]
+CORS_MAX_AGE = 600
+
+
+def served_methods(app: FastAPI) -> list[str]:
+    """Every method some route of ``app`` answers, so a preflight allows each documented call."""
+    methods = {method for route in api_routes(app.routes) for method in route.methods or ()}
+    return sorted(methods - {"HEAD"})
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -73,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Booking engine",
+        generate_unique_id_function=operation_id,
         version="1",
         summary="Durable bookings and payments; every booking is a Temporal workflow.",
         description=DESCRIPTION,
@@ -90,17 +110,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)
     install_error_handling(app)
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "X-Namespace"],
-        )
     for module in (catalog, bookings, manage, wallets, webhooks, ops, codec, health):
         app.include_router(module.router)
     app.include_router(manage.page_router)
     install_pages(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            OriginCORS,
+            allow_origins=settings.cors_origins,
+            allow_methods=served_methods(app),
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            max_age=CORS_MAX_AGE,
+        )
     install_docs(app)
     return app
 

@@ -6,6 +6,7 @@ on its thread pool, a hop per dependency per request.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -117,6 +118,21 @@ async def current_principal(
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
+async def optional_principal(
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal | None:
+    """The caller of a public read: None without a token; a token given must be valid."""
+    if credentials is None:
+        return None
+    return await current_principal(request, services, credentials)
+
+
+# Public reads: anyone (limited per address), and with a token the caller it names.
+MaybeUser = Annotated[Principal | None, Depends(optional_principal)]
+
+
 async def count_request(
     request: Request,
     services: ServicesDep,
@@ -153,22 +169,29 @@ async def require_operator(user: CurrentUser) -> Principal:
 Operator = Annotated[Principal, Depends(require_operator)]
 
 
+# What the document states and the API enforces alike: printable ASCII, space included.
+IDEMPOTENCY_KEY_PATTERN = r"^[\x20-\x7E]+$"
+
+
 async def idempotency_key(
     key: Annotated[
         str,
         Header(
             alias="Idempotency-Key",
             description="Names this request: a retry with the same key and body gets the "
-            "same answer (1 to 255 printable characters)",
+            "same answer (1 to 255 printable ASCII characters)",
+            min_length=1,
+            max_length=255,
+            pattern=IDEMPOTENCY_KEY_PATTERN,
             examples=["book-2026-12-04-asha-1"],
         ),
     ],
 ) -> str:
-    """The required ``Idempotency-Key`` header (1 to 255 printable characters)."""
-    if not (1 <= len(key) <= 255) or not key.isprintable():
+    """The required ``Idempotency-Key`` header (1 to 255 printable ASCII characters)."""
+    if not (1 <= len(key) <= 255) or not re.fullmatch(IDEMPOTENCY_KEY_PATTERN, key):
         raise BookingError(
             ErrorCode.VALIDATION_ERROR,
-            "The Idempotency-Key header is required (1 to 255 printable characters).",
+            "The Idempotency-Key header is required (1 to 255 printable ASCII characters).",
         )
     return key
 

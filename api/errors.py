@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.db import DATA_EXCEPTION_CLASS, outage_cause, pg_error
@@ -102,6 +103,21 @@ def database_unavailable_response(request: Request, exc: BaseException) -> JSONR
     return response
 
 
+def _methods_served(request: Request) -> list[str]:
+    """Every method some route answers at this request's path."""
+    methods: set[str] = set()
+    pending = list(request.app.router.routes)
+    while pending:
+        route = pending.pop()
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            pending += included.routes
+        served = getattr(route, "methods", None)
+        if served and route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(served)
+    return sorted(methods)
+
+
 def install_error_handling(app: FastAPI) -> None:
     """Register the handlers that make every error an envelope.
 
@@ -124,7 +140,11 @@ def install_error_handling(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, ErrorCode.VALIDATION_ERROR)
         if exc.status_code == 405:
-            return error_response(request, code, "Method not allowed.", 405)
+            response = error_response(request, code, "Method not allowed.", 405)
+            # RFC 9110 15.5.6: a 405 names every method the path serves (Starlette's
+            # names only those of the first route that matched the path).
+            response.headers["Allow"] = ", ".join(_methods_served(request))
+            return response
 
         return error_response(request, code, str(exc.detail), exc.status_code)
 

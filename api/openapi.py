@@ -29,8 +29,11 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import BaseRoute
 
-from api.deps import require_operator
+from api.deps import current_principal, optional_principal, require_operator
 from api.errors import HTTP_STATUS
+from api.openapi_contract import METHOD_NOT_ALLOWED, add_examples, check_unique
+from api.rate_limits import UNLIMITED_PREFIXES
+from api.routes.codec import codec_caller
 from models.errors import DEFAULT_MESSAGES, ErrorCode
 
 ASSETS = "/docs-assets"
@@ -91,6 +94,8 @@ ROUTE_ERRORS: dict[str, tuple[ErrorCode, ...]] = {
         ErrorCode.INSUFFICIENT_FUNDS,
         ErrorCode.DEPENDENCY_UNAVAILABLE,
     ),
+    # A customer's customer_id filter naming someone else.
+    "GET /v1/bookings": (ErrorCode.FORBIDDEN,),
     "POST /v1/ops/alerts/{alert_id}/resolve": (ErrorCode.INVALID_STATE,),
     "POST /v1/ops/outgoing-events/{event_id}/redeliver": (ErrorCode.INVALID_STATE,),
     "GET /readyz": (ErrorCode.DEPENDENCY_UNAVAILABLE,),
@@ -106,6 +111,9 @@ ROUTE_ERRORS: dict[str, tuple[ErrorCode, ...]] = {
         ErrorCode.INVALID_STATE,
         ErrorCode.DEPENDENCY_UNAVAILABLE,
     ),
+    # Operators only (in make dev, anyone on the machine).
+    "POST /codec/decode": (ErrorCode.FORBIDDEN,),
+    "POST /codec/encode": (ErrorCode.FORBIDDEN,),
 }
 # The not-found code an id in the path gives.
 PATH_IDS = {
@@ -116,6 +124,9 @@ PATH_IDS = {
     "token": ErrorCode.UNAUTHENTICATED,
 }
 SHARED = (ErrorCode.VALIDATION_ERROR, ErrorCode.RATE_LIMITED, ErrorCode.INTERNAL)
+BAD_BODY_STATUS = 400
+BAD_BODY_MESSAGE = "There was an error parsing the body"
+
 _VERBS = ("get", "post", "put", "patch", "delete")
 
 
@@ -123,35 +134,46 @@ def _needs(dependant: Dependant, call: Callable[..., Any]) -> bool:
     return any(d.call is call or _needs(d, call) for d in dependant.dependencies)
 
 
-def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
+def api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
     """Every API route, also those of included routers (FastAPI includes them lazily)."""
     for route in routes:
         if isinstance(route, APIRoute):
             yield route
         included = getattr(route, "original_router", None)
         if included is not None:
-            yield from _api_routes(included.routes)
+            yield from api_routes(included.routes)
 
 
-def _operator_routes(app: FastAPI) -> set[str]:
-    """``"METHOD path"`` of every route that only operators may call."""
+def _routes_needing(app: FastAPI, call: Callable[..., Any]) -> set[str]:
+    """``"METHOD path"`` of every route that depends on ``call``."""
     return {
         f"{method} {route.path}"
-        for route in _api_routes(app.routes)
-        if _needs(route.dependant, require_operator)
+        for route in api_routes(app.routes)
+        if _needs(route.dependant, call)
         for method in route.methods or ()
     }
 
 
+class _Access:
+    """Who may call what: routes that need a token, take one (public reads), need an operator."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.required = _routes_needing(app, current_principal) | _routes_needing(app, codec_caller)
+        self.optional = _routes_needing(app, optional_principal)
+        self.operators = _routes_needing(app, require_operator)
+
+
 def _codes_of(
-    method: str, path: str, operation: dict[str, Any], operators: set[str]
+    method: str, path: str, operation: dict[str, Any], access: _Access
 ) -> list[ErrorCode]:
     key = f"{method.upper()} {path}"
     codes = list(SHARED) + list(ROUTE_ERRORS.get(key, ()))
-    if operation.get("security"):
-        # 503: the identity provider's keys cannot be fetched to check the token.
+    if path.startswith(UNLIMITED_PREFIXES):
+        codes.remove(ErrorCode.RATE_LIMITED)
+    if key in access.required or key in access.optional:
+        # A token given must be valid (401); 503: the identity provider's keys are out of reach.
         codes += [ErrorCode.UNAUTHENTICATED, ErrorCode.DEPENDENCY_UNAVAILABLE]
-    if key in operators:
+    if key in access.operators:
         codes.append(ErrorCode.FORBIDDEN)
     for parameter in operation.get("parameters", []):
         if parameter.get("in") == "path" and parameter["name"] != "provider":
@@ -161,10 +183,19 @@ def _codes_of(
     return codes
 
 
-def _responses(codes: list[ErrorCode]) -> dict[str, Any]:
+def _message(code: ErrorCode, status: int) -> str:
+    if status == BAD_BODY_STATUS and code == ErrorCode.VALIDATION_ERROR:
+        return BAD_BODY_MESSAGE
+    return DEFAULT_MESSAGES.get(code, code.value.replace("_", " ").lower())
+
+
+def _responses(codes: list[ErrorCode], has_body: bool) -> dict[str, Any]:
     by_status: dict[int, list[ErrorCode]] = defaultdict(list)
     for code in dict.fromkeys(codes):
         by_status[HTTP_STATUS[code]].append(code)
+    if has_body:
+        # A body that is not UTF-8 cannot be parsed at all: 400, not 422.
+        by_status[BAD_BODY_STATUS].append(ErrorCode.VALIDATION_ERROR)
     responses: dict[str, Any] = {}
     for status, group in sorted(by_status.items()):
         examples = {
@@ -172,7 +203,7 @@ def _responses(codes: list[ErrorCode]) -> dict[str, Any]:
                 "value": {
                     "error": {
                         "code": code.value,
-                        "message": DEFAULT_MESSAGES.get(code, code.value.replace("_", " ").lower()),
+                        "message": _message(code, status),
                         "request_id": "0f6a2c1e-5b7d-4a3e-9c8b-2d1e0f9a8b7c",
                     }
                 }
@@ -202,20 +233,27 @@ def document(app: FastAPI) -> dict[str, Any]:
         description=app.description,
         routes=app.routes,
     )
-    operators = _operator_routes(app)
+    access = _Access(app)
     for path, item in schema.get("paths", {}).items():
         for method in _VERBS:
             operation = item.get(method)
             if operation is None:
                 continue
+            if f"{method.upper()} {path}" not in access.required:
+                # Every route shares the token-reading dependency; only these need a token.
+                operation.pop("security", None)
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
-            codes = _codes_of(method, path, operation, operators)
+            codes = _codes_of(method, path, operation, access)
+            has_body = "requestBody" in operation
             # Ours replace any a route declared: the same envelope, every code named.
-            responses.update(_responses(codes))
+            responses.update(_responses(codes, has_body))
     components = schema.get("components", {}).get("schemas", {})
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
+    schema["components"].setdefault("responses", {})["MethodNotAllowed"] = METHOD_NOT_ALLOWED
+    add_examples(schema)
+    check_unique(schema)
     app.openapi_schema = schema
     return schema
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from html import escape
 
+from models.return_urls import Outcome, with_query
 from sandbox.store import Order, rfc3339
 
 # ISO 4217 minor-unit exponents that are not 2.
@@ -23,6 +24,8 @@ button { font-size: 1rem; padding: .6rem 1.4rem; margin-right: .5rem; cursor: po
 
 _SCRIPT = """
 const payUrl = %s;
+// Where the browser goes after a payment or a decline (null: it stays here).
+const returnTo = %s;
 const status = document.getElementById("status");
 const buttons = document.querySelectorAll("button[data-outcome]");
 for (const button of buttons) {
@@ -43,6 +46,11 @@ for (const button of buttons) {
       } else if (result.status === "captured") {
         status.textContent = "Payment successful (" + result.id + ").";
         done = true;
+        if (returnTo) { window.location.assign(returnTo.paid); }
+      } else if (returnTo) {
+        status.textContent = "Payment declined (" + result.id + ").";
+        done = true;
+        window.location.assign(returnTo.declined);
       } else {
         status.textContent = "Payment declined (" + result.id + "). You may try again.";
       }
@@ -64,6 +72,21 @@ def format_amount(minor: int, currency: str) -> str:
     return f"{units:,}.{fraction:0{exponent}d}"
 
 
+def return_urls(order: Order) -> dict[Outcome, str] | None:
+    """Where the checkout sends the browser after each outcome, or None without a return URL."""
+    if order.return_url is None:
+        return None
+    return {
+        "paid": with_query(order.return_url, outcome="paid"),
+        "declined": with_query(order.return_url, outcome="declined"),
+    }
+
+
+def _script_value(value: object) -> str:
+    # json.dumps quotes for JS; escaping "</" keeps the value inside <script>.
+    return json.dumps(value).replace("</", "<\\/")
+
+
 def _page(title: str, body: str) -> str:
     return (
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -83,16 +106,23 @@ def checkout_page(order: Order) -> str:
     ]
     if order.expires_at is not None:
         lines.append(f'<p class="muted">Expires at {escape(rfc3339(order.expires_at))}</p>')
+    returns = return_urls(order)
+    if returns is not None:
+        lines.append(
+            f'<p class="muted" id="return-url">Afterwards you return to '
+            f"{escape(order.return_url or '')}</p>"
+        )
     if order.status == "paid":
         lines.append('<p id="status">This order is already paid.</p>')
+        if returns is not None:
+            lines.append(f'<p><a id="return" href="{escape(returns["paid"])}">Continue</a></p>')
     else:
-        # json.dumps quotes the URL for JS; escaping "</" keeps it inside <script>.
-        pay_url = json.dumps(f"/v1/orders/{order.id}/pay").replace("</", "<\\/")
+        pay_url = _script_value(f"/v1/orders/{order.id}/pay")
         lines += [
             '<p><button type="button" data-outcome="success">Pay</button>',
             '<button type="button" data-outcome="failure">Decline</button></p>',
             '<p id="status" role="status"></p>',
-            f"<script>{_SCRIPT % pay_url}</script>",
+            f"<script>{_SCRIPT % (pay_url, _script_value(returns))}</script>",
         ]
     return _page(f"Pay {amount}", "\n".join(lines))
 

@@ -68,6 +68,7 @@ def order_out(sandbox: Sandbox, order: Order) -> OrderOut:
         created_at=rfc3339(order.created_at),
         expires_at=rfc3339(order.expires_at) if order.expires_at else None,
         notes=order.notes,
+        return_url=order.return_url,
         payments=[payment_out(p) for p in order.payments],
     )
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from models.return_urls import MAX_LENGTH, origin_of
 
 PaymentStatus = Literal["captured", "failed"]
 OrderStatus = Literal["created", "paid"]
@@ -19,6 +21,19 @@ class CreateOrderIn(BaseModel):
     receipt: str = Field(min_length=1, max_length=64, description="Merchant reference.")
     expires_at: AwareDatetime | None = None
     notes: dict[str, str] | None = None
+    return_url: str | None = Field(
+        default=None,
+        max_length=MAX_LENGTH,
+        description="Where the checkout sends the browser after a payment or a decline,"
+        " with outcome=paid or outcome=declined added.",
+    )
+
+    @field_validator("return_url")
+    @classmethod
+    def _web_page(cls, value: str | None) -> str | None:
+        if value is not None and origin_of(value) is None:
+            raise ValueError("must be an absolute http or https URL without user information")
+        return value
 
 
 class PayIn(BaseModel):
@@ -78,6 +93,7 @@ class OrderOut(BaseModel):
     created_at: str
     expires_at: str | None
     notes: dict[str, str]
+    return_url: str | None
     payments: list[PaymentOut]
 
 

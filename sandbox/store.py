@@ -68,6 +68,8 @@ class Order:
     amount_paid: int = 0
     amount_refunded: int = 0
     payments: list[Payment] = field(default_factory=list)
+    # Where the checkout sends the browser back (orders stored before it existed: none).
+    return_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ class Store:
                 notes=dict(request.notes or {}),
                 created_at=self._clock(),
                 expires_at=request.expires_at,
+                return_url=request.return_url,
             )
             self._orders[order.id] = order
             self._by_receipt[order.receipt] = order.id

@@ -88,6 +88,7 @@ class GatewayPayment:
             amount=hold.amount,
             currency=hold.currency,
             expires_at=deadline,
+            return_url=self._request.payment.return_url,
         )
         try:
             order = await self._steps.run(

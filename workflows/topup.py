@@ -96,6 +96,7 @@ class TopupWorkflow:
                     amount=request.amount,
                     currency=request.currency,
                     expires_at=deadline,
+                    return_url=request.return_url,
                 ),
                 retry=gateway_retry(policy.gateway_max_attempts),
                 attempt=STEP_TIMEOUT,

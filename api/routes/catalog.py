@@ -1,4 +1,9 @@
-"""Resources and slots."""
+"""Resources and slots.
+
+The reads are public: without a token they answer what a booking page shows
+(``PublicResourceOut``, ``PublicSlotOut``), counted against the caller's
+address; with a token, the full view. Every write needs an operator.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import CurrentUser, Operator, SessionDep
+from api.deps import MaybeUser, Operator, SessionDep
 from api.schemas.catalog import (
     AvailabilityOut,
     CreatedSlotsOut,
+    PublicResourceOut,
+    PublicSlotOut,
     ResourceIn,
     ResourceOut,
     ResourcePatchIn,
@@ -24,6 +31,17 @@ from api.validation import Instant
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 
+AnyResource = ResourceOut | PublicResourceOut
+AnySlot = SlotOut | PublicSlotOut
+
+
+def _resource(out: ResourceOut, user: object) -> AnyResource:
+    return out if user is not None else PublicResourceOut.model_validate(out.model_dump())
+
+
+def _slot(out: SlotOut, user: object) -> AnySlot:
+    return out if user is not None else PublicSlotOut.model_validate(out.model_dump())
+
 
 @router.post("/resources", status_code=201, response_model=ResourceOut)
 async def create_resource(body: ResourceIn, _: Operator, session: SessionDep) -> ResourceOut:
@@ -31,21 +49,27 @@ async def create_resource(body: ResourceIn, _: Operator, session: SessionDep) ->
     return await catalog.create_resource(session, body.to_command())
 
 
-@router.get("/resources", response_model=Page[ResourceOut])
+@router.get("/resources", response_model=Page[ResourceOut] | Page[PublicResourceOut])
 async def list_resources(
-    _: CurrentUser,
+    user: MaybeUser,
     session: SessionDep,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> Page[ResourceOut]:
-    """Every bookable resource, newest first."""
-    return await catalog.list_resources(session, cursor=cursor, limit=limit)
+) -> Page[ResourceOut] | Page[PublicResourceOut]:
+    """Every bookable resource, newest first (public: without a token, the public view)."""
+    page = await catalog.list_resources(session, cursor=cursor, limit=limit)
+    if user is not None:
+        return page
+    return Page[PublicResourceOut](
+        items=[PublicResourceOut.model_validate(r.model_dump()) for r in page.items],
+        next_cursor=page.next_cursor,
+    )
 
 
-@router.get("/resources/{resource_id}", response_model=ResourceOut)
-async def get_resource(resource_id: uuid.UUID, _: CurrentUser, session: SessionDep) -> ResourceOut:
-    """One resource, with its rules when it is booked by range."""
-    return await catalog.get_resource(session, resource_id)
+@router.get("/resources/{resource_id}", response_model=AnyResource)
+async def get_resource(resource_id: uuid.UUID, user: MaybeUser, session: SessionDep) -> AnyResource:
+    """One resource, with its rules when it is booked by range (public)."""
+    return _resource(await catalog.get_resource(session, resource_id), user)
 
 
 @router.patch("/resources/{resource_id}", response_model=ResourceOut)
@@ -62,7 +86,7 @@ async def update_resource(
 @router.get("/resources/{resource_id}/availability", response_model=AvailabilityOut)
 async def availability(
     resource_id: uuid.UUID,
-    _: CurrentUser,
+    _: MaybeUser,
     session: SessionDep,
     from_: Annotated[
         Instant | None, Query(alias="from", description="Earliest start (default: now)")
@@ -78,7 +102,7 @@ async def availability(
         int, Query(ge=5, le=1440, description="Range mode: spacing of the offered starts")
     ] = 30,
 ) -> AvailabilityOut:
-    """The free start times of a range resource, or the free slots of a slot resource.
+    """The free start times of a range resource, or the free slots of a slot resource (public).
 
     Range mode honours the weekly hours and exceptions (in the resource's
     timezone), the notice, the horizon, the buffers and the active bookings.
@@ -105,9 +129,9 @@ async def create_slots(
     )
 
 
-@router.get("/slots", response_model=Page[SlotOut])
+@router.get("/slots", response_model=Page[SlotOut] | Page[PublicSlotOut])
 async def list_slots(
-    _: CurrentUser,
+    user: MaybeUser,
     session: SessionDep,
     resource_id: uuid.UUID | None = None,
     from_: Annotated[Instant | None, Query(alias="from")] = None,
@@ -115,9 +139,9 @@ async def list_slots(
     available: bool | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> Page[SlotOut]:
-    """Slots by start time, with their remaining capacity."""
-    return await catalog.list_slots(
+) -> Page[SlotOut] | Page[PublicSlotOut]:
+    """Slots by start time, with their remaining capacity (public)."""
+    page = await catalog.list_slots(
         session,
         resource_id=resource_id,
         starts_from=from_,
@@ -126,9 +150,15 @@ async def list_slots(
         cursor=cursor,
         limit=limit,
     )
+    if user is not None:
+        return page
+    return Page[PublicSlotOut](
+        items=[PublicSlotOut.model_validate(s.model_dump()) for s in page.items],
+        next_cursor=page.next_cursor,
+    )
 
 
-@router.get("/slots/{slot_id}", response_model=SlotOut)
-async def get_slot(slot_id: uuid.UUID, _: CurrentUser, session: SessionDep) -> SlotOut:
-    """One slot."""
-    return await catalog.get_slot(session, slot_id)
+@router.get("/slots/{slot_id}", response_model=AnySlot)
+async def get_slot(slot_id: uuid.UUID, user: MaybeUser, session: SessionDep) -> AnySlot:
+    """One slot, with its remaining capacity (public)."""
+    return _slot(await catalog.get_slot(session, slot_id), user)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
 import structlog
-from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from api.deps import ServicesDep
+from api.errors import REQUEST_ID_HEADER, error_response, request_id_of
 from api.metrics import REGISTRY, refresh_gauges
+from models.errors import ErrorCode
 
 log = structlog.get_logger(__name__)
 
@@ -27,7 +30,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(services: ServicesDep) -> JSONResponse:
+async def readyz(request: Request, services: ServicesDep) -> JSONResponse:
     """Whether PostgreSQL and Temporal are reachable, each named."""
 
     async def database() -> str:
@@ -46,14 +49,26 @@ async def readyz(services: ServicesDep) -> JSONResponse:
             checks[name] = await asyncio.wait_for(probe(), CHECK_TIMEOUT)
         except Exception as exc:
             checks[name] = f"unavailable: {type(exc).__name__}"
-    ready = all(v == "ok" for v in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "unavailable", "checks": checks},
-        status_code=200 if ready else 503,
+    if all(v == "ok" for v in checks.values()):
+        return JSONResponse({"status": "ready", "checks": checks})
+    # The error envelope (so a client reads every error alike), with what is down.
+    response = error_response(
+        request, ErrorCode.DEPENDENCY_UNAVAILABLE, "A dependency is unavailable; retry later."
     )
+    body = {**json.loads(bytes(response.body)), "status": "unavailable", "checks": checks}
+    return JSONResponse(body, status_code=503, headers={REQUEST_ID_HEADER: request_id_of(request)})
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format 0.0.4",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def metrics(services: ServicesDep) -> Response:
     """Prometheus exposition; the engine-wide gauges are read now (kept as they were if not)."""
     try:

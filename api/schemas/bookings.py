@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, EmailStr, Field, field_validator, model_validator
+from pydantic.config import JsonDict
 
 from api.schemas.common import (
+    GATEWAY_OR_NULL_ENUM,
     GATEWAY_PATTERN,
     RESOURCE_ID_EXAMPLE,
     Amount,
@@ -24,6 +26,7 @@ from api.schemas.common import (
     RefundMadeOut,
     RefundMethod,
     ResourceId,
+    ReturnUrl,
     SignedMoney,
     SlotIdOrNone,
     Start,
@@ -31,7 +34,20 @@ from api.schemas.common import (
 )
 from api.services.commands import ContactDetails, CreateBooking, MoveBooking, PaymentChoice
 from api.validation import Instant, Text
-from models.domain import BookingStatus, MeetingStatus, PaymentMethod, PaymentStatus, RefundStatus
+from models.domain import (
+    BookingStatus,
+    MeetingStatus,
+    PaymentMethod,
+    PaymentStatus,
+    RefundStatus,
+)
+from models.domain import Reason as EndReason
+from models.errors import ErrorCode
+
+# A booking's reason: how it ended, or the code of the refusal that failed it (a closed set).
+REASON_ENUM: JsonDict = {
+    "enum": [*(r.value for r in EndReason), *(c.value for c in ErrorCode), None]
+}
 
 # A range booking's new times, in a create or a move.
 RangeStart = Annotated[
@@ -77,6 +93,7 @@ class PaymentIn(Strict):
         pattern=GATEWAY_PATTERN,
         description="Gateway payments: sandbox, stripe, razorpay, paytm or payhere",
         examples=["sandbox"],
+        json_schema_extra=GATEWAY_OR_NULL_ENUM,
     )
 
 
@@ -130,6 +147,7 @@ class BookingIn(Strict):
     contact: ContactIn | None = Field(
         default=None, description="Where to send notifications (kept out of logs and Temporal)"
     )
+    return_url: ReturnUrl = None
 
     @model_validator(mode="after")
     def _slot_or_range(self) -> BookingIn:
@@ -148,15 +166,18 @@ class BookingIn(Strict):
             contact=None
             if contact is None
             else ContactDetails(contact.email, contact.name, contact.timezone),
+            return_url=self.return_url,
         )
 
 
 class BookingPaymentOut(BaseModel):
     """Payment state of a booking; gateway bookings carry their order and checkout page."""
 
-    method: PaymentMethod = Field(description="How it was paid or refunded", examples=["wallet"])
+    method: PaymentMethod = Field(description="How it was paid or refunded", examples=["gateway"])
     provider: str | None = Field(
-        description="The gateway (null for wallet payments)", examples=["sandbox"]
+        description="The gateway (null for wallet payments)",
+        examples=["sandbox"],
+        json_schema_extra=GATEWAY_OR_NULL_ENUM,
     )
     status: PaymentStatus = Field(
         description="PENDING, DECLINED, CAPTURED, PARTIALLY_REFUNDED, REFUNDED, FAILED (a"
@@ -178,7 +199,7 @@ class MeetingOut(BaseModel):
     status: MeetingStatus = Field(
         description="PENDING, READY, FAILED or CANCELLED", examples=["READY"]
     )
-    provider: str = Field(description="jitsi or google", examples=["jitsi"])
+    provider: Literal["jitsi", "google"] = Field(description="jitsi or google", examples=["jitsi"])
     url: str | None = Field(
         description="The meeting link", examples=["https://meet.jit.si/booking-5f1d0c9a2b"]
     )
@@ -217,8 +238,10 @@ class BookingOut(BaseModel):
         examples=["CONFIRMED"],
     )
     reason: str | None = Field(
-        description="Why it ended: PAYMENT_WINDOW_EXPIRED, INSUFFICIENT_FUNDS, CANCELLED_BY_...",
-        examples=["CANCELLED_BY_CUSTOMER"],
+        description="Why it ended: PAYMENT_WINDOW_EXPIRED, CANCELLED_BY_CUSTOMER,"
+        " CANCELLED_BY_OPERATOR, or the code of the refusal (INSUFFICIENT_FUNDS, ...)",
+        examples=[None],
+        json_schema_extra=REASON_ENUM,
     )
     slot_id: SlotIdOrNone
     resource_id: ResourceId
@@ -255,7 +278,9 @@ class BookingSummaryOut(BaseModel):
     customer_id: CustomerId
     status: BookingStatus = Field(description="The booking's status", examples=["CONFIRMED"])
     reason: str | None = Field(
-        description="Why it ended, if it did", examples=["PAYMENT_WINDOW_EXPIRED"]
+        description="Why it ended, if it did",
+        examples=["PAYMENT_WINDOW_EXPIRED"],
+        json_schema_extra=REASON_ENUM,
     )
     slot_id: SlotIdOrNone
     starts_at: Start[datetime]

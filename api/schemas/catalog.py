@@ -367,3 +367,38 @@ class CreatedSlotsOut(BaseModel):
     """The slots a request created."""
 
     items: list[SlotOut] = Field(description="The created slots")
+
+
+class PublicResourceOut(BaseModel):
+    """A resource as a booking page shows it to anyone: no operator's settings.
+
+    Without a token the catalog answers this view: what the customer needs to
+    choose and book (name, time zone, mode, price, rules, hours, the refund
+    terms they agree to), not how the engine runs the resource (its meeting
+    provider, its buffer, when it was created).
+    """
+
+    id: Id
+    name: ResourceName[str]
+    timezone: Timezone = Field(description="IANA time zone")
+    refund_policy: RefundPolicy = Field(description="What a cancellation gives back")
+    booking_mode: BookingMode = Field(description="slots or range", examples=["slots"])
+    rate: Rate | None = Field(default=None, description="Range mode: the price per started unit")
+    min_duration_minutes: MinDuration[int | None] = None
+    max_duration_minutes: MaxDuration[int | None] = None
+    min_notice_minutes: NoticeMinutes[int | None] = None
+    horizon_days: HorizonDays[int | None] = None
+    availability: OpeningHours | None = Field(
+        default=None, description="Range mode: weekly hours and exceptions"
+    )
+
+
+class PublicSlotOut(BaseModel):
+    """A slot as a booking page shows it to anyone: when, the price, the seats still free."""
+
+    id: Id
+    resource_id: ResourceId
+    starts_at: Start[datetime]
+    ends_at: End[datetime]
+    price: Price
+    remaining_capacity: int = Field(description="Seats still free", examples=[1])

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Annotated, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from api.services.commands import MoneyAmount
 from api.validation import Currency, Text
@@ -28,6 +29,11 @@ SLOT_ID_EXAMPLE = "2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d"
 ORDER_ID_EXAMPLE = "order_9a8b7c6d5e4f3a2b1c0d9e8f"
 CHECKOUT_URL_EXAMPLE = f"http://127.0.0.1:8090/checkout/{ORDER_ID_EXAMPLE}"
 GATEWAY_PATTERN = r"^[a-z]{1,32}$"
+# The gateways the engine has adapters for (a deployment enables some of them).
+GATEWAYS = ("sandbox", "stripe", "razorpay", "paytm", "payhere")
+# The schema names the closed set; the API answers 422 for one not configured here.
+GATEWAY_ENUM: JsonDict = {"enum": list(GATEWAYS)}
+GATEWAY_OR_NULL_ENUM: JsonDict = {"enum": [*GATEWAYS, None]}
 
 Id = Annotated[uuid.UUID, Field(description="Its id", examples=[BOOKING_ID_EXAMPLE])]
 BookingId = Annotated[uuid.UUID, Field(description="The booking", examples=[BOOKING_ID_EXAMPLE])]
@@ -67,6 +73,16 @@ CheckoutUrl = Annotated[
     Field(
         description="Where the customer pays (or an opaque reference for the gateway's SDK)",
         examples=[CHECKOUT_URL_EXAMPLE],
+    ),
+]
+ReturnUrl = Annotated[
+    str | None,
+    Field(
+        max_length=2048,
+        description="Gateway payments: the page of yours the checkout sends the browser back to,"
+        " under one of the allowed origins (BOOKING_CORS_ORIGINS: same scheme, host and port),"
+        " with booking_id (or topup_id) and outcome (paid or declined) added to its query",
+        examples=["https://shop.example.com/booked?lang=en"],
     ),
 ]
 RefundMethod = Annotated[str, Field(description="wallet, or the gateway", examples=["wallet"])]

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from api.schemas.common import (
+    GATEWAY_ENUM,
     GATEWAY_PATTERN,
     Amount,
     BookingIdOrNone,
@@ -17,6 +18,7 @@ from api.schemas.common import (
     Id,
     Money,
     Reason,
+    ReturnUrl,
     SignedMoney,
     Strict,
 )
@@ -81,17 +83,23 @@ class TopupIn(Strict):
         pattern=GATEWAY_PATTERN,
         description="A configured gateway: sandbox, stripe, razorpay, paytm, payhere",
         examples=["sandbox"],
+        json_schema_extra=GATEWAY_ENUM,
     )
+    return_url: ReturnUrl = None
 
     def to_command(self) -> CreateTopup:
         """The top-up as the services take it."""
-        return CreateTopup(amount=self.amount.as_amount(), provider=self.provider)
+        return CreateTopup(
+            amount=self.amount.as_amount(), provider=self.provider, return_url=self.return_url
+        )
 
 
 class TopupPaymentOut(BaseModel):
     """Where the customer pays the top-up."""
 
-    provider: str = Field(examples=["sandbox"], description="The gateway")
+    provider: str = Field(
+        examples=["sandbox"], description="The gateway", json_schema_extra=GATEWAY_ENUM
+    )
     order_id: GatewayOrderId
     checkout_url: CheckoutUrl = Field(
         description="The gateway's checkout page, or an opaque reference for its SDK"

@@ -30,6 +30,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.deps import Services
+from api.return_urls import check_return_url
 from api.services.commands import CreateBooking
 from api.services.idempotency import Answer, IdempotencyKey, Refusal, Success
 from api.services.targets import Target
@@ -176,6 +177,10 @@ def _check_payment(services: Services, request: CreateBooking) -> None:
         raise BookingError(
             ErrorCode.VALIDATION_ERROR, "payment.provider: only for gateway payments"
         )
+    if request.return_url is not None:
+        if payment.method != PaymentMethod.GATEWAY:
+            raise BookingError(ErrorCode.VALIDATION_ERROR, "return_url: only for gateway payments")
+        check_return_url(services.settings, request.return_url)
 
 
 async def _decide(services: Services, create: ClaimedCreate) -> Answer:
@@ -222,7 +227,11 @@ def _booking_input(settings: Settings, create: ClaimedCreate) -> BookingInput:
         else BookingRange(
             resource_id=request.resource_id, starts_at=request.starts_at, ends_at=request.ends_at
         ),
-        payment=PaymentSpec(method=request.payment.method, provider=request.payment.provider),
+        payment=PaymentSpec(
+            method=request.payment.method,
+            provider=request.payment.provider,
+            return_url=request.return_url,
+        ),
         contact=None
         if contact is None
         else Contact(email=contact.email, name=contact.name, timezone=contact.timezone),

@@ -24,6 +24,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Services
+from api.return_urls import check_return_url
 from api.schemas.common import Money, RefundMadeOut
 from api.schemas.ops import TopupRefundOut
 from api.schemas.wallets import TopupOut, TopupPaymentOut
@@ -83,6 +84,8 @@ async def create_topup(
             ErrorCode.VALIDATION_ERROR,
             f"provider: must be one of: {', '.join(sorted(enabled)) or 'none configured'}",
         )
+    if request.return_url is not None:
+        check_return_url(settings, request.return_url)
     amount = request.amount
     low, high = settings.topup_min_amount, settings.topup_max_amount
     if not low <= amount.amount <= high:
@@ -182,6 +185,7 @@ async def _start_workflow(
             amount=request.amount.amount,
             currency=request.amount.currency,
             provider=request.provider,
+            return_url=request.return_url,
             policy=BookingPolicy(
                 hold_ttl_seconds=settings.hold_ttl_seconds,
                 gateway_max_attempts=settings.gateway_max_attempts,

@@ -113,8 +113,14 @@ class PaymentGateway(Protocol):
         currency: str,
         idempotency_key: str,
         expires_at: datetime,
+        return_url: str | None = None,
     ) -> GatewayOrder:
-        """Create (or, for the same booking, find again) the order to pay."""
+        """Create (or, for the same booking, find again) the order to pay.
+
+        ``return_url`` is the page the checkout sends the browser back to, with
+        the booking (or top-up) already in its query; the gateway adds
+        ``outcome=paid`` or ``outcome=declined`` where it tells the two apart.
+        """
         ...
 
     async def cancel_order(self, order_id: str) -> bool:

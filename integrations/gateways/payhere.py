@@ -47,6 +47,7 @@ from integrations.gateways.base import (
     GatewayRefund,
     InvalidSignature,
 )
+from models.return_urls import with_query
 
 __all__ = ["PayHereGateway", "PayHereVerifier", "checkout_hash", "md5sig"]
 
@@ -74,13 +75,24 @@ def md5sig(
     return _md5(merchant_id + order_id + amount + currency + status_code + _md5(secret))
 
 
-def checkout_reference(order_id: str, amount: str, currency: str, hash_: str) -> str:
+def checkout_reference(
+    order_id: str, amount: str, currency: str, hash_: str, return_url: str | None = None
+) -> str:
     """What a PayHere order carries as ``checkout_url``: its checkout form's fields.
 
     The order id, amount, currency and hash the form posts to ``/pay/checkout``
-    besides the merchant's own (merchant id, return and notify URLs).
+    besides the merchant's own (merchant id, notify URL). With a ``return_url``,
+    the form's ``return_url`` and ``cancel_url`` follow as a query
+    (``?return_url=…&cancel_url=…``, ``outcome`` added to each).
     """
-    return f"payhere:order:{order_id}:{amount}:{currency}:{hash_}"
+    reference = f"payhere:order:{order_id}:{amount}:{currency}:{hash_}"
+    if return_url is None:
+        return reference
+    return with_query(
+        reference,
+        return_url=with_query(return_url, outcome="paid"),
+        cancel_url=with_query(return_url, outcome="declined"),
+    )
 
 
 class PayHereGateway:
@@ -112,8 +124,13 @@ class PayHereGateway:
         currency: str,
         idempotency_key: str,
         expires_at: datetime,
+        return_url: str | None = None,
     ) -> GatewayOrder:
-        """The checkout for the booking's (or top-up's) id: no call, PayHere has no order API."""
+        """The checkout for the booking's (or top-up's) id: no call, PayHere has no order API.
+
+        ``return_url`` becomes the checkout form's ``return_url`` and ``cancel_url``
+        (see :func:`checkout_reference`).
+        """
         order_id, wire = str(booking_id), decimal_text(amount, currency)
         hash_ = checkout_hash(self._merchant_id, order_id, wire, currency.upper(), self._secret)
         return GatewayOrder(
@@ -121,7 +138,7 @@ class PayHereGateway:
             order_id=order_id,
             amount=amount,
             currency=currency.upper(),
-            checkout_url=checkout_reference(order_id, wire, currency.upper(), hash_),
+            checkout_url=checkout_reference(order_id, wire, currency.upper(), hash_, return_url),
             status="created",
         )
 

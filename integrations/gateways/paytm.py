@@ -139,6 +139,7 @@ class PaytmGateway:
         currency: str,
         idempotency_key: str,
         expires_at: datetime,
+        return_url: str | None = None,
     ) -> GatewayOrder:
         """Initiate the transaction whose order id is the booking's (or top-up's) id.
 
@@ -156,8 +157,10 @@ class PaytmGateway:
             "txnAmount": {"value": decimal_text(amount, currency), "currency": currency.upper()},
             "userInfo": {"custId": order_id},
         }
-        if self._callback_url:
-            body["callbackUrl"] = self._callback_url
+        # Paytm posts the result to one URL after a payment or a failure (no outcome added).
+        callback_url = return_url or self._callback_url
+        if callback_url:
+            body["callbackUrl"] = callback_url
         answer = await self._post(
             "create_order",
             "/theia/api/v1/initiateTransaction",

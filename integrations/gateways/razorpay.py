@@ -107,6 +107,7 @@ class RazorpayGateway:
         currency: str,
         idempotency_key: str,
         expires_at: datetime,
+        return_url: str | None = None,
     ) -> GatewayOrder:
         """Find the booking's order by receipt, or create it.
 
@@ -118,6 +119,9 @@ class RazorpayGateway:
                 makes the call idempotent instead.
             expires_at: Unused: Razorpay orders do not expire; the booking stops
                 waiting for payment at its deadline.
+            return_url: Sent as ``notes.callback_url``, for Checkout.js's
+                ``callback_url`` (Razorpay calls it after a payment or a failure, so
+                no ``outcome`` is added).
 
         Returns:
             The order, with :func:`checkout_reference` as its ``checkout_url``.
@@ -137,12 +141,10 @@ class RazorpayGateway:
                 and item.get("currency") == currency
             ):
                 return self._order(item)
-        body = {
-            "amount": amount,
-            "currency": currency,
-            "receipt": receipt,
-            "notes": {"booking_id": str(booking_id)},
-        }
+        notes = {"booking_id": str(booking_id)}
+        if return_url is not None:
+            notes["callback_url"] = return_url
+        body = {"amount": amount, "currency": currency, "receipt": receipt, "notes": notes}
         return self._order(await self._call("create_order", "POST", "/v1/orders", json=body))
 
     async def cancel_order(self, order_id: str) -> bool:

@@ -71,6 +71,7 @@ class SandboxGateway:
         currency: str,
         idempotency_key: str,
         expires_at: datetime,
+        return_url: str | None = None,
     ) -> GatewayOrder:
         """Create the booking's order, or get back the one an earlier attempt created.
 
@@ -81,6 +82,8 @@ class SandboxGateway:
             currency: ISO 4217 code.
             idempotency_key: Unused: the receipt already makes the call idempotent.
             expires_at: When the sandbox stops accepting payment (timezone-aware).
+            return_url: Where the checkout sends the browser after a payment or a
+                decline (with ``outcome`` added); stored with the order.
 
         Returns:
             The order with the sandbox's hosted checkout page.
@@ -96,6 +99,8 @@ class SandboxGateway:
             "receipt": str(booking_id),
             "expires_at": expires_at.isoformat(),
         }
+        if return_url is not None:
+            body["return_url"] = return_url
         order = await self._post("create_order", "/v1/orders", body)
         order_id, status = text(order, "id"), text(order, "status")
         checkout_url = text(order, "checkout_url")

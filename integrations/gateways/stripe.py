@@ -45,6 +45,7 @@ from integrations.gateways.base import (
     GatewayRecord,
     GatewayRefund,
 )
+from models.return_urls import with_query
 
 __all__ = ["SIGNATURE_HEADER", "StripeGateway", "StripeVerifier", "checkout_reference"]
 
@@ -83,6 +84,7 @@ class StripeGateway:
         currency: str,
         idempotency_key: str,
         expires_at: datetime,
+        return_url: str | None = None,
     ) -> GatewayOrder:
         """Create the booking's PaymentIntent; a retry with the same key gets the same one.
 
@@ -93,6 +95,9 @@ class StripeGateway:
             idempotency_key: Sent as ``Idempotency-Key`` (Stripe keeps keys 24 hours).
             expires_at: Unused: PaymentIntents do not expire; the booking cancels the
                 intent when its payment window closes.
+            return_url: Recorded as ``metadata[success_url]`` and ``metadata[cancel_url]``
+                (``outcome`` added): a PaymentIntent is confirmed in the browser,
+                which passes its page to ``stripe.confirmPayment`` as ``return_url``.
 
         Returns:
             The order, with :func:`checkout_reference` as its ``checkout_url``.
@@ -106,6 +111,9 @@ class StripeGateway:
             "metadata[booking_id]": str(booking_id),
             "automatic_payment_methods[enabled]": "true",
         }
+        if return_url is not None:
+            form["metadata[success_url]"] = with_query(return_url, outcome="paid")
+            form["metadata[cancel_url]"] = with_query(return_url, outcome="declined")
         response = await self._post("create_order", "/v1/payment_intents", form, idempotency_key)
         _raise_for_status(response, "create_order")
         intent = json_object(response, self.name, "create_order")

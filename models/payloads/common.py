@@ -66,6 +66,8 @@ class PaymentSpec(Frozen):
 
     method: PaymentMethod
     provider: str | None = None
+    # Gateway payments: the frontend page the checkout sends the browser back to.
+    return_url: str | None = None
 
 
 class BookingPolicy(Frozen):

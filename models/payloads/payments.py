@@ -21,6 +21,8 @@ class CreateOrderInput(Frozen):
     amount: int
     currency: str
     expires_at: datetime
+    # The page the checkout returns to (booking_id and outcome are added to it).
+    return_url: str | None = None
 
 
 class ConfirmPaymentInput(Frozen):

@@ -17,6 +17,8 @@ class TopupInput(Frozen):
     currency: str
     provider: str
     policy: BookingPolicy = BookingPolicy()
+    # The frontend page the checkout sends the browser back to.
+    return_url: str | None = None
 
 
 class TopupDecision(Frozen):

@@ -22,6 +22,8 @@ class CreateTopupOrderInput(Frozen):
     amount: int
     currency: str
     expires_at: datetime
+    # The page the checkout returns to (topup_id and outcome are added to it).
+    return_url: str | None = None
 
 
 class CreditTopupInput(Frozen):
