@@ -48,9 +48,12 @@ def dev_settings() -> Settings:
         if value is None:
             updates[name] = SecretStr(_persistent_secret(settings.data_dir / name))
     if "cors_origins" not in given:
-        # The local Temporal UI calls the codec endpoint from its own origin.
-        ui = settings.temporal_ui_port
-        updates["cors_origins"] = [f"http://127.0.0.1:{ui}", f"http://localhost:{ui}"]
+        # The local Temporal UI calls the codec endpoint from its own origin; the API's own
+        # booking page (/book/{id}) gives its address as a checkout's return_url.
+        ports = (settings.temporal_ui_port, settings.api_port)
+        updates["cors_origins"] = [
+            f"http://{name}:{port}" for port in ports for name in ("127.0.0.1", "localhost")
+        ]
     if settings.payload_keys is None:
         updates["payload_keys"] = SecretStr(
             _persistent_secret(settings.data_dir / "payload_keys", new_key_spec)

@@ -14,7 +14,7 @@ export function h(tag, attributes = {}, ...children) {
 
 /** Replace what `root` shows. */
 export function show(root, ...children) {
-  root.replaceChildren(...children.flat());
+  root.replaceChildren(...children.flat().filter((child) => child != null));
 }
 
 /** A message line: kind "error" (role alert), "info" or "ok". */
