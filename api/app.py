@@ -12,6 +12,7 @@ from api.body_limit import BodyLimit
 from api.cors import OriginCORS
 from api.deps import Services, count_request
 from api.errors import install_error_handling
+from api.json_bodies import refuse_duplicate_keys
 from api.openapi import api_routes, install_docs
 from api.openapi_contract import operation_id
 from api.query_params import refuse_unknown_query_params
@@ -97,7 +98,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Durable bookings and payments; every booking is a Temporal workflow.",
         description=DESCRIPTION,
         lifespan=lifespan,
-        dependencies=[Depends(count_request), Depends(refuse_unknown_query_params)],
+        dependencies=[
+            Depends(count_request),
+            Depends(refuse_unknown_query_params),
+            Depends(refuse_duplicate_keys),
+        ],
         docs_url=None,
         redoc_url=None,
         telemetry={

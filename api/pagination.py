@@ -14,10 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from api.validation import BIGINT_MAX, in_range
+from core import bounded_json
 from models.errors import BookingError, ErrorCode
 
 Row = TypeVar("Row")
 _INVALID = "cursor: not a valid cursor"
+# The longest cursor made here (a time and a UUID) is about 100 characters.
+MAX_CURSOR_LENGTH = 512
 
 
 def encode_cursor(*values: Any) -> str:
@@ -27,11 +30,18 @@ def encode_cursor(*values: Any) -> str:
 
 
 def decode_cursor(cursor: str, arity: int) -> list[str]:
-    """Decode a cursor made by :func:`encode_cursor`, or fail with VALIDATION_ERROR."""
+    """Decode a cursor made by :func:`encode_cursor`, or fail with VALIDATION_ERROR.
+
+    Bounded before it is decoded: no longer than :data:`MAX_CURSOR_LENGTH`, and
+    a flat list, as every cursor this module makes is (a cursor nested deep
+    would otherwise exhaust the parser's recursion).
+    """
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise BookingError(ErrorCode.VALIDATION_ERROR, _INVALID)
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
-    except (ValueError, json.JSONDecodeError):
+        values = bounded_json.loads(raw, max_depth=1)
+    except ValueError:
         raise BookingError(ErrorCode.VALIDATION_ERROR, _INVALID) from None
     if not isinstance(values, list) or len(values) != arity:
         raise BookingError(ErrorCode.VALIDATION_ERROR, _INVALID)

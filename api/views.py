@@ -20,7 +20,13 @@ from api.schemas.common import Money, SignedMoney
 from api.schemas.wallets import LedgerEntryOut
 from core.db import UTC_ISO
 from models.db import Booking, LedgerEntry, Resource, Slot
-from models.domain import BookingStatus, MeetingStatus
+from models.domain import (
+    BookingStatus,
+    MeetingStatus,
+    PaymentStatus,
+    RefundStatus,
+    status_after_refund,
+)
 
 
 def resource_view(resource: Resource) -> ResourceOut:
@@ -96,6 +102,20 @@ _BOOKING_VIEW = text(
 ).columns(timeline=JSON, refunds=JSON)
 
 
+def _payment_status(stored: str, captured: int, refunds: list[BookingRefundOut]) -> PaymentStatus:
+    """The payment's status as the money stands: refunded only by refunds that went through.
+
+    The refund step counts a refund on the booking when it asks for it (so no two
+    refunds can pass what was captured); until the gateway has made it, the money
+    is still captured, and the refund shows REQUESTED or PENDING beside it.
+    """
+    status = PaymentStatus(stored)
+    if status not in (PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED):
+        return status
+    made = sum(r.amount.amount for r in refunds if r.status == RefundStatus.PROCESSED)
+    return status_after_refund(captured, made)
+
+
 async def booking_view(
     session: AsyncSession | AsyncConnection, booking_id: uuid.UUID
 ) -> BookingOut | None:
@@ -111,6 +131,7 @@ async def booking_view(
     )
     if booking is None:
         return None
+    refunds = [BookingRefundOut.model_validate(r) for r in booking["refunds"] or ()]
     return BookingOut(
         id=booking["id"],
         customer_id=booking["customer_id"],
@@ -124,14 +145,14 @@ async def booking_view(
         payment=BookingPaymentOut(
             method=booking["payment_method"],
             provider=booking["payment_provider"],
-            status=booking["payment_status"],
+            status=_payment_status(booking["payment_status"], booking["captured_amount"], refunds),
             captured=Money(amount=booking["captured_amount"], currency=booking["currency"]),
             refunded=Money(amount=booking["refunded_amount"], currency=booking["currency"]),
             order_id=booking["payment_order_id"],
             checkout_url=booking["checkout_url"],
         ),
         # Wallet refunds first, then the gateway's, each in the order they were made.
-        refunds=[BookingRefundOut.model_validate(r) for r in booking["refunds"] or ()],
+        refunds=refunds,
         meeting=MeetingOut(
             status=MeetingStatus(booking["meeting_status"]),
             provider=booking["meeting_provider"],

@@ -217,7 +217,7 @@ class WebhookEvent(Base):
     topup_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("topups.id"))
     status: Mapped[str] = mapped_column(String(16))
     body: Mapped[dict[str, Any]]
-    # The exact bytes, kept for events that could not be mapped (UNPARSEABLE).
+    # The exact bytes of every verified body (older rows: only the UNPARSEABLE ones).
     raw_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     received_at: Mapped[datetime] = _now_column()
 

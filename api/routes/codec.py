@@ -20,6 +20,7 @@ from models.errors import BookingError, ErrorCode
 
 router = APIRouter(prefix="/codec", tags=["operators"])
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+_FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
 
 
 async def codec_caller(
@@ -28,12 +29,25 @@ async def codec_caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> None:
     """An operator, or in ``make dev`` anyone on this machine."""
-    local = request.client is not None and request.client.host in _LOOPBACK
-    if credentials is None and services.settings.env == "dev" and local:
+    if credentials is None and services.settings.env == "dev" and _from_this_machine(request):
         return
     user = await current_principal(request, services, credentials)
     if not user.is_operator:
         raise BookingError(ErrorCode.FORBIDDEN, "Operators only.")
+
+
+def _from_this_machine(request: Request) -> bool:
+    """Whether the connection's peer is this machine and speaks for itself.
+
+    Only the peer address counts, never a header. A server that trusts
+    forwarding headers from a loopback proxy (uvicorn does by default) reports
+    the header's address as the client, so a request that carries one is not
+    taken as local whatever address it names: it came through a proxy, for
+    someone else.
+    """
+    if any(name in request.headers for name in _FORWARDING_HEADERS):
+        return False
+    return request.client is not None and request.client.host in _LOOPBACK
 
 
 async def _payloads(request: Request) -> Payloads:

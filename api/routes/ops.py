@@ -170,10 +170,17 @@ async def resend_notification(
 
 @router.post("/topups/{topup_id}/refund", response_model=TopupRefundOut)
 async def refund_topup(
-    topup_id: uuid.UUID, body: TopupRefundIn, user: Operator, services: ServicesDep
+    topup_id: uuid.UUID,
+    body: TopupRefundIn,
+    user: Operator,
+    key: IdempotencyKey,
+    services: ServicesDep,
 ) -> TopupRefundOut:
-    """Refund a credited top-up: only while the wallet still holds it (402 otherwise; audited)."""
-    return await topups.refund_topup(services, user, topup_id, body.reason)
+    """Refund a credited top-up: only while the wallet still holds it (402 otherwise; audited).
+
+    Once per Idempotency-Key: a retry with the same key is the same refund.
+    """
+    return await topups.refund_topup(services, user, topup_id, body.reason, key)
 
 
 @router.get("/wallets/{customer_id}", response_model=WalletOut)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
@@ -29,7 +28,7 @@ from api.schemas.common import (
     T,
 )
 from api.services.commands import NewResource, NewSlot
-from api.validation import Instant, Text
+from api.validation import Instant, Text, iana_zone
 from models.errors import BookingError, ErrorCode
 
 # HH:MM from 00:00 to 24:00.
@@ -170,11 +169,7 @@ class ResourceIn(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {value!r}") from None
-        return value
+        return iana_zone(value)
 
     @model_validator(mode="after")
     def _mode_fields(self) -> ResourceIn:

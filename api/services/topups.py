@@ -9,6 +9,7 @@ enforced by a CHECK on ``topup_days``, counted when the top-up is made).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -28,7 +29,7 @@ from api.return_urls import check_return_url
 from api.schemas.common import Money, RefundMadeOut
 from api.schemas.ops import TopupRefundOut
 from api.schemas.wallets import TopupOut, TopupPaymentOut
-from api.services.booking_changes import bounded, update_error, update_id
+from api.services.booking_changes import bounded, update_error
 from api.services.commands import CreateTopup
 from api.services.idempotency import Refusal, Success
 from core.auth import Principal
@@ -227,9 +228,13 @@ async def get_topup(services: Services, user: Principal, topup_id: uuid.UUID) ->
 
 
 async def refund_topup(
-    services: Services, user: Principal, topup_id: uuid.UUID, reason: str
+    services: Services, user: Principal, topup_id: uuid.UUID, reason: str, key: str
 ) -> TopupRefundOut:
-    """An operator refunds a credited top-up through its workflow (audited).
+    """An operator refunds a credited top-up through its workflow (audited), once per key.
+
+    The caller's ``Idempotency-Key`` names the audit record and the workflow
+    update, so a retry with the same key is the same update (Temporal answers it
+    with the first one's outcome) and writes no second audit line.
 
     Raises:
         BookingError: NOT_FOUND; 409 INVALID_STATE unless credited and not refunded
@@ -237,23 +242,27 @@ async def refund_topup(
             wallet no longer holds the amount.
     """
     actor = f"{user.role}:{user.sub}"
+    # The key is the caller's: named with the caller, hashed to a fixed length.
+    named = hashlib.sha256(f"{actor}\n{key}".encode()).hexdigest()[:32]
     async with services.sessions() as session:
         topup = await session.get(Topup, topup_id)
         if topup is None:
             raise BookingError(ErrorCode.NOT_FOUND, "No such top-up.")
-        session.add(
-            AuditRecord(
+        await session.execute(
+            insert(AuditRecord)
+            .values(
                 actor=actor,
                 action="topup.refund_requested",
                 reason=f"topup {topup_id}: {reason}",
-                key=f"topup:{topup_id}:refund:{uuid.uuid4()}",
+                key=f"topup:{topup_id}:refund:{named}",
             )
+            .on_conflict_do_nothing(index_elements=[AuditRecord.key])
         )
         await session.commit()
     client = await services.temporal.client()
     handle = client.get_workflow_handle_for(TopupWorkflow.run, topup.workflow_id)
     request = TopupRefundRequest(actor=actor, reason=reason)
-    change = update_id("top-up refund")
+    change = f"top-up-refund-{named}"
     try:
         info = await bounded(
             services,

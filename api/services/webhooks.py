@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -11,11 +11,14 @@ from collections.abc import Mapping
 import structlog
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Services
 from api.schemas.webhooks import WebhookReceiptOut
-from integrations.gateways._common import form_fields
+from core import bounded_json
+from core.db import DATA_EXCEPTION_CLASS, outage_cause, pg_error
+from integrations.gateways._common import WEBHOOK_MAX_DEPTH, form_fields
 from integrations.gateways.base import GatewayEvent, InvalidSignature, WebhookVerifier
 from models.db import Booking, Topup, WebhookEvent
 from models.domain import AttentionKind
@@ -32,10 +35,15 @@ log = structlog.get_logger(__name__)
 
 # A verified event the engine cannot map: stored with its raw body for operators.
 UNPARSEABLE = "UNPARSEABLE"
+_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 async def _store_event(
-    services: Services, provider: str, event: GatewayEvent, payload: dict[str, object]
+    services: Services,
+    provider: str,
+    event: GatewayEvent,
+    payload: dict[str, object],
+    body: bytes,
 ) -> tuple[WebhookEvent, Booking | Topup | None, bool]:
     async with services.sessions() as session:
         booking = await booking_for_order(session, provider, event.order_id)
@@ -69,6 +77,7 @@ async def _store_event(
                 topup_id=topup.id if topup else None,
                 status="RECEIVED" if owner else "UNMATCHED",
                 body=payload,
+                raw_body=body,
             )
             .on_conflict_do_nothing(constraint="webhook_events_once")
             .returning(WebhookEvent.id)
@@ -135,15 +144,43 @@ def _stored_form(body: bytes) -> dict[str, object]:
     """The verified body as stored: a JSON object, or a form's fields (Paytm, PayHere).
 
     Raises:
-        ValueError: Neither.
+        ValueError: Neither, or JSON outside :func:`core.bounded_json.loads`'s bounds.
     """
     try:
-        decoded = json.loads(body)
+        decoded = bounded_json.loads(body, max_depth=WEBHOOK_MAX_DEPTH)
+    except bounded_json.JSONBoundsError:
+        if body.lstrip()[:1] in (b"{", b"["):
+            raise
+        return dict(form_fields(body))  # a form with brackets in it
     except ValueError:
         return dict(form_fields(body))
     if not isinstance(decoded, dict):
         raise ValueError("the body is not a JSON object")
     return decoded
+
+
+def _readable(event: GatewayEvent, payload: dict[str, object]) -> None:
+    """Check that the event's fields and the decoded body fit their columns.
+
+    Raises:
+        ValueError: A NUL or an unpaired surrogate in a string (PostgreSQL's
+            text and jsonb cannot hold either), a currency that is not three
+            letters, or an amount outside a BIGINT.
+    """
+    texts = [event.event_id, event.raw_type, event.order_id, event.payment_id, event.currency]
+    why = bounded_json.unstorable(payload) or bounded_json.unstorable(texts)
+    if why is not None:
+        raise ValueError(why)
+    if event.currency is not None and not _CURRENCY.fullmatch(event.currency):
+        raise ValueError("the currency is not three letters")
+    if event.amount is not None and abs(event.amount) > bounded_json.INT64_MAX:
+        raise ValueError("the amount is outside a BIGINT")
+
+
+def _unstorable_value(exc: DBAPIError) -> bool:
+    """Whether PostgreSQL refused a value of the event (SQLSTATE class 22), not an outage."""
+    sqlstate = pg_error(exc).sqlstate or ""
+    return outage_cause(exc) is None and sqlstate.startswith(DATA_EXCEPTION_CLASS)
 
 
 async def _mark(services: Services, stored_id: int, status: str) -> None:
@@ -163,7 +200,10 @@ async def receive_webhook(
 ) -> WebhookReceiptOut:
     """Verify, store (once per provider event id), and signal the booking's workflow.
 
-    A replayed event changes nothing. An event stored but not yet signalled
+    Every verified body is stored byte for byte (``raw_body``) and answered 2xx:
+    one that cannot be read (not an event, nested too deep, a number or a
+    string no column holds) is stored as UNPARSEABLE with an alert, by the
+    SHA-256 of its bytes. A replayed event changes nothing. An event stored but not yet signalled
     (a crash, Temporal down) is signalled again on the gateway's retry, and
     the workflow ignores event ids it has seen.
 
@@ -178,17 +218,28 @@ async def receive_webhook(
         raise BookingError(ErrorCode.INVALID_SIGNATURE, "Unknown or unconfigured provider.")
     try:
         verifier.verify(body, headers, now=time.time())
-    except InvalidSignature as exc:
-        log.warning("webhook.invalid_signature", provider=provider, why=str(exc))
+    except (InvalidSignature, ValueError) as exc:
+        # A ValueError is a header or body no verifier could read: malformed, so not valid.
+        why = str(exc) if isinstance(exc, InvalidSignature) else type(exc).__name__
+        log.warning("webhook.invalid_signature", provider=provider, why=why)
         raise BookingError(ErrorCode.INVALID_SIGNATURE, "The signature is not valid.") from None
     try:
         event = verifier.parse(body, headers)
         payload = _stored_form(body)
-    except (ValueError, KeyError, TypeError, InvalidSignature):
+        _readable(event, payload)
+    except (ValueError, KeyError, TypeError, InvalidSignature) as exc:
         # Signed by the gateway but not an event we can map: keep it, answer 2xx.
+        log.warning("webhook.unreadable", provider=provider, why=type(exc).__name__)
         return await _store_unparseable(services, provider, body)
-
-    stored, owner, first = await _store_event(services, provider, event, payload)
+    try:
+        stored, owner, first = await _store_event(services, provider, event, payload, body)
+    except DBAPIError as exc:
+        # A second line: a value the checks above let through and PostgreSQL refuses
+        # is still the gateway's signed event. An outage stays an error (5xx, retried).
+        if not _unstorable_value(exc):
+            raise
+        log.warning("webhook.unstorable_value", provider=provider, sqlstate=pg_error(exc).sqlstate)
+        return await _store_unparseable(services, provider, body)
     log.info(
         "webhook.stored",
         provider=provider,

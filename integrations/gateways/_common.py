@@ -19,7 +19,6 @@ gateway, a secret or anything about the customer.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
@@ -30,9 +29,12 @@ from urllib.parse import parse_qsl
 import httpx
 from babel.numbers import get_currency_precision
 
+from core import bounded_json
 from core.signing import TOLERANCE_SECONDS, InvalidSignature, verify_header
 from integrations.gateways.base import GatewayError, GatewayRecord, GatewayRefund
 
+# Gateways' events nest a dozen levels at most; deeper is no event of theirs.
+WEBHOOK_MAX_DEPTH = 64
 # A machine-readable error code; anything else from a gateway stays out of messages.
 _CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
@@ -157,18 +159,27 @@ def integer(obj: Mapping[str, Any], key: str) -> int | None:
 
 
 def unix_time(obj: Mapping[str, Any], key: str) -> datetime | None:
-    """``obj[key]`` as a UTC datetime when it is an integer unix time, else None."""
+    """``obj[key]`` as a UTC datetime when it is an integer unix time, else None.
+
+    A number no calendar holds (year 10,000 and on) is no unix time: None too.
+    """
     seconds = integer(obj, key)
-    return datetime.fromtimestamp(seconds, tz=UTC) if seconds is not None else None
+    if seconds is None:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def event_object(body: bytes, provider: str) -> dict[str, Any]:
-    """A webhook's body decoded to a JSON object.
+    """A webhook's body decoded to a JSON object, within :func:`core.bounded_json.loads`'s bounds.
 
     Raises:
-        ValueError: The body is not JSON, or not an object.
+        ValueError: The body is not JSON, not an object, nested deeper than
+            :data:`WEBHOOK_MAX_DEPTH` or holds a number no BIGINT column takes.
     """
-    event = json.loads(body)
+    event = bounded_json.loads(body, max_depth=WEBHOOK_MAX_DEPTH)
     if not isinstance(event, dict):
         raise ValueError(f"{provider} webhook body is not an object")
     return event

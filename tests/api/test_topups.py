@@ -150,13 +150,19 @@ async def test_a_refund_takes_the_money_back_only_while_the_wallet_holds_it(
     assert (await book(api, spent, slot["id"])).status_code == 201
 
     refunded = await api.post(
-        f"/v1/ops/topups/{refundable['id']}/refund", json={"reason": "asked"}, headers=OPERATOR
+        f"/v1/ops/topups/{refundable['id']}/refund",
+        json={"reason": "asked"},
+        headers={**OPERATOR, "Idempotency-Key": "refund-1"},
     )
     twice = await api.post(
-        f"/v1/ops/topups/{refundable['id']}/refund", json={"reason": "again"}, headers=OPERATOR
+        f"/v1/ops/topups/{refundable['id']}/refund",
+        json={"reason": "again"},
+        headers={**OPERATOR, "Idempotency-Key": "refund-2"},
     )
     uncovered = await api.post(
-        f"/v1/ops/topups/{gone['id']}/refund", json={"reason": "asked"}, headers=OPERATOR
+        f"/v1/ops/topups/{gone['id']}/refund",
+        json={"reason": "asked"},
+        headers={**OPERATOR, "Idempotency-Key": "refund-3"},
     )
     order = (
         await sandbox.get(f"/v1/orders/{refundable['payment']['order_id']}", headers=SANDBOX_AUTH)
