@@ -133,7 +133,7 @@ async function confirmation(root, api, bookingId, outcome, booking = null) {
     show(root, h("h1", {}, "Your booking"), notice(inWords(error), "error"));
     return;
   }
-  show(root, ...bookingSummary(booking, outcome));
+  show(root, ...bookingSummary(booking, outcome, true));
 }
 
 const HEADLINES = {
@@ -147,7 +147,7 @@ const HEADLINES = {
 };
 
 /** What a customer sees of a booking: when, what it cost, how it was paid, its reference. */
-export function bookingSummary(booking, outcome = null) {
+export function bookingSummary(booking, outcome = null, justBooked = false) {
   const [headline, kind] = HEADLINES[booking.status] ?? [booking.status, "info"];
   const paid = booking.payment.method === "wallet" ? "from your wallet" : "by card";
   const parts = [
@@ -163,7 +163,7 @@ export function bookingSummary(booking, outcome = null) {
   if (outcome === "declined" && booking.status === "AWAITING_PAYMENT") {
     parts.push(notice("Your payment was declined. You can try again before the hold ends.", "error"));
     parts.push(h("p", {}, h("a", { href: booking.payment.checkout_url, class: "button" }, "Pay again")));
-  } else if (kind === "ok") {
+  } else if (kind === "ok" && justBooked) {
     parts.push(notice("A confirmation is on its way if you gave an email.", "ok"));
   }
   return parts;

@@ -25,8 +25,12 @@ export async function managePage(root, api, link) {
     // Without the resource the page still shows, cancels; moving needs its free times.
   }
 
-  function view(message = null) {
+  function view(message = null, offer = true) {
     const actions = h("div", { class: "actions" });
+    if (!offer) {
+      show(root, ...bookingSummary(booking), message);
+      return;
+    }
     if (CANCELLABLE.has(booking.status)) {
       actions.append(h("button", { type: "button", id: "cancel", onclick: askCancel }, "Cancel booking"));
     }
@@ -49,7 +53,7 @@ export async function managePage(root, api, link) {
       notice(`Cancel this booking? ${policy}`.trim()),
       h("button", { type: "button", class: "danger", id: "confirm-cancel", onclick: cancel }, "Yes, cancel it"),
       h("button", { type: "button", onclick: () => view() }, "Keep it"),
-    ));
+    ), false);
   }
 
   async function cancel() {
