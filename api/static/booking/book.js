@@ -157,7 +157,7 @@ export function bookingSummary(booking, outcome = null, justBooked = false) {
       h("dt", {}, "Price"), h("dd", {}, `${moneyOf(booking.amount)} ${paid}`),
       h("dt", {}, "Status"), h("dd", { id: "booking-status" }, booking.status),
       h("dt", {}, "Reference"), h("dd", { id: "booking-id" }, booking.id),
-      booking.meeting?.url ? [h("dt", {}, "Meeting"), h("dd", {}, h("a", { href: booking.meeting.url }, booking.meeting.url))] : [],
+      booking.meeting?.status === "READY" && booking.meeting.url ? [h("dt", {}, "Meeting"), h("dd", {}, h("a", { href: booking.meeting.url }, booking.meeting.url))] : [],
     ),
   ];
   if (outcome === "declined" && booking.status === "AWAITING_PAYMENT") {
