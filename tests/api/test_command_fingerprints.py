@@ -31,6 +31,10 @@ MONEY = {"amount": 50000, "currency": "INR"}
             },
         ),
         (TopupIn, {"amount": MONEY, "provider": "sandbox"}),
+        (
+            TopupIn,
+            {"amount": MONEY, "provider": "sandbox", "return_url": "http://127.0.0.1:5173/done"},
+        ),
         (CreditIn, {"amount": MONEY, "reason": "welcome credit"}),
         (OperatorRefundIn, {"reason": "goodwill"}),
         (OperatorRefundIn, {"amount": MONEY, "reason": "goodwill"}),
@@ -39,5 +43,13 @@ MONEY = {"amount": 50000, "currency": "INR"}
 def test_fingerprint_is_the_body_as_it_was_hashed(shape: Any, body: dict[str, Any]) -> None:
     """The command built from a body fingerprints as the body's JSON that keys were claimed with."""
     parsed = shape.model_validate(body)
+    expected = parsed.model_dump(mode="json")
+    # Fields added since keys were first claimed are left out while unset, so a
+    # retry of a key claimed before them still matches.
+    if expected.get("return_url", "") is None:
+        del expected["return_url"]
+    contact = expected.get("contact")
+    if isinstance(contact, dict) and contact.get("timezone", "") is None:
+        del contact["timezone"]
 
-    assert parsed.to_command().fingerprint() == parsed.model_dump(mode="json")
+    assert parsed.to_command().fingerprint() == expected
