@@ -19,6 +19,7 @@ from activities.decision import DecisionActivities
 from activities.slots import Held, Payment, PayOnHold
 from core.failures import FailureClassifier
 from integrations.meetings import JitsiProvider
+from models.domain import BookingStatus, MeetingStatus
 from models.payloads import (
     SAGA_VERSION,
     BookingInput,
@@ -45,6 +46,8 @@ from models.payloads import (
     RecordAuditInput,
     RecordDeclineInput,
     RecordMeetingAlertInput,
+    RecoveryPlan,
+    RecoveryPlanInput,
     Refundable,
     RefundPaymentInput,
     RefundPaymentResult,
@@ -284,6 +287,19 @@ class FakeSteps:
             left = self.amount - sum(r.amount or self.amount for r in self.wallet_refunds)
             return Refundable(method="wallet", currency="INR", remaining=left)
 
+        @activity.defn(name="recovery_plan")
+        async def recovery_plan(request: RecoveryPlanInput) -> RecoveryPlan:
+            self._fault("recovery_plan")
+            self.calls.append("recovery_plan")
+            return RecoveryPlan(
+                booking_id=request.booking_id,
+                status=BookingStatus.CONFIRMED,
+                provider=None,
+                order_id=None,
+                meeting_status=MeetingStatus.READY,
+                ends_at=self.clock + self.starts_in + self.length,
+            )
+
         return [
             hold_slot,
             charge_wallet,
@@ -305,6 +321,7 @@ class FakeSteps:
             record_audit,
             find_refundable,
             record_decline,
+            recovery_plan,
         ]
 
 
