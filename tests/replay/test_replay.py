@@ -1,8 +1,9 @@
 """Recorded booking histories replay against the current workflow code without nondeterminism.
 
-Regenerate after an intended, versioned change (keeping the histories an open
-workflow may still have, see docs/determinism.md) with:
-``BOOKING_RECORD_HISTORIES=1 .venv/bin/pytest tests/workflows tests/api``.
+A recorded history is a contract with the workflows in flight: it is never
+edited or re-recorded. A new path gets a new history beside the old ones
+(``BOOKING_RECORD_HISTORIES=1 .venv/bin/pytest tests/workflows tests/api``
+records them all: keep only the new files; see docs/determinism.md).
 """
 
 from __future__ import annotations
