@@ -76,6 +76,7 @@ PASSED_THROUGH = (
     "workflows.meetings",
     "workflows.gateway",
     "workflows.wallet",
+    "workflows.parts",
 )
 SANDBOX = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH)

@@ -23,6 +23,7 @@ from workflows.gateway import GatewayPayment
 from workflows.meetings import Meetings
 from workflows.notices import Notices
 from workflows.operator import OperatorActions
+from workflows.parts import Parts
 from workflows.pending import MustHappen
 from workflows.policies import ActivityFailure, failure_reason, gateway_retry, is_business_failure
 from workflows.refunds import Refunds
@@ -98,11 +99,11 @@ class BookingWorkflow:
         self._notices = notices = Notices(request, s, steps, view)
         self._refunds = refunds = Refunds(request, s, steps, must, notices)
         self._meetings = meetings = Meetings(request, s, steps, view, must, notices)
-        parts = (request, s, steps, view, must, refunds, notices)
+        parts = Parts(request, s, steps, view, must, refunds, notices)
         self._wallet = WalletPayment(request, s, steps, view, finish=self.finish)
-        self._gateway = GatewayPayment(*parts, finish=self.finish)
-        self._changes = changes = Changes(*parts, meetings=meetings, finish=self.finish)
-        self._ops = OperatorActions(request, s, steps, must, refunds, notices, changes=changes)
+        self._gateway = GatewayPayment(parts, finish=self.finish)
+        self._changes = changes = Changes(parts, meetings=meetings, finish=self.finish)
+        self._ops = OperatorActions(parts, changes=changes)
 
     # ---- the saga ------------------------------------------------------------------------------
 

@@ -28,7 +28,6 @@ from models.domain import (
 )
 from models.errors import ErrorCode
 from models.payloads import (
-    BookingInput,
     CancelInput,
     CancelResult,
     MoveBookingInput,
@@ -36,14 +35,10 @@ from models.payloads import (
     RescheduleInput,
     RescheduleResult,
 )
-from workflows.attention import OperatorView
 from workflows.meetings import Meetings
-from workflows.notices import Notices
-from workflows.pending import MustHappen
+from workflows.parts import Parts
 from workflows.policies import ActivityFailure, failure_message, failure_reason, refusal
-from workflows.refunds import Refunds
-from workflows.saga import REFUNDS, SagaState, late_payment_window, not_movable
-from workflows.steps import Steps
+from workflows.saga import REFUNDS, late_payment_window, not_movable
 from workflows.words import booking_words
 
 with workflow.unsafe.imports_passed_through():
@@ -73,39 +68,15 @@ class Changes:
     """The booking's changes, serialised: one at a time, one answer per cancel.
 
     Args:
-        request: The booking's start input.
-        state: The workflow's state.
-        steps: The runner.
-        view: What operators see.
-        must: The must-happen steps (audit rows).
-        refunds: Money back.
-        notices: The customer's notifications.
+        parts: What the workflow's objects share (input, state, runner, view, ...).
         meetings: The meeting link (a move makes it anew).
         finish: The workflow's unwind of the compensation stack.
     """
 
-    def __init__(
-        self,
-        request: BookingInput,
-        state: SagaState,
-        steps: Steps,
-        view: OperatorView,
-        must: MustHappen,
-        refunds: Refunds,
-        notices: Notices,
-        *,
-        meetings: Meetings,
-        finish: Finish,
-    ) -> None:
-        self._request = request
-        self._s = state
-        self._steps = steps
-        self._view = view
-        self._must = must
-        self._refunds = refunds
-        self._notices = notices
-        self._meetings = meetings
-        self._finish = finish
+    def __init__(self, parts: Parts, *, meetings: Meetings, finish: Finish) -> None:
+        self._request, self._s, self._steps = parts.request, parts.state, parts.steps
+        self._view, self._must, self._notices = parts.view, parts.must, parts.notices
+        self._refunds, self._meetings, self._finish = parts.refunds, meetings, finish
         self.lock = asyncio.Lock()
         # Changes in flight: the lock's holder and its waiters (and a cancel's mail).
         self.in_flight = 0

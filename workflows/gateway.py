@@ -18,7 +18,6 @@ from temporalio import workflow
 from models.domain import AttentionKind, BookingStatus, NotificationKind, Reason, RefundStatus
 from models.errors import ErrorCode
 from models.payloads import (
-    BookingInput,
     ConfirmPaymentInput,
     CreateOrderInput,
     CreateResult,
@@ -27,14 +26,10 @@ from models.payloads import (
     RecordDeclineInput,
     SlotHold,
 )
-from workflows.attention import OperatorView
 from workflows.changes import Finish
-from workflows.notices import Notices
-from workflows.pending import MustHappen
+from workflows.parts import Parts
 from workflows.policies import STEP_TIMEOUT, ActivityFailure, gateway_retry
-from workflows.refunds import Refunds
-from workflows.saga import SagaState, Undo, UndoKind
-from workflows.steps import Steps
+from workflows.saga import Undo, UndoKind
 from workflows.words import waiting_words
 
 with workflow.unsafe.imports_passed_through():
@@ -45,36 +40,14 @@ class GatewayPayment:
     """A booking's payment through a gateway, from its order to the last late capture.
 
     Args:
-        request: The booking's start input (provider, policy).
-        state: The workflow's state.
-        steps: The runner.
-        view: What operators see.
-        must: The must-happen steps (the payment's records).
-        refunds: Money back (a late, second or mismatched capture).
-        notices: The customer's notifications.
+        parts: What the workflow's objects share (input, state, runner, view, ...).
         finish: The workflow's unwind (expiry, a mismatched payment).
     """
 
-    def __init__(
-        self,
-        request: BookingInput,
-        state: SagaState,
-        steps: Steps,
-        view: OperatorView,
-        must: MustHappen,
-        refunds: Refunds,
-        notices: Notices,
-        *,
-        finish: Finish,
-    ) -> None:
-        self._request = request
-        self._s = state
-        self._steps = steps
-        self._view = view
-        self._must = must
-        self._refunds = refunds
-        self._notices = notices
-        self._finish = finish
+    def __init__(self, parts: Parts, *, finish: Finish) -> None:
+        self._request, self._s, self._steps = parts.request, parts.state, parts.steps
+        self._view, self._must, self._notices = parts.view, parts.must, parts.notices
+        self._refunds, self._finish = parts.refunds, finish
 
     async def take(self) -> bool:
         """Order, then wait for the payment webhook until the deadline; True once confirmed."""

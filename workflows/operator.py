@@ -14,7 +14,6 @@ from temporalio import workflow
 from models.domain import BookingStatus, MeetingStatus, NotificationKind, PaymentMethod
 from models.errors import ErrorCode
 from models.payloads import (
-    BookingInput,
     OpsRefundInput,
     OpsRefundResult,
     ResendNotificationInput,
@@ -25,13 +24,10 @@ from models.payloads import (
     RetryPendingResult,
 )
 from workflows.changes import Changes
-from workflows.notices import Notices
 from workflows.ops_rules import find_refundable, refund_amount_for, refund_audit, resend_audit
-from workflows.pending import MustHappen
+from workflows.parts import Parts
 from workflows.policies import refusal
-from workflows.refunds import Refunds
-from workflows.saga import SagaState, Undo, UndoKind
-from workflows.steps import Steps
+from workflows.saga import Undo, UndoKind
 
 with workflow.unsafe.imports_passed_through():
     from activities.audit import AuditActivities
@@ -41,32 +37,13 @@ class OperatorActions:
     """What an operator can do to a booking whose workflow is running.
 
     Args:
-        request: The booking's start input.
-        state: The workflow's state.
-        steps: The runner.
-        must: The must-happen steps (audit rows).
-        refunds: Money back.
-        notices: The customer's notifications.
+        parts: What the workflow's objects share (input, state, runner, view, ...).
         changes: The change lock a refund takes.
     """
 
-    def __init__(
-        self,
-        request: BookingInput,
-        state: SagaState,
-        steps: Steps,
-        must: MustHappen,
-        refunds: Refunds,
-        notices: Notices,
-        *,
-        changes: Changes,
-    ) -> None:
-        self._request = request
-        self._s = state
-        self._steps = steps
-        self._must = must
-        self._refunds = refunds
-        self._notices = notices
+    def __init__(self, parts: Parts, *, changes: Changes) -> None:
+        self._request, self._s, self._steps = parts.request, parts.state, parts.steps
+        self._must, self._refunds, self._notices = parts.must, parts.refunds, parts.notices
         self._changes = changes
 
     async def refund(self, request: OpsRefundInput) -> OpsRefundResult:
