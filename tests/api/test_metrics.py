@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
-from temporalio.client import Client
 
 from core.db import SessionFactory
-from core.metrics import worker_runtime
 from core.settings import Settings
-from core.temporal import connect
 from models.domain import AttentionKind
-from stack.embedded import free_port
 from store import alerts
-from worker import build_worker, engine_activities
-from workflows.booking import BookingWorkflow
 
-from support.auth import bearer
-from support.catalog import book, book_gateway, fund, make_slot
-from support.engine import api_client
-from support.workflows import settled, until_state
+from support.catalog import book_gateway, make_slot
+from support.engine import metrics_after_three_bookings
 
 
 def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -85,25 +76,7 @@ async def test_worker_serves_its_own_metrics_with_the_sdks(
     settings: Settings, sessions: SessionFactory, http_for_providers: httpx.AsyncClient
 ) -> None:
     """Bookings by status, refunds and gateway calls, next to ``temporal_*`` on one endpoint."""
-    port = free_port()
-    queue = settings.model_copy(
-        update={"task_queue": f"q-{uuid.uuid4().hex[:10]}", "worker_metrics_port": port}
-    )
-    runtime = worker_runtime(queue)
-    assert runtime is not None
-    client: Client = await connect(queue, runtime)
-    worker = build_worker(client, queue, engine_activities(queue, sessions, http_for_providers))
-    customer = uuid.uuid4()
-    async with worker, api_client(queue) as api:
-        await fund(api, customer, 2_000)
-        paid = (await book(api, customer, (await make_slot(api, price=1_000))["id"])).json()
-        handle = client.get_workflow_handle_for(BookingWorkflow.run, f"booking-{paid['id']}")
-        await until_state(handle, settled("CONFIRMED"))
-        await api.post(f"/v1/bookings/{paid['id']}/cancel", headers=bearer(customer))
-        slot = await make_slot(api, price=1_000, starts_in=timedelta(days=1))
-        await book_gateway(api, customer, slot["id"])
-        async with httpx.AsyncClient() as scraper:
-            text = (await scraper.get(f"http://127.0.0.1:{port}/metrics")).text
+    _, text = await metrics_after_three_bookings(settings, sessions, http_for_providers)
     samples = _samples(text)
 
     assert _value(samples, "booking_bookings_total", status="CONFIRMED") == 1

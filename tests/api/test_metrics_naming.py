@@ -8,26 +8,14 @@ the SDK's latency histograms are there to be judged.
 
 from __future__ import annotations
 
-import uuid
-from datetime import timedelta
-
 import httpx
 import pytest
-from temporalio.client import Client
 
 from core.db import SessionFactory
-from core.metrics import worker_runtime
 from core.settings import Settings
-from core.temporal import connect
-from stack.embedded import free_port
-from worker import build_worker, engine_activities
-from workflows.booking import BookingWorkflow
 
-from support.auth import bearer
-from support.catalog import book, book_gateway, fund, make_slot
-from support.engine import api_client
+from support.engine import metrics_after_three_bookings
 from support.prometheus import naming_problems, promtool_check
-from support.workflows import settled, until_state
 
 
 @pytest.fixture(scope="module")
@@ -35,26 +23,9 @@ async def expositions(
     settings: Settings, sessions: SessionFactory, http_for_providers: httpx.AsyncClient
 ) -> dict[str, str]:
     """The API's and the worker's expositions after a paid, a cancelled and a gateway booking."""
-    port = free_port()
-    queue = settings.model_copy(
-        update={"task_queue": f"q-{uuid.uuid4().hex[:10]}", "worker_metrics_port": port}
+    api_text, worker_text = await metrics_after_three_bookings(
+        settings, sessions, http_for_providers
     )
-    runtime = worker_runtime(queue)
-    assert runtime is not None
-    client: Client = await connect(queue, runtime)
-    worker = build_worker(client, queue, engine_activities(queue, sessions, http_for_providers))
-    customer = uuid.uuid4()
-    async with worker, api_client(queue) as api:
-        await fund(api, customer, 2_000)
-        paid = (await book(api, customer, (await make_slot(api, price=1_000))["id"])).json()
-        handle = client.get_workflow_handle_for(BookingWorkflow.run, f"booking-{paid['id']}")
-        await until_state(handle, settled("CONFIRMED"))
-        await api.post(f"/v1/bookings/{paid['id']}/cancel", headers=bearer(customer))
-        slot = await make_slot(api, price=1_000, starts_in=timedelta(days=1))
-        await book_gateway(api, customer, slot["id"])
-        async with httpx.AsyncClient() as scraper:
-            worker_text = (await scraper.get(f"http://127.0.0.1:{port}/metrics")).text
-        api_text = (await api.get("/metrics")).text
     return {"api": api_text, "worker": worker_text}
 
 
