@@ -34,6 +34,7 @@ from workflows.saga import (
     UndoKind,
     hold_request,
     late_payment_window,
+    provider_of,
 )
 from workflows.steps import Steps
 from workflows.wallet import WalletPayment
@@ -72,7 +73,6 @@ with workflow.unsafe.imports_passed_through():
         RetryMeetingResult,
         RetryPendingInput,
         RetryPendingResult,
-        SlotHold,
     )
 
 
@@ -140,7 +140,7 @@ class BookingWorkflow:
                 await self._notices.send(NotificationKind.BOOKING_CONFIRMED)
             s.reminders_since = workflow.now()
             # At its end the booking is COMPLETED (see _serve_until_close).
-            self._close_no_later_than(self._hold().ends_at)
+            self._close_no_later_than(self._s.current_hold().ends_at)
         elif not wallet and s.hold is not None:
             # Money may still arrive for the order: it is refunded within the window.
             window = timedelta(seconds=request.policy.late_payment_window_seconds)
@@ -301,7 +301,7 @@ class BookingWorkflow:
                     PaymentActivities.cancel_order,
                     CancelOrderInput(
                         booking_id=request.booking_id,
-                        provider=self._provider(),
+                        provider=provider_of(self._request),
                         order_id=s.order_id,
                     ),
                     retry=gateway_retry(request.policy.gateway_max_attempts),
@@ -424,13 +424,6 @@ class BookingWorkflow:
 
     def _close_no_later_than(self, when: datetime) -> None:
         self._s.close_at = min(when, self._s.close_at or when)
-
-    def _hold(self) -> SlotHold:
-        assert self._s.hold is not None
-        return self._s.hold
-
-    def _provider(self) -> str:
-        return self._request.payment.provider or "sandbox"
 
     async def _result(self) -> BookingResult:
         # The create update must answer before the run returns, or Temporal

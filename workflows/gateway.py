@@ -24,12 +24,11 @@ from models.payloads import (
     MarkRefundProcessedInput,
     PaymentEvent,
     RecordDeclineInput,
-    SlotHold,
 )
 from workflows.changes import Finish
 from workflows.parts import Parts
 from workflows.policies import STEP_TIMEOUT, ActivityFailure, gateway_retry
-from workflows.saga import Undo, UndoKind
+from workflows.saga import Undo, UndoKind, provider_of
 from workflows.words import waiting_words
 
 with workflow.unsafe.imports_passed_through():
@@ -51,8 +50,8 @@ class GatewayPayment:
 
     async def take(self) -> bool:
         """Order, then wait for the payment webhook until the deadline; True once confirmed."""
-        s, hold, policy = self._s, self._hold(), self._request.policy
-        provider = self._provider()
+        s, hold, policy = self._s, self._s.current_hold(), self._request.policy
+        provider = provider_of(self._request)
         deadline = workflow.now() + timedelta(seconds=policy.hold_ttl_seconds)
         self._view.show(f"creating a {provider} order")
         order_request = CreateOrderInput(
@@ -137,7 +136,7 @@ class GatewayPayment:
             )
 
     async def _on_capture(self, event: PaymentEvent) -> None:
-        s, hold = self._s, self._hold()
+        s, hold = self._s, self._s.current_hold()
         capture = self._refunds.capture_of(event)
         if capture.payment_id in s.payments:
             return
@@ -184,7 +183,7 @@ class GatewayPayment:
         ``said`` is the amount the event claims; the refund is the capture's
         (never more than the order).
         """
-        hold = self._hold()
+        hold = self._s.current_hold()
         refund = await self._finish(
             BookingStatus.FAILED,
             ErrorCode.PAYMENT_MISMATCH,
@@ -201,12 +200,7 @@ class GatewayPayment:
         """Say what the booking waits for: which payment, for which order, until when."""
         s = self._s
         assert s.deadline is not None
-        words = waiting_words(self._provider(), self._hold(), s.order_id, s.deadline, note)
+        words = waiting_words(
+            provider_of(self._request), self._s.current_hold(), s.order_id, s.deadline, note
+        )
         self._view.show(words, status=status)
-
-    def _hold(self) -> SlotHold:
-        assert self._s.hold is not None
-        return self._s.hold
-
-    def _provider(self) -> str:
-        return self._request.payment.provider or "sandbox"

@@ -41,7 +41,7 @@ from workflows.policies import (
     failure_reason,
     gateway_retry,
 )
-from workflows.saga import PendingStep, SagaState, Undo, UndoKind
+from workflows.saga import PendingStep, SagaState, Undo, UndoKind, provider_of
 from workflows.steps import Steps
 
 with workflow.unsafe.imports_passed_through():
@@ -170,7 +170,7 @@ class Refunds:
     ) -> RefundInfo:
         """Refund ``amount`` of a gateway capture; past the step bound it is owed and retried."""
         assert capture.payment_id is not None
-        provider = self._request.payment.provider or "sandbox"
+        provider = provider_of(self._request)
         info = RefundInfo(
             amount=amount, currency=capture.currency, method=provider, status=RefundStatus.OWED
         )

@@ -116,6 +116,11 @@ class SagaState:
     next_retry_at: datetime | None = None
     retry_pending_requested: bool = False
 
+    def current_hold(self) -> SlotHold:
+        """The hold, once the hold (or the wallet decision) has made it."""
+        assert self.hold is not None
+        return self.hold
+
 
 # What the customer is told when the booking ends this way.
 ENDING_NOTICE = {
@@ -152,3 +157,8 @@ def late_payment_window(request: BookingInput) -> timedelta:
     if request.payment.method != PaymentMethod.GATEWAY:
         return timedelta(0)
     return timedelta(seconds=request.policy.late_payment_window_seconds)
+
+
+def provider_of(request: BookingInput) -> str:
+    """The gateway a booking pays through (the sandbox when none is named)."""
+    return request.payment.provider or "sandbox"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 from models.domain import BookingStatus, MeetingStatus
-from models.payloads import BookingInput, ChargeWalletInput, CreateResult, SlotHold
+from models.payloads import BookingInput, ChargeWalletInput, CreateResult
 from workflows.attention import OperatorView
 from workflows.changes import Finish
 from workflows.policies import (
@@ -97,7 +97,7 @@ class WalletPayment:
 
     async def charge_after_hold(self) -> bool:
         """Saga version 1: debit the wallet after the hold, as a step of its own."""
-        s, hold = self._s, self._hold()
+        s, hold = self._s, self._s.current_hold()
         self._view.show(f"charging {price_words(hold)} to the wallet for {booking_words(hold)}")
         # Pushed first: a debit attempt that timed out may still have committed. Its
         # undo also voids a debit that has not happened (see refund_wallet).
@@ -118,7 +118,3 @@ class WalletPayment:
         self._view.show("confirmed", status=BookingStatus.CONFIRMED)
         s.decision = CreateResult(booking_id=hold.booking_id, status=BookingStatus.CONFIRMED)
         return True
-
-    def _hold(self) -> SlotHold:
-        assert self._s.hold is not None
-        return self._s.hold
