@@ -32,6 +32,7 @@ from starlette.routing import BaseRoute
 from api.deps import current_principal, optional_principal, require_operator
 from api.errors import HTTP_STATUS
 from api.openapi_contract import METHOD_NOT_ALLOWED, add_examples, check_unique
+from api.openapi_examples import add_request_examples
 from api.rate_limits import UNLIMITED_PREFIXES
 from api.routes.codec import codec_caller
 from models.errors import DEFAULT_MESSAGES, ErrorCode
@@ -253,6 +254,7 @@ def document(app: FastAPI) -> dict[str, Any]:
     components.pop("ValidationError", None)
     schema["components"].setdefault("responses", {})["MethodNotAllowed"] = METHOD_NOT_ALLOWED
     add_examples(schema)
+    add_request_examples(schema)
     check_unique(schema)
     app.openapi_schema = schema
     return schema
