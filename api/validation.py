@@ -4,7 +4,8 @@ Each is an ``Annotated`` pydantic type, so a bad value is a 422
 ``VALIDATION_ERROR`` that names the field, never a database error:
 
 - :data:`Text`: no NUL, no other control characters but tab and line breaks,
-  no unpaired surrogates (PostgreSQL's ``text`` cannot hold them);
+  no unpaired surrogates (PostgreSQL's ``text`` cannot hold them); the
+  document says so with a ``pattern``, so a client knows before it sends;
 - :data:`Instant`: an aware time between 2000-01-01 and 2200-01-01 UTC (a time
   whose UTC value falls outside what a ``timestamptz`` or Python can hold is
   refused, not overflowed);
@@ -28,7 +29,9 @@ from zoneinfo import available_timezones
 
 from babel.core import get_global
 from babel.numbers import get_territory_currencies
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
@@ -54,6 +57,8 @@ _ZONES = frozenset(available_timezones()) - _NOT_ZONES
 # The longest IANA name is about 30 characters; a file name may not pass 255.
 ZONE_NAME_MAX = 255
 _ALLOWED_CONTROLS = frozenset("\t\n\r")
+# The same rule for the document: no character of category Cc but tab, LF and CR.
+NO_CONTROLS = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
 
 
 def storable_text(value: str) -> str:
@@ -124,7 +129,19 @@ def not_a_number(value: Any) -> Any:
     return value
 
 
-Text = Annotated[str, AfterValidator(storable_text)]
+class _NoControlsInSchema:
+    """Puts :data:`NO_CONTROLS` on the field's JSON schema (validation stays with the function)."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema["pattern"] = NO_CONTROLS
+        return schema
+
+
+Text = Annotated[str, AfterValidator(storable_text), _NoControlsInSchema]
 Instant = Annotated[AwareDatetime, BeforeValidator(not_a_number), AfterValidator(in_range)]
 TimeZoneName = Annotated[str, AfterValidator(iana_zone)]
 Currency = Annotated[

@@ -63,12 +63,65 @@ def _out(payloads: list[Any]) -> dict[str, Any]:
     return out
 
 
+# The body is read raw (protobuf JSON), so the document is told its shape here: a list of
+# payloads, each bytes in base64 (standard or URL-safe, as protobuf's JSON reads them).
+_BASE64 = {
+    "type": "string",
+    "pattern": r"^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2}==|[A-Za-z0-9+/_-]{3}=)?$",
+    "description": "Bytes, base64",
+}
+PAYLOADS_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "description": "Temporal payloads in protobuf JSON",
+                    "properties": {
+                        "payloads": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "metadata": {
+                                        "type": "object",
+                                        "additionalProperties": _BASE64,
+                                    },
+                                    "data": _BASE64,
+                                },
+                                "additionalProperties": False,
+                            },
+                        }
+                    },
+                    "required": ["payloads"],
+                    "additionalProperties": False,
+                },
+                "examples": {
+                    "json": {
+                        "summary": 'One JSON payload: {"status": "CONFIRMED"}',
+                        "value": {
+                            "payloads": [
+                                {
+                                    "metadata": {"encoding": "anNvbi9wbGFpbg=="},
+                                    "data": "eyJzdGF0dXMiOiAiQ09ORklSTUVEIn0=",
+                                }
+                            ]
+                        },
+                    }
+                },
+            }
+        },
+    }
+}
+
+
 # The Temporal UI asks with ``?preserveStorageRefs=true`` (payloads kept in external
 # storage stay references); the engine stores none, so it changes nothing here.
 PreserveStorageRefs = Annotated[bool | None, Query(alias="preserveStorageRefs")]
 
 
-@router.post("/decode", dependencies=[Depends(codec_caller)])
+@router.post("/decode", dependencies=[Depends(codec_caller)], openapi_extra=PAYLOADS_BODY)
 async def decode(
     request: Request, services: ServicesDep, _refs: PreserveStorageRefs = None
 ) -> dict[str, Any]:
@@ -77,7 +130,7 @@ async def decode(
     return _out(payloads if services.codec is None else await services.codec.decode(payloads))
 
 
-@router.post("/encode", dependencies=[Depends(codec_caller)])
+@router.post("/encode", dependencies=[Depends(codec_caller)], openapi_extra=PAYLOADS_BODY)
 async def encode(
     request: Request, services: ServicesDep, _refs: PreserveStorageRefs = None
 ) -> dict[str, Any]:
