@@ -64,7 +64,8 @@ def _out(payloads: list[Any]) -> dict[str, Any]:
 
 
 # The body is read raw (protobuf JSON), so the document is told its shape here: a list of
-# payloads, each bytes in base64 (standard or URL-safe, as protobuf's JSON reads them).
+# payloads, each bytes in base64 (standard or URL-safe, as protobuf's JSON reads them);
+# no payloads (``{}``) is an empty list, as protobuf reads a repeated field left out.
 _BASE64 = {
     "type": "string",
     "pattern": r"^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2}==|[A-Za-z0-9+/_-]{3}=)?$",
@@ -94,7 +95,6 @@ PAYLOADS_BODY: dict[str, Any] = {
                             },
                         }
                     },
-                    "required": ["payloads"],
                     "additionalProperties": False,
                 },
                 "examples": {

@@ -113,6 +113,18 @@ class Money(Strict):
         return MoneyAmount(self.amount, self.currency)
 
 
+class PositiveMoney(Money):
+    """Money to add or give back: at least one minor unit (a credit, a top-up, a refund)."""
+
+    amount: int = Field(
+        ge=1,
+        le=10**12,
+        strict=True,
+        description="Minor units (paise, cents), at least 1: 50000 INR is ₹500.00",
+        examples=[50000],
+    )
+
+
 class SignedMoney(BaseModel):
     """A signed amount in minor units, as ledger entries carry (debits are negative)."""
 

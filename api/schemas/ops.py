@@ -19,7 +19,7 @@ from api.schemas.common import (
     CreatedAt,
     GatewayOrderId,
     Id,
-    Money,
+    PositiveMoney,
     Reason,
     RefundMadeOut,
     Strict,
@@ -181,7 +181,7 @@ class RetryPendingOut(BaseModel):
 class OperatorRefundIn(Strict):
     """Body of ``POST /v1/ops/bookings/{id}/refund``; without ``amount``, all that is left."""
 
-    amount: Money | None = Field(
+    amount: PositiveMoney | None = Field(
         default=None,
         description="At most what was captured less what was refunded; omit for all of it",
         examples=[{"amount": 25000, "currency": "INR"}],

@@ -17,6 +17,7 @@ from api.schemas.common import (
     GatewayOrderId,
     Id,
     Money,
+    PositiveMoney,
     Reason,
     ReturnUrl,
     SignedMoney,
@@ -53,7 +54,7 @@ class LedgerEntryOut(BaseModel):
 class CreditIn(Strict):
     """Body of ``POST /v1/wallets/{customer_id}/credits``."""
 
-    amount: Amount = Field(
+    amount: PositiveMoney = Field(
         description="What to add", examples=[{"amount": 200000, "currency": "INR"}]
     )
     reason: Reason = Field(description="Why, for the ledger", examples=["welcome credit"])
@@ -75,7 +76,7 @@ class CreditOut(BaseModel):
 class TopupIn(Strict):
     """Body of ``POST /v1/wallets/me/topups``: how much to add, paid through which gateway."""
 
-    amount: Amount = Field(
+    amount: PositiveMoney = Field(
         description="What the wallet receives once the payment is captured",
         examples=[{"amount": 100000, "currency": "INR"}],
     )

@@ -124,7 +124,9 @@ async def test_the_generated_client_runs_the_booking_flow(
     credit = await _module("api.wallets.credit_wallet").asyncio(
         customer_id,
         client=operator,
-        body=models.CreditIn(amount=models.Money(amount=80_000, currency="INR"), reason="welcome"),
+        body=models.CreditIn(
+            amount=models.PositiveMoney(amount=80_000, currency="INR"), reason="welcome"
+        ),
         idempotency_key=f"credit-{customer_id}",
     )
     free = await _module("api.catalog.list_slots").asyncio(
