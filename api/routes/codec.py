@@ -64,12 +64,13 @@ def _out(payloads: list[Any]) -> dict[str, Any]:
 
 
 # The body is read raw (protobuf JSON), so the document is told its shape here: a list of
-# payloads, each bytes in base64 (standard or URL-safe, as protobuf's JSON reads them);
-# no payloads (``{}``) is an empty list, as protobuf reads a repeated field left out.
+# payloads, each bytes in base64 (standard or URL-safe; protobuf's JSON parser skips what
+# is not base64, so no pattern is promised);
+# a field left out or null (``{}``, ``"data": null``) is its default, as protobuf reads it.
 _BASE64 = {
     "type": "string",
-    "pattern": r"^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2}==|[A-Za-z0-9+/_-]{3}=)?$",
-    "description": "Bytes, base64",
+    "contentEncoding": "base64",
+    "description": "Bytes, base64 (read leniently, as protobuf's JSON parser does)",
 }
 PAYLOADS_BODY: dict[str, Any] = {
     "requestBody": {
@@ -81,15 +82,15 @@ PAYLOADS_BODY: dict[str, Any] = {
                     "description": "Temporal payloads in protobuf JSON",
                     "properties": {
                         "payloads": {
-                            "type": "array",
+                            "type": ["array", "null"],
                             "items": {
                                 "type": "object",
                                 "properties": {
                                     "metadata": {
-                                        "type": "object",
+                                        "type": ["object", "null"],
                                         "additionalProperties": _BASE64,
                                     },
-                                    "data": _BASE64,
+                                    "data": {**_BASE64, "type": ["string", "null"]},
                                 },
                                 "additionalProperties": False,
                             },
