@@ -56,22 +56,30 @@ SANDBOX_AUTH = {"Authorization": "Bearer sandbox-test-key"}
 def _request_examples(
     document: dict[str, Any],
 ) -> Iterator[tuple[str, str, str, Any, dict[str, Any]]]:
-    """(method, path, example name, body or None, parameter examples) of each example."""
+    """(method, path, example name, body or None, header examples) of each example.
+
+    An operation counts if its body or one of its parameters has an example; a path
+    parameter's example (a manage token) is replaced by a real one, so only the headers'
+    examples are passed on.
+    """
     for path, item in document["paths"].items():
         for method, operation in item.items():
-            parameters = {
-                p["name"]: p["schema"]["examples"][0]
+            examples = {
+                p["name"]: (p["in"], p["schema"]["examples"][0])
                 for p in operation.get("parameters", [])
                 if p.get("schema", {}).get("examples")
+            }
+            headers = {
+                name: value for name, (where, value) in examples.items() if where == "header"
             }
             content = operation.get("requestBody", {}).get("content", {}).get("application/json")
             named = dict((content or {}).get("examples", {}))
             if content is not None and "example" in content:
                 named["example"] = {"value": content["example"]}
-            if not named and parameters:
+            if not named and examples:
                 named = {"parameters": {"value": None}}
             for name, example in named.items():
-                yield method.upper(), path, name, example["value"], parameters
+                yield method.upper(), path, name, example["value"], headers
 
 
 def _ahead(value: Any, weeks: int) -> Any:
@@ -361,7 +369,10 @@ async def test_every_request_example_gets_its_documented_success_answer(
         world = World(shop, sandbox_app, settings, temporal, sandbox, document, weeks)
         for method, path, name, body, params in examples:
             operation = document["paths"][path][method.lower()]
-            request = await PREPARE[f"{method} {path}"](world, name, _ahead(body, weeks), params)
+            prepare = PREPARE.get(f"{method} {path}")
+            if prepare is None:
+                continue  # Named by the assertion below.
+            request = await prepare(world, name, _ahead(body, weeks), params)
             url = path.format(**request.ids)
             answer = await shop.request(method, url, json=request.body, headers=request.headers)
             label = f"{method} {path} {name}"
@@ -377,7 +388,7 @@ async def test_every_request_example_gets_its_documented_success_answer(
                 wrong.append((label, answers[label]))
 
     assert {f"{m} {p}" for m, p, *_ in examples} == set(PREPARE)
-    assert len(answers) == len(examples) >= 26
+    assert len(answers) == len(examples) >= 26, answers
     assert wrong == []
 
 
