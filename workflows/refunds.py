@@ -212,8 +212,12 @@ class Refunds:
                 return await run(bound=STEP_ROUND_BOUND)
 
             async def owed_done(outcome: RefundPaymentResult) -> None:
-                done = info.model_copy(update={"status": outcome.status, "amount": outcome.amount})
-                await self._tell_owed_done(done, f"{capture.payment_id}:{move}:{ops}")
+                # Nothing left to give back (an operator refunded it meanwhile): nothing to say.
+                if outcome.amount > 0:
+                    done = info.model_copy(
+                        update={"status": outcome.status, "amount": outcome.amount}
+                    )
+                    await self._tell_owed_done(done, f"{capture.payment_id}:{move}:{ops}")
 
             retried: Callable[[], Awaitable[RefundPaymentResult]] = followed(again, owed_done)
             await self._must.defer(
