@@ -111,6 +111,8 @@ async def test_an_owed_gateway_refund_that_goes_through_is_mailed_once_with_the_
         "amount": {"amount": 42_000, "currency": "INR"},
         "method": "sandbox",
         "status": "OWED",
+        "words": "₹420.00 is owed to you; we will refund it to the card or account you paid"
+        " with through Sandbox gateway and write when it is done.",
     }
     assert stuck.attention == ["REFUND_FAILING"]
     assert DONE not in owed_mails, "nothing is said to be refunded before it is"
