@@ -290,17 +290,25 @@ async def _retry_meeting(world: World, name: str, body: Any, params: dict[str, A
 
 @prepares("POST /v1/ops/bookings/{booking_id}/retry-pending-steps")
 async def _retry_pending(world: World, name: str, body: Any, params: dict[str, Any]) -> Request:
-    """A gateway booking paid the wrong amount: its refund is refused, so it is pending."""
+    """A gateway booking paid the wrong amount, then cancelled: its refund is pending.
+
+    The gateway knows no such payment, so it refuses the refund of it.
+    """
+    customer = uuid.uuid4()
     slot = (await world.two_slots())[0]
-    booking = await world.booking(uuid.uuid4(), "gateway", slot_id=slot["id"])
+    booking = await world.booking(customer, "gateway", slot_id=slot["id"])
+    handle = world.handle(booking["id"])
     event = captured_event(booking["payment"]["order_id"], 999, f"evt_{uuid.uuid4().hex}")
     content, headers = signed(event)
     assert (
         await world.shop.post("/v1/webhooks/sandbox", content=content, headers=headers)
     ).is_success
-    await until_state(
-        world.handle(booking["id"]), lambda s: "REFUND_FAILING" in s.attention and s.idle
+    await until_state(handle, lambda s: "PAYMENT_MISMATCH" in s.attention and s.idle)
+    cancelled = await world.shop.post(
+        f"/v1/bookings/{booking['id']}/cancel", headers=bearer(customer)
     )
+    assert cancelled.status_code == 200, cancelled.text
+    await until_state(handle, lambda s: "REFUND_FAILING" in s.attention and s.idle)
     return Request({"booking_id": booking["id"]}, body, _operator())
 
 
