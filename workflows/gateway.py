@@ -27,7 +27,12 @@ from models.payloads import (
 )
 from workflows.changes import Finish
 from workflows.parts import Parts
-from workflows.policies import STEP_TIMEOUT, ActivityFailure, gateway_retry
+from workflows.policies import (
+    EARLIER_REFUND_TOLD_PATCH,
+    STEP_TIMEOUT,
+    ActivityFailure,
+    gateway_retry,
+)
 from workflows.saga import Undo, UndoKind, provider_of
 from workflows.words import waiting_words
 
@@ -136,12 +141,13 @@ class GatewayPayment:
             )
 
     async def _on_capture(self, event: PaymentEvent) -> None:
-        s, hold = self._s, self._s.current_hold()
+        s = self._s
         capture = self._refunds.capture_of(event)
         if capture.payment_id in s.payments:
             return
         s.payments.add(capture.payment_id or "")
         if s.status == BookingStatus.AWAITING_PAYMENT and not s.cancelling:
+            hold = s.current_hold()
             # The order is paid: nothing is left to cancel, the capture is what to undo.
             s.undo.remove(Undo(UndoKind.CANCEL_ORDER))
             s.undo.append(capture)
@@ -173,6 +179,9 @@ class GatewayPayment:
             if late
             else "second payment for a confirmed booking",
         )
+        if refund.earlier and workflow.patched(EARLIER_REFUND_TOLD_PATCH):
+            # Refunded by an earlier run (a Reset replays the capture): the customer was told.
+            return
         await self._notices.send(
             NotificationKind.PAYMENT_REFUNDED, about=capture.payment_id, refund=refund
         )
