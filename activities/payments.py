@@ -175,13 +175,17 @@ class PaymentActivities:
                 request.amount,
                 request.currency,
             )
-            asked = (
+            made = (
                 await session.execute(
-                    select(GatewayTransaction.amount).where(
+                    select(GatewayTransaction.amount, GatewayTransaction.reason).where(
                         GatewayTransaction.idempotency_key == key
                     )
                 )
-            ).scalar_one_or_none()
+            ).one_or_none()
+            # Asked before for another reason: an earlier run of the booking's workflow
+            # (a Reset replays its events); the same key gives back nothing new.
+            earlier = made is not None and made.reason != request.reason
+            asked = made.amount if made is not None else None
             if asked is None:
                 # Never more than is left of the payment: an operator may have refunded some.
                 asked = min(request.amount, await refundable(session, booking, request.payment_id))
@@ -236,7 +240,9 @@ class PaymentActivities:
             )
             await session.commit()
         log.info("payment.refunded", booking_id=str(request.booking_id), status=status)
-        return RefundPaymentResult(refund_id=refund.refund_id, status=status, amount=asked)
+        return RefundPaymentResult(
+            refund_id=refund.refund_id, status=status, amount=asked, earlier=earlier
+        )
 
     @staticmethod
     async def _request_refund(

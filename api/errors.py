@@ -18,6 +18,10 @@ log = structlog.get_logger(__name__)
 
 # A database restart takes seconds: a client that honours this comes back after it.
 DATABASE_RETRY_AFTER_SECONDS = 2
+# A 503 of our own (a change or a create that outlasted its wait and goes on in its
+# workflow, a gateway that is away): asked again after this, it is answered by then or
+# waits its bound again. Every 503 says when to come back.
+UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _HTTP_CODES = {
@@ -118,6 +122,13 @@ def _methods_served(request: Request) -> list[str]:
     return sorted(methods)
 
 
+def _retry_after(exc: BookingError) -> int | None:
+    """When to ask again: the error's own time, or for any 503 of ours the default."""
+    if exc.retry_after is not None:
+        return exc.retry_after
+    return UNAVAILABLE_RETRY_AFTER_SECONDS if HTTP_STATUS[exc.code] == 503 else None
+
+
 def install_error_handling(app: FastAPI) -> None:
     """Register the handlers that make every error an envelope.
 
@@ -128,8 +139,9 @@ def install_error_handling(app: FastAPI) -> None:
     @app.exception_handler(BookingError)
     async def booking_error(request: Request, exc: BookingError) -> JSONResponse:
         response = error_response(request, exc.code, exc.message)
-        if exc.retry_after is not None:
-            response.headers["Retry-After"] = str(exc.retry_after)
+        retry_after = _retry_after(exc)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
         return response
 
     @app.exception_handler(RequestValidationError)

@@ -29,7 +29,12 @@ from models.payloads import (
 )
 from workflows.changes import Finish
 from workflows.parts import Parts
-from workflows.policies import STEP_TIMEOUT, ActivityFailure, gateway_retry
+from workflows.policies import (
+    EARLIER_REFUND_TOLD_PATCH,
+    STEP_TIMEOUT,
+    ActivityFailure,
+    gateway_retry,
+)
 from workflows.saga import Undo, UndoKind, provider_of
 from workflows.words import waiting_words
 
@@ -150,18 +155,23 @@ class GatewayPayment:
             )
 
     async def _on_capture(self, event: PaymentEvent) -> None:
-        s, hold = self._s, self._s.current_hold()
+        s = self._s
         capture = self._refunds.capture_of(event)
         waiting = s.status == BookingStatus.AWAITING_PAYMENT and not s.cancelling
         if capture.payment_id in s.payments or (capture.payment_id in s.suspects and not waiting):
             return
+        # Only a booking that waits has a hold to read (a Reset's new run may have none).
+        hold = s.current_hold() if waiting else None
         # The event's own amount decides (the capture's is capped at the order's).
-        matches = (event.amount or 0, capture.currency) == (hold.amount, hold.currency)
+        matches = hold is not None and (event.amount or 0, capture.currency) == (
+            hold.amount,
+            hold.currency,
+        )
         if waiting and not matches and workflow.patched(MISMATCH_WAITS_PATCH):
             await self._hold_suspect(capture, event.amount or 0)
             return
         s.payments.add(capture.payment_id or "")
-        if waiting:
+        if hold is not None:
             # The order is paid: nothing is left to cancel, the capture is what to undo.
             s.undo.remove(Undo(UndoKind.CANCEL_ORDER))
             s.undo.append(capture)
@@ -195,6 +205,9 @@ class GatewayPayment:
 
     async def _give_back(self, capture: Undo, reason: str) -> None:
         refund = await self._refunds.refund_capture(capture, capture.amount, reason)
+        if refund.earlier and workflow.patched(EARLIER_REFUND_TOLD_PATCH):
+            # Refunded by an earlier run (a Reset replays the capture): the customer was told.
+            return
         await self._notices.send(
             NotificationKind.PAYMENT_REFUNDED, about=capture.payment_id, refund=refund
         )

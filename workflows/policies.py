@@ -57,6 +57,8 @@ PENDING_ROUNDS = 104
 PENDING_BACKOFF_PATCH = "pending-steps-backoff-from-seconds"
 # A refund the customer was told is owed mails them when its pending step goes through.
 OWED_REFUND_MAIL_PATCH = "owed-refund-done-mail"
+# A capture that an earlier run already refunded (a Reset replays its events) mails nothing.
+EARLIER_REFUND_TOLD_PATCH = "earlier-refund-not-mailed-again"
 MEETING_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=2)
 )

@@ -226,8 +226,11 @@ class Refunds:
             )
             count_refund(info)
             return info
-        info = info.model_copy(update={"status": outcome.status, "amount": outcome.amount})
-        count_refund(info)
+        info = info.model_copy(
+            update={"status": outcome.status, "amount": outcome.amount, "earlier": outcome.earlier}
+        )
+        if not info.earlier:  # counted when it was made
+            count_refund(info)
         return info
 
     async def _tell_owed_done(self, refund: RefundInfo, about: str) -> None:

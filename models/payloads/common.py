@@ -108,6 +108,9 @@ class RefundInfo(Frozen):
     currency: str
     method: str
     status: RefundStatus
+    # Made before, for another reason (an earlier run of the workflow, as after a
+    # Reset): nothing new was given back and the customer has been told.
+    earlier: bool = False
 
 
 class PaymentEvent(Frozen):
@@ -135,3 +138,5 @@ class RefundPaymentResult(Frozen):
     refund_id: str | None
     status: RefundStatus
     amount: int
+    # The key's refund was asked for another reason before this call (see RefundInfo).
+    earlier: bool = False

@@ -10,7 +10,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.errors import HTTP_STATUS, install_error_handling
 from api.metrics import REGISTRY
 from api.request_context import RequestContext
-from models.errors import ErrorCode
+from models.errors import BookingError, ErrorCode
 
 
 def test_every_error_code_has_its_documented_status() -> None:
@@ -66,6 +66,24 @@ async def test_temporal_shedding_load_is_503_with_retry_after(
 
     assert (response.status_code, response.json()["error"]["code"]) == (http, code)
     assert ("retry-after" in response.headers) == (http == 503)
+
+
+@pytest.mark.parametrize("code", [c for c in ErrorCode if HTTP_STATUS[c] == 503])
+async def test_every_503_of_ours_says_when_to_come_back(code: ErrorCode) -> None:
+    """A change that outlasted its wait goes on: its 503 carries Retry-After like an outage's."""
+    app = FastAPI()
+    install_error_handling(app)
+
+    @app.get("/call")
+    async def call() -> None:
+        raise BookingError(code, "taking longer than expected")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.get("/call")
+
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) >= 1
 
 
 async def test_an_unhandled_exception_is_a_500_envelope_named_and_counted() -> None:

@@ -13,6 +13,7 @@ from collections import Counter
 from datetime import timedelta
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import select
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
@@ -20,11 +21,13 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client
 
 from core.db import SessionFactory
-from models.db import LedgerEntry, Notification
+from models.db import GatewayTransaction, LedgerEntry, Notification
 from workflows.booking import BookingWorkflow
 
 from support.auth import bearer
-from support.catalog import book, fund, make_slot
+from support.catalog import book, book_gateway, fund, make_slot
+from support.histories import record_history
+from support.workflows import settled, until_state
 
 
 async def _reset_to_start(temporal: Client, workflow_id: str) -> str:
@@ -92,3 +95,47 @@ async def _money_and_mail(
             )
         )
     return ledger, mail
+
+
+async def test_a_reset_paid_gateway_booking_refunds_and_mails_nothing_again(
+    api: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    sandbox_app: FastAPI,
+    temporal: Client,
+    sessions: SessionFactory,
+) -> None:
+    """The reset replays the capture into a run whose hold was refused: no crash, no new mail."""
+    customer = uuid.uuid4()
+    slot = await make_slot(api, price=30_000, starts_in=timedelta(days=3))
+    created = (await book_gateway(api, customer, slot["id"])).json()
+    order = created["payment"]["order_id"]
+    await sandbox.post(f"/v1/orders/{order}/pay", json={"outcome": "success"})
+    await sandbox_app.state.sandbox.drain()
+    workflow_id = f"booking-{created['id']}"
+    handle = temporal.get_workflow_handle_for(BookingWorkflow.run, workflow_id)
+    await until_state(handle, settled("CONFIRMED"))
+    cancelled = await api.post(f"/v1/bookings/{created['id']}/cancel", headers=bearer(customer))
+    await sandbox_app.state.sandbox.drain()
+    before = await _money_and_mail(sessions, created["id"])
+
+    new_run = await _reset_to_start(temporal, workflow_id)
+    again = temporal.get_workflow_handle_for(BookingWorkflow.run, workflow_id, run_id=new_run)
+    result = await again.result()
+    await record_history(again, "gateway_reset_after_cancel")
+    after = await _money_and_mail(sessions, created["id"])
+    async with sessions() as session:
+        refunds = list(
+            await session.scalars(
+                select(GatewayTransaction.amount).where(
+                    GatewayTransaction.booking_id == uuid.UUID(created["id"]),
+                    GatewayTransaction.kind == "refund",
+                )
+            )
+        )
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert before[1]["booking_cancelled"] == 1, before
+    assert after == before, (before, after)
+    assert "payment_refunded" not in after[1]
+    assert refunds == [30_000]
+    assert (result.status, result.reason) == ("FAILED", "INVALID_STATE")
