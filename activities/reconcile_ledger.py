@@ -122,6 +122,7 @@ async def reconcile_ledger(
             # written by a transaction at or above it, which the next run judges.
             start = await checkpoints.horizon_now(session)
         state = {"after": _FIRST, "since": since, "horizon": start, "checked": 0}
+    size = request.full_page_size if state["since"] is None else request.page_size
     findings = Findings()
     spike = _spike_judge(request.credit_spike_amount)
     while True:
@@ -130,7 +131,7 @@ async def reconcile_ledger(
             after = {"customer": state["after"][0], "currency": state["after"][1]}
             rows: Sequence[Any]
             if state["since"] is None:
-                rows = await _full_page(session, after, request.page_size)
+                rows = await _full_page(session, after, size)
             else:
                 changed = {**after, "horizon": state["since"], "size": request.page_size}
                 rows = (await session.execute(_CHANGED, changed)).all()
@@ -143,7 +144,7 @@ async def reconcile_ledger(
         if wallets:
             state["after"] = [str(wallets[-1].customer_id), wallets[-1].currency]
         beat(state)
-        if len(wallets) < request.page_size:
+        if len(wallets) < size:
             break
     async with sessions() as session:
         await checkpoints.advance(session, CHECKPOINT, state["horizon"])

@@ -168,7 +168,12 @@ async def _booking_workflows(temporal: Client, running: int, terminated: int) ->
 
 
 async def run(
-    url: str, job: ReconcileJob, page_size: int, runs: int, running: int, terminated: int
+    url: str,
+    job: ReconcileJob,
+    sizes: tuple[int, int],
+    runs: int,
+    running: int,
+    terminated: int,
 ) -> None:
     """Run ``job`` ``runs`` times in this process; print a JSON line per run."""
     settings = Settings(env="test", database_url=url, log_level="WARNING")
@@ -190,7 +195,8 @@ async def run(
         ReconcileJob.CLOSED_WORKFLOWS: jobs.reconcile_closed_workflows,
         ReconcileJob.PURGE: jobs.purge_expired,
     }[job]
-    request = ReconcileInput(job=job, page_size=page_size)
+    page_size, full_page_size = sizes
+    request = ReconcileInput(job=job, page_size=page_size, full_page_size=full_page_size)
     try:
         for _ in range(runs):
             beats: list[Any] = []
@@ -229,6 +235,7 @@ def main() -> None:
     parser.add_argument("--expired", type=int, default=3_100_000)
     parser.add_argument("--live", type=int, default=3_100_000)
     parser.add_argument("--page-size", type=int, default=1_000)
+    parser.add_argument("--full-page-size", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=1)
     # The workflows jobs: how many active bookings have their (stand-in) workflow, and
     # how many of those were terminated.
@@ -242,7 +249,8 @@ def main() -> None:
         asyncio.run(fill(url, sizes))
     else:
         job = ReconcileJob(args.job)
-        asyncio.run(run(url, job, args.page_size, args.runs, args.running, args.terminated))
+        pages = (args.page_size, args.full_page_size)
+        asyncio.run(run(url, job, pages, args.runs, args.running, args.terminated))
 
 
 if __name__ == "__main__":

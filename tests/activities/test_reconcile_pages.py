@@ -187,7 +187,7 @@ async def test_the_full_pass_finds_a_ledger_row_written_behind_the_triggers_back
     try:
         await _run(temporal, settings, ReconcileJob.LEDGER)
         incremental = await _mismatched(sessions, [customer])
-        full = await _run(temporal, settings, ReconcileJob.LEDGER_FULL, page_size=3)
+        full = await _run(temporal, settings, ReconcileJob.LEDGER_FULL, full_page_size=3)
         found = await _mismatched(sessions, [customer])
     finally:
         async with sessions() as session:
@@ -209,7 +209,7 @@ async def test_the_full_pass_judges_every_wallet_across_page_boundaries(
     """Seven nudged wallets, pages of two: every one is found, every wallet is counted once."""
     customers = await _wallets(sessions, 7)
     async with _nudged(sessions, customers):
-        result = await _run(temporal, settings, ReconcileJob.LEDGER_FULL, page_size=2)
+        result = await _run(temporal, settings, ReconcileJob.LEDGER_FULL, full_page_size=2)
         found = await _mismatched(sessions, customers)
     await _resolve(sessions, customers)
 
