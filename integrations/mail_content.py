@@ -101,6 +101,16 @@ class MailContext:
     previous_when: str | None = None
     # Nothing was ever taken: a cancellation has nothing to refund, whatever the policy.
     charged_nothing: bool = False
+    # What the manage link still offers: an ended booking can only be seen.
+    manage_words: str = "See your booking"
+
+
+# What the manage page offers for a booking in each status (others can only be seen).
+_MANAGE_WORDS = {
+    BookingStatus.CONFIRMED: "See, cancel or move your booking",
+    BookingStatus.HELD: "See or cancel your booking",
+    BookingStatus.AWAITING_PAYMENT: "See or cancel your booking",
+}
 
 
 def payment_name(method_or_provider: str) -> str:
@@ -121,6 +131,12 @@ def refund_words(refund: RefundInfo, reason: str | None = None) -> RefundWords:
         RefundStatus.OWED: (f"is owed to you; we will refund it {where} and write when it is done"),
     }[refund.status]
     return RefundWords(money(refund.amount, refund.currency), words, reason)
+
+
+def refund_sentence(refund: RefundInfo) -> str:
+    """The refund in one sentence, as a mail says it (``₹250.00 was refunded to your wallet.``)."""
+    words = refund_words(refund)
+    return f"{words.amount} {words.words}."
 
 
 def mail_context(
@@ -175,6 +191,7 @@ def mail_context(
         manage_url=manage_url,
         previous_when=zones.span(*previous) if previous else None,
         charged_nothing=booking.captured_amount == 0,
+        manage_words=_MANAGE_WORDS.get(BookingStatus(booking.status), "See your booking"),
     )
 
 
@@ -215,7 +232,7 @@ def _refund_reason(kind: NotificationKind, about: str | None) -> str | None:
     if about is not None and about.startswith("ops:"):
         return "a refund from our team"
     if about is not None and about.startswith(OWED_REFUND_DONE):
-        return "the refund we told you was owed has now been made"
+        return "this is the refund we wrote was owed to you"
     return "a payment reached us that your booking did not need"
 
 

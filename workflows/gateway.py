@@ -3,9 +3,11 @@
 The booking workflow takes a gateway payment through :class:`GatewayPayment`:
 the order is created, the booking waits (AWAITING_PAYMENT) for the verified
 webhooks the API signals until the payment window closes, and a matching
-capture confirms it. Money that does not match the order, or that arrives
-for a booking no longer waiting for it, is refunded exactly once (the
-``payments`` set and the keyed refund). Passed through the sandbox
+capture confirms it. A capture that does not match the order is held while
+the booking waits, so that it cannot block the genuine one; money that never
+matched, or that arrives for a booking no longer waiting for it, is refunded
+exactly once (the ``payments`` set and the keyed refund), and never more than
+the order. Passed through the sandbox
 (docs/determinism.md).
 """
 
@@ -33,6 +35,10 @@ from workflows.words import waiting_words
 
 with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
+
+# A capture that does not match the order waits for the genuine one (before: it failed
+# the booking at once, and a genuine event for the same payment was then ignored).
+MISMATCH_WAITS_PATCH = "mismatch-waits-for-genuine"
 
 
 class GatewayPayment:
@@ -80,6 +86,14 @@ class GatewayPayment:
             event = await self._next_event(deadline)
             if s.cancelling:
                 break
+            if event is None and s.suspects:
+                # Only captures that did not match came: refund them and say so.
+                await self._finish(
+                    BookingStatus.FAILED,
+                    ErrorCode.PAYMENT_MISMATCH,
+                    refund_reason="amount or currency differs from the order",
+                )
+                return False
             if event is None:
                 await self._finish(BookingStatus.EXPIRED, Reason.PAYMENT_WINDOW_EXPIRED)
                 return False
@@ -138,15 +152,20 @@ class GatewayPayment:
     async def _on_capture(self, event: PaymentEvent) -> None:
         s, hold = self._s, self._s.current_hold()
         capture = self._refunds.capture_of(event)
-        if capture.payment_id in s.payments:
+        waiting = s.status == BookingStatus.AWAITING_PAYMENT and not s.cancelling
+        if capture.payment_id in s.payments or (capture.payment_id in s.suspects and not waiting):
+            return
+        # The event's own amount decides (the capture's is capped at the order's).
+        matches = (event.amount or 0, capture.currency) == (hold.amount, hold.currency)
+        if waiting and not matches and workflow.patched(MISMATCH_WAITS_PATCH):
+            await self._hold_suspect(capture, event.amount or 0)
             return
         s.payments.add(capture.payment_id or "")
-        if s.status == BookingStatus.AWAITING_PAYMENT and not s.cancelling:
+        if waiting:
             # The order is paid: nothing is left to cancel, the capture is what to undo.
             s.undo.remove(Undo(UndoKind.CANCEL_ORDER))
             s.undo.append(capture)
-            # The event's own amount decides (the capture's is capped at the order's).
-            if (event.amount or 0, capture.currency) != (hold.amount, hold.currency):
+            if not matches:
                 await self._refuse_mismatched(capture, event.amount or 0)
                 return
             # The money is taken: the booking is confirmed even if this record waits.
@@ -163,19 +182,56 @@ class GatewayPayment:
                 what="recording the payment confirmation",
             )
             self._view.show("confirmed", status=BookingStatus.CONFIRMED)
+            await self._give_back_suspects(confirmed_by=capture.payment_id or "")
             return
         # Money for a booking that is no longer waiting for it: give it back.
         late = s.status != BookingStatus.CONFIRMED
-        refund = await self._refunds.refund_capture(
+        await self._give_back(
             capture,
-            capture.amount,
             f"payment after the booking was {s.status}"
             if late
             else "second payment for a confirmed booking",
         )
+
+    async def _give_back(self, capture: Undo, reason: str) -> None:
+        refund = await self._refunds.refund_capture(capture, capture.amount, reason)
         await self._notices.send(
             NotificationKind.PAYMENT_REFUNDED, about=capture.payment_id, refund=refund
         )
+
+    async def _hold_suspect(self, capture: Undo, said: int) -> None:
+        """A capture that does not match the order neither confirms nor fails the booking.
+
+        It is kept (and its refund stacked) while the booking waits: a genuine
+        event for the same payment confirms it, a genuine other payment
+        confirms and this one is refunded, and at the deadline the booking
+        fails with PAYMENT_MISMATCH and the unwind refunds it. Either way the
+        refund is at most the order (``capture_of``).
+        """
+        s, hold = self._s, self._s.current_hold()
+        payment_id = capture.payment_id or ""
+        if payment_id in s.suspects:
+            return
+        s.suspects[payment_id] = capture
+        s.undo.append(capture)
+        assert s.deadline is not None
+        await self._view.attend(
+            AttentionKind.PAYMENT_MISMATCH,
+            f"payment {payment_id} of {said} {capture.currency} did not match the order "
+            f"({hold.amount} {hold.currency}); the booking waits for the genuine capture "
+            f"until {s.deadline:%Y-%m-%d %H:%M} UTC, else it fails and this is refunded",
+        )
+        self.show_waiting(note=f"; payment {payment_id} did not match the order")
+
+    async def _give_back_suspects(self, *, confirmed_by: str) -> None:
+        """Confirmed: a suspect of the same payment was its misreport, any other is refunded."""
+        s = self._s
+        for payment_id, suspect in list(s.suspects.items()):
+            s.undo.remove(suspect)
+            s.payments.add(payment_id)
+            if payment_id != confirmed_by:
+                await self._give_back(suspect, "payment that did not match the order")
+        s.suspects.clear()
 
     async def _refuse_mismatched(self, capture: Undo, said: int) -> None:
         """Never confirm on a payment that does not match the order: refund it and fail.

@@ -79,6 +79,8 @@ class Refunds:
     ) -> RefundInfo | None:
         """The refund the booking's ending owes: per the policy on a cancel, else all of it.
 
+        A capture that did not match the order (a suspect) is always given back whole.
+
         A wallet debit whose decision failed undecided (no hold was recorded)
         is given back whole, or voided (see refund_wallet); the customer was
         told nothing, so no refund is reported.
@@ -93,7 +95,9 @@ class Refunds:
             )
             return None
         amount = paid_by.amount if paid_by.kind == UndoKind.REFUND_CAPTURE else None
-        if status == BookingStatus.CANCELLED:
+        # A capture that never matched the order paid for nothing: all of it goes back.
+        never_paid = paid_by.kind == UndoKind.REFUND_CAPTURE and paid_by.payment_id in s.suspects
+        if status == BookingStatus.CANCELLED and not never_paid:
             assert s.hold is not None
             amount = refund_amount(
                 s.hold.refund_policy,
@@ -208,8 +212,12 @@ class Refunds:
                 return await run(bound=STEP_ROUND_BOUND)
 
             async def owed_done(outcome: RefundPaymentResult) -> None:
-                done = info.model_copy(update={"status": outcome.status, "amount": outcome.amount})
-                await self._tell_owed_done(done, f"{capture.payment_id}:{move}:{ops}")
+                # Nothing left to give back (an operator refunded it meanwhile): nothing to say.
+                if outcome.amount > 0:
+                    done = info.model_copy(
+                        update={"status": outcome.status, "amount": outcome.amount}
+                    )
+                    await self._tell_owed_done(done, f"{capture.payment_id}:{move}:{ops}")
 
             retried: Callable[[], Awaitable[RefundPaymentResult]] = followed(again, owed_done)
             await self._must.defer(

@@ -87,6 +87,8 @@ class SagaState:
     seen_events: set[str] = field(default_factory=set)
     # Gateway payments already confirmed or refunded: a repeated capture is ignored.
     payments: set[str] = field(default_factory=set)
+    # Captures that did not match the order, by payment id, held while the booking waits.
+    suspects: dict[str, Undo] = field(default_factory=dict)
     moves: int = 0
     # A move whose meeting link and mail are still to do (the main loop does them),
     # and what it moved: the price difference and any refund of it.

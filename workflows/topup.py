@@ -1,9 +1,11 @@
 """A wallet top-up: order, wait for the capture until the window closes, credit once.
 
 A top-up holds no inventory, so money that arrives after its window closed
-is still credited (once); a second payment, or one of the wrong amount, is
-given back through the gateway. The workflow listens for late money for the
-late-payment window, then closes. An operator's refund (an update) takes the
+is still credited (once); a second payment is given back through the
+gateway, and one of the wrong amount is held until the window closes (its
+genuine capture may still come), then given back, never more than the
+top-up. The workflow listens for late money for the late-payment window,
+then closes. An operator's refund (an update) takes the
 amount back from the wallet and refunds it through the gateway.
 """
 
@@ -48,6 +50,10 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
+# A capture of the wrong amount waits for the genuine one and is refunded at most the
+# top-up (before: it failed the top-up at once and was refunded what the event said).
+TOPUP_MISMATCH_PATCH = "topup-mismatch-waits-for-genuine"
+
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
 
@@ -61,6 +67,9 @@ class TopupSaga:
     order_id: str | None = None
     credited_by: str | None = None
     refunded: bool = False
+    # Captures of the wrong amount held while the top-up waits, and payments given back.
+    suspects: dict[str, PaymentEvent] = field(default_factory=dict)
+    given_back: set[str] = field(default_factory=set)
     events: deque[PaymentEvent] = field(default_factory=deque)
     seen: set[str] = field(default_factory=set)
     idle: bool = False
@@ -118,6 +127,8 @@ class TopupWorkflow:
             f"{deadline:%Y-%m-%d %H:%M:%S} UTC"
         )
         await self._serve_until(deadline)
+        if s.status == TopupStatus.AWAITING_PAYMENT and s.suspects:
+            await self._refuse_suspects()
         if s.status == TopupStatus.AWAITING_PAYMENT:
             await self._run(
                 TopupActivities.expire_topup, ExpireTopupInput(topup_id=request.topup_id)
@@ -150,7 +161,17 @@ class TopupWorkflow:
         s, request = self._s, self._request
         if event.type != "payment.captured" or event.payment_id is None:
             return
-        if (event.amount, (event.currency or "").upper()) != (request.amount, request.currency):
+        matches = (event.amount, (event.currency or "").upper()) == (
+            request.amount,
+            request.currency,
+        )
+        if workflow.patched(TOPUP_MISMATCH_PATCH):
+            if event.payment_id in s.given_back or event.payment_id == s.credited_by:
+                return
+            if not matches:
+                await self._on_mismatch(event)
+                return
+        if not matches:
             await self._give_back(event, "amount or currency differs from the top-up")
             if s.status == TopupStatus.AWAITING_PAYMENT:
                 await self._run(
@@ -179,9 +200,54 @@ class TopupWorkflow:
         )
         s.credited_by, s.status = event.payment_id, TopupStatus.CREDITED
         workflow.set_current_details(f"credited by payment {event.payment_id}")
+        # A mismatched report of this payment was its misreport; any other is given back.
+        s.suspects.pop(event.payment_id, None)
+        for suspect in list(s.suspects.values()):
+            await self._give_back(suspect, "payment that did not match the top-up")
+        s.suspects.clear()
+
+    async def _on_mismatch(self, event: PaymentEvent) -> None:
+        """Money of the wrong amount: held while the top-up waits, so the genuine one still counts.
+
+        Once the top-up no longer waits, it is given back at once (at most the top-up's amount).
+        """
+        s, payment_id = self._s, event.payment_id or ""
+        if s.status != TopupStatus.AWAITING_PAYMENT:
+            await self._give_back(event, "amount or currency differs from the top-up")
+            return
+        if payment_id not in s.suspects:
+            s.suspects[payment_id] = event
+            workflow.set_current_details(
+                f"waiting for {self._request.provider} payment for order {s.order_id}; "
+                f"payment {payment_id} did not match the top-up and is refunded unless "
+                "its genuine capture comes"
+            )
+
+    async def _refuse_suspects(self) -> None:
+        """The window closed on payments that never matched: refund them, fail the top-up."""
+        s, request = self._s, self._request
+        for suspect in list(s.suspects.values()):
+            await self._give_back(suspect, "amount or currency differs from the top-up")
+        s.suspects.clear()
+        await self._run(
+            TopupActivities.expire_topup,
+            ExpireTopupInput(
+                topup_id=request.topup_id,
+                status=TopupStatus.FAILED,
+                reason=ErrorCode.PAYMENT_MISMATCH.value,
+            ),
+        )
+        s.status = TopupStatus.FAILED
+        workflow.set_current_details("failed: only payments that did not match the top-up came")
 
     async def _give_back(self, event: PaymentEvent, reason: str) -> None:
         assert event.payment_id is not None
+        amount, currency = event.amount or 0, (event.currency or "").upper()
+        if workflow.patched(TOPUP_MISMATCH_PATCH):
+            # Never more than the top-up: a gateway cannot capture more against our order.
+            if currency == self._request.currency:
+                amount = min(amount, self._request.amount)
+            self._s.given_back.add(event.payment_id)
         await self._run(
             TopupActivities.refund_topup,
             RefundTopupInput(
@@ -189,8 +255,8 @@ class TopupWorkflow:
                 provider=event.provider,
                 order_id=event.order_id or self._s.order_id,
                 payment_id=event.payment_id,
-                amount=event.amount or 0,
-                currency=(event.currency or "").upper(),
+                amount=amount,
+                currency=currency,
                 reason=reason,
             ),
             retry=gateway_retry(2 * self._request.policy.gateway_max_attempts),

@@ -7,12 +7,21 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, EmailStr, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    EmailStr,
+    Field,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 from pydantic.config import JsonDict
 
 from api.schemas.common import (
     GATEWAY_OR_NULL_ENUM,
     GATEWAY_PATTERN,
+    REFUND_WORDS_DESCRIPTION,
+    REFUND_WORDS_EXAMPLE,
     RESOURCE_ID_EXAMPLE,
     Amount,
     CheckoutUrl,
@@ -31,6 +40,7 @@ from api.schemas.common import (
     SlotIdOrNone,
     Start,
     Strict,
+    refund_in_words,
 )
 from api.services.commands import ContactDetails, CreateBooking, MoveBooking, PaymentChoice
 from api.validation import Instant, Text
@@ -226,6 +236,14 @@ class BookingRefundOut(BaseModel):
     )
     reason: str | None = Field(description="Why", examples=["cancellation"])
     at: At
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description=REFUND_WORDS_DESCRIPTION, examples=[REFUND_WORDS_EXAMPLE]
+    )
+    @property
+    def words(self) -> str:
+        """The refund as the customer's mails say it."""
+        return refund_in_words(self.amount, self.method, self.status)
 
 
 class BookingOut(BaseModel):

@@ -14,12 +14,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 from pydantic.config import JsonDict
 
 from api.services.commands import MoneyAmount
 from api.validation import Currency, Text
+from integrations.mail_content import refund_sentence
 from models.domain import RefundStatus
+from models.payloads.common import RefundInfo
 
 # One example value per kind of id, so the examples in the document agree with each other.
 BOOKING_ID_EXAMPLE = "3f1c2a9e-7b4d-4c1e-9a55-0d2e8b6f4a17"
@@ -142,6 +144,20 @@ class Page(BaseModel, Generic[T]):
     )
 
 
+REFUND_WORDS_DESCRIPTION = (
+    "The refund in a customer's words, true to its status (the sentence the mails use):"
+    " made, on its way, or owed"
+)
+REFUND_WORDS_EXAMPLE = "₹250.00 was refunded to your wallet."
+
+
+def refund_in_words(amount: Money, method: str, status: RefundStatus) -> str:
+    """``₹250.00 was refunded to your wallet.``: one sentence, as the mails word it."""
+    return refund_sentence(
+        RefundInfo(amount=amount.amount, currency=amount.currency, method=method, status=status)
+    )
+
+
 class RefundMadeOut(BaseModel):
     """A refund an action just made; a gateway refund may still be PENDING.
 
@@ -157,6 +173,14 @@ class RefundMadeOut(BaseModel):
         description="PROCESSED, PENDING (at the gateway) or OWED (being retried)",
         examples=["PROCESSED"],
     )
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description=REFUND_WORDS_DESCRIPTION, examples=[REFUND_WORDS_EXAMPLE]
+    )
+    @property
+    def words(self) -> str:
+        """The refund as the customer's mails say it."""
+        return refund_in_words(self.amount, self.method, self.status)
 
 
 class ErrorBodyOut(BaseModel):

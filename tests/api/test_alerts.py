@@ -143,7 +143,8 @@ async def test_resolving_a_workflows_alert_takes_it_out_of_booking_attention(
 ) -> None:
     """A payment of the wrong amount: the workflow alerts PAYMENT_MISMATCH; resolved, it leaves.
 
-    (The gateway knows no such payment, so its refund is pending too: REFUND_FAILING stays.)
+    (Cancelled, the booking refunds that payment, which the gateway does not
+    know, so its refund is pending too: REFUND_FAILING stays.)
     """
     slot = await make_slot(api, price=1_000)
     customer = uuid.uuid4()
@@ -155,6 +156,7 @@ async def test_resolving_a_workflows_alert_takes_it_out_of_booking_attention(
     alerted = await until_state(handle, lambda s: "PAYMENT_MISMATCH" in s.attention and s.idle)
     described = await handle.describe()
     [alert] = await _alerts(api, booking_id=booking["id"], status="open", kind="PAYMENT_MISMATCH")
+    await _cancel_until_refund_fails(api, handle, booking["id"], customer)
 
     resolved = await api.post(
         f"/v1/ops/alerts/{alert['id']}/resolve",
@@ -164,14 +166,23 @@ async def test_resolving_a_workflows_alert_takes_it_out_of_booking_attention(
     after = await until_state(handle, lambda s: "PAYMENT_MISMATCH" not in s.attention)
     described_after = await handle.describe()
 
-    assert alerted.status == "FAILED"
+    assert alerted.status == "AWAITING_PAYMENT"
     assert "PAYMENT_MISMATCH" in (described.typed_search_attributes.get(BOOKING_ATTENTION) or [])
     assert alert["kind"] == "PAYMENT_MISMATCH"
     assert alert["subject"] == booking["id"]
     assert resolved.status_code == 200, resolved.text
-    assert after.status == "FAILED"
+    assert after.status == "CANCELLED"
     assert after.attention == ["REFUND_FAILING"]
     assert described_after.typed_search_attributes.get(BOOKING_ATTENTION) == ["REFUND_FAILING"]
+
+
+async def _cancel_until_refund_fails(
+    api: httpx.AsyncClient, handle: Any, booking_id: str, customer: uuid.UUID
+) -> Any:
+    """Cancel a booking held by a mismatched payment; its refund is refused (REFUND_FAILING)."""
+    cancelled = await api.post(f"/v1/bookings/{booking_id}/cancel", headers=bearer(customer))
+    assert cancelled.status_code == 200, cancelled.text
+    return await until_state(handle, lambda s: "REFUND_FAILING" in s.attention and s.idle)
 
 
 async def _google_booking(api: httpx.AsyncClient, customer: uuid.UUID) -> dict[str, Any]:
@@ -256,8 +267,9 @@ async def test_an_operator_retries_pending_steps_through_the_workflow(
 ) -> None:
     """A refund the gateway keeps refusing is pending; retry-pending-steps is audited and runs it.
 
-    (The gateway knows no payment of the wrong amount, so the retry fails again:
-    the same open alert, counted twice.) Nothing pending: 409; a customer: 403.
+    (The booking, cancelled after a payment of the wrong amount, refunds it; the
+    gateway knows no such payment, so the retry fails again: the same open
+    alert, counted twice.) Nothing pending: 409; a customer: 403.
     """
     slot = await make_slot(api, price=1_000)
     customer = uuid.uuid4()
@@ -265,7 +277,8 @@ async def test_an_operator_retries_pending_steps_through_the_workflow(
     body, headers = signed(captured_event(booking["payment"]["order_id"], 999, "evt_pending_1"))
     assert (await api.post("/v1/webhooks/sandbox", content=body, headers=headers)).is_success
     handle = temporal.get_workflow_handle_for(BookingWorkflow.run, f"booking-{booking['id']}")
-    stuck = await until_state(handle, lambda s: "REFUND_FAILING" in s.attention and s.idle)
+    await until_state(handle, lambda s: "PAYMENT_MISMATCH" in s.attention and s.idle)
+    stuck = await _cancel_until_refund_fails(api, handle, booking["id"], customer)
     url = f"/v1/ops/bookings/{booking['id']}/retry-pending-steps"
 
     by_customer = await api.post(url, headers=bearer(customer))

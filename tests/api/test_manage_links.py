@@ -116,12 +116,15 @@ async def test_a_cancel_by_the_link_refunds_as_the_owners_cancel_does(
         "amount": {"amount": 50_000, "currency": "INR"},
         "method": "wallet",
         "status": "PROCESSED",
+        "words": "₹500.00 was refunded to your wallet.",
     }
     assert again.json() == cancelled.json()
     assert {"currency": "INR", "amount": 50_000} in [
         {"currency": b["currency"], "amount": b["amount"]} for b in wallet.json()["balances"]
     ]
     assert (read.json()["status"], read.json()["reason"]) == ("CANCELLED", "CANCELLED_BY_CUSTOMER")
+    # What the manage page shows of it: the mails' sentence for a refund that was made.
+    assert [r["words"] for r in read.json()["refunds"]] == ["₹500.00 was refunded to your wallet."]
 
 
 async def test_a_move_by_the_link_answers_as_the_owners_move(

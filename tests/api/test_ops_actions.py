@@ -76,7 +76,12 @@ async def test_partial_refund_is_capped_keyed_and_a_later_cancel_refunds_only_th
     assert first.status_code == 201, first.text
     assert first.json() == {
         "booking_id": booking["id"],
-        "refund": {"amount": _inr(20_000), "method": "wallet", "status": "PROCESSED"},
+        "refund": {
+            "amount": _inr(20_000),
+            "method": "wallet",
+            "status": "PROCESSED",
+            "words": "₹200.00 was refunded to your wallet.",
+        },
     }
     assert (again.status_code, again.json()) == (201, first.json())
     assert again.headers["Idempotent-Replayed"] == "true"
@@ -120,6 +125,7 @@ async def test_a_closed_bookings_refund_goes_through_its_ops_workflow_once(
         "amount": _inr(5_000),
         "method": "wallet",
         "status": "PROCESSED",
+        "words": "₹50.00 was refunded to your wallet.",
     }
     assert nothing_left.status_code == 409
     assert nothing_left.json()["error"]["code"] == "INVALID_STATE"

@@ -182,7 +182,8 @@ async def test_a_payhere_booking_confirms_and_refunds_and_a_wrong_amount_is_neve
 ) -> None:
     """No order call; the md5sig'd notification confirms; a cancel refunds through PayHere.
 
-    A notification for the wrong amount fails its booking, and is refunded.
+    A notification for the wrong amount never confirms its booking: the booking
+    waits for the genuine payment, and cancelled, refunds that one whole.
     """
     providers = Providers()
     payhere = _settings(settings)
@@ -202,12 +203,17 @@ async def test_a_payhere_booking_confirms_and_refunds_and_a_wrong_amount_is_neve
                 headers=FORM,
             )
             handle = temporal.get_workflow_handle_for(BookingWorkflow.run, f"booking-{short['id']}")
-            failed = await until_state(handle, lambda s: s.status == "FAILED" and s.idle)
+            held = await until_state(handle, lambda s: "PAYMENT_MISMATCH" in s.attention and s.idle)
+            given_back = await api.post(
+                f"/v1/bookings/{short['id']}/cancel",
+                headers=bearer(uuid.UUID(short["customer_id"])),
+            )
 
     assert booking["payment"]["checkout_url"].startswith(f"payhere:order:{order}:500.00:INR:")
     assert paid.json()["status"] == "SIGNALLED"
     assert view["status"] == "CANCELLED"
     assert cancelled.json()["refund"]["method"] == "payhere"
-    assert failed.reason == "PAYMENT_MISMATCH"
+    assert held.status == "AWAITING_PAYMENT"
+    assert given_back.json()["refund"]["amount"] == {"amount": 500, "currency": "INR"}
     assert providers.paths().count("/merchant/v1/payment/refund") == 2
     assert providers.paths().count("/merchant/v1/oauth/token") == 1

@@ -97,6 +97,7 @@ async def test_a_terminated_wallet_booking_is_found_and_recovered_with_its_refun
         "amount": {"amount": 40_000, "currency": "INR"},
         "method": "wallet",
         "status": "PROCESSED",
+        "words": "₹400.00 was refunded to your wallet.",
     }
     assert again.json()["already_finished"] is True
     assert again.json()["refund"] is None

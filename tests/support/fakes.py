@@ -79,6 +79,8 @@ class FakeSteps:
     charge_error: Exception | None = None
     order_error: Exception | None = None
     refund_error: Exception | None = None
+    # What is left of a payment to refund (None: all of it), as an operator's refund leaves it.
+    refund_left: int | None = None
     meeting_works: bool = True
     calls: list[str] = field(default_factory=list)
     releases: list[ReleaseSlotInput] = field(default_factory=list)
@@ -221,8 +223,9 @@ class FakeSteps:
                 raise self.refund_error
             self.refunds.append(request)
             self.refunded.set()
+            left = request.amount if self.refund_left is None else self.refund_left
             return RefundPaymentResult(
-                refund_id="rfnd_1", status="PROCESSED", amount=request.amount
+                refund_id="rfnd_1", status="PROCESSED", amount=min(request.amount, left)
             )
 
         @activity.defn(name="mark_refund_processed")

@@ -10,13 +10,13 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from models.payloads import BookingPolicy, PaymentEvent, PaymentSpec
+from models.payloads import BookingPolicy, CancelInput, PaymentEvent, PaymentSpec
 from models.search_attributes import BOOKING_ATTENTION
 from workflows.booking import BookingWorkflow
 
 from support.fakes import FakeSteps, captured, failed, fake_worker, start_booking
 from support.histories import record_history
-from support.workflows import until_state
+from support.workflows import current_details, until_state
 
 SANDBOX = PaymentSpec(method="gateway", provider="sandbox")
 TTL = 600
@@ -151,6 +151,81 @@ async def test_a_capture_claiming_more_than_the_order_is_refunded_at_most_the_or
     assert "confirm_payment" not in steps.calls
     assert [(r.payment_id, r.amount) for r in steps.refunds] == [("pay_1", 5_000)]
     assert "of 6000 INR did not match the order (5000 INR)" in steps.flags[0]
+
+
+async def test_a_mismatched_capture_does_not_block_the_genuine_event_for_its_payment(
+    time_env: WorkflowEnvironment,
+) -> None:
+    """6,000 claimed for pay_1 first, then pay_1's genuine 5,000: confirmed, nothing refunded.
+
+    The mismatch is flagged for operators and the booking keeps waiting; the
+    genuine event for the same payment confirms it.
+    """
+    steps = FakeSteps()
+    worker, queue = fake_worker(time_env, steps)
+    async with worker:
+        handle, _ = await start_booking(time_env, queue, steps, payment=SANDBOX)
+        await handle.signal(BookingWorkflow.payment_event, captured("evt_1", "pay_1", amount=6_000))
+        waiting = await until_state(handle, lambda s: bool(s.attention) and s.idle)
+        details = await current_details(handle)
+        await handle.signal(BookingWorkflow.payment_event, captured("evt_2", "pay_1"))
+        confirmed = await until_state(handle, lambda s: s.status == "CONFIRMED" and s.idle)
+        result = await handle.result()
+        await record_history(handle, "gateway_mismatch_then_genuine")
+
+    assert (waiting.status, waiting.attention) == ("AWAITING_PAYMENT", ["PAYMENT_MISMATCH"])
+    assert "pay_1 did not match the order" in details
+    assert confirmed.status == "CONFIRMED"
+    assert result.status == "COMPLETED"
+    assert steps.calls.count("confirm_payment") == 1
+    assert steps.refunds == []
+    assert len(steps.flags) == 1
+    assert "waits for the genuine capture" in steps.flags[0]
+
+
+async def test_a_mismatched_payment_is_refunded_once_another_payment_confirms(
+    time_env: WorkflowEnvironment,
+) -> None:
+    """4,999 by pay_1, then 5,000 by pay_2: confirmed by pay_2, pay_1 refunded its 4,999 once."""
+    steps = FakeSteps()
+    worker, queue = fake_worker(time_env, steps)
+    async with worker:
+        handle, _ = await start_booking(time_env, queue, steps, payment=SANDBOX)
+        for event in (
+            captured("evt_1", "pay_1", amount=4_999),
+            captured("evt_2", "pay_2"),
+            captured("evt_3", "pay_1", amount=4_999),
+        ):
+            await handle.signal(BookingWorkflow.payment_event, event)
+        await asyncio.wait_for(steps.refunded.wait(), timeout=30)
+        result = await handle.result()
+
+    assert result.status == "COMPLETED"
+    assert steps.calls.count("confirm_payment") == 1
+    assert [(r.payment_id, r.amount) for r in steps.refunds] == [("pay_1", 4_999)]
+    assert "send_notification:payment_refunded" in steps.calls
+
+
+async def test_a_mismatched_payment_is_refunded_when_the_booking_is_cancelled(
+    time_env: WorkflowEnvironment,
+) -> None:
+    """The customer cancels while only a mismatched capture came: it is refunded, once."""
+    steps = FakeSteps()
+    worker, queue = fake_worker(time_env, steps)
+    async with worker:
+        handle, _ = await start_booking(time_env, queue, steps, payment=SANDBOX)
+        await handle.signal(BookingWorkflow.payment_event, captured("evt_1", "pay_1", amount=6_000))
+        await until_state(handle, lambda s: bool(s.attention) and s.idle)
+        cancelled = await handle.execute_update(
+            BookingWorkflow.cancel, CancelInput(actor="customer:c")
+        )
+        await handle.signal(BookingWorkflow.payment_event, captured("evt_2", "pay_1"))
+        result = await handle.result()
+
+    assert cancelled.status == "CANCELLED"
+    assert result.status == "CANCELLED"
+    assert "confirm_payment" not in steps.calls
+    assert [(r.payment_id, r.amount) for r in steps.refunds] == [("pay_1", 5_000)]
 
 
 async def test_gateway_down_past_the_bound_releases_and_answers_unavailable(

@@ -133,7 +133,7 @@ async function confirmation(root, api, bookingId, outcome, booking = null) {
     show(root, h("h1", {}, "Your booking"), notice(inWords(error), "error"));
     return;
   }
-  show(root, ...bookingSummary(booking, outcome, true));
+  show(root, ...bookingSummary(booking, { outcome, justBooked: true }));
 }
 
 const HEADLINES = {
@@ -146,8 +146,12 @@ const HEADLINES = {
   COMPLETED: ["This booking is over", "info"],
 };
 
-/** What a customer sees of a booking: when, what it cost, how it was paid, its reference. */
-export function bookingSummary(booking, outcome = null, justBooked = false) {
+/**
+ * What a customer sees of a booking: when, what it cost, how it was paid, its reference, and
+ * its refunds in the words the mails use (made, on its way, or owed). `refunds: false` leaves
+ * them out where the page has just said what a change refunded.
+ */
+export function bookingSummary(booking, { outcome = null, justBooked = false, refunds = true } = {}) {
   const [headline, kind] = HEADLINES[booking.status] ?? [booking.status, "info"];
   const paid = booking.payment.method === "wallet" ? "from your wallet" : "by card";
   const parts = [
@@ -160,8 +164,14 @@ export function bookingSummary(booking, outcome = null, justBooked = false) {
       booking.meeting?.status === "READY" && booking.meeting.url ? [h("dt", {}, "Meeting"), h("dd", {}, h("a", { href: booking.meeting.url }, booking.meeting.url))] : [],
     ),
   ];
+  if (refunds && booking.refunds?.length) {
+    parts.push(h("section", { class: "refunds", id: "refunds" },
+      h("h2", {}, "Refunds"),
+      h("ul", {}, booking.refunds.map((refund) => h("li", {}, refund.words)))));
+  }
   if (outcome === "declined" && booking.status === "AWAITING_PAYMENT") {
-    parts.push(notice("Your payment was declined. You can try again before the hold ends.", "error"));
+    const until = booking.hold_expires_at ? `until ${timeOf(booking.hold_expires_at)}` : "for a few minutes";
+    parts.push(notice(`Your payment was declined. You can try again ${until}; the time is held for you.`, "error"));
     parts.push(h("p", {}, h("a", { href: booking.payment.checkout_url, class: "button" }, "Pay again")));
   } else if (kind === "ok" && justBooked) {
     parts.push(notice("A confirmation is on its way if you gave an email.", "ok"));

@@ -3,7 +3,7 @@
 
 import { inWords } from "./api.js";
 import { bookingSummary, freeTimes } from "./book.js";
-import { moneyOf } from "./format.js";
+import { spanOf } from "./format.js";
 import { h, notice, show, timePicker } from "./view.js";
 
 const CANCELLABLE = new Set(["HELD", "AWAITING_PAYMENT", "CONFIRMED"]);
@@ -25,10 +25,11 @@ export async function managePage(root, api, link) {
     // Without the resource the page still shows, cancels; moving needs its free times.
   }
 
-  function view(message = null, offer = true) {
+  // `refunds: false` right after a change: its answer says what it refunded, as it stands.
+  function view(message = null, offer = true, refunds = true) {
     const actions = h("div", { class: "actions" });
     if (!offer) {
-      show(root, ...bookingSummary(booking), message);
+      show(root, ...bookingSummary(booking, { refunds }), message);
       return;
     }
     if (CANCELLABLE.has(booking.status)) {
@@ -38,7 +39,7 @@ export async function managePage(root, api, link) {
       actions.append(h("button", { type: "button", id: "move", onclick: move }, "Move to another time"));
     }
     const title = resource ? h("p", { class: "muted" }, resource.name) : null;
-    show(root, title, ...bookingSummary(booking), message, actions);
+    show(root, title, ...bookingSummary(booking, { refunds }), message, actions);
   }
 
   function askCancel() {
@@ -61,8 +62,9 @@ export async function managePage(root, api, link) {
     try {
       const result = await api.cancelManaged(link);
       booking = await api.managed(link);
-      const refunded = result.refund ? ` ${moneyOf(result.refund.amount)} will be refunded.` : "";
-      view(notice(`Your booking is cancelled.${refunded}`, "ok"));
+      // The refund as it stands (made, on its way, or owed), in the words of the mails.
+      const refunded = result.refund ? ` ${result.refund.words}` : "";
+      view(notice(`Your booking is cancelled.${refunded}`, "ok"), true, !result.refund);
     } catch (error) {
       view(notice(inWords(error), "error"));
     }
@@ -92,7 +94,8 @@ export async function managePage(root, api, link) {
     try {
       const result = await api.moveManaged(link, to);
       booking = result.booking;
-      view(notice("Your booking is moved.", "ok"));
+      const refunded = result.refund ? ` ${result.refund.words}` : "";
+      view(notice(`Your booking is moved to ${spanOf(booking.starts_at, booking.ends_at)}.${refunded}`, "ok"), true, !result.refund);
     } catch (error) {
       view(notice(inWords(error), "error"));
     }
