@@ -7,6 +7,7 @@ Every discrepancy planted here is taken back before the test ends.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,14 +15,16 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text
 from temporalio.client import Client
+from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 
+from activities.reconcile import ReconcileActivities
 from core.db import SessionFactory
 from core.settings import Settings
 from models.db import Alert, IdempotencyRecord
 from models.domain import AttentionKind, ReconcileJob
 from models.payloads import ReconcileInput, ReconcileResult
-from store import alerts
+from store import alerts, checkpoints
 from store.ledger import append_ledger_entry
 from workflows.reconcile import ReconcileWorkflow
 
@@ -251,3 +254,43 @@ async def test_purge_deletes_exactly_the_expired_keys_across_batches(
     assert left == {f"new-{n}" for n in range(25, 30)}
     assert expired is None
     assert result.checked >= 25
+
+
+async def test_a_retried_attempt_resumes_after_the_last_page_its_heartbeat_recorded(
+    sessions: SessionFactory, temporal: Client
+) -> None:
+    """An attempt given a heartbeat's state judges only the wallets after the key it names."""
+    await _wallets(sessions, 4)
+    async with sessions() as session:
+        middle = (
+            await session.execute(
+                text(
+                    "SELECT customer_id, currency FROM wallets ORDER BY customer_id, currency "
+                    "OFFSET (SELECT count(*) / 2 FROM wallets) LIMIT 1"
+                )
+            )
+        ).one()
+        after = await session.scalar(
+            text("SELECT count(*) FROM wallets WHERE (customer_id, currency) > (:c, :cur)"),
+            {"c": middle.customer_id, "cur": middle.currency},
+        )
+        horizon = await checkpoints.horizon_now(session)
+    state = {
+        "after": [str(middle.customer_id), middle.currency],
+        "since": None,
+        "horizon": horizon,
+        "checked": 0,
+    }
+    environment = ActivityEnvironment()
+    environment.info = dataclasses.replace(environment.info, heartbeat_details=[state])
+    beats: list[dict[str, object]] = []
+    environment.on_heartbeat = beats.append
+    jobs = ReconcileActivities(sessions, temporal, {})
+
+    result = await environment.run(
+        jobs.reconcile_ledger_full, ReconcileInput(job=ReconcileJob.LEDGER_FULL, full_page_size=2)
+    )
+
+    assert result.checked == after
+    assert 0 < after < await _count(sessions, "wallets")
+    assert len(beats) == after // 2 + 1
