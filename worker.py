@@ -98,6 +98,7 @@ def reconcile_activities(
     jobs = ReconcileActivities(sessions, temporal, build_gateways(settings, http))
     return [
         jobs.reconcile_ledger,
+        jobs.reconcile_ledger_full,
         jobs.reconcile_workflows,
         jobs.reconcile_closed_workflows,
         jobs.reconcile_gateways,

@@ -174,6 +174,8 @@ class ReconcileJob(StrEnum):
     """A reconciliation job; each runs on a Temporal Schedule of the same name."""
 
     LEDGER = "ledger"
+    # The ledger job over every wallet (the 15-minute one judges those written since its last run).
+    LEDGER_FULL = "ledger-full"
     WORKFLOWS = "workflows"
     # Booking workflows closed (terminated) while their booking is active: found within a minute.
     CLOSED_WORKFLOWS = "closed-workflows"

@@ -3,7 +3,9 @@
 Fixed ids, so every worker start converges on the same schedules, which
 operators find under Schedules in the Temporal UI:
 
-    reconcile-ledger      every 15 min   each balance equals the sum of its ledger; credit spikes
+    reconcile-ledger      every 15 min   each balance written since the last run equals the sum
+                                         of its ledger; credit spikes
+    reconcile-ledger-full daily          every balance equals the sum of its ledger
     reconcile-workflows   every 15 min   each active booking has a running, agreeing workflow
     reconcile-closed-workflows  every minute  a booking workflow closed while its booking is active
     reconcile-gateways    hourly         the gateways' captures and refunds against our books
@@ -41,6 +43,11 @@ SCHEDULES: dict[str, tuple[ReconcileJob, timedelta, str]] = {
         ReconcileJob.LEDGER,
         timedelta(minutes=15),
         "Each wallet balance against the sum of its ledger; credit spikes.",
+    ),
+    "reconcile-ledger-full": (
+        ReconcileJob.LEDGER_FULL,
+        timedelta(days=1),
+        "Every wallet balance against the sum of its ledger (the 15-minute run is incremental).",
     ),
     "reconcile-workflows": (
         ReconcileJob.WORKFLOWS,

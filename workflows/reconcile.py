@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
 
 _JOBS = {
     ReconcileJob.LEDGER: ReconcileActivities.reconcile_ledger,
+    ReconcileJob.LEDGER_FULL: ReconcileActivities.reconcile_ledger_full,
     ReconcileJob.WORKFLOWS: ReconcileActivities.reconcile_workflows,
     ReconcileJob.CLOSED_WORKFLOWS: ReconcileActivities.reconcile_closed_workflows,
     ReconcileJob.GATEWAYS: ReconcileActivities.reconcile_gateways,
@@ -35,6 +36,10 @@ JOB_RETRY = RetryPolicy(
     maximum_attempts=3,
 )
 JOB_TIMEOUT = timedelta(minutes=10)
+# Each job heartbeats after every page: a worker that died mid-job is noticed within
+# this, and the retry resumes after the last page judged.
+JOB_HEARTBEAT = timedelta(minutes=1)
+PAGED = "reconcile-paged-heartbeat"
 ALERT_TIMEOUT = timedelta(seconds=30)
 
 
@@ -51,6 +56,7 @@ class ReconcileWorkflow:
                 _JOBS[request.job],
                 request,
                 start_to_close_timeout=JOB_TIMEOUT,
+                heartbeat_timeout=JOB_HEARTBEAT if workflow.patched(PAGED) else None,
                 retry_policy=JOB_RETRY,
             )
         except ActivityFailure as err:

@@ -16,6 +16,13 @@ class ReconcileInput(Frozen):
     lookback_hours: int = 48
     # A customer credited more than this (minor units, one currency) in a day is a spike.
     credit_spike_amount: int = 10_000_000
+    # Rows a job reads per page (one transaction and one heartbeat each).
+    page_size: int = 1_000
+    # Wallets the ledger's full pass reads per page: its page reads the ledger rows of a
+    # stretch of customers, which lie all over the table, so fewer, larger pages read less.
+    full_page_size: int = 10_000
+    # Rows the purge deletes per statement (one transaction and one heartbeat each).
+    purge_batch: int = 10_000
 
 
 class ReconcileResult(Frozen):

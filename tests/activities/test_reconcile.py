@@ -107,7 +107,7 @@ async def test_workflows_job_finds_a_booking_without_workflow_and_one_whose_stat
         await session.execute(update(Booking).where(Booking.id == waiting_id).values(status="HELD"))
         await session.commit()
     try:
-        await _run(temporal, settings, ReconcileJob.WORKFLOWS)
+        await _run(temporal, settings, ReconcileJob.WORKFLOWS, page_size=2)
     finally:
         async with sessions() as session:
             await session.execute(
@@ -164,7 +164,7 @@ async def test_gateways_job_finds_money_the_books_do_not_know_and_books_the_gate
         )
         await session.commit()
 
-    await _run(temporal, settings, ReconcileJob.GATEWAYS)
+    await _run(temporal, settings, ReconcileJob.GATEWAYS, page_size=1)
 
     unknown_capture = await _open(sessions, "GATEWAY_MISMATCH", f"sandbox:capture:{payment['id']}")
     unknown_refund = await _open(sessions, "GATEWAY_MISMATCH", f"sandbox:refund:{refund['id']}")
@@ -251,7 +251,7 @@ async def test_purge_deletes_expired_keys_only(
 async def test_schedules_are_created_once_with_fixed_ids_and_start_the_reconcile_workflow(
     temporal: Client, settings: Settings, engine_worker: Worker
 ) -> None:
-    """Two starts converge on the same four schedules; triggering one runs its job."""
+    """Two starts converge on the same six schedules; triggering one runs its job."""
     await ensure_schedules(temporal, settings)
     await ensure_schedules(temporal, settings)
     try:
@@ -282,6 +282,7 @@ async def test_schedules_are_created_once_with_fixed_ids_and_start_the_reconcile
     }
     assert every == {
         "reconcile-ledger": timedelta(minutes=15),
+        "reconcile-ledger-full": timedelta(days=1),
         "reconcile-workflows": timedelta(minutes=15),
         "reconcile-closed-workflows": timedelta(minutes=1),
         "reconcile-gateways": timedelta(hours=1),
