@@ -59,7 +59,9 @@ async def list_bookings(
     if starts_before is not None:
         query = query.where(Booking.starts_at < starts_before)
     if attention is not None:
-        query = query.where(
+        # Implied (a booking with an open alert needs attention), and it lets PostgreSQL
+        # join the few such bookings (an index-only scan) instead of fetching each one.
+        query = query.where(Booking.needs_attention).where(
             select(Alert.id)
             .where(
                 Alert.booking_id == Booking.id,
