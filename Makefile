@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test lint fmt typecheck install lock clean bench bench-quick bench-levers bench-burst profile
+.PHONY: dev test lint fmt typecheck install lock clean bench bench-quick bench-levers bench-burst bench-scale profile
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -82,6 +82,11 @@ bench-levers: $(STAMP)
 # The 1,000-way burst on one slot alone, three times on one fresh stack (about 1.5 min).
 bench-burst: $(STAMP)
 	$(BIN)/python -m bench.burst
+
+# Reads at 10k, 100k and 1M bookings (10M ledger entries), side by side; generating the data
+# takes most of the time (20-60 min; `python -m bench.scale --workdir DIR` keeps it for the next run).
+bench-scale: $(STAMP)
+	$(BIN)/python -m bench.scale
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage .coverage.*

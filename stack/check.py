@@ -68,7 +68,7 @@ class Outcome:
     words: str
 
     def line(self) -> str:
-        """``ok    PostgreSQL 16.4 at db:5432/booking, schema at head (0015)``."""
+        """``ok    PostgreSQL 16.4 at db:5432/booking, schema at head (0016)``."""
         return f"{self.status:<5} {self.name}{self.words}"
 
 

@@ -59,7 +59,9 @@ async def list_bookings(
     if starts_before is not None:
         query = query.where(Booking.starts_at < starts_before)
     if attention is not None:
-        query = query.where(
+        # Implied (a booking with an open alert needs attention), and it lets PostgreSQL
+        # join the few such bookings (an index-only scan) instead of fetching each one.
+        query = query.where(Booking.needs_attention).where(
             select(Alert.id)
             .where(
                 Alert.booking_id == Booking.id,
@@ -71,7 +73,11 @@ async def list_bookings(
     if status is not None:
         query = query.where(Booking.status == status.value)
     if needs_attention is not None:
-        query = query.where(Booking.needs_attention.is_(needs_attention))
+        # Spelled as the partial index's predicate (``WHERE needs_attention``): PostgreSQL
+        # does not prove ``needs_attention IS true`` implies it, and would walk every booking.
+        query = query.where(
+            Booking.needs_attention if needs_attention else ~Booking.needs_attention
+        )
     rows, next_cursor = await newest_first(
         session, query, Booking.created_at, Booking.id, cursor=cursor, limit=limit
     )

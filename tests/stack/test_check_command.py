@@ -174,7 +174,7 @@ def test_the_command_says_ok_for_everything_configured_and_exits_0(
     for name, status in UP.items():
         assert any(line.startswith(f"{status:<5} {name}") for line in lines), (name, out)
     database = make_url(str(configured.database_url)).database
-    assert f"/{database}, schema at head (0015)" in out
+    assert f"/{database}, schema at head (0016)" in out
     assert "all 7 search attributes present" in out
     assert "2 signing key(s) (ES256, RS256)" in out
     assert "2 key(s), t2 encrypts, t1 decrypt only" in out
@@ -284,7 +284,7 @@ async def test_a_database_migrated_by_newer_code_fails(
 
     line = _by_name(outcomes)["PostgreSQL"].line()
     assert line.startswith("FAIL  PostgreSQL ")
-    assert "schema at 0099, a revision this version does not know (head 0015)" in line
+    assert "schema at 0099, a revision this version does not know (head 0016)" in line
 
 
 async def test_temporal_unreachable_or_without_the_namespace_fails(configured: Settings) -> None:
