@@ -76,6 +76,7 @@ async def test_cancel_well_ahead_refunds_everything_and_frees_the_slot(
             "amount": {"amount": 8_000, "currency": "INR"},
             "method": "wallet",
             "status": "PROCESSED",
+            "words": "₹80.00 was refunded to your wallet.",
         },
     }
     wallet = (await api.get("/v1/wallets/me", headers=bearer(customer))).json()
