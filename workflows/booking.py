@@ -202,6 +202,10 @@ class BookingWorkflow:
             await self._notices.send_due_reminders()
             if s.pending and (s.retry_pending_requested or self._must.due()):
                 await self._must.retry_round()
+            elif s.retry_pending_requested:
+                # Asked for after the steps went through by themselves: nothing to retry.
+                # (Left set, the loop would never wait again.)
+                s.retry_pending_requested = False
             if s.close_at is not None and s.close_at <= workflow.now() and self._done():
                 if s.status != BookingStatus.CONFIRMED:
                     return

@@ -64,13 +64,14 @@ def _out(payloads: list[Any]) -> dict[str, Any]:
 
 
 # The body is read raw (protobuf JSON), so the document is told its shape here: a list of
-# payloads, each bytes in base64 (standard or URL-safe; protobuf's JSON parser skips what
-# is not base64, so no pattern is promised);
+# payloads, each bytes in base64 (standard or URL-safe, padding optional: what protobuf's
+# JSON parser reads; anything else is refused, 422);
 # a field left out or null (``{}``, ``"data": null``) is its default, as protobuf reads it.
 _BASE64 = {
     "type": "string",
     "contentEncoding": "base64",
-    "description": "Bytes, base64 (read leniently, as protobuf's JSON parser does)",
+    "pattern": r"^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2}(?:==)?|[A-Za-z0-9+/_-]{3}=?)?$",
+    "description": "Bytes, base64, standard or URL-safe, padding optional",
 }
 PAYLOADS_BODY: dict[str, Any] = {
     "requestBody": {

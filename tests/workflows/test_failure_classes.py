@@ -15,6 +15,7 @@ the fault is gone and an operator asks for a retry.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -393,3 +394,26 @@ async def test_a_parked_step_goes_through_by_itself_once_the_fault_is_gone(
     # Workflow time: the rounds back off from seconds, so the first one after the
     # fault cleared came well inside the old 15-minute round.
     assert settled_at - parked_at < timedelta(minutes=5)
+
+
+async def test_a_retry_asked_for_once_nothing_is_pending_leaves_the_booking_serving(
+    time_env: WorkflowEnvironment,
+) -> None:
+    """The steps went through by themselves before the operator's retry came: nothing to do.
+
+    The booking still answers, waits and closes (a retry request left set kept
+    its loop from ever waiting: the worker's deadlock detector failed its task).
+    """
+    steps = FakeSteps(faults={"confirm_payment": transient()})
+    worker, queue = fake_worker(time_env, steps)
+    async with worker:
+        handle = await _capture(time_env, queue, steps)
+        await until_state(handle, lambda s: bool(s.pending_steps) and s.idle, within=60)
+        del steps.faults["confirm_payment"]
+        await until_state(handle, lambda s: not s.pending_steps and s.idle, within=60)
+        await handle.signal(BookingWorkflow.retry_pending_steps)
+        after = await until_state(handle, lambda s: s.idle, within=30)
+        result = await asyncio.wait_for(handle.result(), timeout=60)
+
+    assert (after.status, after.pending_steps) == ("CONFIRMED", [])
+    assert result.status == "COMPLETED"
