@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
 # A capture of the wrong amount waits for the genuine one and is refunded at most the
 # top-up (before: it failed the top-up at once and was refunded what the event said).
 TOPUP_MISMATCH_PATCH = "topup-mismatch-waits-for-genuine"
+MISMATCHED = "amount or currency differs from the top-up"
 
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
@@ -112,12 +113,7 @@ class TopupWorkflow:
             )
         except ActivityFailure as err:
             reason = failure_reason(err).value
-            await self._run(
-                TopupActivities.expire_topup,
-                ExpireTopupInput(
-                    topup_id=request.topup_id, status=TopupStatus.FAILED, reason=reason
-                ),
-            )
+            await self._fail(reason)
             self._decide(TopupStatus.FAILED, reason)
             return s.status
         s.order_id = order.order_id
@@ -172,17 +168,9 @@ class TopupWorkflow:
                 await self._on_mismatch(event)
                 return
         if not matches:
-            await self._give_back(event, "amount or currency differs from the top-up")
+            await self._give_back(event, MISMATCHED)
             if s.status == TopupStatus.AWAITING_PAYMENT:
-                await self._run(
-                    TopupActivities.expire_topup,
-                    ExpireTopupInput(
-                        topup_id=request.topup_id,
-                        status=TopupStatus.FAILED,
-                        reason=ErrorCode.PAYMENT_MISMATCH.value,
-                    ),
-                )
-                s.status = TopupStatus.FAILED
+                await self._fail(ErrorCode.PAYMENT_MISMATCH.value)
             return
         if s.credited_by is not None and s.credited_by != event.payment_id:
             await self._give_back(event, "second payment for a credited top-up")
@@ -213,7 +201,7 @@ class TopupWorkflow:
         """
         s, payment_id = self._s, event.payment_id or ""
         if s.status != TopupStatus.AWAITING_PAYMENT:
-            await self._give_back(event, "amount or currency differs from the top-up")
+            await self._give_back(event, MISMATCHED)
             return
         if payment_id not in s.suspects:
             s.suspects[payment_id] = event
@@ -225,20 +213,22 @@ class TopupWorkflow:
 
     async def _refuse_suspects(self) -> None:
         """The window closed on payments that never matched: refund them, fail the top-up."""
-        s, request = self._s, self._request
+        s = self._s
         for suspect in list(s.suspects.values()):
-            await self._give_back(suspect, "amount or currency differs from the top-up")
+            await self._give_back(suspect, MISMATCHED)
         s.suspects.clear()
+        await self._fail(ErrorCode.PAYMENT_MISMATCH.value)
+        workflow.set_current_details("failed: only payments that did not match the top-up came")
+
+    async def _fail(self, reason: str) -> None:
+        """Record the top-up FAILED for ``reason`` (an ErrorCode's value)."""
         await self._run(
             TopupActivities.expire_topup,
             ExpireTopupInput(
-                topup_id=request.topup_id,
-                status=TopupStatus.FAILED,
-                reason=ErrorCode.PAYMENT_MISMATCH.value,
+                topup_id=self._request.topup_id, status=TopupStatus.FAILED, reason=reason
             ),
         )
-        s.status = TopupStatus.FAILED
-        workflow.set_current_details("failed: only payments that did not match the top-up came")
+        self._s.status = TopupStatus.FAILED
 
     async def _give_back(self, event: PaymentEvent, reason: str) -> None:
         assert event.payment_id is not None

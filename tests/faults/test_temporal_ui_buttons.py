@@ -34,7 +34,7 @@ from stack.processes import ProcessStack
 from stack.schedules import schedule_for
 
 from support.auth import OPERATOR, bearer
-from support.cancels import Paid, paid_bookings, until_settled, view
+from support.cancels import Paid, paid_bookings, rows_by_kind, until_settled, view
 from support.figures import Figures
 from support.waiting import eventually
 
@@ -63,24 +63,6 @@ async def sandbox(stack: ProcessStack) -> AsyncIterator[httpx.AsyncClient]:
 def _mails_to(mail: MailSink, booking: Paid) -> Counter[str]:
     """How many mails of each subject reached the booking's contact."""
     return Counter(str(m["Subject"]) for m in mail.messages() if m["To"] == booking.email)
-
-
-async def _money_and_mail(db: asyncpg.Connection, booking_id: str) -> dict[str, int]:
-    """The booking's ledger, gateway and notification rows, counted by kind."""
-    rows = await db.fetch(
-        """
-        SELECT 'wallet_' || kind AS kind, COUNT(*) AS n FROM ledger_entries
-         WHERE booking_id = $1 GROUP BY kind
-        UNION ALL
-        SELECT 'gateway_' || kind, COUNT(*) FROM gateway_transactions
-         WHERE booking_id = $1 GROUP BY kind
-        UNION ALL
-        SELECT 'mail_' || kind, COUNT(*) FROM notifications
-         WHERE booking_id = $1 GROUP BY kind
-        """,
-        uuid.UUID(booking_id),
-    )
-    return {row["kind"]: row["n"] for row in rows}
 
 
 async def _mailed(mail: MailSink, booking: Paid, subject: str) -> None:
@@ -114,7 +96,7 @@ async def test_request_cancellation_is_the_booking_s_own_cancel(
     done = await view(api, booking)
     assert done["reason"] == "CANCELLED_BY_OPERATOR", done
     assert done["refunds"][0]["amount"]["amount"] == done["amount"]["amount"]
-    assert await _money_and_mail(db, booking.id) == {
+    assert await rows_by_kind(db, booking.id) == {
         "gateway_capture": 1,
         "gateway_refund": 1,
         "mail_booking_confirmed": 1,
@@ -201,7 +183,7 @@ async def test_a_terminated_booking_is_found_by_the_schedule_and_recovered(
     assert recovered.json()["status"] == "CANCELLED"
     assert recovered.json()["refund"]["status"] == "PROCESSED"
     assert await _open_alert(api, booking.id) is None
-    money = await _money_and_mail(db, booking.id)
+    money = await rows_by_kind(db, booking.id)
     assert (money["wallet_debit"], money["wallet_refund"]) == (1, 1), money
     assert money["mail_booking_cancelled"] == 1, money
     wallet = await api.get("/v1/wallets/me", headers=bearer(booking.customer))
@@ -242,7 +224,7 @@ async def test_a_reset_charges_refunds_and_mails_nothing_twice(
     assert cancelled.status_code == 200, cancelled.text
     await until_settled(api, [booking], since=time.monotonic())
     await _mailed(mail, booking, CANCELLED_MAIL)
-    before = (await _money_and_mail(db, booking.id), _mails_to(mail, booking))
+    before = (await rows_by_kind(db, booking.id), _mails_to(mail, booking))
     workflow_id = f"booking-{booking.id}"
     history = await temporal.get_workflow_handle(workflow_id).fetch_history()
     first_task = next(
@@ -260,7 +242,7 @@ async def test_a_reset_charges_refunds_and_mails_nothing_twice(
     figures.settle_seconds = time.monotonic() - reset_at
     figures.show()
 
-    after = (await _money_and_mail(db, booking.id), _mails_to(mail, booking))
+    after = (await rows_by_kind(db, booking.id), _mails_to(mail, booking))
     assert before[0]["gateway_refund"] == 1, before
     assert before[1][CANCELLED_MAIL] == 1, before
     assert after == before, (before, after)

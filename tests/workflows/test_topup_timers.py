@@ -7,10 +7,15 @@ the wallet, once.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import select
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -22,14 +27,25 @@ from worker import SANDBOX, topup_activities
 from workflows.topup import TopupWorkflow
 
 
-async def test_a_capture_after_the_window_closed_still_credits_once(
+@dataclass
+class _Topup:
+    """A started 25,000 INR top-up: its workflow, its id, its customer and its gateway order."""
+
+    handle: WorkflowHandle[TopupWorkflow, Any]
+    topup_id: uuid.UUID
+    customer: uuid.UUID
+    order_id: str | None
+
+
+@asynccontextmanager
+async def _started_topup(
     time_env: WorkflowEnvironment,
     settings: Settings,
     sessions: SessionFactory,
     http_for_providers: httpx.AsyncClient,
-    sandbox: httpx.AsyncClient,
-) -> None:
-    """EXPIRED at its deadline; a payment an hour later (delivered twice) credits, once."""
+    late_window: int,
+) -> AsyncIterator[_Topup]:
+    """A top-up row and its workflow, created (its order made), with a worker running."""
     queue = f"q-{uuid.uuid4().hex[:10]}"
     topup_id, customer = uuid.uuid4(), uuid.uuid4()
     async with sessions() as session:
@@ -60,45 +76,66 @@ async def test_a_capture_after_the_window_closed_still_credits_once(
                 amount=25_000,
                 currency="INR",
                 provider="sandbox",
-                policy=BookingPolicy(hold_ttl_seconds=600, late_payment_window_seconds=86_400),
+                policy=BookingPolicy(hold_ttl_seconds=600, late_payment_window_seconds=late_window),
             ),
             id=f"topup-{topup_id}",
             task_queue=queue,
         )
         created = await handle.execute_update(TopupWorkflow.create)
-        await time_env.sleep(timedelta(minutes=11))
-        expired = await handle.query(TopupWorkflow.state)
+        assert created.status == "AWAITING_PAYMENT"
         async with sessions() as session:
             row = await session.get(Topup, topup_id)
             assert row is not None
-            order_id = row.order_id
-        paid = await sandbox.post(f"/v1/orders/{order_id}/pay", json={"outcome": "success"})
-        payment_id = paid.json()["id"]
-        late = PaymentEvent(
-            provider="sandbox",
-            event_id="evt_late",
-            type="payment.captured",
-            order_id=order_id,
-            payment_id=payment_id,
-            amount=25_000,
-            currency="INR",
+        yield _Topup(handle, topup_id, customer, row.order_id)
+
+
+def _captured(event_id: str, order_id: str | None, payment_id: str, amount: int) -> PaymentEvent:
+    return PaymentEvent(
+        provider="sandbox",
+        event_id=event_id,
+        type="payment.captured",
+        order_id=order_id,
+        payment_id=payment_id,
+        amount=amount,
+        currency="INR",
+    )
+
+
+async def _credits(sessions: SessionFactory, customer: uuid.UUID) -> list[int]:
+    async with sessions() as session:
+        return list(
+            (
+                await session.scalars(
+                    select(LedgerEntry.amount).where(LedgerEntry.customer_id == customer)
+                )
+            ).all()
         )
-        await handle.signal(TopupWorkflow.payment_event, late)
-        await handle.signal(
+
+
+async def test_a_capture_after_the_window_closed_still_credits_once(
+    time_env: WorkflowEnvironment,
+    settings: Settings,
+    sessions: SessionFactory,
+    http_for_providers: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+) -> None:
+    """EXPIRED at its deadline; a payment an hour later (delivered twice) credits, once."""
+    async with _started_topup(
+        time_env, settings, sessions, http_for_providers, late_window=86_400
+    ) as topup:
+        await time_env.sleep(timedelta(minutes=11))
+        expired = await topup.handle.query(TopupWorkflow.state)
+        paid = await sandbox.post(f"/v1/orders/{topup.order_id}/pay", json={"outcome": "success"})
+        late = _captured("evt_late", topup.order_id, paid.json()["id"], 25_000)
+        await topup.handle.signal(TopupWorkflow.payment_event, late)
+        await topup.handle.signal(
             TopupWorkflow.payment_event, late.model_copy(update={"event_id": "evt_late_again"})
         )
-        result = await handle.result()
-    async with sessions() as session:
-        credits = (
-            await session.scalars(
-                select(LedgerEntry.amount).where(LedgerEntry.customer_id == customer)
-            )
-        ).all()
+        result = await topup.handle.result()
 
-    assert created.status == "AWAITING_PAYMENT"
     assert expired.status == "EXPIRED"
     assert result == "CREDITED"
-    assert list(credits) == [25_000]
+    assert await _credits(sessions, topup.customer) == [25_000]
 
 
 async def _paid_topup_events(
@@ -111,81 +148,25 @@ async def _paid_topup_events(
 ) -> tuple[str, uuid.UUID, list[tuple[str, int]]]:
     """A 25,000 top-up paid once at the sandbox; events for that payment with ``amounts``.
 
-    Returns the top-up's final status, its id, and the (kind, amount) of its gateway rows.
+    Returns the top-up's final status, its customer, and the (kind, amount) of its gateway rows.
     """
-    queue = f"q-{uuid.uuid4().hex[:10]}"
-    topup_id, customer = uuid.uuid4(), uuid.uuid4()
-    async with sessions() as session:
-        session.add(
-            Topup(
-                id=topup_id,
-                customer_id=customer,
-                amount=25_000,
-                currency="INR",
-                provider="sandbox",
-                status="PENDING",
-                workflow_id=f"topup-{topup_id}",
-            )
-        )
-        await session.commit()
-    async with Worker(
-        time_env.client,
-        task_queue=queue,
-        workflows=[TopupWorkflow],
-        activities=topup_activities(settings, sessions, http_for_providers),
-        workflow_runner=SANDBOX,
-    ):
-        handle = await time_env.client.start_workflow(
-            TopupWorkflow.run,
-            TopupInput(
-                topup_id=topup_id,
-                customer_id=customer,
-                amount=25_000,
-                currency="INR",
-                provider="sandbox",
-                policy=BookingPolicy(hold_ttl_seconds=600, late_payment_window_seconds=3_600),
-            ),
-            id=f"topup-{topup_id}",
-            task_queue=queue,
-        )
-        await handle.execute_update(TopupWorkflow.create)
-        async with sessions() as session:
-            row = await session.get(Topup, topup_id)
-            assert row is not None
-            order_id = row.order_id
-        paid = await sandbox.post(f"/v1/orders/{order_id}/pay", json={"outcome": "success"})
+    async with _started_topup(
+        time_env, settings, sessions, http_for_providers, late_window=3_600
+    ) as topup:
+        paid = await sandbox.post(f"/v1/orders/{topup.order_id}/pay", json={"outcome": "success"})
         for number, amount in enumerate(amounts):
-            event = PaymentEvent(
-                provider="sandbox",
-                event_id=f"evt_{number}",
-                type="payment.captured",
-                order_id=order_id,
-                payment_id=paid.json()["id"],
-                amount=amount,
-                currency="INR",
-            )
-            await handle.signal(TopupWorkflow.payment_event, event)
-        result = await handle.result()
+            event = _captured(f"evt_{number}", topup.order_id, paid.json()["id"], amount)
+            await topup.handle.signal(TopupWorkflow.payment_event, event)
+        result = await topup.handle.result()
     async with sessions() as session:
         rows = (
             await session.execute(
                 select(GatewayTransaction.kind, GatewayTransaction.amount)
-                .where(GatewayTransaction.topup_id == topup_id)
+                .where(GatewayTransaction.topup_id == topup.topup_id)
                 .order_by(GatewayTransaction.id)
             )
         ).all()
-    return result, customer, [(kind, amount) for kind, amount in rows]
-
-
-async def _credits(sessions: SessionFactory, customer: uuid.UUID) -> list[int]:
-    async with sessions() as session:
-        return list(
-            (
-                await session.scalars(
-                    select(LedgerEntry.amount).where(LedgerEntry.customer_id == customer)
-                )
-            ).all()
-        )
+    return result, topup.customer, [(kind, amount) for kind, amount in rows]
 
 
 async def test_a_mismatched_capture_does_not_block_the_genuine_event_for_its_payment(
